@@ -1,0 +1,103 @@
+# Finds every dependency and prints one line per optional or required part:
+#   -- webssl: MPI      found (Open MPI 4.1)
+# Required parts (MPI, HDF5, BLAS, OpenMP and the small libraries) stop the configure step when
+# missing; CUDA and NCCL follow WEBSSL_CUDA / WEBSSL_NCCL (AUTO, ON, OFF).
+find_package(PkgConfig REQUIRED)
+
+function(webssl_report part status)
+  message(STATUS "webssl: ${part} ${status}")
+endfunction()
+
+# --- MPI ------------------------------------------------------------------
+find_package(MPI COMPONENTS C)
+if(NOT MPI_C_FOUND)
+  message(FATAL_ERROR "webssl: MPI not found (install libopenmpi-dev openmpi-bin)")
+endif()
+string(REGEX REPLACE "[,\n].*" "" _mpi_version "${MPI_C_LIBRARY_VERSION_STRING}")
+webssl_report("MPI     " "found (${_mpi_version}, MPI ${MPI_C_VERSION})")
+
+# --- HDF5 -----------------------------------------------------------------
+pkg_check_modules(HDF5 IMPORTED_TARGET hdf5-serial)
+if(NOT HDF5_FOUND)
+  pkg_check_modules(HDF5 IMPORTED_TARGET hdf5)
+endif()
+if(NOT HDF5_FOUND)
+  message(FATAL_ERROR "webssl: HDF5 not found (install libhdf5-dev)")
+endif()
+webssl_report("HDF5    " "found (${HDF5_VERSION})")
+
+# --- BLAS (OpenBLAS, cblas interface) -------------------------------------
+pkg_check_modules(BLAS IMPORTED_TARGET openblas)
+if(NOT BLAS_FOUND)
+  message(FATAL_ERROR "webssl: BLAS not found (install libopenblas-dev)")
+endif()
+webssl_report("BLAS    " "found (OpenBLAS ${BLAS_VERSION})")
+
+# --- OpenMP ---------------------------------------------------------------
+find_package(OpenMP COMPONENTS C)
+if(NOT OpenMP_C_FOUND)
+  message(FATAL_ERROR "webssl: OpenMP not found")
+endif()
+webssl_report("OpenMP  " "found (${OpenMP_C_VERSION})")
+
+# --- small libraries: image codecs, tar, JSON, YAML -----------------------
+foreach(lib libturbojpeg libpng libwebp libwebpdemux libarchive libcjson yaml-0.1)
+  string(MAKE_C_IDENTIFIER "${lib}" _id)
+  string(TOUPPER "${_id}" _id)
+  pkg_check_modules(${_id} IMPORTED_TARGET ${lib})
+  if(NOT ${_id}_FOUND)
+    message(FATAL_ERROR "webssl: ${lib} not found (see launch/install-deps)")
+  endif()
+endforeach()
+find_library(GIF_LIBRARY gif)
+find_path(GIF_INCLUDE_DIR gif_lib.h)
+if(NOT GIF_LIBRARY OR NOT GIF_INCLUDE_DIR)
+  message(FATAL_ERROR "webssl: giflib not found (install libgif-dev)")
+endif()
+webssl_report("codecs  " "found (libjpeg-turbo ${LIBTURBOJPEG_VERSION}, libpng ${LIBPNG_VERSION}, libwebp ${LIBWEBP_VERSION}, giflib)")
+webssl_report("archive " "found (libarchive ${LIBARCHIVE_VERSION})")
+
+# --- CUDA -----------------------------------------------------------------
+set(WEBSSL_HAVE_CUDA OFF)
+if(NOT WEBSSL_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    enable_language(CUDA)
+    find_package(CUDAToolkit)
+  endif()
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND)
+    set(WEBSSL_HAVE_CUDA ON)
+    webssl_report("CUDA    " "found (${CUDAToolkit_VERSION}, ${CMAKE_CUDA_COMPILER})")
+  elseif(WEBSSL_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "webssl: CUDA asked for (WEBSSL_CUDA=ON) but nvcc or the toolkit was not found")
+  else()
+    webssl_report("CUDA    " "not found (CPU backend only)")
+  endif()
+else()
+  webssl_report("CUDA    " "off (WEBSSL_CUDA=OFF)")
+endif()
+
+# --- NCCL -----------------------------------------------------------------
+set(WEBSSL_HAVE_NCCL OFF)
+if(NOT WEBSSL_NCCL STREQUAL "OFF" AND WEBSSL_HAVE_CUDA)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(WEBSSL_HAVE_NCCL ON)
+    webssl_report("NCCL    " "found (${NCCL_LIBRARY})")
+  endif()
+endif()
+if(NOT WEBSSL_HAVE_NCCL)
+  if(WEBSSL_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "webssl: NCCL asked for (WEBSSL_NCCL=ON) but not found (needs CUDA and libnccl-dev)")
+  elseif(WEBSSL_NCCL STREQUAL "OFF")
+    webssl_report("NCCL    " "off (WEBSSL_NCCL=OFF)")
+  else()
+    webssl_report("NCCL    " "not found (MPI communicator only)")
+  endif()
+endif()
+
+# --- Python reference environment (tests only) ----------------------------
+set(WEBSSL_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "Python with torch, transformers, safetensors, timm, h5py (made by launch/install-deps)")

@@ -1,0 +1,32 @@
+/* webssl-dist entry point: dispatches to the subcommand named by argv[1]. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const ws_command commands[] = {
+    {"models", cmd_models, "list the built-in architectures"},
+};
+static const size_t num_commands = sizeof commands / sizeof commands[0];
+
+static void print_usage(FILE *f) {
+    fprintf(f, "usage: webssl-dist <command> [options]   (webssl-dist <command> --help)\n\ncommands:\n");
+    for (size_t i = 0; i < num_commands; i++)
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? WS_EXIT_USAGE : WS_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("webssl-dist %s\n", WEBSSL_VERSION);
+        return WS_EXIT_OK;
+    }
+    for (size_t i = 0; i < num_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "webssl-dist: unknown command '%s'\n", argv[1]);
+    print_usage(stderr);
+    return WS_EXIT_USAGE;
+}
