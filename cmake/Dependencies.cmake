@@ -13,8 +13,9 @@ find_package(MPI COMPONENTS C)
 if(NOT MPI_C_FOUND)
   message(FATAL_ERROR "webssl: MPI not found (install libopenmpi-dev openmpi-bin)")
 endif()
-string(REGEX REPLACE "[,\n].*" "" _mpi_version "${MPI_C_LIBRARY_VERSION_STRING}")
-webssl_report("MPI     " "found (${_mpi_version}, MPI ${MPI_C_VERSION})")
+execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _mpi_version ERROR_QUIET)
+string(REGEX REPLACE "\n.*" "" _mpi_version "${_mpi_version}")
+webssl_report("MPI     " "found (MPI ${MPI_C_VERSION}, ${_mpi_version})")
 
 # --- HDF5 -----------------------------------------------------------------
 pkg_check_modules(HDF5 IMPORTED_TARGET hdf5-serial)
