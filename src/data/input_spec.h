@@ -1,0 +1,48 @@
+/* Input specifications (--input) expanded into a list of shards, before any work starts.
+ *   'data/{00000..00999}.tar'  brace ranges (zero padding kept from the first bound) and
+ *   'data/{a,b}/x.tar'         comma lists, several braces per spec, then
+ *   'data/*.tar'               glob patterns (sorted)      -> one TAR shard per file
+ *   'images/'                  a directory, walked recursively, files with an image extension
+ *                              (jpg jpeg png webp gif bmp, any case) sorted by relative path,
+ *                              split into FILES shards of `shard_size` images
+ *   '@list.txt'                one image path per line (blank lines and '#' lines skipped), in
+ *                              file order, split likewise
+ * Every shard has a stable name, the base name of its output file:
+ *   TAR:   the tar's base name without .tar / .tar.gz / .tgz ("data/00042.tar" -> "00042");
+ *   FILES: "<dir or list base name>-<index %05d>" ("images/" -> "images-00000", "images-00001";
+ *          "@lists/train.txt" -> "train-00000"), index = first image / shard_size.
+ * The names depend only on the spec, the files present and shard_size. A pattern that matches
+ * nothing, a missing brace-expanded file, or two shards with the same name is an error. */
+#ifndef WEBSSL_DATA_INPUT_SPEC_H
+#define WEBSSL_DATA_INPUT_SPEC_H
+
+#include <stddef.h>
+
+typedef enum { WS_SHARD_TAR = 0, WS_SHARD_FILES } ws_shard_kind;
+
+typedef struct {
+    char *name;          /* stable output name (no extension, no directory) */
+    ws_shard_kind kind;
+    char *path;          /* TAR: the tar file; FILES: the directory or the list file */
+    char **files;        /* FILES: image paths to open, in order; NULL for TAR */
+    char **keys;         /* FILES: key of each image (path relative to the directory, or the list
+                          * line as written); NULL for TAR */
+    size_t nfiles;
+} ws_shard;
+
+typedef struct {
+    ws_shard *shards;
+    size_t count;
+} ws_shard_list;
+
+/* Default images per FILES shard. */
+#define WS_DEFAULT_SHARD_SIZE 10000
+
+/* Expand `spec` into `out` (zeroed first). shard_size > 0 splits directories and lists.
+ * Returns WS_OK, or WS_ERR_ARG (matches nothing, missing file, name collision, bad brace range)
+ * / WS_ERR_IO (unreadable list or directory) with a message naming the spec or path. */
+int input_spec_expand(const char *spec, size_t shard_size, ws_shard_list *out);
+void shard_list_free(ws_shard_list *list);
+const char *shard_kind_name(ws_shard_kind kind);
+
+#endif

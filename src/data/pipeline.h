@@ -1,0 +1,56 @@
+/* The prefetch pipeline of one shard: a reader thread streams samples from the shard, a pool of
+ * worker threads decodes and preprocesses them, and ready batches wait in a bounded ring of
+ * `depth` batches, returned in input order by pipeline_next_batch(). Memory is bounded by
+ * depth * batch * (one compressed image + its R*R*3 floats) whatever the shard size.
+ * Every sample yields one row: a failed image has status != 0, zero pixels, and a log line
+ * "<shard>: <key>: <reason>" (warn level). The pipeline never aborts on bad input. */
+#ifndef WEBSSL_DATA_PIPELINE_H
+#define WEBSSL_DATA_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/decode.h"
+#include "data/input_spec.h"
+#include "model/arch.h"
+
+typedef struct {
+    ws_preprocess pre;    /* mode, resize, mean, std (from ws_arch.preprocess or flags) */
+    int resolution;       /* R: output side; overrides pre.crop when > 0 */
+    int batch;            /* B: images per batch (>= 1) */
+    int threads;          /* decoding worker threads (>= 1) */
+    int depth;            /* ready batches kept ahead (>= 1; 0 = default 2) */
+    ws_decode_opts decode;/* pixel limit, exif flag, fast decode */
+    int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
+} ws_pipeline_params;
+
+/* Defaults: ImageNet crop 256 -> 224, B 32, 2 threads, Pillow's pixel limit. */
+void pipeline_params_default(ws_pipeline_params *p);
+
+typedef struct {
+    int n;                /* images in this batch (<= B); 0 means the shard is finished */
+    size_t first;         /* index of the first image in the shard */
+    char **keys;          /* [n] sample keys */
+    int8_t *status;       /* [n] ws_image_status */
+    float *pixels;        /* [n, 3, R, R] normalised; zeros where status != 0 */
+    uint8_t *u8;          /* [n, R, R, 3] when keep_u8, else NULL */
+    int R;
+} ws_batch;
+
+typedef struct ws_pipeline ws_pipeline;
+
+/* Open the shard and start the threads. WS_OK, or an error when the shard cannot be opened
+ * (WS_ERR_IO) or the parameters are bad (WS_ERR_ARG); nothing is started then. */
+int pipeline_open(const ws_shard *shard, const ws_pipeline_params *params, ws_pipeline **out);
+/* The next batch in input order, valid until the next call or pipeline_close. Blocks until it is
+ * ready. Returns NULL only on allocation failure; a batch with n == 0 marks the end. */
+const ws_batch *pipeline_next_batch(ws_pipeline *p);
+/* After the end: 1 when the shard ended on damage (why says how), else 0. */
+int pipeline_damaged(ws_pipeline *p, const char **why);
+/* Images and failures so far. */
+size_t pipeline_images(const ws_pipeline *p);
+size_t pipeline_failures(const ws_pipeline *p);
+/* Stop the threads (also mid-shard, e.g. on a signal) and free everything. NULL is fine. */
+void pipeline_close(ws_pipeline *p);
+
+#endif

@@ -1,0 +1,26 @@
+/* From a decoded RGB image to the model input, as the reference pipelines do it:
+ *   crop:   torchvision Resize(resize, BICUBIC) (shorter side to `resize`, longer side
+ *           int(resize * long / short)) + CenterCrop(R) (offsets int(round((size - R) / 2)) with
+ *           Python's round-half-even, zero padding when the image is smaller than R);
+ *   square: Resize((R, R), BICUBIC), as the official demos do;
+ * then ToTensor + Normalize: x = (u8 / 255 - mean[c]) / std[c] in float32, layout [3, R, R]. */
+#ifndef WEBSSL_DATA_PREPROCESS_H
+#define WEBSSL_DATA_PREPROCESS_H
+
+#include <stdint.h>
+
+#include "data/decode.h"
+#include "model/arch.h"
+
+/* The size torchvision's Resize(resize) gives a w x h image (shorter side -> resize). */
+void preprocess_resized_size(int w, int h, int resize, int *W, int *H);
+
+/* Preprocess `img` with `p` (p->crop is R). `u8` (R*R*3, HWC) receives the cropped uint8 image
+ * when not NULL; `chw` (3*R*R floats) the normalised tensor when not NULL.
+ * Returns WS_OK, WS_ERR_ARG (bad parameters) or WS_ERR_NOMEM. */
+int preprocess_image(const ws_image *img, const ws_preprocess *p, uint8_t *u8, float *chw);
+/* Normalise a uint8 HWC image (R x R x 3) into a float CHW tensor. */
+void preprocess_normalize(const uint8_t *u8, int R, const float mean[3], const float std[3],
+                          float *chw);
+
+#endif

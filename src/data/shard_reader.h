@@ -1,0 +1,44 @@
+/* Sequential reader of one shard's samples, in input order.
+ * TAR (WebDataset, read with libarchive, streaming): a sample is the group of consecutive members
+ * sharing a key (the member path up to the first dot of its base name: "a/b/000123.jpg" ->
+ * "a/b/000123"); its image is the first jpg/jpeg/png/webp/gif/bmp member (extension after the last
+ * dot, any case); other members (txt, json, cls...) are skipped. A key that reappears later is a
+ * new sample (logged). FILES: one sample per path; key = shard->keys[i].
+ * Per-sample problems (unreadable file, no image member, member larger than the limit, member cut
+ * short) come back as a sample with a non-zero status and a reason; the shard goes on. Damage to
+ * the container itself (truncated tar, garbage header) ends the shard: every sample before the
+ * damage has been returned, shard_reader_damaged() then says so and why. */
+#ifndef WEBSSL_DATA_SHARD_READER_H
+#define WEBSSL_DATA_SHARD_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/input_spec.h"
+
+typedef struct {
+    char *key;           /* owned by the sample */
+    uint8_t *data;       /* image bytes (owned; NULL when status != 0) */
+    size_t size;
+    int8_t status;       /* ws_image_status: 0 when the bytes were read */
+    char reason[160];    /* why status != 0 ("" otherwise) */
+} ws_sample;
+
+typedef struct ws_shard_reader ws_shard_reader;
+
+/* Largest image member or file read into memory (bytes); larger ones get WS_IMG_TOO_LARGE. */
+#define WS_MAX_IMAGE_BYTES ((size_t)256 << 20)
+
+/* Open `shard` (borrowed; must outlive the reader). WS_OK, or WS_ERR_IO when a tar cannot be
+ * opened (message names the file). A tar whose first header is garbage opens fine and reports
+ * damage on the first read. */
+int shard_reader_open(const ws_shard *shard, ws_shard_reader **out);
+/* Next sample into *s (previous contents are not freed: call sample_free).
+ * Returns 1 with a sample, 0 at the end of the shard (normal or after damage). */
+int shard_reader_next(ws_shard_reader *r, ws_sample *s);
+/* After the end: 1 when the shard ended on damage, with a reason in `why` (may be NULL). */
+int shard_reader_damaged(const ws_shard_reader *r, const char **why);
+void shard_reader_close(ws_shard_reader *r);
+void sample_free(ws_sample *s);
+
+#endif
