@@ -42,7 +42,7 @@ endif()
 webssl_report("OpenMP  " "found (${OpenMP_C_VERSION})")
 
 # --- small libraries: image codecs, tar, JSON, YAML -----------------------
-foreach(lib libturbojpeg libpng libwebp libwebpdemux libarchive libcjson yaml-0.1)
+foreach(lib libjpeg libturbojpeg libpng libwebp libwebpdemux libarchive libcjson yaml-0.1)
   string(MAKE_C_IDENTIFIER "${lib}" _id)
   string(TOUPPER "${_id}" _id)
   pkg_check_modules(${_id} IMPORTED_TARGET ${lib})
