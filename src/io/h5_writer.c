@@ -1,0 +1,364 @@
+/* HDF5 shard writer (see h5_writer.h). */
+#include "io/h5_writer.h"
+#include "common/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { DS_KEY, DS_STATUS, DS_CLS, DS_PATCH_MEAN, DS_PATCH, DS_HEAD, DS_COUNT };
+static const char *const ds_names[DS_COUNT] = {"key", "status", "cls", "patch_mean", "patch", "head"};
+static const unsigned ds_feature[DS_COUNT] = {0, 0, WS_FEAT_CLS, WS_FEAT_PATCH_MEAN, WS_FEAT_PATCH, WS_FEAT_HEAD};
+#define ROWS_PER_CHUNK 256
+
+struct ws_h5_writer {
+    char *final_path, *tmp_path;
+    ws_h5_layout layout;
+    hid_t file, f16, str;
+    hid_t ds[DS_COUNT];
+    int64_t n, failures;
+    uint16_t *half;      /* f16 conversion buffer */
+    size_t half_len;
+};
+
+int h5_features_parse(const char *s, unsigned *features) {
+    static const char *const names[] = {"cls", "patch_mean", "patch", "head"};
+    unsigned f = 0;
+    const char *p = s;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        size_t i;
+        for (i = 0; i < 4; i++)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) break;
+        if (i == 4)
+            return ws_errorf(WS_ERR_ARG, "--features: unknown feature '%.*s' (choose from cls, patch_mean, patch, head)",
+                             (int)len, p);
+        f |= 1u << i;
+        p += len + (p[len] == ',');
+    }
+    if (!f) return ws_errorf(WS_ERR_ARG, "--features: empty list");
+    *features = f;
+    return WS_OK;
+}
+
+void h5_features_format(unsigned features, char *buf, size_t len) {
+    static const char *const names[] = {"cls", "patch_mean", "patch", "head"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 4; i++)
+        if (features & (1u << i))
+            used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s", used ? "," : "", names[i]);
+}
+
+int64_t h5_creation_time(void) {
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (s && *s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (*end == '\0' && v >= 0) return v;
+    }
+    return (int64_t)time(NULL);
+}
+
+/* An IEEE binary16 type built the way h5py builds it, so h5py reads it as float16. */
+static hid_t make_f16_type(void) {
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    if (t < 0) return t;
+    if (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_size(t, 2) < 0 || H5Tset_ebias(t, 15) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+static hid_t make_str_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return t;
+    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+static int attr_write(hid_t loc, const char *name, hid_t type, int rank, hsize_t n, const void *v) {
+    hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
+    hid_t a = sp < 0 ? -1 : H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attr_i64(hid_t loc, const char *name, int64_t v) {
+    return attr_write(loc, name, H5T_NATIVE_INT64, 0, 1, &v);
+}
+
+static int attr_str(hid_t loc, hid_t str, const char *name, const char *v) {
+    const char *s = v ? v : "";
+    return attr_write(loc, name, str, 0, 1, &s);
+}
+
+static int write_meta(ws_h5_writer *w, const ws_h5_meta *m) {
+    hid_t f = w->file, s = w->str;
+    const ws_arch *a = m->arch;
+    const ws_preprocess *p = m->preprocess;
+    char feats[64];
+    h5_features_format(w->layout.features, feats, sizeof feats);
+    int bad = 0;
+    bad |= attr_str(f, s, "model", m->model);
+    bad |= attr_str(f, s, "arch", a->name);
+    bad |= attr_str(f, s, "family", arch_family_name(a->family));
+    bad |= attr_i64(f, "embed_dim", a->embed_dim);
+    bad |= attr_i64(f, "depth", a->depth);
+    bad |= attr_i64(f, "num_heads", a->num_heads);
+    bad |= attr_i64(f, "patch_size", a->patch_size);
+    bad |= attr_str(f, s, "ffn", arch_ffn_name(a->ffn));
+    bad |= attr_i64(f, "ffn_hidden", a->ffn_hidden);
+    bad |= attr_i64(f, "img_size", a->img_size);
+    bad |= attr_i64(f, "resolution", m->resolution);
+    bad |= attr_str(f, s, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
+    bad |= attr_i64(f, "resize", p->resize);
+    bad |= attr_i64(f, "crop", p->crop);
+    bad |= attr_write(f, "mean", H5T_NATIVE_FLOAT, 1, 3, p->mean);
+    bad |= attr_write(f, "std", H5T_NATIVE_FLOAT, 1, 3, p->std);
+    bad |= attr_str(f, s, "compute_dtype", m->compute_dtype);
+    bad |= attr_str(f, s, "out_dtype", w->layout.out_dtype == WS_DTYPE_F16 ? "f16" : "f32");
+    bad |= attr_str(f, s, "features", feats);
+    bad |= attr_str(f, s, "program_version", "webssl-dist " WEBSSL_VERSION);
+    bad |= attr_str(f, s, "source", m->source);
+    bad |= attr_i64(f, "creation_time", m->creation_time);
+    return bad ? ws_errorf(WS_ERR_IO, "%s: writing root attributes failed", w->tmp_path) : WS_OK;
+}
+
+/* An empty extendible dataset of `rank` dims whose trailing dims are d1, d2. */
+static hid_t create_ds(hid_t file, const char *name, hid_t type, int rank, hsize_t d1, hsize_t d2) {
+    hsize_t dims[3] = {0, d1, d2}, maxd[3] = {H5S_UNLIMITED, d1, d2};
+    hsize_t chunk[3] = {rank == 3 ? 1 : ROWS_PER_CHUNK, d1, d2};
+    hid_t sp = H5Screate_simple(rank, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t ds = -1;
+    if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0)
+        ds = H5Dcreate2(file, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    return ds;
+}
+
+static void writer_close_handles(ws_h5_writer *w) {
+    for (int i = 0; i < DS_COUNT; i++)
+        if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
+    if (w->f16 >= 0) H5Tclose(w->f16);
+    if (w->str >= 0) H5Tclose(w->str);
+    for (int i = 0; i < DS_COUNT; i++) w->ds[i] = -1;
+    w->f16 = w->str = -1;
+}
+
+static void writer_free(ws_h5_writer *w) {
+    free(w->final_path);
+    free(w->tmp_path);
+    free(w->half);
+    free(w);
+}
+
+void h5_writer_abort(ws_h5_writer *w) {
+    if (!w) return;
+    writer_close_handles(w);
+    if (w->file >= 0) H5Fclose(w->file);
+    unlink(w->tmp_path);
+    writer_free(w);
+}
+
+static int io_error(const char *what, const char *path) {
+    return ws_errorf(WS_ERR_IO, "%s %s%s%s", what, path, errno ? ": " : "", errno ? strerror(errno) : "");
+}
+
+int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_layout *layout,
+                   const ws_h5_meta *meta, ws_h5_writer **out) {
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    ws_h5_writer *w = calloc(1, sizeof *w);
+    if (!w) return ws_errorf(WS_ERR_NOMEM, "writer for %s", final_path);
+    w->file = w->f16 = w->str = -1;
+    for (int i = 0; i < DS_COUNT; i++) w->ds[i] = -1;
+    w->layout = *layout;
+    w->final_path = strdup(final_path);
+    w->tmp_path = strdup(tmp_path);
+    if (!w->final_path || !w->tmp_path) {
+        writer_free(w);
+        return ws_errorf(WS_ERR_NOMEM, "writer for %s", final_path);
+    }
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
+    errno = 0;
+    if (fcpl >= 0 && fapl >= 0 && H5Pset_obj_track_times(fcpl, 0) >= 0 &&
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0)
+        w->file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (w->file < 0) {
+        int rc = io_error("cannot create", tmp_path);
+        writer_free(w);
+        return rc;
+    }
+    w->f16 = make_f16_type();
+    w->str = make_str_type();
+    hid_t ft = layout->out_dtype == WS_DTYPE_F16 ? w->f16 : H5T_IEEE_F32LE;
+    int ok = w->f16 >= 0 && w->str >= 0;
+    if (ok) {
+        w->ds[DS_KEY] = create_ds(w->file, "key", w->str, 1, 0, 0);
+        w->ds[DS_STATUS] = create_ds(w->file, "status", H5T_STD_I8LE, 1, 0, 0);
+        ok = w->ds[DS_KEY] >= 0 && w->ds[DS_STATUS] >= 0;
+    }
+    if (ok && (layout->features & WS_FEAT_CLS))
+        ok = (w->ds[DS_CLS] = create_ds(w->file, "cls", ft, 2, (hsize_t)layout->D, 0)) >= 0;
+    if (ok && (layout->features & WS_FEAT_PATCH_MEAN))
+        ok = (w->ds[DS_PATCH_MEAN] = create_ds(w->file, "patch_mean", ft, 2, (hsize_t)layout->D, 0)) >= 0;
+    if (ok && (layout->features & WS_FEAT_PATCH))
+        ok = (w->ds[DS_PATCH] = create_ds(w->file, "patch", ft, 3, (hsize_t)layout->P, (hsize_t)layout->D)) >= 0;
+    if (ok && (layout->features & WS_FEAT_HEAD))
+        ok = (w->ds[DS_HEAD] = create_ds(w->file, "head", ft, 2, (hsize_t)layout->K, 0)) >= 0;
+    int rc = ok ? write_meta(w, meta) : io_error("creating datasets in", tmp_path);
+    if (rc != WS_OK) {
+        h5_writer_abort(w);
+        return rc;
+    }
+    *out = w;
+    return WS_OK;
+}
+
+/* Write rows [w->n, w->n + n) of dataset i from `buf` in memory type `mt`. */
+static int append_rows(ws_h5_writer *w, int i, hid_t mt, int n, const void *buf) {
+    hid_t ds = w->ds[i];
+    hid_t fs = H5Dget_space(ds);
+    int rank = fs >= 0 ? H5Sget_simple_extent_ndims(fs) : -1;
+    hsize_t dims[3] = {0, 0, 0}, start[3] = {(hsize_t)w->n, 0, 0};
+    if (rank > 0) H5Sget_simple_extent_dims(fs, dims, NULL);
+    if (fs >= 0) H5Sclose(fs);
+    if (rank <= 0) return -1;
+    dims[0] = (hsize_t)(w->n + n);
+    if (H5Dset_extent(ds, dims) < 0) return -1;
+    fs = H5Dget_space(ds);
+    hsize_t count[3] = {(hsize_t)n, dims[1], dims[2]};
+    hid_t ms = H5Screate_simple(rank, count, NULL);
+    herr_t rc = -1;
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
+        rc = H5Dwrite(ds, mt, ms, fs, H5P_DEFAULT, buf);
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return rc < 0 ? -1 : 0;
+}
+
+static int append_floats(ws_h5_writer *w, int i, int n, size_t row, const float *x) {
+    if (w->layout.out_dtype == WS_DTYPE_F32) return append_rows(w, i, H5T_NATIVE_FLOAT, n, x);
+    size_t count = (size_t)n * row;
+    if (w->half_len < count) {
+        uint16_t *p = realloc(w->half, count * sizeof *p);
+        if (!p) return -1;
+        w->half = p;
+        w->half_len = count;
+    }
+    ws_convert_from_f32(w->half, WS_DTYPE_F16, x, count);
+    return append_rows(w, i, w->f16, n, w->half);
+}
+
+int h5_writer_append(ws_h5_writer *w, int n, const char *const *keys, const int8_t *status,
+                     const float *cls, const float *patch_mean, const float *patch, const float *head) {
+    if (n <= 0) return WS_OK;
+    const ws_h5_layout *L = &w->layout;
+    const float *feat[DS_COUNT] = {NULL, NULL, cls, patch_mean, patch, head};
+    size_t row[DS_COUNT] = {0, 0, (size_t)L->D, (size_t)L->D, (size_t)L->P * (size_t)L->D, (size_t)L->K};
+    errno = 0;
+    int bad = append_rows(w, DS_KEY, w->str, n, keys) || append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, status);
+    for (int i = DS_CLS; i < DS_COUNT && !bad; i++) {
+        if (!(L->features & ds_feature[i])) continue;
+        if (!feat[i]) return ws_errorf(WS_ERR_ARG, "%s: no %s rows given", w->tmp_path, ds_names[i]);
+        bad = append_floats(w, i, n, row[i], feat[i]);
+    }
+    if (bad) return io_error("writing to", w->tmp_path);
+    for (int j = 0; j < n; j++) w->failures += status[j] != 0;
+    w->n += n;
+    return WS_OK;
+}
+
+static int fsync_path(const char *path, int flags) {
+    int fd = open(path, flags);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int h5_writer_finish(ws_h5_writer *w) {
+    errno = 0;
+    int bad = attr_i64(w->file, "image_count", w->n) || attr_i64(w->file, "failure_count", w->failures) ||
+              attr_i64(w->file, "complete", 1);
+    writer_close_handles(w);
+    bad |= H5Fclose(w->file) < 0;
+    w->file = -1;
+    if (bad) {
+        int rc = io_error("finishing", w->tmp_path);
+        h5_writer_abort(w);
+        return rc;
+    }
+    if (fsync_path(w->tmp_path, O_RDONLY) != 0) {
+        int rc = io_error("fsync", w->tmp_path);
+        h5_writer_abort(w);
+        return rc;
+    }
+    if (rename(w->tmp_path, w->final_path) != 0) {
+        int rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
+        h5_writer_abort(w);
+        return rc;
+    }
+    char *dir = strdup(w->final_path);
+    if (dir) fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY);  /* best effort: not all filesystems allow it */
+    free(dir);
+    writer_free(w);
+    return WS_OK;
+}
+
+static int read_i64_attr(hid_t loc, const char *name, int64_t *v) {
+    if (H5Aexists(loc, name) <= 0) return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    herr_t rc = H5Aread(a, H5T_NATIVE_INT64, v);
+    H5Aclose(a);
+    return rc < 0 ? -1 : 0;
+}
+
+int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, F_OK) != 0) return ws_errorf(WS_ERR_IO, "%s: %s", path, strerror(errno));
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
+    int64_t complete = 0, n = -1;
+    int rc = WS_OK;
+    if (read_i64_attr(f, "complete", &complete) != 0 || complete != 1 || read_i64_attr(f, "image_count", &n) != 0)
+        rc = ws_errorf(WS_ERR_FORMAT, "%s: not marked complete", path);
+    hsize_t want[DS_COUNT][3] = {{0}, {0}, {0, (hsize_t)layout->D}, {0, (hsize_t)layout->D},
+                                 {0, (hsize_t)layout->P, (hsize_t)layout->D}, {0, (hsize_t)layout->K}};
+    int want_rank[DS_COUNT] = {1, 1, 2, 2, 3, 2};
+    for (int i = 0; i < DS_COUNT && rc == WS_OK; i++) {
+        if (i >= DS_CLS && !(layout->features & ds_feature[i])) continue;
+        hid_t ds = H5Dopen2(f, ds_names[i], H5P_DEFAULT);
+        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        hsize_t dims[3] = {0, 0, 0};
+        int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+        if (rank == want_rank[i]) H5Sget_simple_extent_dims(sp, dims, NULL);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+        want[i][0] = (hsize_t)n;
+        if (rank != want_rank[i] || memcmp(dims, want[i], sizeof dims) != 0)
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: dataset %s missing or not %lld rows of the expected shape",
+                           path, ds_names[i], (long long)n);
+    }
+    if (H5Fclose(f) < 0 && rc == WS_OK) rc = ws_errorf(WS_ERR_FORMAT, "%s: close failed", path);
+    if (rc == WS_OK && count) *count = n;
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* HDF5 output: one file per input shard (schema in docs/output.md).
+ *
+ * Datasets: key [N] (variable-length UTF-8 strings), status [N] int8, and per requested feature
+ * cls [N, D], patch_mean [N, D], patch [N, P, D] (one chunk per image), head [N, K], stored as
+ * f32 or as an IEEE half type that h5py reads as float16. Root attributes describe the model,
+ * architecture, resolution, preprocessing, dtypes, program version, source shard, counts and
+ * creation time; the attribute `complete` = 1 is written last.
+ *
+ * Crash safety: the file is written under a temporary name in the same directory (one that
+ * never looks complete: ".<name>.tmp.<tag>"), flushed, fsync'ed, renamed onto the final name,
+ * and the directory fsync'ed. Any failure leaves no file under the final name and an error
+ * naming the file.
+ *
+ * Reproducibility: object timestamps are off and the layout depends only on the data and the
+ * batch sequence, so two runs that append the same batches produce the same bytes when the
+ * creation time is the same (h5_creation_time: SOURCE_DATE_EPOCH when set). */
+#ifndef WEBSSL_IO_H5_WRITER_H
+#define WEBSSL_IO_H5_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/dtype.h"
+#include "model/arch.h"
+
+/* Features a run stores (bit set). */
+enum {
+    WS_FEAT_CLS = 1 << 0,
+    WS_FEAT_PATCH_MEAN = 1 << 1,
+    WS_FEAT_PATCH = 1 << 2,
+    WS_FEAT_HEAD = 1 << 3,
+};
+/* Parse "cls,patch_mean,patch,head" (any subset, any order). WS_OK or WS_ERR_ARG naming the
+ * unknown word and --features. */
+int h5_features_parse(const char *s, unsigned *features);
+/* Write the canonical comma list of `features` into buf. */
+void h5_features_format(unsigned features, char *buf, size_t len);
+
+/* What a shard file holds. */
+typedef struct {
+    unsigned features;     /* WS_FEAT_* */
+    int D;                 /* embed dim (cls, patch_mean, patch) */
+    int P;                 /* patch tokens per image (patch) */
+    int K;                 /* head output size (head) */
+    ws_dtype out_dtype;    /* WS_DTYPE_F16 or WS_DTYPE_F32 */
+} ws_h5_layout;
+
+/* Root attributes. Strings may be NULL (stored as ""). */
+typedef struct {
+    const char *model;          /* --model as given */
+    const ws_arch *arch;        /* architecture fields */
+    int resolution;             /* input side R */
+    const ws_preprocess *preprocess;
+    const char *compute_dtype;  /* "fp32" / "bf16" */
+    const char *source;         /* input shard path or spec */
+    int64_t creation_time;      /* seconds since the epoch */
+} ws_h5_meta;
+
+/* Seconds since the epoch for the creation_time attribute: SOURCE_DATE_EPOCH when set (for
+ * reproducible files), else now. */
+int64_t h5_creation_time(void);
+
+typedef struct ws_h5_writer ws_h5_writer;
+
+/* Start writing the shard `final_path` under `tmp_path` (same directory). Creates empty
+ * extendible datasets. WS_OK or WS_ERR_IO naming the file. */
+int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_layout *layout,
+                   const ws_h5_meta *meta, ws_h5_writer **out);
+/* Append n rows. keys: n strings; status: n codes (0 ok); each feature array is row-major f32
+ * (cls/patch_mean [n, D], patch [n, P, D], head [n, K]) and may be NULL when not in the layout.
+ * WS_OK or WS_ERR_IO naming the file. */
+int h5_writer_append(ws_h5_writer *w, int n, const char *const *keys, const int8_t *status,
+                     const float *cls, const float *patch_mean, const float *patch,
+                     const float *head);
+/* Write the counts and `complete`, close, fsync, rename onto the final name, fsync the
+ * directory, and free w (also on failure, after removing the temporary file). */
+int h5_writer_finish(ws_h5_writer *w);
+/* Close, remove the temporary file and free w. NULL is allowed. */
+void h5_writer_abort(ws_h5_writer *w);
+
+/* Check that `path` is a complete shard file with `layout`'s datasets: it opens, `complete` is
+ * 1, and every dataset has image_count rows. WS_OK, or WS_ERR_FORMAT / WS_ERR_IO with the reason
+ * (missing file: WS_ERR_IO). *count receives image_count when not NULL. */
+int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count);
+
+#endif

@@ -1,0 +1,49 @@
+"""Reads the files test_h5_writer wrote with h5py: dtypes (float16 for f16 files), values
+against numpy computed independently, keys, status, attributes; prints max abs error."""
+import sys
+
+import h5py
+import numpy as np
+
+d = sys.argv[1]
+N, D, P, K = 5, 6, 4, 3
+
+
+def val(i, j):
+    return np.sin(0.1 * (i[:, None] * 1000 + j[None, :])).astype(np.float32)
+
+
+rows = np.arange(N)
+ref = {
+    "cls": val(rows, np.arange(D)),
+    "patch_mean": val(rows, 100 + np.arange(D)),
+    "patch": val(rows, 200 + np.arange(P * D)).reshape(N, P, D),
+    "head": val(rows, 500 + np.arange(K)),
+}
+fails = 0
+for name, dt, tol in (("f16.h5", np.float16, 1e-3), ("f32.h5", np.float32, 0)):
+    with h5py.File(f"{d}/{name}", "r") as f:
+        keys = [k.decode() for k in f["key"][:]]
+        if keys != ["a/0", "a/1", "b/été", "c", "d"]:
+            print(f"{name}: keys {keys}"); fails += 1
+        if f["status"].dtype != np.int8 or list(f["status"][:]) != [0, 3, 0, 0, 0]:
+            print(f"{name}: status {f['status'][:]}"); fails += 1
+        for ds, r in ref.items():
+            x = f[ds][:]
+            err = float(np.abs(x.astype(np.float64) - r).max())
+            print(f"{name} {ds:10s} dtype {x.dtype} shape {x.shape} max abs err {err:.3g} (tol {tol})")
+            if x.dtype != dt or x.shape != r.shape or err > tol:
+                fails += 1
+        if f["patch"].chunks != (1, P, D):
+            print(f"{name}: patch chunks {f['patch'].chunks}"); fails += 1
+        a = f.attrs
+        for k, v in (("image_count", 5), ("failure_count", 1), ("complete", 1), ("embed_dim", D),
+                     ("resolution", 28), ("creation_time", 1234)):
+            if a[k] != v:
+                print(f"{name}: attr {k} = {a[k]} != {v}"); fails += 1
+        for k, v in (("arch", "tiny-test"), ("source", "shard-000"), ("compute_dtype", "fp32"),
+                     ("features", "cls,patch_mean,patch,head"), ("model", "model-dir")):
+            if a[k] != v:
+                print(f"{name}: attr {k} = {a[k]!r} != {v!r}"); fails += 1
+print("h5py readback:", "FAILED" if fails else "passed")
+sys.exit(1 if fails else 0)
