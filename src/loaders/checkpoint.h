@@ -41,23 +41,38 @@ typedef struct {
     size_t num_tensors;
     ws_mapping *mappings;        /* one per mapped file */
     size_t num_mappings;
+    char **files;                /* paths of the files read (tensor.file points into these) */
+    size_t num_files;
+    size_t cap_tensors;          /* allocated length of `tensors` */
     int has_arch;                /* 1 when the container described the architecture (config.json) */
     ws_arch arch;                /* valid when has_arch */
 } ws_ckpt;
 
 /* Open any supported checkpoint: a directory (HF), *.safetensors, or *.pth / *.pt (zip). The
- * format is detected from content where possible. Returns WS_OK or an error naming the file. */
+ * format is detected from content: a directory is an HF directory, a file starting with the zip
+ * magic "PK\x03\x04" is a .pth, anything else is read as safetensors. `out` is initialised here;
+ * on failure it is left closed. Returns WS_OK or an error naming the file (and the tensor). */
 int ckpt_open(const char *path, ws_ckpt *out);
 void ckpt_close(ws_ckpt *c);
 
-/* Format-specific openers (each in its own file). */
+/* Format-specific openers (each in its own file). They append to an `out` that ckpt_open has
+ * initialised (all zero plus `path`); on failure the caller closes `out`. */
 int ckpt_open_safetensors(const char *path, ws_ckpt *out);   /* one file, appends to `out` */
 int ckpt_open_hf_dir(const char *dir, ws_ckpt *out);
 int ckpt_open_pth(const char *path, ws_ckpt *out);
+/* Parse a whole safetensors file held in memory (`data`, `len` bytes; named `file` in messages)
+ * and append its tensors, which point into `data`. Validates the header length, the JSON, dtypes,
+ * shapes, offsets (inside the data, begin <= end, size = numel x element size) and overlaps. */
+int ckpt_parse_safetensors(ws_ckpt *c, const char *file, const void *data, size_t len);
 
 /* Append a tensor / mapping to `c` (used by the openers); the name is copied. */
 int ckpt_add_tensor(ws_ckpt *c, const ws_ckpt_tensor *t);
 int ckpt_add_mapping(ws_ckpt *c, void *addr, size_t len);
+/* Record a file path read by an opener; returns the stored copy (for tensor.file), NULL when out
+ * of memory. */
+const char *ckpt_add_file(ws_ckpt *c, const char *path);
+/* WS_OK when no two tensors share a name, else an error naming the tensor and both files. */
+int ckpt_check_unique(const ws_ckpt *c);
 
 const ws_ckpt_tensor *ckpt_find(const ws_ckpt *c, const char *name);
 int64_t ckpt_numel(const ws_ckpt_tensor *t);

@@ -76,6 +76,10 @@ int arch_default_ffn_hidden(ws_family family, int embed_dim, double mlp_ratio) {
     return ((int)(hidden * 2.0 / 3.0) + 7) / 8 * 8;
 }
 
+ws_preprocess arch_default_preprocess(int img_size) {
+    return (ws_preprocess)IMAGENET_PREPROCESS(img_size);
+}
+
 int arch_grid(const ws_arch *a, int res) { return res / a->patch_size; }
 
 int arch_tokens(const ws_arch *a, int res) {

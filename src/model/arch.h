@@ -58,6 +58,9 @@ int arch_write_yaml(const ws_arch *a, const char *path);
 /* The family's default FFN hidden size for embed_dim C and mlp_ratio r:
  * SwiGLU: (int(int(r*C) * 2/3) + 7) / 8 * 8;  MLP: r*C. */
 int arch_default_ffn_hidden(ws_family family, int embed_dim, double mlp_ratio);
+/* Default preprocessing for native resolution R: shorter side to R*256/224 (bicubic), center
+ * crop R, ImageNet mean/std. */
+ws_preprocess arch_default_preprocess(int img_size);
 /* Patch tokens per side and total tokens (1 CLS + registers + grid^2) at resolution `res`. */
 int arch_grid(const ws_arch *a, int res);
 int arch_tokens(const ws_arch *a, int res);

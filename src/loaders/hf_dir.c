@@ -1,0 +1,311 @@
+/* HuggingFace model directories: config.json (model_type dinov2 with SwiGLU, or vit for MAE) gives
+ * the architecture, preprocessor_config.json (when present) the preprocessing, and the weights
+ * are model.safetensors or the shards named by model.safetensors.index.json. Absent config keys
+ * take the transformers class defaults, except layer_norm_eps (1e-6, with a warning). */
+#include "loaders/arch_match.h"
+#include "loaders/checkpoint.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define JSON_FILE_MAX (64L * 1024 * 1024)
+
+/* Parse a small JSON file; *out is NULL (and WS_OK returned) when `optional` and absent. */
+static int json_load(const char *path, int optional, cJSON **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (optional && errno == ENOENT) return WS_OK;
+        return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (n < 0 || n > JSON_FILE_MAX || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return ws_errorf(WS_ERR_FORMAT, "%s: unreadable or larger than %ld bytes", path, JSON_FILE_MAX);
+    }
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) {
+        fclose(f);
+        return ws_errorf(WS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    *out = cJSON_ParseWithLength(buf, got);
+    free(buf);
+    if (!*out || !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return ws_errorf(WS_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    return WS_OK;
+}
+
+/* Integer field `key` (default `def` when absent). */
+static int get_int(const char *file, const cJSON *o, const char *key, int def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) { *out = def; return WS_OK; }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < 0)
+        return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a non-negative integer", file, key);
+    *out = (int)v->valuedouble;
+    return WS_OK;
+}
+
+static int get_num(const char *file, const cJSON *o, const char *key, double def, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) { *out = def; return WS_OK; }
+    if (!cJSON_IsNumber(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a number", file, key);
+    *out = v->valuedouble;
+    return WS_OK;
+}
+
+static int get_bool(const char *file, const cJSON *o, const char *key, int def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) { *out = def; return WS_OK; }
+    if (!cJSON_IsBool(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be true or false", file, key);
+    *out = cJSON_IsTrue(v);
+    return WS_OK;
+}
+
+static const char *get_str(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The architecture from config.json (name and preprocessing are set later). */
+static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
+    memset(a, 0, sizeof *a);
+    const char *type = get_str(cfg, "model_type");
+    if (!type) return ws_errorf(WS_ERR_FORMAT, "%s: no model_type (expected \"dinov2\" or \"vit\")", file);
+    int rc = 0, channels;
+    double eps, ratio;
+    /* transformers class defaults where the key is absent */
+    rc = rc ? rc : get_int(file, cfg, "hidden_size", 768, &a->embed_dim);
+    rc = rc ? rc : get_int(file, cfg, "num_hidden_layers", 12, &a->depth);
+    rc = rc ? rc : get_int(file, cfg, "num_attention_heads", 12, &a->num_heads);
+    rc = rc ? rc : get_int(file, cfg, "patch_size", 16, &a->patch_size);
+    rc = rc ? rc : get_int(file, cfg, "image_size", 224, &a->img_size);
+    rc = rc ? rc : get_int(file, cfg, "num_channels", 3, &channels);
+    rc = rc ? rc : get_bool(file, cfg, "qkv_bias", 1, &a->qkv_bias);
+    rc = rc ? rc : get_int(file, cfg, "num_register_tokens", 0, &a->num_register_tokens);
+    rc = rc ? rc : get_num(file, cfg, "layer_norm_eps", -1, &eps);
+    if (rc) return rc;
+    if (channels != 3) return ws_errorf(WS_ERR_UNSUPPORTED, "%s: num_channels %d (only RGB models, 3)", file, channels);
+    if (eps < 0) {
+        LOG_WARN("%s: no layer_norm_eps; using 1e-6 (the Web-SSL value, not the transformers default)", file);
+        eps = 1e-6;
+    }
+    a->norm_eps = (float)eps;
+    a->proj_bias = a->ffn_bias = 1;
+    const char *act = get_str(cfg, "hidden_act");
+    if (!strcmp(type, "dinov2")) {
+        int swiglu;
+        double ls;
+        rc = get_bool(file, cfg, "use_swiglu_ffn", 0, &swiglu);
+        rc = rc ? rc : get_num(file, cfg, "mlp_ratio", 4, &ratio);
+        rc = rc ? rc : get_num(file, cfg, "layerscale_value", 1.0, &ls);
+        if (rc) return rc;
+        if (!swiglu)
+            return ws_errorf(WS_ERR_UNSUPPORTED, "%s: use_swiglu_ffn is not true; Web-DINO models use the SwiGLU "
+                             "FFN (a GELU-MLP Dinov2 is not supported)", file);
+        a->family = WS_FAMILY_DINO;
+        a->ffn = WS_FFN_SWIGLU;
+        a->layerscale = 1;
+        if (!(ratio > 0)) return ws_errorf(WS_ERR_FORMAT, "%s: field 'mlp_ratio' must be positive", file);
+        a->ffn_hidden = arch_default_ffn_hidden(WS_FAMILY_DINO, a->embed_dim, ratio);
+    } else if (!strcmp(type, "vit")) {
+        if (act && strcmp(act, "gelu"))
+            return ws_errorf(WS_ERR_UNSUPPORTED, "%s: hidden_act '%s' (only \"gelu\", the erf form, is supported)",
+                             file, act);
+        a->family = WS_FAMILY_MAE;
+        a->ffn = WS_FFN_MLP;
+        rc = get_int(file, cfg, "intermediate_size", 3072, &a->ffn_hidden);
+        if (rc) return rc;
+    } else {
+        return ws_errorf(WS_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (expected \"dinov2\" or \"vit\")",
+                         file, type);
+    }
+    return WS_OK;
+}
+
+static int size_side(const cJSON *size, int *side, int *shortest) {
+    *side = *shortest = 0;
+    if (cJSON_IsNumber(size)) { *side = (int)size->valuedouble; return 1; }
+    const cJSON *se = cJSON_GetObjectItemCaseSensitive(size, "shortest_edge");
+    if (cJSON_IsNumber(se)) { *shortest = (int)se->valuedouble; return 1; }
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(size, "height");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(size, "width");
+    if (cJSON_IsNumber(h) && cJSON_IsNumber(w) && h->valuedouble == w->valuedouble) {
+        *side = (int)h->valuedouble;
+        return 1;
+    }
+    return 0;
+}
+
+static int read_triple(const char *file, const cJSON *o, const char *key, float out[3]) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return WS_OK;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)
+        return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a list of 3 numbers", file, key);
+    int i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, v) {
+        if (!cJSON_IsNumber(x)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a list of 3 numbers", file, key);
+        out[i++] = (float)x->valuedouble;
+    }
+    return WS_OK;
+}
+
+/* preprocessor_config.json (BitImageProcessor: resize shortest edge + center crop; ViTImageProcessor:
+ * square resize) into a->preprocess, which holds the family default on entry. */
+static int preprocess_from_config(const char *file, const cJSON *pp, ws_arch *a) {
+    ws_preprocess p = a->preprocess;
+    int rc = read_triple(file, pp, "image_mean", p.mean);
+    rc = rc ? rc : read_triple(file, pp, "image_std", p.std);
+    if (rc) return rc;
+    int crop, side, shortest, crop_side, crop_short;
+    rc = get_bool(file, pp, "do_center_crop", 0, &crop);
+    if (rc) return rc;
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(pp, "size");
+    const cJSON *crop_size = cJSON_GetObjectItemCaseSensitive(pp, "crop_size");
+    int resample = 3;
+    rc = get_int(file, pp, "resample", 3, &resample);
+    if (rc) return rc;
+    if (resample != 3) LOG_WARN("%s: resample %d; the pipeline resizes with PIL bicubic (3)", file, resample);
+    if (size && crop && crop_size && size_side(size, &side, &shortest) && shortest > 0 &&
+        size_side(crop_size, &crop_side, &crop_short) && crop_side > 0) {
+        p.mode = WS_PREPROCESS_CROP;
+        p.resize = shortest;
+        p.crop = crop_side;
+    } else if (size && !crop && size_side(size, &side, &shortest) && side > 0) {
+        p.mode = WS_PREPROCESS_SQUARE;
+        p.resize = p.crop = side;
+    } else {
+        LOG_WARN("%s: resize/crop settings not understood; using %s %d/%d", file,
+                 p.mode == WS_PREPROCESS_CROP ? "crop" : "square", p.resize, p.crop);
+    }
+    a->preprocess = p;
+    return WS_OK;
+}
+
+/* Name for the directory's architecture: the last path component, or for a HF cache snapshot
+ * (.../models--org--name/snapshots/<hash>) the model name. */
+static void name_from_dir(const char *dir, char *out, size_t n) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    size_t len = strlen(buf);
+    while (len > 1 && buf[len - 1] == '/') buf[--len] = '\0';
+    char *last = strrchr(buf, '/');
+    const char *name = last ? last + 1 : buf;
+    if (last && last > buf) {
+        *last = '\0';
+        char *parent = strrchr(buf, '/');
+        const char *pname = parent ? parent + 1 : buf;
+        if (!strcmp(pname, "snapshots") && parent) {
+            *parent = '\0';
+            char *gp = strrchr(buf, '/');
+            const char *model = gp ? gp + 1 : buf;
+            name = model;
+            for (const char *d = strstr(model, "--"); d; d = strstr(d + 2, "--")) name = d + 2;
+        }
+    }
+    snprintf(out, n, "%s", name);
+}
+
+/* model.safetensors.index.json: open every shard once, then check that each listed tensor is
+ * in the shard the index names. */
+static int open_shards(const char *dir, const char *index_path, ws_ckpt *out) {
+    cJSON *idx;
+    int rc = json_load(index_path, 0, &idx);
+    if (rc) return rc;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(idx, "weight_map");
+    if (!cJSON_IsObject(map)) {
+        cJSON_Delete(idx);
+        return ws_errorf(WS_ERR_FORMAT, "%s: no weight_map object", index_path);
+    }
+    char path[4096];
+    const cJSON *e;
+    cJSON_ArrayForEach(e, map) {
+        if (!cJSON_IsString(e)) {
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: weight_map entry '%s' is not a file name", index_path, e->string);
+            break;
+        }
+        const char *shard = e->valuestring;
+        if (shard[0] == '/' || strstr(shard, "..")) {
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: shard name '%s' leaves the directory", index_path, shard);
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, shard);
+        int seen = 0;
+        for (size_t i = 0; i < out->num_files && !seen; i++) seen = !strcmp(out->files[i], path);
+        if (seen) continue;
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            rc = ws_errorf(WS_ERR_IO, "%s: shard %s (listed in %s) is missing", dir, shard, index_path);
+            break;
+        }
+        rc = ckpt_open_safetensors(path, out);
+        if (rc) break;
+    }
+    cJSON_ArrayForEach(e, map) {
+        if (rc) break;
+        const ws_ckpt_tensor *t = ckpt_find(out, e->string);
+        snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
+        if (!t)
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s' is listed in %s but absent from shard %s", dir, e->string,
+                           index_path, e->valuestring);
+        else if (strcmp(t->file, path))
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s' is listed in %s for shard %s but found in %s", dir,
+                           e->string, index_path, e->valuestring, t->file);
+    }
+    cJSON_Delete(idx);
+    return rc;
+}
+
+int ckpt_open_hf_dir(const char *dir, ws_ckpt *out) {
+    char path[4096];
+    cJSON *cfg = NULL, *pp = NULL;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    int rc = json_load(path, 0, &cfg);
+    if (rc) return rc;
+    ws_arch a;
+    rc = arch_from_config(path, cfg, &a);
+    cJSON_Delete(cfg);
+    if (rc) return rc;
+    a.preprocess = arch_default_preprocess(a.img_size);
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    rc = json_load(path, 1, &pp);
+    if (rc == WS_OK && pp) rc = preprocess_from_config(path, pp, &a);
+    cJSON_Delete(pp);
+    if (rc) return rc;
+
+    char dir_name[WS_NAME_MAX];
+    name_from_dir(dir, dir_name, sizeof dir_name);
+    const ws_arch *same = arch_builtin_same(&a, dir_name);
+    snprintf(a.name, sizeof a.name, "%s", same ? same->name : dir_name);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    rc = arch_validate(&a);
+    if (rc) return ws_error_context(rc, "%s", path);
+
+    struct stat st;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (stat(path, &st) == 0) {
+        rc = ckpt_open_safetensors(path, out);
+    } else {
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        if (stat(path, &st) != 0)
+            return ws_errorf(WS_ERR_IO, "%s: neither model.safetensors nor model.safetensors.index.json is present "
+                             "(pytorch_model.bin is not read)", dir);
+        rc = open_shards(dir, path, out);
+    }
+    if (rc) return rc;
+    out->has_arch = 1;
+    out->arch = a;
+    return WS_OK;
+}
