@@ -17,5 +17,7 @@ typedef struct {
 } ws_command;
 
 int cmd_models(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 
 #endif

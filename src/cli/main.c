@@ -6,6 +6,8 @@
 
 static const ws_command commands[] = {
     {"models", cmd_models, "list the built-in architectures"},
+    {"inspect", cmd_inspect, "tensors, shapes, dtypes of a checkpoint; the architecture it matches"},
+    {"cost", cmd_cost, "FLOPs, memory, communication and expected throughput per tp (cost model)"},
 };
 static const size_t num_commands = sizeof commands / sizeof commands[0];
 
