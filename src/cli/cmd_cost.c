@@ -1,0 +1,192 @@
+/* `webssl-dist cost`: the cost model (model/cost_model.h) for one architecture or every
+ * published one: FLOPs, weights and activations per rank, bytes all-reduced, expected throughput
+ * and device-hours per billion images on a hardware profile, and the `--tp auto` choice for a
+ * given device memory. `--markdown` prints the table docs/scaling.md is made from. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "model/arch.h"
+#include "model/cost_model.h"
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+#define MIB (1024.0 * 1024.0)
+
+typedef struct {
+    int res, batch, tp, markdown, world;
+    ws_dtype dtype;
+    double device_memory;   /* bytes; 0: the hardware profile's */
+    ws_hardware hw;
+} cost_options;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: webssl-dist cost --arch NAME|FILE.yaml|published [options]\n"
+            "  --resolution R       input resolution (default: the architecture's)\n"
+            "  --batch B            images per batch (default 32)\n"
+            "  --dtype fp32|bf16    GEMM weight type (default bf16)\n"
+            "  --tp N|auto          one tensor-parallel size, or the smallest that fits\n"
+            "                       (default: 1, 2, 4 and 8)\n"
+            "  --world N            ranks to divide for --tp auto (default 8)\n"
+            "  --hardware NAME      hardware profile (default h100)\n"
+            "  --efficiency E       fraction of peak FLOP/s reached (default: the profile's)\n"
+            "  --device-memory GiB  memory per rank (default: the profile's; 'host' = available\n"
+            "                       host memory / --world)\n"
+            "  --markdown           print a Markdown table\n");
+}
+
+static void print_header(int markdown) {
+    if (markdown) {
+        printf("| model | tp | heads/rank | GFLOP/img | weights/rank GiB | act/rank GiB | "
+               "all-reduce MiB/block | all-reduce MiB/img | img/s/GPU | comm share | "
+               "GPU-h per 1e9 img | fits |\n");
+        printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    } else {
+        printf("%-28s %3s %5s %9s %8s %8s %9s %9s %9s %6s %10s %4s\n", "model", "tp", "heads",
+               "GFLOP/img", "w GiB", "act GiB", "AR MiB/b", "AR MiB/i", "img/s/GPU", "comm",
+               "GPUh/1e9", "fits");
+    }
+}
+
+static int print_row(const ws_arch *a, const cost_options *o, int tp) {
+    ws_cost c;
+    int rc = cost_compute(a, o->res, o->batch, tp, o->dtype, &c);
+    if (rc < 0) return rc;
+    ws_throughput t;
+    cost_throughput(&c, &o->hw, &t);
+    double mem = o->device_memory > 0 ? o->device_memory : o->hw.memory_bytes;
+    const char *fits = cost_rank_bytes(&c) <= mem ? "yes" : "no";
+    if (o->markdown)
+        printf("| %s | %d | %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.0f | %.0f%% | %.0f | %s |\n", a->name,
+               tp, c.heads_rank, c.flops_image / 1e9, (double)c.weight_bytes_rank / GIB,
+               (double)c.activation_bytes_rank / GIB, (double)c.allreduce_bytes_block / MIB,
+               c.allreduce_bytes_image / MIB, t.images_per_s_device, 100.0 * t.comm_share,
+               t.gpu_hours_per_billion, fits);
+    else
+        printf("%-28s %3d %5d %9.1f %8.2f %8.2f %9.1f %9.2f %9.0f %5.0f%% %10.0f %4s\n", a->name, tp,
+               c.heads_rank, c.flops_image / 1e9, (double)c.weight_bytes_rank / GIB,
+               (double)c.activation_bytes_rank / GIB, (double)c.allreduce_bytes_block / MIB,
+               c.allreduce_bytes_image / MIB, t.images_per_s_device, 100.0 * t.comm_share,
+               t.gpu_hours_per_billion, fits);
+    return WS_OK;
+}
+
+static int report_arch(const ws_arch *a, const cost_options *o) {
+    if (o->tp == 0) {   /* --tp auto */
+        char why[512];
+        double mem = o->device_memory > 0 ? o->device_memory : o->hw.memory_bytes;
+        int tp = cost_pick_tp(a, o->res, o->batch, o->dtype, o->world, mem, why, sizeof why);
+        if (tp < 0) return tp;
+        printf("%s: --tp auto picks %s\n", a->name, why);
+        return print_row(a, o, tp);
+    }
+    if (o->tp > 0) return print_row(a, o, o->tp);
+    for (int tp = 1; tp <= 8 && tp <= a->num_heads; tp *= 2) {
+        int rc = print_row(a, o, tp);
+        if (rc < 0) return rc;
+    }
+    return WS_OK;
+}
+
+static int parse_int(const char *flag, const char *s, int lo, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > 1 << 20) {
+        fprintf(stderr, "webssl-dist cost: %s '%s' must be an integer >= %d\n", flag, s, lo);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *flag, const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v > 0)) {
+        fprintf(stderr, "webssl-dist cost: %s '%s' must be a positive number\n", flag, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_cost(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"arch", required_argument, 0, 'a'},       {"resolution", required_argument, 0, 'r'},
+        {"batch", required_argument, 0, 'b'},      {"dtype", required_argument, 0, 'd'},
+        {"tp", required_argument, 0, 't'},         {"world", required_argument, 0, 'w'},
+        {"hardware", required_argument, 0, 'H'},   {"efficiency", required_argument, 0, 'e'},
+        {"device-memory", required_argument, 0, 'm'}, {"markdown", no_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    cost_options o = {.res = 0, .batch = 32, .tp = -1, .world = 8, .dtype = WS_DTYPE_BF16};
+    const char *arch_name = NULL, *hw_name = "h100", *memory = NULL;
+    double efficiency = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (opt) {
+        case 'a': arch_name = optarg; break;
+        case 'r': bad = parse_int("--resolution", optarg, 1, &o.res); break;
+        case 'b': bad = parse_int("--batch", optarg, 1, &o.batch); break;
+        case 'd':
+            if (ws_dtype_parse(optarg, &o.dtype) < 0 || o.dtype == WS_DTYPE_F16) {
+                fprintf(stderr, "webssl-dist cost: --dtype '%s' must be fp32 or bf16\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 't':
+            if (!strcmp(optarg, "auto")) o.tp = 0;
+            else bad = parse_int("--tp", optarg, 1, &o.tp);
+            break;
+        case 'w': bad = parse_int("--world", optarg, 1, &o.world); break;
+        case 'H': hw_name = optarg; break;
+        case 'e': bad = parse_double("--efficiency", optarg, &efficiency); break;
+        case 'm': memory = optarg; break;
+        case 'M': o.markdown = 1; break;
+        case 'h': usage(stdout); return WS_EXIT_OK;
+        default: usage(stderr); return WS_EXIT_USAGE;
+        }
+        if (bad) return WS_EXIT_USAGE;
+    }
+    if (!arch_name || optind < argc) {
+        if (optind < argc) fprintf(stderr, "webssl-dist cost: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return WS_EXIT_USAGE;
+    }
+    const ws_hardware *hw = cost_hardware_find(hw_name);
+    if (!hw) {
+        fprintf(stderr, "webssl-dist cost: unknown --hardware '%s' (known: h100)\n", hw_name);
+        return WS_EXIT_USAGE;
+    }
+    o.hw = *hw;
+    if (efficiency > 0) o.hw.efficiency = efficiency;
+    if (memory && !strcmp(memory, "host")) {
+        o.device_memory = cost_host_memory_per_rank(o.world);
+    } else if (memory) {
+        if (parse_double("--device-memory", memory, &o.device_memory)) return WS_EXIT_USAGE;
+        o.device_memory *= GIB;
+    }
+
+    int rc = WS_OK;
+    print_header(o.markdown);
+    if (!strcmp(arch_name, "published")) {
+        for (size_t i = 0; i < arch_builtin_count() && rc == WS_OK; i++) {
+            const ws_arch *a = arch_builtin_at(i);
+            if (strncmp(a->name, "webssl-", 7)) continue;
+            rc = report_arch(a, &o);
+        }
+    } else {
+        ws_arch a;
+        rc = arch_resolve(arch_name, &a);
+        if (rc == WS_OK) rc = report_arch(&a, &o);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "webssl-dist cost: %s\n", ws_error_message());
+        return WS_EXIT_USAGE;
+    }
+    return WS_EXIT_OK;
+}
