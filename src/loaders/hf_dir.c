@@ -215,7 +215,10 @@ static void name_from_dir(const char *dir, char *out, size_t n) {
             for (const char *d = strstr(model, "--"); d; d = strstr(d + 2, "--")) name = d + 2;
         }
     }
-    snprintf(out, n, "%s", name);
+    size_t len_name = strlen(name);
+    if (len_name >= n) len_name = n - 1;
+    memcpy(out, name, len_name);
+    out[len_name] = '\0';
 }
 
 /* model.safetensors.index.json: open every shard once, then check that each listed tensor is

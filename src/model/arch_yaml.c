@@ -1,4 +1,4 @@
-/* Architecture files (configs/*.yaml; fields in docs/formats.md): reading with libyaml, writing,
+/* Architecture files (the .yaml files in configs/, fields in docs/formats.md): reading with libyaml, writing,
  * and resolving an --arch value (built-in name or YAML path). Every reading error names the file,
  * the line and the field; unknown and repeated keys are errors. */
 #include "model/arch.h"
@@ -223,12 +223,17 @@ int arch_load_yaml(const char *path, ws_arch *out) {
     return rc;
 }
 
-/* Shortest decimal form of `v` that reads back as the same float. */
+/* Shortest decimal form of `v` that reads back as the same float, with a '.' in the mantissa
+ * ("1.0e-06") so that YAML 1.1 readers (PyYAML) also see a float. */
 static void fmt_float(char *buf, size_t n, float v) {
+    char tmp[32];
     for (int digits = 6; digits <= 9; digits++) {
-        snprintf(buf, n, "%.*g", digits, v);
-        if (strtof(buf, NULL) == v) return;
+        snprintf(tmp, sizeof tmp, "%.*g", digits, v);
+        if (strtof(tmp, NULL) == v) break;
     }
+    char *e = strchr(tmp, 'e');
+    if (e && !memchr(tmp, '.', (size_t)(e - tmp))) snprintf(buf, n, "%.*s.0%s", (int)(e - tmp), tmp, e);
+    else snprintf(buf, n, "%s", tmp);
 }
 
 /* A YAML scalar for `s`: bare when it is plain [A-Za-z0-9._-], else double-quoted with escapes. */
