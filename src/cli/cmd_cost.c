@@ -16,7 +16,7 @@
 #define MIB (1024.0 * 1024.0)
 
 typedef struct {
-    int res, batch, tp, markdown, world;
+    int res, batch, tp, format, world;   /* format: 0 text, 1 Markdown, 2 CSV */
     ws_dtype dtype;
     double device_memory;   /* bytes; 0: the hardware profile's */
     ws_hardware hw;
@@ -35,11 +35,16 @@ static void usage(FILE *f) {
             "  --efficiency E       fraction of peak FLOP/s reached (default: the profile's)\n"
             "  --device-memory GiB  memory per rank (default: the profile's; 'host' = available\n"
             "                       host memory / --world)\n"
-            "  --markdown           print a Markdown table\n");
+            "  --markdown, --csv    print a Markdown table / CSV (bytes, FLOPs, seconds)\n");
 }
 
-static void print_header(int markdown) {
-    if (markdown) {
+static void print_header(int format) {
+    if (format == 2) {
+        printf("model,tp,batch,dtype,res,heads_rank,hidden_rank,params,params_rank,flops_image,"
+               "flops_image_rank,weight_bytes_rank,activation_bytes_rank,rank_bytes,allreduce_bytes_block,"
+               "allreduce_bytes_image,allreduces_batch,compute_s,weights_s,comm_s,images_per_s_device,"
+               "gpu_hours_per_billion,comm_share\n");
+    } else if (format == 1) {
         printf("| model | tp | heads/rank | GFLOP/img | weights/rank GiB | act/rank GiB | "
                "all-reduce MiB/block | all-reduce MiB/img | img/s/GPU | comm share | "
                "GPU-h per 1e9 img | fits |\n");
@@ -59,7 +64,14 @@ static int print_row(const ws_arch *a, const cost_options *o, int tp) {
     cost_throughput(&c, &o->hw, &t);
     double mem = o->device_memory > 0 ? o->device_memory : o->hw.memory_bytes;
     const char *fits = cost_rank_bytes(&c) <= mem ? "yes" : "no";
-    if (o->markdown)
+    if (o->format == 2)
+        printf("%s,%d,%d,%s,%d,%d,%d,%lld,%lld,%.6g,%.6g,%zu,%zu,%.0f,%zu,%.6g,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f\n",
+               a->name, tp, c.B, ws_dtype_name(c.dtype), c.res, c.heads_rank, c.hidden_rank,
+               (long long)c.params, (long long)c.params_rank, c.flops_image, c.flops_image_rank,
+               c.weight_bytes_rank, c.activation_bytes_rank, cost_rank_bytes(&c), c.allreduce_bytes_block,
+               c.allreduce_bytes_image, c.allreduces_batch, t.compute_s, t.weights_s, t.comm_s,
+               t.images_per_s_device, t.gpu_hours_per_billion, t.comm_share);
+    else if (o->format == 1)
         printf("| %s | %d | %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.0f | %.0f%% | %.0f | %s |\n", a->name,
                tp, c.heads_rank, c.flops_image / 1e9, (double)c.weight_bytes_rank / GIB,
                (double)c.activation_bytes_rank / GIB, (double)c.allreduce_bytes_block / MIB,
@@ -80,7 +92,7 @@ static int report_arch(const ws_arch *a, const cost_options *o) {
         double mem = o->device_memory > 0 ? o->device_memory : o->hw.memory_bytes;
         int tp = cost_pick_tp(a, o->res, o->batch, o->dtype, o->world, mem, why, sizeof why);
         if (tp < 0) return tp;
-        printf("%s: --tp auto picks %s\n", a->name, why);
+        if (o->format == 0) printf("%s: --tp auto picks %s\n", a->name, why);
         return print_row(a, o, tp);
     }
     if (o->tp > 0) return print_row(a, o, o->tp);
@@ -120,6 +132,7 @@ int cmd_cost(int argc, char **argv) {
         {"tp", required_argument, 0, 't'},         {"world", required_argument, 0, 'w'},
         {"hardware", required_argument, 0, 'H'},   {"efficiency", required_argument, 0, 'e'},
         {"device-memory", required_argument, 0, 'm'}, {"markdown", no_argument, 0, 'M'},
+        {"csv", no_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     cost_options o = {.res = 0, .batch = 32, .tp = -1, .world = 8, .dtype = WS_DTYPE_BF16};
     const char *arch_name = NULL, *hw_name = "h100", *memory = NULL;
@@ -146,7 +159,8 @@ int cmd_cost(int argc, char **argv) {
         case 'H': hw_name = optarg; break;
         case 'e': bad = parse_double("--efficiency", optarg, &efficiency); break;
         case 'm': memory = optarg; break;
-        case 'M': o.markdown = 1; break;
+        case 'M': o.format = 1; break;
+        case 'V': o.format = 2; break;
         case 'h': usage(stdout); return WS_EXIT_OK;
         default: usage(stderr); return WS_EXIT_USAGE;
         }
@@ -172,7 +186,7 @@ int cmd_cost(int argc, char **argv) {
     }
 
     int rc = WS_OK;
-    print_header(o.markdown);
+    print_header(o.format);
     if (!strcmp(arch_name, "published")) {
         for (size_t i = 0; i < arch_builtin_count() && rc == WS_OK; i++) {
             const ws_arch *a = arch_builtin_at(i);

@@ -67,22 +67,21 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
                       + 4.0 * (double)N * (double)N * (double)Cl;
     out->flops_image_rank = patch + (double)L * block_rank;
 
-    /* Activations (f32 in every backend, model/forward.c): one workspace per batch, reused by
-     * every block: input images, im2col patches, residual stream, LayerNorm output, qkv,
-     * attention output, the row-parallel partial sum (the all-reduce buffer), FFN hidden (packed
-     * gate + linear for SwiGLU) and its activated product; plus the attention core's per-thread
-     * scratch (K^T, V and a few score rows), taken for up to 64 threads. */
-    const size_t BN = (size_t)B * N;
-    size_t elems = (size_t)B * 3 * (size_t)res * (size_t)res   /* images */
-                 + (size_t)B * g * g * 3 * P * P               /* im2col */
-                 + BN * C                                      /* residual x */
-                 + BN * C                                      /* LayerNorm output */
-                 + BN * 3 * Cl                                 /* qkv */
-                 + BN * Cl                                     /* attention output */
-                 + BN * C                                      /* partial sum / all-reduce buffer */
-                 + BN * F * Hl                                 /* FFN hidden */
-                 + (F == 2 ? BN * Hl : 0)                      /* silu(gate) * linear */
-                 + 64 * (2 * N * hs + 4 * N);                  /* attention scratch */
+    /* Activations (f32 in every backend): the buffers model/forward.c allocates for a batch
+     * (x, xn, qkv, att, branch = the all-reduce buffer, ffn, hid, cols, patches, feat; pix on
+     * device backends), the interpolated position table, the caller's input images, the bf16
+     * GEMM scratch of the CPU backend (the rounded input plus one widened weight panel of 512
+     * rows), and the attention core's per-thread K^T, V and 4 score rows, taken for 64 threads. */
+    const size_t BN = (size_t)B * N, K = 3 * P * P, cols = (size_t)B * g * g * K;
+    size_t kmax = C > Hl ? C : Hl;
+    kmax = kmax > K ? kmax : K;
+    size_t elems = BN * C + BN * C + BN * 3 * Cl + BN * Cl + BN * C   /* x, xn, qkv, att, branch */
+                 + BN * F * Hl + BN * Hl                              /* ffn, hid */
+                 + 2 * cols + (size_t)B * g * g * C + (size_t)B * C     /* cols, pix, patches, feat */
+                 + (1 + g * g) * C                                    /* position table */
+                 + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
+                 + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
+                 + 64 * (2 * N * hs + 4 * N);                         /* attention scratch */
     out->activation_bytes_rank = elems * act;
 
     if (tp > 1) {
