@@ -1,7 +1,169 @@
-/* PyTorch .pth checkpoints (zip archive + pickle); being written. */
+/* PyTorch .pth checkpoints written by torch.save (zip container + data.pkl): the archive is
+ * memory-mapped, data.pkl is read by the restricted unpickler (pickle.h), and every tensor found
+ * in the (possibly nested) dicts becomes a ws_ckpt_tensor pointing into its stored entry.
+ *
+ * Names: nested dict keys are joined with '.'. When the top-level dict holds a "teacher" dict
+ * (SSL teacher and heads-only checkpoints), or a "model" / "state_dict" dict (training
+ * checkpoints), only that dict is read and its name is not part of the tensor names. Non-tensor
+ * values (iteration counters, learning rates, strings) are skipped; tensors of a non-float storage
+ * type are skipped with a warning. */
 #include "loaders/checkpoint.h"
+#include "loaders/pickle.h"
+#include "loaders/zip.h"
 #include "common/error.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_NAME 1024
+
+typedef struct {
+    ws_ckpt *ckpt;
+    const ws_zip *zip;
+    const char *path;       /* stored copy, for tensor.file */
+    const char *prefix;     /* archive folder holding data.pkl, e.g. "archive" */
+    size_t prefix_len;
+} pth_reader;
+
+/* The single "<folder>/data.pkl" entry; *prefix_len is the length of "<folder>". */
+static int find_pickle(const ws_zip *z, const char *path, const ws_zip_entry **pkl, size_t *prefix_len) {
+    *pkl = NULL;
+    for (size_t i = 0; i < z->num_entries; i++) {
+        const char *name = z->entries[i].name, *slash = strchr(name, '/');
+        if (!slash || strcmp(slash, "/data.pkl")) continue;
+        if (*pkl) return ws_errorf(WS_ERR_FORMAT, "%s: archive holds two pickles ('%s' and '%s')", path,
+                                   (*pkl)->name, name);
+        *pkl = &z->entries[i];
+        *prefix_len = (size_t)(slash - name);
+    }
+    if (!*pkl) return ws_errorf(WS_ERR_FORMAT, "%s: zip archive without a <folder>/data.pkl entry: not a "
+                                "torch.save checkpoint", path);
+    return WS_OK;
+}
+
+static int add_tensor(pth_reader *r, const char *name, const pk_value *t) {
+    const pk_value *st = t->u.tensor.storage;
+    const pk_storage_type *type = st->u.storage.type;
+    char entry_name[MAX_NAME];
+    int n = snprintf(entry_name, sizeof entry_name, "%.*s/data/%s", (int)r->prefix_len, r->prefix, st->u.storage.key);
+    if (n < 0 || (size_t)n >= sizeof entry_name)
+        return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s': storage key too long", r->path, name);
+    const ws_zip_entry *e = zip_find(r->zip, entry_name);
+    if (!e) return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s': storage entry '%s' is missing from the archive",
+                             r->path, name, entry_name);
+    if ((uint64_t)st->u.storage.numel > e->size / (uint64_t)type->elsize)
+        return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s': storage '%s' claims %lld elements of %d bytes but the "
+                         "archive entry holds %llu bytes", r->path, name, entry_name,
+                         (long long)st->u.storage.numel, type->elsize, (unsigned long long)e->size);
+    if (type->dtype < 0) {
+        LOG_WARN("%s: tensor '%s' holds torch.%s data; skipped (only float32/float16/bfloat16 are read)",
+                 r->path, name, type->name);
+        return WS_OK;
+    }
+    ws_ckpt_tensor ct = {.name = (char *)name, .dtype = (ws_dtype)type->dtype, .ndim = t->u.tensor.ndim,
+                         .file = r->path};
+    for (int d = 0; d < ct.ndim; d++) {
+        ct.shape[d] = t->u.tensor.shape[d];
+        ct.stride[d] = t->u.tensor.stride[d];
+    }
+    ct.data = (const unsigned char *)zip_entry_data(r->zip, e) + (size_t)t->u.tensor.offset * (size_t)type->elsize;
+    return ckpt_add_tensor(r->ckpt, &ct);
+}
+
+/* Add every tensor under `d` (a dict), names prefixed with name[0, len). */
+static int walk(pth_reader *r, const pk_value *d, char *name, size_t len, int depth) {
+    if (depth > WS_PK_MAX_DEPTH)
+        return ws_errorf(WS_ERR_LIMIT, "%s: dicts nested deeper than %d levels (or a cycle) under '%.*s'", r->path,
+                         WS_PK_MAX_DEPTH, (int)len, name);
+    for (size_t i = 0; i < pk_dict_size(d); i++) {
+        const pk_value *k = pk_dict_key(d, i), *v = pk_dict_value(d, i);
+        if (v->kind != PK_TENSOR && v->kind != PK_DICT) continue;
+        int n;
+        if (k->kind == PK_STR) n = snprintf(name + len, MAX_NAME - len, "%s", k->u.str.s);
+        else if (k->kind == PK_INT) n = snprintf(name + len, MAX_NAME - len, "%lld", (long long)k->u.i);
+        else return ws_errorf(WS_ERR_FORMAT, "%s: dict under '%.*s' has a non-string key", r->path, (int)len, name);
+        if (n < 0 || (size_t)n + 1 >= MAX_NAME - len || (k->kind == PK_STR && k->u.str.n != strlen(k->u.str.s)))
+            return ws_errorf(WS_ERR_FORMAT, "%s: key under '%.*s' is too long or contains a NUL byte", r->path,
+                             (int)len, name);
+        int rc;
+        if (v->kind == PK_TENSOR) {
+            rc = add_tensor(r, name, v);
+        } else {
+            name[len + (size_t)n] = '.';
+            rc = walk(r, v, name, len + (size_t)n + 1, depth + 1);
+        }
+        name[len] = '\0';
+        if (rc != WS_OK) return rc;
+    }
+    return WS_OK;
+}
+
+/* The dict holding the weights: root["teacher"], root["model"], root["state_dict"] or root. */
+static const pk_value *select_weights(const pk_value *root, const char *path) {
+    static const char *wrappers[] = {"teacher", "model", "state_dict"};
+    for (size_t i = 0; i < sizeof wrappers / sizeof wrappers[0]; i++) {
+        const pk_value *v = pk_dict_get(root, wrappers[i]);
+        if (v && v->kind == PK_DICT) {
+            LOG_DEBUG("%s: reading the weights under '%s'", path, wrappers[i]);
+            return v;
+        }
+    }
+    return root;
+}
+
+static int read_archive(ws_ckpt *out, const char *path, const void *map, size_t len) {
+    ws_zip z;
+    int rc = zip_open_mem(map, len, path, &z);
+    if (rc != WS_OK) return rc;
+    const ws_zip_entry *pkl;
+    size_t prefix_len = 0;
+    pk_doc doc = {0};
+    rc = find_pickle(&z, path, &pkl, &prefix_len);
+    char label[MAX_NAME];
+    if (rc == WS_OK) {
+        snprintf(label, sizeof label, "%s: %s", path, pkl->name);
+        rc = pk_parse(zip_entry_data(&z, pkl), (size_t)pkl->size, label, &doc);
+    }
+    if (rc == WS_OK && doc.root->kind != PK_DICT)
+        rc = ws_errorf(WS_ERR_FORMAT, "%s: data.pkl holds a %s, not a dict of tensors", path,
+                       doc.root->kind == PK_TENSOR ? "single tensor" : "non-dict value");
+    if (rc == WS_OK) {
+        pth_reader r = {.ckpt = out, .zip = &z, .path = ckpt_add_file(out, path), .prefix = pkl->name,
+                        .prefix_len = prefix_len};
+        char name[MAX_NAME] = "";
+        if (!r.path) rc = ws_errorf(WS_ERR_NOMEM, "%s: out of memory", path);
+        else rc = walk(&r, select_weights(doc.root, path), name, 0, 0);
+    }
+    if (rc == WS_OK && out->num_tensors == 0)
+        rc = ws_errorf(WS_ERR_FORMAT, "%s: the checkpoint holds no float tensors", path);
+    pk_free(&doc);
+    zip_close(&z);
+    return rc;
+}
 
 int ckpt_open_pth(const char *path, ws_ckpt *out) {
-    return ws_errorf(WS_ERR_UNSUPPORTED, "%s: .pth checkpoints are not readable yet", path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        close(fd);
+        return ws_errorf(WS_ERR_FORMAT, "%s: empty or unreadable file", path);
+    }
+    size_t len = (size_t)st.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return ws_errorf(WS_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    int rc = ckpt_add_mapping(out, map, len);
+    if (rc != WS_OK) {
+        munmap(map, len);
+        return rc;
+    }
+    out->format = WS_CKPT_PTH;
+    return read_archive(out, path, map, len);
 }
