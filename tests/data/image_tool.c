@@ -1,0 +1,105 @@
+/* Test helper: decode an image file with the program's decoders and optionally resize it with the
+ * Pillow-exact resize, writing raw results for the Python tests to compare with Pillow.
+ *   image_tool [--exif] [--max-pixels N] FILE OUT [W H]
+ * OUT receives "w h\n" + w*h*3 RGB bytes, then, with W H, the resized W*H*3 bytes.
+ * On a decode failure it prints "status <code> <name>: <message>" and exits with 3.
+ *   image_tool --write-ycck IN OUT.jpg
+ * encodes IN ("w h\n" + w*h*4 CMYK bytes) as an Adobe YCCK JPEG (Pillow cannot write one). */
+#include <stdio.h>
+
+#include <jpeglib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "data/decode.h"
+#include "data/image_status.h"
+#include "data/resize_pil.h"
+
+static uint8_t *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    size_t k;
+    while (buf && (k = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += k;
+        if (len == cap) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *n = len;
+    return buf;
+}
+
+static int write_ycck(const char *in, const char *out) {
+    size_t n = 0;
+    uint8_t *raw = read_all(in, &n);
+    int w, h, off;
+    if (!raw || sscanf((const char *)raw, "%d %d\n%n", &w, &h, &off) != 2 ||
+        (size_t)off + (size_t)w * h * 4 > n)
+        return 1;
+    FILE *f = fopen(out, "wb");
+    if (!f) return 1;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, JCS_YCCK);
+    jpeg_set_quality(&c, 90, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = raw + off + (size_t)c.next_scanline * w * 4;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+    free(raw);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "--write-ycck")) return write_ycck(argv[2], argv[3]);
+    ws_decode_opts o = {WS_DEFAULT_MAX_PIXELS, 0, 0};
+    int a = 1;
+    for (; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
+        if (!strcmp(argv[a], "--exif")) o.exif_transpose = 1;
+        else if (!strcmp(argv[a], "--max-pixels") && a + 1 < argc) o.max_pixels = strtoull(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--fast") && a + 1 < argc) o.fast_min_side = atoi(argv[++a]);
+    }
+    if (argc - a != 2 && argc - a != 4) {
+        fprintf(stderr, "usage: image_tool [--exif] [--max-pixels N] [--fast S] FILE OUT [W H]\n");
+        return 1;
+    }
+    size_t n = 0;
+    uint8_t *data = read_all(argv[a], &n);
+    if (!data) { printf("status %d %s: cannot read\n", WS_IMG_READ_ERROR, image_status_name(WS_IMG_READ_ERROR)); return 3; }
+    ws_image img;
+    int rc = image_decode(data, n, &o, &img);
+    free(data);
+    if (rc < 0) {
+        int st = n == 0 ? WS_IMG_EMPTY : image_status_from_err(rc);
+        printf("status %d %s: %s\n", st, image_status_name(st), ws_error_message());
+        return 3;
+    }
+    FILE *f = fopen(argv[a + 1], "wb");
+    if (!f) return 1;
+    fprintf(f, "%d %d\n", img.w, img.h);
+    fwrite(img.rgb, 1, (size_t)img.w * img.h * 3, f);
+    if (argc - a == 4) {
+        int W = atoi(argv[a + 2]), H = atoi(argv[a + 3]);
+        uint8_t *dst = malloc((size_t)W * H * 3);
+        if (!dst || resize_pil_bicubic(img.rgb, img.w, img.h, dst, W, H) < 0) return 1;
+        fwrite(dst, 1, (size_t)W * H * 3, f);
+        free(dst);
+    }
+    fclose(f);
+    image_free(&img);
+    return 0;
+}

@@ -1,0 +1,177 @@
+"""Pixel exactness against Pillow: builds a corpus of >= 200 images (skimage's sample photographs,
+tiny, odd and extreme sizes, every JPEG/PNG/WebP/GIF/BMP mode the decoders handle), then checks
+for every file that the program's decoded RGB equals Image.open(f).convert("RGB") and that its
+bicubic resize equals Pillow's Image.resize(size, BICUBIC), both exactly.
+usage: test_pixels.py IMAGE_TOOL"""
+import io
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+import numpy as np
+import skimage
+from PIL import Image, ImageOps
+
+rng = np.random.default_rng(1234)
+
+
+def smooth(w, h, ch=3):
+    """Photo-like test content: a smooth random field plus fine noise."""
+    lo = rng.integers(0, 256, (max(2, h // 8), max(2, w // 8), ch), dtype=np.uint8)
+    base = np.asarray(Image.fromarray(lo.squeeze(-1) if ch == 1 else lo).resize((w, h), Image.BILINEAR))
+    noise = rng.integers(-20, 21, base.shape)
+    return np.clip(base.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def png_raw(path, arr, ctype, depth):
+    """Minimal PNG writer for what Pillow cannot write (16-bit colour, 16-bit grey + alpha)."""
+    h, w = arr.shape[:2]
+    raw = arr.astype(">u2").tobytes() if depth == 16 else arr.astype(np.uint8).tobytes()
+    stride = len(raw) // h
+    data = b"".join(b"\0" + raw[y * stride:(y + 1) * stride] for y in range(h))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b""))
+
+
+def build_corpus(d, tool):
+    files = []
+    def add(name, im, fmt, **kw):
+        p = os.path.join(d, name)
+        im.save(p, fmt, **kw)
+        files.append((p, {}))
+    # real photographs shipped with skimage, as stored and re-encoded
+    sk = os.path.join(os.path.dirname(skimage.__file__), "data")
+    photos = sorted(f for f in os.listdir(sk) if f.endswith((".png", ".jpg")) and "truncated" not in f)
+    for f in photos:
+        files.append((os.path.join(sk, f), {}))
+    for i, f in enumerate(photos[:12]):
+        im = Image.open(os.path.join(sk, f)).convert("RGB")
+        add(f"photo{i}_q85.jpg", im, "JPEG", quality=85)
+        add(f"photo{i}_prog.jpg", im, "JPEG", quality=75, progressive=True)
+        add(f"photo{i}.webp", im, "WEBP", quality=80)
+    # tiny, odd and extreme sizes
+    sizes = [(1, 1), (1, 2), (2, 1), (1, 7), (7, 1), (1, 300), (300, 1), (2, 2), (2, 3), (3, 2),
+             (5, 7), (13, 11), (17, 256), (256, 17), (3, 1000), (1000, 3), (31, 33), (99, 100),
+             (223, 225), (224, 224), (255, 257), (256, 256), (300, 200), (200, 300), (511, 383),
+             (640, 480), (480, 640), (1024, 9), (9, 1024), (800, 600), (1200, 900), (57, 1111)]
+    for w, h in sizes:
+        a = smooth(w, h)
+        add(f"s{w}x{h}.png", Image.fromarray(a), "PNG")
+        add(f"s{w}x{h}.jpg", Image.fromarray(a), "JPEG", quality=92)
+        add(f"s{w}x{h}_g.jpg", Image.fromarray(a).convert("L"), "JPEG")
+    # every mode the decoders handle
+    a = smooth(123, 77)
+    rgb = Image.fromarray(a)
+    for sub in (0, 1, 2):
+        add(f"sub{sub}.jpg", rgb, "JPEG", subsampling=sub, quality=90)
+    add("cmyk.jpg", rgb.convert("CMYK"), "JPEG", quality=90)
+    add("cmyk_big.jpg", Image.fromarray(smooth(301, 203)).convert("CMYK"), "JPEG")
+    cmyk = np.asarray(rgb.convert("CMYK"))
+    raw = os.path.join(d, "ycck.cmyk")
+    with open(raw, "wb") as f:
+        f.write(b"%d %d\n" % (123, 77) + cmyk.tobytes())
+    subprocess.run([tool, "--write-ycck", raw, os.path.join(d, "ycck.jpg")], check=True)
+    files.append((os.path.join(d, "ycck.jpg"), {}))
+    alpha = Image.fromarray(smooth(123, 77, 1))
+    rgba = rgb.copy(); rgba.putalpha(alpha)
+    add("rgba.png", rgba, "PNG")
+    add("l.png", rgb.convert("L"), "PNG")
+    la = rgb.convert("L"); la.putalpha(alpha); add("la.png", la, "PNG")
+    add("p.png", rgb.convert("P", palette=Image.ADAPTIVE, colors=200), "PNG")
+    pt = rgb.convert("P", palette=Image.ADAPTIVE, colors=16)
+    add("p_trns.png", pt, "PNG", transparency=3)
+    add("p4.png", pt, "PNG", bits=4)
+    add("bw.png", rgb.convert("1"), "PNG")
+    add("l_trns.png", rgb.convert("L"), "PNG", transparency=7)
+    g16 = (np.asarray(rgb.convert("L")).astype(np.uint16) * 3 - 100).clip(0, 65535)
+    add("i16.png", Image.fromarray(g16.astype(np.uint16)), "PNG")
+    png_raw(os.path.join(d, "rgb16.png"), rng.integers(0, 65536, (37, 41, 3)), 2, 16); files.append((os.path.join(d, "rgb16.png"), {}))
+    png_raw(os.path.join(d, "rgba16.png"), rng.integers(0, 65536, (37, 41, 4)), 6, 16); files.append((os.path.join(d, "rgba16.png"), {}))
+    png_raw(os.path.join(d, "la16.png"), rng.integers(0, 65536, (37, 41, 2)), 4, 16); files.append((os.path.join(d, "la16.png"), {}))
+    png_raw(os.path.join(d, "g2.png"), np.zeros((5, 4), np.uint8), 0, 8); files.append((os.path.join(d, "g2.png"), {}))
+    add("lossless.webp", rgb, "WEBP", lossless=True)
+    add("alpha.webp", rgba, "WEBP", quality=90)
+    add("alpha_lossless.webp", rgba, "WEBP", lossless=True)
+    add("anim.webp", rgb, "WEBP", save_all=True, append_images=[rgb.transpose(Image.FLIP_LEFT_RIGHT)])
+    add("p.gif", rgb.convert("P", palette=Image.ADAPTIVE), "GIF")
+    add("l.gif", rgb.convert("L"), "GIF")
+    add("anim.gif", rgb.convert("P"), "GIF", save_all=True, append_images=[rgb.rotate(90).convert("P")])
+    add("rgb.bmp", rgb, "BMP")
+    add("rgba.bmp", rgba, "BMP")
+    add("p.bmp", rgb.convert("P"), "BMP")
+    add("l.bmp", rgb.convert("L"), "BMP")
+    add("bw.bmp", rgb.convert("1"), "BMP")
+    add("jpeg_named.png", rgb, "JPEG")   # content decides, not the extension
+    # EXIF orientations, checked with --exif against ImageOps.exif_transpose
+    for o in range(1, 9):
+        ex = Image.Exif(); ex[0x0112] = o
+        p = os.path.join(d, f"exif{o}.jpg")
+        Image.fromarray(smooth(40, 24)).save(p, "JPEG", exif=ex.tobytes())
+        files.append((p, {"exif": True}))
+        files.append((p, {}))
+    return files
+
+
+def run_tool(tool, path, out, size, exif):
+    cmd = [tool] + (["--exif"] if exif else []) + [path, out, str(size[0]), str(size[1])]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, None, r.stdout + r.stderr
+    with open(out, "rb") as f:
+        blob = f.read()
+    nl = blob.index(b"\n")
+    w, h = map(int, blob[:nl].split())
+    px = np.frombuffer(blob[nl + 1:], np.uint8)
+    dec = px[:w * h * 3].reshape(h, w, 3)
+    res = px[w * h * 3:].reshape(size[1], size[0], 3)
+    return dec, res, ""
+
+
+def main():
+    tool = sys.argv[1]
+    targets = [(224, 224), (256, None), (7, 5), (500, 500), (1, 1), (333, 100)]
+    bad = 0
+    with tempfile.TemporaryDirectory() as d:
+        files = build_corpus(d, tool)
+        print(f"corpus: {len(files)} images")
+        assert len(files) >= 200
+        for i, (path, opt) in enumerate(files):
+            ref = Image.open(path)
+            if opt.get("exif"):
+                ref = ImageOps.exif_transpose(ref)
+            ref = ref.convert("RGB")
+            w, h = ref.size
+            tw, th = targets[i % len(targets)]
+            if th is None:   # torchvision Resize(256): shorter side to 256
+                short, long = min(w, h), max(w, h)
+                nl = int(tw * long / short)
+                tw, th = (tw, nl) if w <= h else (nl, tw)
+            dec, res, err = run_tool(tool, path, os.path.join(d, "out.bin"), (tw, th), opt.get("exif"))
+            name = os.path.basename(path) + (" (exif)" if opt.get("exif") else "")
+            if dec is None:
+                print(f"FAIL {name}: {err.strip()}")
+                bad += 1
+                continue
+            refa = np.asarray(ref)
+            if dec.shape != refa.shape or not np.array_equal(dec, refa):
+                diff = np.abs(dec.astype(int) - refa.astype(int)).max() if dec.shape == refa.shape else "shape"
+                print(f"FAIL {name}: decoded {dec.shape} differs from Pillow {refa.shape}, max abs {diff}")
+                bad += 1
+                continue
+            refr = np.asarray(ref.resize((tw, th), Image.BICUBIC))
+            if not np.array_equal(res, refr):
+                m = np.abs(res.astype(int) - refr.astype(int))
+                print(f"FAIL {name}: resize {w}x{h} -> {tw}x{th}: max abs {m.max()}, {np.count_nonzero(m)} values differ")
+                bad += 1
+    print(f"{len(files) - bad}/{len(files)} images decode and resize exactly as Pillow (max abs error 0)")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
