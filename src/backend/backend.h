@@ -1,0 +1,88 @@
+/* Compute backend interface: a small table of the operations the ViT forward pass needs
+ * (model/forward.c calls them in model order), filled by each implementation with designated
+ * initialisers. Implementations: CPU (backend/cpu/, BLAS + OpenMP, one op per file) and CUDA
+ * (backend/cuda/). backend.c is the only file that picks one.
+ *
+ * Conventions for every op:
+ *   - Tensors are row-major. Activations are f32 in backend memory (device memory for CUDA);
+ *     "M" rows are tokens (B*N), "C" the embedding width.
+ *   - GEMM weights `w` are [N, K] (PyTorch nn.Linear layout: out_features x in_features) in the
+ *     weights dtype `wdt` (f32, or bf16 stored as uint16_t bit patterns).
+ *   - bf16 semantics follow torch.autocast: when `wdt` is bf16, GEMM inputs (activations) are
+ *     rounded to bf16 before the product and products are accumulated in f32; attention rounds
+ *     q, k, v and the probabilities to bf16 when `round_bf16` is set; LayerNorm, softmax and the
+ *     residual stream stay f32.
+ *   - Ops do not fail: they run on buffers the model allocated through `alloc`. A device failure
+ *     is fatal (common/check.h).
+ * A new backend fills every field of ws_backend_ops; tests/model checks each against the CPU. */
+#ifndef WEBSSL_BACKEND_BACKEND_H
+#define WEBSSL_BACKEND_BACKEND_H
+
+#include <stddef.h>
+
+#include "common/dtype.h"
+
+typedef struct ws_backend ws_backend;
+
+typedef struct {
+    const char *name;
+    /* Memory: 64-byte aligned, NULL when out of memory. upload/download copy host <-> backend. */
+    void *(*alloc)(ws_backend *be, size_t bytes);
+    void (*free)(ws_backend *be, void *p);
+    void (*upload)(ws_backend *be, void *dst, const void *src_host, size_t bytes);
+    void (*download)(ws_backend *be, void *dst_host, const void *src, size_t bytes);
+    /* Wait for queued work (no-op on CPU). */
+    void (*sync)(ws_backend *be);
+    /* Release the implementation state and `be` itself. */
+    void (*destroy)(ws_backend *be);
+
+    /* out[M,N] = in[M,K] . w[N,K]^T (+ bias[N] when not NULL). */
+    void (*matmul)(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
+                   const float *bias, int M, int N, int K);
+    /* out[M,C] = (in - mean) / sqrt(var + eps) * w + b, per row, biased variance. out may be in. */
+    void (*layernorm)(ws_backend *be, float *out, const float *in, const float *w, const float *b,
+                      int M, int C, float eps);
+    /* x[i] = gelu(x[i]) with the exact erf form, in place. */
+    void (*gelu)(ws_backend *be, float *x, size_t n);
+    /* out[M,H] = silu(in[:, 0:H]) * in[:, H:2H]  (in is [M, 2H]: gate half, then linear half). */
+    void (*swiglu)(ws_backend *be, float *out, const float *in, int M, int H);
+    /* x[M,C] += gamma * (y + bias); bias and gamma are [C] or NULL (absent). */
+    void (*residual)(ws_backend *be, float *x, const float *y, const float *bias, const float *gamma,
+                     int M, int C);
+    /* Patch extraction (im2col): pixels [B,3,R,R] -> cols [B*g*g, 3*P*P], g = R/P, rows in
+     * raster order of the patch grid, columns in (channel, y, x) order as in Conv2d weights. */
+    void (*im2col)(ws_backend *be, float *cols, const float *pixels, int B, int R, int P);
+    /* Token assembly: x[B,N,C] with N = 1 + nreg + g2: row 0 = cls + pos[0], rows 1..nreg =
+     * reg (no position), rows 1+nreg.. = patches[b*g2 + p] + pos[1+p]. */
+    void (*tokens)(ws_backend *be, float *x, const float *patches, const float *cls,
+                   const float *reg, const float *pos, int B, int nreg, int g2, int C);
+    /* Multi-head self-attention core for NH heads of size hs: qkv [B*N, 3*NH*hs] holds q rows,
+     * then k, then v (head h at columns h*hs of each third); out [B*N, NH*hs] = softmax(q k^T /
+     * sqrt(hs)) v per (image, head). Never holds more than one head's N x N scores per thread. */
+    void (*attention)(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
+                      int round_bf16);
+    /* out[B,C] = mean over rows [first, N) of x[B,N,C]. */
+    void (*token_mean)(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
+} ws_backend_ops;
+
+struct ws_backend {
+    const ws_backend_ops *ops;
+    int threads;   /* CPU threads for this backend's work (OpenMP and BLAS) */
+    int device;    /* CUDA device ordinal; unused on CPU */
+    int host_memory;  /* 1 when backend memory is host memory (upload/download are copies) */
+    void *impl;    /* implementation state (scratch buffers, handles) */
+};
+
+/* Create a backend by name: "cpu" (threads > 0 sets OpenMP and BLAS threads; 0 keeps the
+ * defaults) or "cuda" (device ordinal `device`; an error when built without CUDA). Returns WS_OK
+ * or an error naming the backend. */
+int backend_create(const char *name, int threads, int device, ws_backend **out);
+void backend_free(ws_backend *be);
+
+/* The implementations' constructors (backend.c dispatches to them). */
+int backend_cpu_create(int threads, ws_backend **out);
+#ifdef WEBSSL_HAVE_CUDA
+int backend_cuda_create(int device, ws_backend **out);
+#endif
+
+#endif

@@ -1,0 +1,79 @@
+/* The CPU backend: memory helpers and the op table (ops live one per file in this directory). */
+#include "backend/cpu/cpu.h"
+#include "common/check.h"
+#include "common/error.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *cpu_alloc(ws_backend *be, size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, rounded ? rounded : 64);
+}
+
+static void cpu_free(ws_backend *be, void *p) { free(p); }
+
+static void cpu_copy(ws_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes) memcpy(dst, src, bytes);
+}
+
+static void cpu_sync(ws_backend *be) {}
+
+static void cpu_destroy(ws_backend *be) {
+    cpu_state *st = be->impl;
+    free(st->scratch);
+    free(st);
+    free(be);
+}
+
+float *cpu_scratch(ws_backend *be, size_t bytes) {
+    cpu_state *st = be->impl;
+    if (bytes > st->scratch_bytes) {
+        free(st->scratch);
+        st->scratch = cpu_alloc(be, bytes);
+        st->scratch_bytes = st->scratch ? bytes : 0;
+    }
+    return st->scratch;
+}
+
+static const ws_backend_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .sync = cpu_sync,
+    .destroy = cpu_destroy,
+    .matmul = cpu_matmul,
+    .layernorm = cpu_layernorm,
+    .gelu = cpu_gelu,
+    .swiglu = cpu_swiglu,
+    .residual = cpu_residual,
+    .im2col = cpu_im2col,
+    .tokens = cpu_tokens,
+    .attention = cpu_attention,
+    .token_mean = cpu_token_mean,
+};
+
+int backend_cpu_create(int threads, ws_backend **out) {
+    ws_backend *be = calloc(1, sizeof *be);
+    cpu_state *st = calloc(1, sizeof *st);
+    if (!be || !st) {
+        free(be);
+        free(st);
+        return ws_errorf(WS_ERR_NOMEM, "cpu backend: out of memory");
+    }
+    if (threads > 0) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
+    be->ops = &cpu_ops;
+    be->threads = threads > 0 ? threads : omp_get_max_threads();
+    be->device = -1;
+    be->host_memory = 1;
+    be->impl = st;
+    *out = be;
+    return WS_OK;
+}

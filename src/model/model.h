@@ -1,0 +1,43 @@
+/* Internal state of a loaded model (webssl.h's ws_model), shared by model_load.c, forward.c
+ * and posembed.c. */
+#ifndef WEBSSL_MODEL_MODEL_H
+#define WEBSSL_MODEL_MODEL_H
+
+#include "backend/backend.h"
+#include "model/weights.h"
+#include "webssl.h"
+
+struct ws_model {
+    ws_arch arch;
+    ws_model_options opt;
+    ws_tp_slice tp;
+    ws_backend *be;
+    ws_comm *comm;
+    int own_comm;           /* 1 when comm was made here (comm_self) */
+    ws_weights w;           /* pointers into wmem */
+    void *wmem;             /* the one weight allocation (backend memory) */
+    size_t wbytes;
+    /* activations, backend memory, sized for act_tokens = B*N rows (grown on demand) */
+    size_t act_tokens;
+    float *x, *xn, *qkv, *att, *branch, *ffn, *hid;
+    float *cols, *patches, *feat, *pix;   /* pix: pixel staging on device backends */
+    size_t cols_elems;
+    /* position embeddings interpolated for resolution pos_res ((1 + g*g) x C, backend memory) */
+    float *pos_cur;
+    int pos_res;
+};
+
+/* Position embeddings for resolution R (g = R / P): the native table when g is the native grid,
+ * else interpolated with m->opt.posembed into m->pos_cur (cached). NULL with an error message
+ * when out of memory. */
+const float *model_posembed(ws_model *m, int R);
+
+/* Interpolate a [g_old*g_old, C] grid of embeddings (host memory, row-major over (y, x)) to
+ * [g_new*g_new, C] with `rule` (see ws_posembed_rule). WS_OK or WS_ERR_NOMEM. */
+int posembed_interpolate(float *dst, const float *src, int g_old, int g_new, int C, ws_posembed_rule rule);
+
+/* Allocate the model struct, backend, communicator and the one weight allocation for arch `a`
+ * (weights uninitialised). Used by both constructors. */
+int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out);
+
+#endif

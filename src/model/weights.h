@@ -1,0 +1,111 @@
+/* The backbone's weights for one tensor-parallel rank: a struct of named pointers into ONE
+ * allocation, and the field table that describes every field (shape, dtype class, how it is split
+ * across TP ranks). Sizes for a rank come from one function, weights_sizes().
+ *
+ * Dimension names: C embed dim, L depth, P patch, G native grid side (img_size / P), NR register
+ * tokens, NH heads, hs head size, H FFN hidden, F = 2 for SwiGLU (w12) else 1 (fc1).
+ * Per rank: NHl = this rank's heads, Cl = NHl * hs, Hl = this rank's FFN columns.
+ *
+ * Tensor-parallel layout (Megatron):
+ *   column-parallel (rows of the PyTorch [out, in] weight split): qkv (by heads, separately inside
+ *     each of the q, k, v row groups), fc1/w12 (by FFN columns, separately inside the gate and
+ *     linear halves of w12), with their biases;
+ *   row-parallel (columns split): proj (by heads), fc2/w3 (by FFN columns); their biases are
+ *     replicated and applied once, after the all-reduce;
+ *   everything else is replicated.
+ * Splits may be uneven: weights_split() gives the first (n % tp) ranks one extra unit.
+ *
+ * GEMM weights ("matrix" fields) are stored in the compute dtype (f32 or bf16); every other field
+ * is f32. Absent fields (no bias, no LayerScale, no registers) have size 0 and a NULL pointer. */
+#ifndef WEBSSL_MODEL_WEIGHTS_H
+#define WEBSSL_MODEL_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/dtype.h"
+#include "model/arch.h"
+
+typedef struct {
+    ws_dtype wdt;       /* dtype of the matrix fields (f32 or bf16) */
+    void *patch_w;      /* (C, 3*P*P)          patch projection, Conv2d weight flattened */
+    float *patch_b;     /* (C) */
+    float *cls;         /* (C)                 CLS token */
+    float *reg;         /* (NR, C)             register tokens (NULL when NR = 0) */
+    float *pos;         /* (1 + G*G, C)        position embeddings at the native grid */
+    float *ln1_w;       /* (L, C) */
+    float *ln1_b;       /* (L, C) */
+    void *qkv_w;        /* (L, 3*Cl, C)        q rows, k rows, v rows of this rank's heads */
+    float *qkv_b;       /* (L, 3*Cl) */
+    void *proj_w;       /* (L, C, Cl)          row-parallel */
+    float *proj_b;      /* (L, C)              replicated, added after the all-reduce */
+    float *ls1;         /* (L, C)              LayerScale gamma (NULL without LayerScale) */
+    float *ln2_w;       /* (L, C) */
+    float *ln2_b;       /* (L, C) */
+    void *fc1_w;        /* (L, F*Hl, C)        SwiGLU: gate rows [0,Hl), linear rows [Hl,2Hl) */
+    float *fc1_b;       /* (L, F*Hl) */
+    void *fc2_w;        /* (L, C, Hl)          row-parallel */
+    float *fc2_b;       /* (L, C)              replicated, added after the all-reduce */
+    float *ls2;         /* (L, C) */
+    float *lnf_w;       /* (C)                 final LayerNorm */
+    float *lnf_b;       /* (C) */
+} ws_weights;
+
+typedef enum {
+    WS_W_PATCH_W, WS_W_PATCH_B, WS_W_CLS, WS_W_REG, WS_W_POS,
+    WS_W_LN1_W, WS_W_LN1_B, WS_W_QKV_W, WS_W_QKV_B, WS_W_PROJ_W, WS_W_PROJ_B, WS_W_LS1,
+    WS_W_LN2_W, WS_W_LN2_B, WS_W_FC1_W, WS_W_FC1_B, WS_W_FC2_W, WS_W_FC2_B, WS_W_LS2,
+    WS_W_LNF_W, WS_W_LNF_B,
+    WS_W_COUNT
+} ws_field;
+
+/* How a field is divided across TP ranks. */
+typedef enum {
+    WS_SPLIT_NONE = 0,     /* replicated */
+    WS_SPLIT_HEAD_ROWS,    /* axis 0, by heads (units of hs), inside each row group */
+    WS_SPLIT_FFN_ROWS,     /* axis 0, by FFN columns, inside each row group */
+    WS_SPLIT_HEAD_COLS,    /* axis 1, by heads */
+    WS_SPLIT_FFN_COLS,     /* axis 1, by FFN columns */
+} ws_split;
+
+typedef struct {
+    const char *name;      /* e.g. "qkv_w" (used in messages) */
+    size_t offset;         /* offsetof(ws_weights, field) */
+    int per_layer;         /* 1: stacked over L layers */
+    int matrix;            /* 1: GEMM weight, stored in the compute dtype */
+    ws_split split;
+    int groups;            /* row groups split separately (qkv: 3); see weights_field_groups() */
+} ws_field_info;
+
+const ws_field_info *weights_field_info(ws_field f);
+/* Row groups of field `f` for architecture `a` (qkv 3, SwiGLU w12 2, else 1). */
+int weights_field_groups(const ws_arch *a, ws_field f);
+/* 1 when architecture `a` has field `f` (e.g. qkv_b only with qkv_bias). */
+int weights_field_present(const ws_arch *a, ws_field f);
+/* Full (unsplit) shape of one layer's slice of field `f`, in checkpoint order (patch_w is
+ * [C, 3, P, P]); returns ndim. */
+int weights_field_shape(const ws_arch *a, ws_field f, int64_t dims[4]);
+
+/* Balanced split of n units over `parts`: the first n % parts ranks get one more. */
+void weights_split(int n, int parts, int rank, int *offset, int *count);
+
+/* This rank's part of the model (what the split functions give for rank / tp). */
+typedef struct {
+    int tp_rank, tp_size;
+    int head0, NHl;        /* this rank's heads [head0, head0 + NHl) */
+    int ffn0, Hl;          /* this rank's FFN columns [ffn0, ffn0 + Hl) */
+} ws_tp_slice;
+
+/* Fill `s` for rank / tp; error (naming the sizes) when a rank would get no head or column. */
+int weights_tp_slice(const ws_arch *a, int tp_rank, int tp_size, ws_tp_slice *s);
+
+/* Local element count of field `f` (all layers) for this slice; 0 when absent. */
+size_t weights_field_numel(const ws_arch *a, const ws_tp_slice *s, ws_field f);
+/* Bytes of every field (64-byte aligned each) and their total: the size of the one allocation. */
+size_t weights_sizes(const ws_arch *a, const ws_tp_slice *s, ws_dtype wdt, size_t bytes[WS_W_COUNT]);
+/* Set every pointer of `w` into `base` (of weights_sizes() bytes), in field order. */
+void weights_assign(ws_weights *w, const ws_arch *a, const ws_tp_slice *s, ws_dtype wdt, void *base);
+/* Address of field `f`'s pointer inside `w` (for table-driven loaders). */
+void **weights_field_ptr(ws_weights *w, ws_field f);
+
+#endif

@@ -1,0 +1,86 @@
+/* webssl public API: load a Web-SSL vision transformer (Web-DINO or Web-MAE) for one tensor-
+ * parallel rank, run it on batches of normalised images, free it. Everything the embed driver and
+ * the benchmark need; the layers below (weights, backends, loaders) are internal.
+ *
+ * Contracts
+ *   - Input pixels: float32 [B, 3, R, R], already resized, cropped and normalised with the
+ *     architecture's mean/std, host memory. R is any positive multiple of the patch size; at a
+ *     resolution other than the native one the position embeddings are interpolated with the
+ *     rule chosen in the options (computed once per resolution and cached).
+ *   - Outputs (host memory, float32): cls [B, C] = CLS token after the final LayerNorm;
+ *     patch_mean [B, C] = mean of the patch tokens (registers excluded) after the final
+ *     LayerNorm; patch [B, g*g, C] (g = R/P) = the patch tokens, only when the pointer is set.
+ *   - Tensor parallelism: with tp_size > 1 every rank of the group loads the same checkpoint
+ *     with its own tp_rank and the group's communicator, calls ws_model_forward() with the same
+ *     pixels, and gets the same (full) outputs. The communicator must stay valid until
+ *     ws_model_free(); with comm NULL (tp_size 1 only) the model makes a one-rank communicator.
+ *   - Errors: functions return WS_OK or a negative ws_err (common/error.h) with a message from
+ *     ws_error_message() naming the input. Nothing exits the process.
+ *   - A model is used by one thread at a time (it owns its activation buffers). */
+#ifndef WEBSSL_WEBSSL_H
+#define WEBSSL_WEBSSL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "common/dtype.h"
+#include "common/error.h"
+#include "model/arch.h"
+
+typedef struct ws_model ws_model;
+
+/* How position embeddings are resized for a resolution other than the native one (both are
+ * bicubic with A = -0.75, align_corners=False, no antialiasing, clamped borders):
+ *   WS_POSEMBED_HF:       transformers >= 4.45 Dinov2/ViT interpolate_pos_encoding: output size
+ *                         (g_new, g_new), source coordinate (dst + 0.5) * g_old / g_new - 0.5.
+ *   WS_POSEMBED_ORIGINAL: the original DINOv2/Web-SSL code: scale factor (g_new + 0.1) / g_old,
+ *                         source coordinate (dst + 0.5) * g_old / (g_new + 0.1) - 0.5. */
+typedef enum { WS_POSEMBED_HF = 0, WS_POSEMBED_ORIGINAL } ws_posembed_rule;
+
+typedef struct {
+    const char *arch;            /* architecture name or YAML file overriding the checkpoint's; NULL */
+    const char *device;          /* "cpu" (default) or "cuda" */
+    int device_index;            /* CUDA device ordinal */
+    int threads;                 /* CPU threads; 0 = OpenMP default */
+    ws_dtype compute;            /* WS_DTYPE_F32 (default) or WS_DTYPE_BF16 */
+    ws_posembed_rule posembed;   /* default WS_POSEMBED_HF */
+    int tp_rank, tp_size;        /* default 0, 1 */
+    ws_comm *comm;               /* the TP group (size tp_size); NULL for tp_size 1 */
+} ws_model_options;
+
+/* Defaults as documented on each field. */
+void ws_model_options_init(ws_model_options *o);
+
+/* Load from an HF directory, a .safetensors file or a .pth (loaders/checkpoint.h). The
+ * architecture comes from o->arch, else from the checkpoint's config, else from matching the
+ * tensor shapes against the built-in table. Every tensor is checked by name, shape and dtype
+ * (f32/f16/bf16), converted to the compute dtype and sliced for this TP rank. */
+int ws_model_load(const char *path, const ws_model_options *o, ws_model **out);
+
+/* A model of architecture `a` with deterministic pseudo-random weights derived from `seed`
+ * (element values depend only on seed, tensor and global index, so TP ranks hold slices of the
+ * same model). For benchmarks and tests. */
+int ws_model_create_random(const ws_arch *a, uint64_t seed, const ws_model_options *o, ws_model **out);
+
+/* The model's architecture. */
+const ws_arch *ws_model_arch(const ws_model *m);
+/* Bytes of this rank's weight allocation. */
+size_t ws_model_weight_bytes(const ws_model *m);
+
+typedef struct {
+    float *cls;          /* [B, C], required */
+    float *patch_mean;   /* [B, C], or NULL */
+    float *patch;        /* [B, g*g, C], or NULL */
+} ws_features;
+
+/* Run B images of resolution R. Returns WS_ERR_ARG (naming the value) for a bad B or R,
+ * WS_ERR_NOMEM when activations cannot be allocated, WS_ERR_COMM from the all-reduce. */
+int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features *out);
+
+void ws_model_free(ws_model *m);
+
+/* Program version, "MAJOR.MINOR.PATCH". */
+const char *ws_version(void);
+
+#endif
