@@ -324,8 +324,8 @@ static int check(const ws_ckpt *c, const ws_arch *a, const found *f) {
         return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' is present but architecture %s has no register tokens",
                          c->path, full, a->name);
     if (L->depth != a->depth)
-        return ws_errorf(WS_ERR_SHAPE, "%s: the checkpoint has %d blocks (%s... up to block %d) but architecture %s "
-                         "has depth %d", c->path, L->depth, f->block[0], L->depth - 1, a->name, a->depth);
+        return ws_errorf(WS_ERR_SHAPE, "%s: the checkpoint has %d blocks (%s to %s) but architecture %s has depth %d",
+                         c->path, L->depth, f->block[0], f->block[L->depth - 1], a->name, a->depth);
     const int swiglu = a->ffn == WS_FFN_SWIGLU;
     for (int i = 0; i < a->depth; i++) {
         const char *b = f->block[i];
@@ -353,9 +353,17 @@ int arch_check(const ws_ckpt *c, const ws_arch *a) {
 
 /* The first field in which two architectures differ (for "config.json says X, --arch says Y"). */
 static void arch_first_diff(const ws_arch *a, const ws_arch *b, char *msg, size_t n) {
+    if (a->family != b->family) {
+        snprintf(msg, n, "family %s vs %s", arch_family_name(a->family), arch_family_name(b->family));
+        return;
+    }
+    if (a->ffn != b->ffn) {
+        snprintf(msg, n, "ffn %s vs %s", arch_ffn_name(a->ffn), arch_ffn_name(b->ffn));
+        return;
+    }
 #define FIELD(f)                                                                         \
     if (a->f != b->f) { snprintf(msg, n, #f " %d vs %d", (int)a->f, (int)b->f); return; }
-    FIELD(family) FIELD(ffn) FIELD(patch_size) FIELD(img_size) FIELD(embed_dim) FIELD(depth) FIELD(num_heads)
+    FIELD(patch_size) FIELD(img_size) FIELD(embed_dim) FIELD(depth) FIELD(num_heads)
     FIELD(ffn_hidden) FIELD(layerscale) FIELD(qkv_bias) FIELD(proj_bias) FIELD(ffn_bias)
     FIELD(num_register_tokens)
 #undef FIELD

@@ -32,9 +32,11 @@ typedef struct {
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 
 static int bad(const reader *r, const yaml_node_t *n, const char *field, const char *want) {
-    const char *got = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "(not a scalar)";
+    if (n->type != YAML_SCALAR_NODE)
+        return ws_errorf(WS_ERR_FORMAT, "%s:%d: field '%s': expected %s, got a %s", r->path, line_of(n), field, want,
+                         n->type == YAML_SEQUENCE_NODE ? "list" : "mapping");
     return ws_errorf(WS_ERR_FORMAT, "%s:%d: field '%s': expected %s, got '%.60s'", r->path, line_of(n), field, want,
-                     got);
+                     (const char *)n->data.scalar.value);
 }
 
 static const char *scalar(const yaml_node_t *n) {
