@@ -1,0 +1,238 @@
+/* The CUDA backend: device state (compute stream, copy stream, cuBLASLt), memory helpers and
+ * the op table. Every op is enqueued on one compute stream in call order, so the forward pass
+ * needs no synchronisation until it downloads its features; kernels live one per .cu file
+ * (cuda_kernels.h), GEMMs in gemm_cublaslt.c. Failures inside ops are fatal (cuda_check.h). */
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_gemm.h"
+#include "backend/cuda/cuda_kernels.h"
+#include "common/log.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    cudaStream_t stream;      /* every op, in order */
+    cudaStream_t copy;        /* asynchronous batch uploads (cuda_upload_async) */
+    cudaEvent_t copied;       /* recorded on `copy` after each upload */
+    cuda_gemm *gemm;
+    uint16_t *bf16_in;        /* the GEMM input rounded to bf16; grows to the largest M*K */
+    size_t bf16_bytes;
+} cuda_state;
+
+static cuda_state *state(ws_backend *be) { return be->impl; }
+
+static void *cuda_alloc(ws_backend *be, size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 64) != cudaSuccess) {
+        (void)cudaGetLastError();   /* an out-of-memory error is not sticky: clear it */
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_free(ws_backend *be, void *p) {
+    if (p) CUDA_CHECK(cudaFree(p));
+}
+
+static void cuda_upload(ws_backend *be, void *dst, const void *src_host, size_t bytes) {
+    if (!bytes) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, state(be)->stream));
+    CUDA_CHECK(cudaStreamSynchronize(state(be)->stream));   /* src_host is the caller's again */
+}
+
+static void cuda_download(ws_backend *be, void *dst_host, const void *src, size_t bytes) {
+    if (!bytes) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, state(be)->stream));
+    CUDA_CHECK(cudaStreamSynchronize(state(be)->stream));
+}
+
+static void cuda_sync(ws_backend *be) { CUDA_CHECK(cudaStreamSynchronize(state(be)->stream)); }
+
+static void cuda_destroy(ws_backend *be) {
+    cuda_state *st = state(be);
+    if (st) {
+        if (st->stream) CUDA_CHECK(cudaStreamSynchronize(st->stream));
+        if (st->copy) CUDA_CHECK(cudaStreamSynchronize(st->copy));
+        cuda_gemm_free(st->gemm);
+        if (st->bf16_in) CUDA_CHECK(cudaFree(st->bf16_in));
+        if (st->copied) CUDA_CHECK(cudaEventDestroy(st->copied));
+        if (st->copy) CUDA_CHECK(cudaStreamDestroy(st->copy));
+        if (st->stream) CUDA_CHECK(cudaStreamDestroy(st->stream));
+        free(st);
+    }
+    free(be);
+}
+
+/* The bf16 GEMM-input scratch of at least `bytes`; grows once per larger shape (first batch). */
+static uint16_t *bf16_scratch(ws_backend *be, size_t bytes) {
+    cuda_state *st = state(be);
+    if (bytes > st->bf16_bytes) {
+        CUDA_CHECK(cudaStreamSynchronize(st->stream));   /* queued GEMMs may read the old one */
+        if (st->bf16_in) CUDA_CHECK(cudaFree(st->bf16_in));
+        st->bf16_in = NULL;
+        cudaError_t rc = cudaMalloc((void **)&st->bf16_in, bytes);
+        if (rc != cudaSuccess)
+            ws_fatal(__FILE__, __LINE__, "cudaMalloc of %zu bytes for the bf16 GEMM input failed: %s", bytes,
+                     cudaGetErrorString(rc));
+        st->bf16_bytes = bytes;
+    }
+    return st->bf16_in;
+}
+
+static void cuda_op_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
+                           const float *bias, int M, int N, int K) {
+    cuda_state *st = state(be);
+    const void *a = in;
+    if (wdt == WS_DTYPE_BF16) {
+        const size_t n = (size_t)M * K;
+        uint16_t *x = bf16_scratch(be, n * sizeof(uint16_t));
+        CUDA_CHECK(cuda_f32_to_bf16(x, in, n, st->stream));
+        a = x;
+    }
+    cuda_gemm_run(st->gemm, out, a, w, wdt, bias, M, N, K, st->stream);
+}
+
+static void cuda_op_layernorm(ws_backend *be, float *out, const float *in, const float *w, const float *b,
+                              int M, int C, float eps) {
+    CUDA_CHECK(cuda_layernorm(out, in, w, b, M, C, eps, state(be)->stream));
+}
+
+static void cuda_op_gelu(ws_backend *be, float *x, size_t n) {
+    CUDA_CHECK(cuda_gelu(x, n, state(be)->stream));
+}
+
+static void cuda_op_swiglu(ws_backend *be, float *out, const float *in, int M, int H) {
+    CUDA_CHECK(cuda_swiglu(out, in, M, H, state(be)->stream));
+}
+
+static void cuda_op_residual(ws_backend *be, float *x, const float *y, const float *bias, const float *gamma,
+                             int M, int C) {
+    CUDA_CHECK(cuda_residual(x, y, bias, gamma, M, C, state(be)->stream));
+}
+
+static void cuda_op_im2col(ws_backend *be, float *cols, const float *pixels, int B, int R, int P) {
+    CUDA_CHECK(cuda_im2col(cols, pixels, B, R, P, state(be)->stream));
+}
+
+static void cuda_op_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
+                           const float *pos, int B, int nreg, int g2, int C) {
+    CUDA_CHECK(cuda_tokens(x, patches, cls, reg, pos, B, nreg, g2, C, state(be)->stream));
+}
+
+static void cuda_op_attention(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
+                              int round_bf16) {
+    CUDA_CHECK(cuda_attention(out, qkv, B, N, NH, hs, round_bf16, state(be)->stream));
+}
+
+static void cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C) {
+    CUDA_CHECK(cuda_token_mean(out, x, B, N, first, C, state(be)->stream));
+}
+
+static const ws_backend_ops cuda_ops = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .sync = cuda_sync,
+    .destroy = cuda_destroy,
+    .matmul = cuda_op_matmul,
+    .layernorm = cuda_op_layernorm,
+    .gelu = cuda_op_gelu,
+    .swiglu = cuda_op_swiglu,
+    .residual = cuda_op_residual,
+    .im2col = cuda_op_im2col,
+    .tokens = cuda_op_tokens,
+    .attention = cuda_op_attention,
+    .token_mean = cuda_op_token_mean,
+};
+
+int cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+int cuda_device_for_rank(int local_rank, int local_size, int *device) {
+    int n = 0;
+    cudaError_t rc = cudaGetDeviceCount(&n);
+    if (rc != cudaSuccess || n == 0)
+        return ws_errorf(WS_ERR_DEVICE, "--device cuda: no CUDA device visible (cudaGetDeviceCount: %s)",
+                         rc != cudaSuccess ? cudaGetErrorString(rc) : "0 devices");
+    if (local_size > n)
+        LOG_WARN("%d ranks on this node share %d GPU(s): NCCL needs one GPU per rank", local_size, n);
+    *device = local_rank % n;
+    return WS_OK;
+}
+
+/* Device setup; on failure returns the error with everything made so far left in `st`. */
+static int cuda_state_init(cuda_state *st, int device) {
+    int n = 0;
+    cudaError_t rc = cudaGetDeviceCount(&n);
+    if (rc != cudaSuccess || n == 0)
+        return ws_errorf(WS_ERR_DEVICE, "--device cuda: no CUDA device visible (cudaGetDeviceCount: %s)",
+                         rc != cudaSuccess ? cudaGetErrorString(rc) : "0 devices");
+    if (device < 0 || device >= n)
+        return ws_errorf(WS_ERR_DEVICE, "--device cuda: device %d does not exist (%d visible)", device, n);
+    CUDA_TRY(cudaSetDevice(device));
+    CUDA_TRY(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
+    CUDA_TRY(cudaStreamCreateWithFlags(&st->copy, cudaStreamNonBlocking));
+    CUDA_TRY(cudaEventCreateWithFlags(&st->copied, cudaEventDisableTiming));
+    int rc2 = cuda_gemm_create(&st->gemm);
+    if (rc2 != WS_OK) return rc2;
+    struct cudaDeviceProp prop;
+    CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+    LOG_INFO("cuda: device %d: %s, %.1f GiB, sm_%d%d", device, prop.name,
+             (double)prop.totalGlobalMem / (1 << 30), prop.major, prop.minor);
+    return WS_OK;
+}
+
+int backend_cuda_create(int device, ws_backend **out) {
+    *out = NULL;
+    ws_backend *be = calloc(1, sizeof *be);
+    cuda_state *st = calloc(1, sizeof *st);
+    if (!be || !st) {
+        free(be);
+        free(st);
+        return ws_errorf(WS_ERR_NOMEM, "cuda backend: out of host memory");
+    }
+    be->ops = &cuda_ops;
+    be->threads = 1;
+    be->device = device;
+    be->impl = st;
+    int rc = cuda_state_init(st, device);
+    if (rc != WS_OK) {
+        cuda_destroy(be);
+        return rc;
+    }
+    *out = be;
+    return WS_OK;
+}
+
+cudaStream_t cuda_backend_stream(ws_backend *be) { return state(be)->stream; }
+
+void *cuda_host_alloc(size_t bytes) {
+    void *p = NULL;
+    if (cudaHostAlloc(&p, bytes ? bytes : 64, cudaHostAllocPortable) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    return p;
+}
+
+void cuda_host_free(void *p) {
+    if (p) CUDA_CHECK(cudaFreeHost(p));
+}
+
+void cuda_upload_async(ws_backend *be, void *dst, const void *src, size_t bytes) {
+    cuda_state *st = state(be);
+    if (!bytes) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st->copy));
+    CUDA_CHECK(cudaEventRecord(st->copied, st->copy));
+    CUDA_CHECK(cudaStreamWaitEvent(st->stream, st->copied, 0));
+}
+
+void cuda_upload_wait(ws_backend *be) { CUDA_CHECK(cudaStreamSynchronize(state(be)->copy)); }

@@ -1,0 +1,65 @@
+/* Checks on CUDA runtime, cuBLAS(Lt) and NCCL calls, in two flavours:
+ *   CUDA_CHECK / CUBLAS_CHECK / NCCL_CHECK: for calls in the middle of a run (kernels, copies,
+ *     GEMMs, all-reduces). A failure there leaves the device in no state to continue: the rank
+ *     logs the failing call with file and line and stops every rank through ws_fatal (MPI_Abort),
+ *     so no rank hangs and no shard is renamed to its final name (the writer renames only after a
+ *     complete shard).
+ *   CUDA_TRY / CUBLAS_TRY / NCCL_TRY: for setup (device choice, allocation of the model, handle
+ *     creation), where the caller can still report and stop cleanly: record the failing call with
+ *     ws_errorf and return WS_ERR_DEVICE (or WS_ERR_COMM for NCCL) from the enclosing function. */
+#ifndef WEBSSL_BACKEND_CUDA_CUDA_CHECK_H
+#define WEBSSL_BACKEND_CUDA_CUDA_CHECK_H
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "common/check.h"
+#include "common/error.h"
+
+#define CUDA_CHECK(call) \
+    do { cudaError_t cu_rc_ = (call); \
+         if (cu_rc_ != cudaSuccess) \
+             ws_fatal(__FILE__, __LINE__, "%s failed: %s (%s)", #call, cudaGetErrorString(cu_rc_), \
+                      cudaGetErrorName(cu_rc_)); \
+    } while (0)
+
+#define CUBLAS_CHECK(call) \
+    do { cublasStatus_t cb_rc_ = (call); \
+         if (cb_rc_ != CUBLAS_STATUS_SUCCESS) \
+             ws_fatal(__FILE__, __LINE__, "%s failed: %s", #call, cublasGetStatusString(cb_rc_)); \
+    } while (0)
+
+#define CUDA_TRY(call) \
+    do { cudaError_t cu_rc_ = (call); \
+         if (cu_rc_ != cudaSuccess) \
+             return ws_errorf(WS_ERR_DEVICE, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call, \
+                              cudaGetErrorString(cu_rc_)); \
+    } while (0)
+
+#define CUBLAS_TRY(call) \
+    do { cublasStatus_t cb_rc_ = (call); \
+         if (cb_rc_ != CUBLAS_STATUS_SUCCESS) \
+             return ws_errorf(WS_ERR_DEVICE, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call, \
+                              cublasGetStatusString(cb_rc_)); \
+    } while (0)
+
+#ifdef WEBSSL_HAVE_NCCL
+#include <nccl.h>
+
+#define NCCL_CHECK(call) \
+    do { ncclResult_t nc_rc_ = (call); \
+         if (nc_rc_ != ncclSuccess) \
+             ws_fatal(__FILE__, __LINE__, "%s failed: %s (%s)", #call, ncclGetErrorString(nc_rc_), \
+                      ncclGetLastError(NULL)); \
+    } while (0)
+
+#define NCCL_TRY(call) \
+    do { ncclResult_t nc_rc_ = (call); \
+         if (nc_rc_ != ncclSuccess) \
+             return ws_errorf(WS_ERR_COMM, "%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call, \
+                              ncclGetErrorString(nc_rc_), ncclGetLastError(NULL)); \
+    } while (0)
+#endif
+
+#endif
