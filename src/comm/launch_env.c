@@ -1,4 +1,4 @@
-/* Launch checks: srun without PMIx, world size vs the Slurm step, TP groups vs nodes
+/* Launch checks: srun without PMIx, world size and tasks per node vs the Slurm step
  * (see launch_env.h). */
 #include "comm/launch_env.h"
 #include "common/error.h"
@@ -72,26 +72,6 @@ malformed:
                      "such as '4(x2),3'", tasks_per_node);
 }
 
-/* Every rank calls this when TP groups span nodes: names a node whose rank count does not fit
- * tp, or says that ranks are not placed node by node. */
-static int report_split_group(const ws_topology *t) {
-    int mine = t->local_size % t->tp ? t->world_rank : INT_MAX, first = INT_MAX;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, t->world);
-    if (first == INT_MAX)
-        return ws_errorf(WS_ERR_ARG,
-                         "TP groups of --tp %d span nodes although every node holds a multiple of "
-                         "%d ranks: ranks must be placed node by node (srun --distribution=block, "
-                         "mpirun --map-by slot)", t->tp, t->tp);
-    struct { int local_size; char host[WS_HOST_MAX]; } info = {t->local_size, ""};
-    memcpy(info.host, t->host, sizeof info.host);
-    MPI_Bcast(&info, (int)sizeof info, MPI_BYTE, first, t->world);
-    info.host[WS_HOST_MAX - 1] = '\0';
-    return ws_errorf(WS_ERR_ARG,
-                     "node %s holds %d ranks, not a multiple of --tp %d, so a TP group would span "
-                     "nodes: launch a multiple of %d ranks per node (--ntasks-per-node)",
-                     info.host, info.local_size, t->tp, t->tp);
-}
-
 int launch_env_check_layout(const ws_topology *t) {
     if (launched_by_srun()) {
         const char *ntasks = getenv("SLURM_STEP_NUM_TASKS");
@@ -106,6 +86,5 @@ int launch_env_check_layout(const ws_topology *t) {
             if (rc < 0) return rc;
         }
     }
-    if (!t->group_on_one_node) return report_split_group(t);
     return WS_OK;
 }

@@ -21,14 +21,13 @@
  * with `srun --mpi=pmix`. WS_OK otherwise (no Slurm, mpirun, or srun with a plugin). */
 int launch_env_check_pre_mpi(void);
 
-/* After topology_create(), the same result on every rank (it depends only on the step's
- * environment and on values agreed over MPI):
- *  - an srun task whose MPI world size differs from the step's task count (PMI wire-up failed
- *    and every task is its own world): WS_ERR_ARG naming both counts and `srun --mpi=pmix`;
- *  - a Slurm step whose tasks per node (SLURM_STEP_TASKS_PER_NODE) are not a multiple of
- *    t->tp: WS_ERR_ARG naming the counts and --ntasks-per-node;
- *  - a TP group whose ranks are on different nodes (any launcher): WS_ERR_ARG naming the
- *    first such group and saying how ranks must be placed. */
+/* After topology_create(), for tasks started by srun; the same result on every rank (it
+ * depends only on the step's environment and the world size):
+ *  - a world size that differs from the step's task count (PMI wire-up failed and every task
+ *    is its own world): WS_ERR_ARG naming both counts and `srun --mpi=pmix`;
+ *  - tasks per node (SLURM_STEP_TASKS_PER_NODE) that are not a multiple of t->tp, so that a
+ *    TP group would span nodes: WS_ERR_ARG naming the counts and --ntasks-per-node.
+ * WS_OK for other launchers (topology.h reports TP groups that span nodes under mpirun). */
 int launch_env_check_layout(const ws_topology *t);
 
 /* Check a Slurm tasks-per-node list ("4(x2),3": 4 tasks on each of 2 nodes, then 3 on one)
