@@ -1,7 +1,7 @@
 /* Input specifications (--input) expanded into a list of shards, before any work starts.
  *   'data/{00000..00999}.tar'  brace ranges (zero padding kept from the first bound) and
  *   'data/{a,b}/x.tar'         comma lists, several braces per spec, then
- *   'data/*.tar'               glob patterns (sorted)      -> one TAR shard per file
+ *   'data/train-??.tar'        glob patterns (* ? [..], sorted) -> one TAR shard per file
  *   'images/'                  a directory, walked recursively, files with an image extension
  *                              (jpg jpeg png webp gif bmp, any case) sorted by relative path,
  *                              split into FILES shards of `shard_size` images

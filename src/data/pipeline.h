@@ -20,7 +20,9 @@ typedef struct {
     int batch;            /* B: images per batch (>= 1) */
     int threads;          /* decoding worker threads (>= 1) */
     int depth;            /* ready batches kept ahead (>= 1; 0 = default 2) */
-    ws_decode_opts decode;/* pixel limit, exif flag, fast decode */
+    ws_decode_opts decode;/* pixel limit and exif flag (fast_min_side is set from fast_decode) */
+    int fast_decode;      /* 1: JPEG DCT-domain downscaling when the image is far larger than
+                           * needed (not pixel-exact; see docs/images.md) */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
 } ws_pipeline_params;
 

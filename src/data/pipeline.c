@@ -1,0 +1,277 @@
+/* Prefetch pipeline: one reader thread, a pool of decode workers, a ring of `depth` batch slots
+ * (see pipeline.h). Slot life: FREE -> FILLING (reader adds samples, workers process them as they
+ * come) -> handed to the consumer once the reader closed it and every item is done -> FREE again
+ * on the consumer's next call. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "data/image_status.h"
+#include "data/pipeline.h"
+#include "data/preprocess.h"
+#include "data/shard_reader.h"
+
+typedef struct {
+    ws_batch b;
+    ws_sample *raw;      /* [B] samples as read, consumed by the workers */
+    int busy;            /* taken by the reader (until handed back by the consumer) */
+    int filled;          /* the reader added its last sample */
+    int done;            /* items processed */
+} slot;
+
+struct ws_pipeline {
+    const ws_shard *shard;
+    ws_pipeline_params prm;
+    ws_preprocess pre;
+    int R, B, depth, nthreads;
+    size_t plane;                  /* 3 * R * R */
+    ws_shard_reader *reader;
+    slot *slots;
+    int *queue;                    /* ring of item ids (slot * B + index), capacity depth * B */
+    size_t q_head, q_count;
+    size_t n_filled, head;         /* slots filled by the reader so far; next slot to hand out */
+    slot *held;                    /* slot held by the consumer */
+    int stop, reader_done, damaged;
+    const char *why;
+    size_t images, failures;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_ready, cv_space;
+    pthread_t reader_thread, *workers;
+    int started_workers, started_reader;
+    ws_batch end;
+};
+
+void pipeline_params_default(ws_pipeline_params *p) {
+    memset(p, 0, sizeof *p);
+    p->pre = (ws_preprocess){WS_PREPROCESS_CROP, 256, 224, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+    p->batch = 32;
+    p->threads = 2;
+    p->depth = 2;
+    p->decode.max_pixels = WS_DEFAULT_MAX_PIXELS;
+}
+
+static void push_item(ws_pipeline *p, int id) {
+    size_t cap = (size_t)p->depth * p->B;
+    p->queue[(p->q_head + p->q_count++) % cap] = id;
+    pthread_cond_signal(&p->cv_work);
+}
+
+static void *reader_main(void *arg) {
+    ws_pipeline *p = arg;
+    size_t first = 0;
+    for (size_t seq = 0;; seq++) {
+        slot *s = &p->slots[seq % p->depth];
+        pthread_mutex_lock(&p->mu);
+        while (s->busy && !p->stop) pthread_cond_wait(&p->cv_space, &p->mu);
+        if (p->stop) { pthread_mutex_unlock(&p->mu); break; }
+        s->busy = 1; s->filled = 0; s->done = 0; s->b.n = 0; s->b.first = first;
+        pthread_mutex_unlock(&p->mu);
+        int eof = 0;
+        while (s->b.n < p->B && !eof) {
+            ws_sample *smp = &s->raw[s->b.n];
+            if (!shard_reader_next(p->reader, smp)) { eof = 1; break; }
+            pthread_mutex_lock(&p->mu);
+            push_item(p, (int)((seq % p->depth) * p->B + s->b.n));
+            s->b.n++;
+            int stop = p->stop;
+            pthread_mutex_unlock(&p->mu);
+            if (stop) break;
+        }
+        first += (size_t)s->b.n;
+        pthread_mutex_lock(&p->mu);
+        s->filled = 1;
+        p->n_filled++;
+        if (eof) {
+            p->reader_done = 1;
+            p->damaged = shard_reader_damaged(p->reader, &p->why);
+            if (p->damaged)
+                LOG_WARN("%s: shard damaged after %zu samples, the rest is lost: %s",
+                         p->shard->name, first, p->why);
+            pthread_cond_broadcast(&p->cv_work);
+        }
+        pthread_cond_broadcast(&p->cv_ready);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (eof || stop) break;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->reader_done = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Decode and preprocess one sample into its batch row; failures become a status and a log line. */
+static void process_item(ws_pipeline *p, slot *s, int i) {
+    ws_sample *smp = &s->raw[i];
+    float *px = s->b.pixels + (size_t)i * p->plane;
+    uint8_t *u8 = s->b.u8 ? s->b.u8 + (size_t)i * p->plane : NULL;
+    int8_t st = smp->status;
+    const char *reason = smp->reason;
+    if (st == WS_IMG_OK) {
+        ws_image img;
+        int rc = image_decode(smp->data, smp->size, &p->prm.decode, &img);
+        if (rc >= 0) {
+            rc = preprocess_image(&img, &p->pre, u8, px);
+            image_free(&img);
+        }
+        st = image_status_from_err(rc);
+        reason = ws_error_message();
+    }
+    s->b.keys[i] = smp->key;
+    s->b.status[i] = st;
+    smp->key = NULL;
+    sample_free(smp);
+    if (st != WS_IMG_OK) {
+        memset(px, 0, p->plane * sizeof *px);
+        if (u8) memset(u8, 0, p->plane);
+        LOG_WARN("%s: %s: %s (%s)", p->shard->name, s->b.keys[i] ? s->b.keys[i] : "?",
+                 image_status_name(st), reason);
+    }
+}
+
+static void *worker_main(void *arg) {
+    ws_pipeline *p = arg;
+    size_t cap = (size_t)p->depth * p->B;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->q_count && !p->stop && !p->reader_done) pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->stop || !p->q_count) break;
+        int id = p->queue[p->q_head];
+        p->q_head = (p->q_head + 1) % cap;
+        p->q_count--;
+        pthread_mutex_unlock(&p->mu);
+        slot *s = &p->slots[id / p->B];
+        process_item(p, s, id % p->B);
+        pthread_mutex_lock(&p->mu);
+        s->done++;
+        if (s->filled && s->done == s->b.n) pthread_cond_broadcast(&p->cv_ready);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void slot_release(slot *s) {
+    for (int i = 0; i < s->b.n; i++) { free(s->b.keys[i]); s->b.keys[i] = NULL; }
+}
+
+int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipeline **out) {
+    *out = NULL;
+    ws_preprocess pre = prm->pre;
+    if (prm->resolution > 0) pre.crop = prm->resolution;
+    if (prm->batch < 1 || prm->threads < 1 || pre.crop < 1 || pre.crop > 8192 ||
+        (pre.mode == WS_PREPROCESS_CROP && (pre.resize < 1 || pre.resize > 65536)))
+        return ws_errorf(WS_ERR_ARG, "pipeline: bad parameters (batch %d, threads %d, resize %d, "
+                         "resolution %d)", prm->batch, prm->threads, pre.resize, pre.crop);
+    for (int c = 0; c < 3; c++)
+        if (!(pre.std[c] != 0.0f)) return ws_errorf(WS_ERR_ARG, "pipeline: std[%d] is zero", c);
+    ws_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return ws_errorf(WS_ERR_NOMEM, "out of memory");
+    p->shard = shard;
+    p->prm = *prm;
+    p->pre = pre;
+    p->R = pre.crop;
+    p->B = prm->batch;
+    p->depth = prm->depth > 0 ? prm->depth : 2;
+    p->nthreads = prm->threads;
+    p->plane = (size_t)3 * p->R * p->R;
+    p->prm.decode.fast_min_side = prm->fast_decode ? (pre.mode == WS_PREPROCESS_CROP ? pre.resize : p->R) : 0;
+    p->end.R = p->R;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_ready, NULL);
+    pthread_cond_init(&p->cv_space, NULL);
+    int rc = shard_reader_open(shard, &p->reader);
+    if (rc < 0) { pipeline_close(p); return rc; }
+    p->slots = calloc((size_t)p->depth, sizeof *p->slots);
+    p->queue = malloc((size_t)p->depth * p->B * sizeof *p->queue);
+    p->workers = calloc((size_t)p->nthreads, sizeof *p->workers);
+    int ok = p->slots && p->queue && p->workers;
+    for (int i = 0; ok && i < p->depth; i++) {
+        slot *s = &p->slots[i];
+        s->b.R = p->R;
+        s->raw = calloc((size_t)p->B, sizeof *s->raw);
+        s->b.keys = calloc((size_t)p->B, sizeof *s->b.keys);
+        s->b.status = calloc((size_t)p->B, 1);
+        s->b.pixels = malloc((size_t)p->B * p->plane * sizeof(float));
+        if (prm->keep_u8) s->b.u8 = malloc((size_t)p->B * p->plane);
+        ok = s->raw && s->b.keys && s->b.status && s->b.pixels && (!prm->keep_u8 || s->b.u8);
+    }
+    if (!ok) { pipeline_close(p); return ws_errorf(WS_ERR_NOMEM, "out of memory for the batches of %s", shard->name); }
+    for (int i = 0; i < p->nthreads; i++) {
+        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) break;
+        p->started_workers++;
+    }
+    if (p->started_workers < p->nthreads || pthread_create(&p->reader_thread, NULL, reader_main, p) != 0) {
+        pipeline_close(p);
+        return ws_errorf(WS_ERR_NOMEM, "cannot start the decoding threads for %s", shard->name);
+    }
+    p->started_reader = 1;
+    *out = p;
+    return WS_OK;
+}
+
+const ws_batch *pipeline_next_batch(ws_pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    if (p->held) {
+        slot_release(p->held);
+        p->held->busy = 0;
+        p->held = NULL;
+        pthread_cond_broadcast(&p->cv_space);
+    }
+    for (;;) {
+        slot *s = &p->slots[p->head % p->depth];
+        if (p->head < p->n_filled && s->done == s->b.n) {
+            p->head++;
+            if (s->b.n == 0) { s->busy = 0; break; }   /* empty last slot: the end */
+            p->held = s;
+            p->images += (size_t)s->b.n;
+            for (int i = 0; i < s->b.n; i++) p->failures += s->b.status[i] != WS_IMG_OK;
+            pthread_mutex_unlock(&p->mu);
+            return &s->b;
+        }
+        if (p->reader_done && p->head >= p->n_filled) break;
+        pthread_cond_wait(&p->cv_ready, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return &p->end;
+}
+
+int pipeline_damaged(ws_pipeline *p, const char **why) {
+    pthread_mutex_lock(&p->mu);
+    int d = p->damaged;
+    if (why) *why = p->why;
+    pthread_mutex_unlock(&p->mu);
+    return d;
+}
+
+size_t pipeline_images(const ws_pipeline *p) { return p->images; }
+size_t pipeline_failures(const ws_pipeline *p) { return p->failures; }
+
+void pipeline_close(ws_pipeline *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_cond_broadcast(&p->cv_space);
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_mutex_unlock(&p->mu);
+    if (p->started_reader) pthread_join(p->reader_thread, NULL);
+    for (int i = 0; i < p->started_workers; i++) pthread_join(p->workers[i], NULL);
+    for (int i = 0; p->slots && i < p->depth; i++) {
+        slot *s = &p->slots[i];
+        for (int k = 0; s->raw && k < p->B; k++) sample_free(&s->raw[k]);
+        if (s->b.keys) for (int k = 0; k < p->B; k++) free(s->b.keys[k]);
+        free(s->raw); free(s->b.keys); free(s->b.status); free(s->b.pixels); free(s->b.u8);
+    }
+    shard_reader_close(p->reader);
+    free(p->slots); free(p->queue); free(p->workers);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_ready);
+    pthread_cond_destroy(&p->cv_space);
+    free(p);
+}

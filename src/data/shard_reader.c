@@ -1,0 +1,92 @@
+/* Shard reader: dispatches to the tar reader, or reads the listed files of a FILES shard. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+#include "data/image_status.h"
+#include "data/shard_reader.h"
+#include "data/tar_reader.h"
+
+struct ws_shard_reader {
+    const ws_shard *shard;
+    tar_reader *tar;     /* TAR shards */
+    size_t next;         /* FILES shards: next file */
+};
+
+int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
+    *out = NULL;
+    ws_shard_reader *r = calloc(1, sizeof *r);
+    if (!r) return ws_errorf(WS_ERR_NOMEM, "out of memory opening shard %s", shard->name);
+    r->shard = shard;
+    if (shard->kind == WS_SHARD_TAR) {
+        int rc = tar_reader_open(shard->path, &r->tar);
+        if (rc < 0) { free(r); return rc; }
+    }
+    *out = r;
+    return WS_OK;
+}
+
+static void read_file(const char *path, ws_sample *s) {
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        s->status = WS_IMG_READ_ERROR;
+        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path,
+                 f ? "not a regular file" : strerror(errno));
+    } else if (st.st_size == 0) {
+        s->status = WS_IMG_EMPTY;
+        snprintf(s->reason, sizeof s->reason, "zero-byte file");
+    } else if ((uint64_t)st.st_size > WS_MAX_IMAGE_BYTES) {
+        s->status = WS_IMG_TOO_LARGE;
+        snprintf(s->reason, sizeof s->reason, "file of %lld bytes, over the %zu byte limit",
+                 (long long)st.st_size, WS_MAX_IMAGE_BYTES);
+    } else if (!(s->data = malloc((size_t)st.st_size)) ||
+               fread(s->data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        free(s->data);
+        s->data = NULL;
+        s->status = WS_IMG_READ_ERROR;
+        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path,
+                 ferror(f) ? strerror(errno) : "short read or out of memory");
+    } else {
+        s->size = (size_t)st.st_size;
+    }
+    if (f) fclose(f);
+}
+
+int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
+    if (r->tar) return tar_reader_next(r->tar, s, r->shard->name);
+    memset(s, 0, sizeof *s);
+    if (r->next >= r->shard->nfiles) return 0;
+    size_t i = r->next++;
+    s->key = strdup(r->shard->keys[i]);
+    if (!s->key) {
+        s->status = WS_IMG_READ_ERROR;
+        snprintf(s->reason, sizeof s->reason, "out of memory");
+        return 1;
+    }
+    read_file(r->shard->files[i], s);
+    return 1;
+}
+
+int shard_reader_damaged(const ws_shard_reader *r, const char **why) {
+    if (r->tar) return tar_reader_damaged(r->tar, why);
+    if (why) *why = NULL;
+    return 0;
+}
+
+void shard_reader_close(ws_shard_reader *r) {
+    if (!r) return;
+    tar_reader_close(r->tar);
+    free(r);
+}
+
+void sample_free(ws_sample *s) {
+    if (!s) return;
+    free(s->key);
+    free(s->data);
+    s->key = NULL;
+    s->data = NULL;
+}

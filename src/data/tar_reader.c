@@ -1,0 +1,195 @@
+/* Streaming WebDataset tar reader on libarchive: groups consecutive members by key, keeps the
+ * first image member's bytes, stops cleanly at a truncated member or a damaged header. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "data/image_status.h"
+#include "data/tar_reader.h"
+
+struct tar_reader {
+    struct archive *a;
+    int done, damaged;
+    char why[256];
+    char *pending_key;        /* key of a member header read but not yet consumed */
+    int pending_image;        /* that member is an image */
+    int64_t pending_size;
+    uint64_t *seen;           /* hashes of the keys seen, open addressing (0 = empty) */
+    size_t seen_cap, seen_n;
+};
+
+static int is_image_ext(const char *ext) {
+    static const char *exts[] = {"jpg", "jpeg", "png", "webp", "gif", "bmp"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(ext, exts[i])) return 1;
+    return 0;
+}
+
+/* Record `key`; 1 when it was seen before (a non-adjacent repeat). Hash collisions only cost a
+ * spurious log line. */
+static int seen_insert(tar_reader *t, const char *key) {
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    if (!h) h = 1;
+    if (2 * (t->seen_n + 1) > t->seen_cap) {
+        size_t cap = t->seen_cap ? 2 * t->seen_cap : 1024;
+        uint64_t *s = calloc(cap, sizeof *s);
+        if (!s) return 0;
+        for (size_t i = 0; i < t->seen_cap; i++) {
+            if (!t->seen[i]) continue;
+            size_t j = t->seen[i] & (cap - 1);
+            while (s[j]) j = (j + 1) & (cap - 1);
+            s[j] = t->seen[i];
+        }
+        free(t->seen);
+        t->seen = s;
+        t->seen_cap = cap;
+    }
+    size_t j = h & (t->seen_cap - 1);
+    while (t->seen[j]) {
+        if (t->seen[j] == h) return 1;
+        j = (j + 1) & (t->seen_cap - 1);
+    }
+    t->seen[j] = h;
+    t->seen_n++;
+    return 0;
+}
+
+static void set_damaged(tar_reader *t, const char *what) {
+    t->done = t->damaged = 1;
+    const char *msg = archive_error_string(t->a);
+    snprintf(t->why, sizeof t->why, "%s: %s", what, msg ? msg : "unknown libarchive error");
+}
+
+int tar_reader_open(const char *path, tar_reader **out) {
+    *out = NULL;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "cannot open shard %s: %s", path, strerror(errno));
+    close(fd);
+    tar_reader *t = calloc(1, sizeof *t);
+    if (!t || !(t->a = archive_read_new())) {
+        free(t);
+        return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", path);
+    }
+    archive_read_support_format_tar(t->a);
+    archive_read_support_format_empty(t->a);
+    archive_read_support_filter_all(t->a);
+    if (archive_read_open_filename(t->a, path, 1 << 16) != ARCHIVE_OK)
+        set_damaged(t, "not a readable tar");
+    *out = t;
+    return WS_OK;
+}
+
+/* Read the next regular member's header into pending_*; 0 at the end or on damage. */
+static int next_member(tar_reader *t) {
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(t->a, &e);
+        if (r == ARCHIVE_EOF) { t->done = 1; return 0; }
+        if (r < ARCHIVE_WARN) { set_damaged(t, "damaged tar header"); return 0; }
+        if (archive_entry_filetype(e) != AE_IFREG) continue;
+        const char *path = archive_entry_pathname(e);
+        if (!path) continue;
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        const char *dot = strchr(base, '.'), *last = strrchr(base, '.');
+        size_t klen = dot ? (size_t)(dot - path) : strlen(path);
+        t->pending_key = strndup(path, klen);
+        if (!t->pending_key) { t->done = t->damaged = 1; snprintf(t->why, sizeof t->why, "out of memory"); return 0; }
+        t->pending_image = last && is_image_ext(last + 1);
+        t->pending_size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+        return 1;
+    }
+}
+
+/* Read the pending member's bytes into s. Returns 0 when the tar ended inside the member. */
+static int read_member(tar_reader *t, ws_sample *s) {
+    if (t->pending_size > (int64_t)WS_MAX_IMAGE_BYTES) {
+        s->status = WS_IMG_TOO_LARGE;
+        snprintf(s->reason, sizeof s->reason, "member of %lld bytes, over the %zu byte limit",
+                 (long long)t->pending_size, WS_MAX_IMAGE_BYTES);
+        return archive_read_data_skip(t->a) == ARCHIVE_OK ? 1 : (set_damaged(t, "truncated tar"), 0);
+    }
+    size_t cap = t->pending_size > 0 ? (size_t)t->pending_size : 0, len = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    for (;;) {
+        if (!buf) {
+            s->status = WS_IMG_READ_ERROR;
+            snprintf(s->reason, sizeof s->reason, "out of memory");
+            return 1;
+        }
+        if (len == cap) {
+            if (cap >= WS_MAX_IMAGE_BYTES) break;
+            uint8_t *nb = realloc(buf, cap = cap ? 2 * cap : 65536);
+            if (!nb) { free(buf); buf = NULL; continue; }
+            buf = nb;
+        }
+        la_ssize_t k = archive_read_data(t->a, buf + len, cap - len);
+        if (k < 0) {
+            free(buf);
+            set_damaged(t, "truncated tar");
+            s->status = WS_IMG_READ_ERROR;
+            snprintf(s->reason, sizeof s->reason, "tar member cut short (%.120s)", t->why);
+            return 0;
+        }
+        if (k == 0) break;
+        len += (size_t)k;
+    }
+    if (len == 0) {
+        free(buf);
+        s->status = WS_IMG_EMPTY;
+        snprintf(s->reason, sizeof s->reason, "zero-byte image member");
+        return 1;
+    }
+    s->data = buf;
+    s->size = len;
+    return 1;
+}
+
+int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard) {
+    memset(s, 0, sizeof *s);
+    while (!t->done || t->pending_key) {
+        if (!t->pending_key && !next_member(t)) break;
+        if (s->key && strcmp(s->key, t->pending_key) != 0) break;   /* next sample starts */
+        if (!s->key) {
+            s->key = t->pending_key;
+            if (seen_insert(t, s->key))
+                LOG_WARN("%s: %s: key repeats after other keys (members not adjacent); a new row",
+                         shard, s->key);
+        } else {
+            free(t->pending_key);
+        }
+        t->pending_key = NULL;
+        int ok = 1;
+        if (t->pending_image && !s->data && s->status == WS_IMG_OK) ok = read_member(t, s);
+        else if (archive_read_data_skip(t->a) != ARCHIVE_OK) { set_damaged(t, "truncated tar"); ok = 0; }
+        if (!ok) break;
+    }
+    if (!s->key) return 0;
+    if (!s->data && s->status == WS_IMG_OK) {
+        s->status = WS_IMG_NO_IMAGE;
+        snprintf(s->reason, sizeof s->reason, "sample has no jpg/jpeg/png/webp/gif/bmp member");
+    }
+    return 1;
+}
+
+int tar_reader_damaged(const tar_reader *t, const char **why) {
+    if (why) *why = t->damaged ? t->why : NULL;
+    return t->damaged;
+}
+
+void tar_reader_close(tar_reader *t) {
+    if (!t) return;
+    archive_read_free(t->a);
+    free(t->pending_key);
+    free(t->seen);
+    free(t);
+}

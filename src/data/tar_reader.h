@@ -1,0 +1,15 @@
+/* WebDataset tar reading behind shard_reader.h (internal to src/data). */
+#ifndef WEBSSL_DATA_TAR_READER_H
+#define WEBSSL_DATA_TAR_READER_H
+
+#include "data/shard_reader.h"
+
+typedef struct tar_reader tar_reader;
+
+int tar_reader_open(const char *path, tar_reader **out);
+/* Same contract as shard_reader_next; `damage` receives a reason when the tar is damaged. */
+int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard);
+int tar_reader_damaged(const tar_reader *t, const char **why);
+void tar_reader_close(tar_reader *t);
+
+#endif
