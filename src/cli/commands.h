@@ -19,5 +19,8 @@ typedef struct {
 int cmd_models(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -8,6 +8,9 @@ static const ws_command commands[] = {
     {"models", cmd_models, "list the built-in architectures"},
     {"inspect", cmd_inspect, "tensors, shapes, dtypes of a checkpoint; the architecture it matches"},
     {"cost", cmd_cost, "FLOPs, memory, communication and expected throughput per tp (cost model)"},
+    {"embed", cmd_embed, "embed images with tensor x data parallelism (mpirun/srun); resumable"},
+    {"index", cmd_index, "DIR/index.h5: one virtual table over every shard file"},
+    {"bench", cmd_bench, "forward-pass throughput of an architecture with random weights"},
 };
 static const size_t num_commands = sizeof commands / sizeof commands[0];
 

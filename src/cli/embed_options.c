@@ -1,0 +1,104 @@
+/* `embed` option parsing (see embed_options.h). */
+#include "cli/embed_options.h"
+#include "common/error.h"
+#include "data/input_spec.h"
+#include "io/h5_writer.h"
+#include "model/arch.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+void embed_options_usage(FILE *f) {
+    fprintf(f,
+        "usage: webssl-dist embed --model PATH --input SPEC --output DIR [options]\n"
+        "  --model PATH            HF model directory, .safetensors or .pth\n"
+        "  --arch NAME|FILE.yaml   architecture (default: from config.json or the tensor shapes)\n"
+        "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, or @list.txt\n"
+        "  --output DIR            one HDF5 file per input shard; rerun to resume\n"
+        "  --tp N                  tensor-parallel ranks per group (divides the world size) [1]\n"
+        "  --batch B               images per forward pass [32]\n"
+        "  --device cpu|cuda       compute device [cpu]\n"
+        "  --dtype fp32|bf16       compute dtype [fp32]\n"
+        "  --features LIST         any of cls,patch_mean,patch,head [cls,patch_mean]\n"
+        "  --out-dtype f16|f32     stored feature type [f16]\n"
+        "  --preprocess crop|square  resize+center-crop or square resize [the model's]\n"
+        "  --resize S              crop mode: shorter side resized to S [the model's]\n"
+        "  --resolution R          model input side, a multiple of the patch size [the model's]\n"
+        "  --shard-size N          images per shard for directories and lists [%d]\n"
+        "  --threads T             compute threads per rank [OpenMP default]\n"
+        "  --decode-threads D      image decoding threads per TP group [2]\n"
+        "  --stats FILE            per-rank timing as JSON lines\n"
+        "exit status: 0 done, 1 usage/setup error, 2 some shards failed, 3 interrupted (rerun to resume)\n",
+        WS_DEFAULT_SHARD_SIZE);
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return ws_errorf(WS_ERR_ARG, "%s '%s': expected an integer in [%d, %d]", flag, v, lo, hi);
+    *out = (int)x;
+    return WS_OK;
+}
+
+int embed_options_parse(int argc, char **argv, embed_options *o) {
+    memset(o, 0, sizeof *o);
+    o->device = "cpu";
+    o->tp = 1;
+    o->batch = 32;
+    o->decode_threads = 2;
+    o->dtype = WS_DTYPE_F32;
+    o->out_dtype = WS_DTYPE_F16;
+    o->features = WS_FEAT_CLS | WS_FEAT_PATCH_MEAN;
+    o->preprocess = -1;
+    o->shard_size = WS_DEFAULT_SHARD_SIZE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            o->help = 1;
+            return WS_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) return ws_errorf(WS_ERR_ARG, "unexpected argument '%s'", a);
+        if (i + 1 >= argc) return ws_errorf(WS_ERR_ARG, "%s needs a value", a);
+        const char *v = argv[++i];
+        int rc = WS_OK;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--arch")) o->arch = v;
+        else if (!strcmp(a, "--input")) o->input = v;
+        else if (!strcmp(a, "--output")) o->output = v;
+        else if (!strcmp(a, "--stats")) o->stats = v;
+        else if (!strcmp(a, "--tp")) rc = parse_int(a, v, 1, 4096, &o->tp);
+        else if (!strcmp(a, "--batch")) rc = parse_int(a, v, 1, 65536, &o->batch);
+        else if (!strcmp(a, "--threads")) rc = parse_int(a, v, 0, 4096, &o->threads);
+        else if (!strcmp(a, "--decode-threads")) rc = parse_int(a, v, 1, 1024, &o->decode_threads);
+        else if (!strcmp(a, "--resize")) rc = parse_int(a, v, 1, 65536, &o->resize);
+        else if (!strcmp(a, "--resolution")) rc = parse_int(a, v, 1, 65536, &o->resolution);
+        else if (!strcmp(a, "--shard-size")) rc = parse_int(a, v, 1, INT_MAX, &o->shard_size);
+        else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
+        else if (!strcmp(a, "--device")) {
+            if (strcmp(v, "cpu") && strcmp(v, "cuda"))
+                rc = ws_errorf(WS_ERR_ARG, "--device '%s': expected cpu or cuda", v);
+            o->device = v;
+        } else if (!strcmp(a, "--dtype")) {
+            if (ws_dtype_parse(v, &o->dtype) != WS_OK || o->dtype == WS_DTYPE_F16)
+                rc = ws_errorf(WS_ERR_ARG, "--dtype '%s': expected fp32 or bf16", v);
+        } else if (!strcmp(a, "--out-dtype")) {
+            if (ws_dtype_parse(v, &o->out_dtype) != WS_OK || o->out_dtype == WS_DTYPE_BF16)
+                rc = ws_errorf(WS_ERR_ARG, "--out-dtype '%s': expected f16 or f32", v);
+        } else if (!strcmp(a, "--preprocess")) {
+            if (!strcmp(v, "crop")) o->preprocess = WS_PREPROCESS_CROP;
+            else if (!strcmp(v, "square")) o->preprocess = WS_PREPROCESS_SQUARE;
+            else rc = ws_errorf(WS_ERR_ARG, "--preprocess '%s': expected crop or square", v);
+        } else {
+            return ws_errorf(WS_ERR_ARG, "unknown option '%s' (see webssl-dist embed --help)", a);
+        }
+        if (rc != WS_OK) return rc;
+    }
+    if (!o->model) return ws_errorf(WS_ERR_ARG, "--model is required");
+    if (!o->input) return ws_errorf(WS_ERR_ARG, "--input is required");
+    if (!o->output) return ws_errorf(WS_ERR_ARG, "--output is required");
+    return WS_OK;
+}

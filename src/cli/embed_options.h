@@ -1,0 +1,35 @@
+/* Command-line options of `webssl-dist embed` (DESIGN.md "Command line"), parsed and checked
+ * before any work: every bad flag is an error naming the flag and the value. */
+#ifndef WEBSSL_CLI_EMBED_OPTIONS_H
+#define WEBSSL_CLI_EMBED_OPTIONS_H
+
+#include <stdio.h>
+
+#include "common/dtype.h"
+
+typedef struct {
+    const char *model;        /* --model PATH (required) */
+    const char *arch;         /* --arch NAME|FILE.yaml, or NULL */
+    const char *input;        /* --input SPEC (required) */
+    const char *output;       /* --output DIR (required) */
+    const char *stats;        /* --stats FILE, or NULL */
+    const char *device;       /* --device cpu|cuda (default cpu) */
+    int tp;                   /* --tp N (default 1) */
+    int batch;                /* --batch B (default 32) */
+    int threads;              /* --threads T compute threads per rank (0 = OpenMP default) */
+    int decode_threads;       /* --decode-threads D image decoding threads per TP leader (default 2) */
+    ws_dtype dtype;           /* --dtype fp32|bf16 (compute) */
+    ws_dtype out_dtype;       /* --out-dtype f16|f32 (default f16) */
+    unsigned features;        /* --features list (WS_FEAT_*; default cls,patch_mean) */
+    int preprocess;           /* --preprocess crop|square: a ws_preprocess_mode, -1 = the model's */
+    int resize;               /* --resize S (crop mode), 0 = the model's */
+    int resolution;           /* --resolution R, 0 = the model's */
+    int shard_size;           /* --shard-size N images per directory/list shard */
+    int help;                 /* --help given */
+} embed_options;
+
+/* Parse argv (argv[0] is "embed"). WS_OK, or WS_ERR_ARG with a message naming the flag. */
+int embed_options_parse(int argc, char **argv, embed_options *o);
+void embed_options_usage(FILE *f);
+
+#endif

@@ -1,0 +1,56 @@
+/* State of one `webssl-dist embed` process, shared by the setup (cmd_embed.c) and the shard loop
+ * (embed_loop.c).
+ *
+ * Protocol inside a TP group: before every step the group agrees on a header
+ * {cmd, n, shard, stop} with one small all-reduce (MAX): the leader supplies cmd/n/shard, every
+ * rank its own stop request, so a signal seen by any rank of the group stops the whole group at
+ * that step. cmd BATCH is followed by a broadcast of n images' pixels from the leader and one
+ * forward pass on every rank; SHARD_END and FINISH carry no data. Across TP groups nothing is
+ * synchronous: leaders claim shards and raise/see the stop flag through embed_queue. */
+#ifndef WEBSSL_CLI_EMBED_RUN_H
+#define WEBSSL_CLI_EMBED_RUN_H
+
+#include <stdint.h>
+
+#include "cli/embed_options.h"
+#include "cli/embed_progress.h"
+#include "cli/embed_queue.h"
+#include "cli/embed_stats.h"
+#include "comm/topology.h"
+#include "data/input_spec.h"
+#include "data/pipeline.h"
+#include "io/h5_writer.h"
+#include "webssl.h"
+
+typedef struct {
+    embed_options opt;
+    ws_topology topo;
+    ws_comm *comm;             /* the TP group */
+    ws_model *model;
+    ws_arch arch;              /* the model's architecture */
+    ws_pipeline_params pp;     /* leaders: decoding and preprocessing */
+    ws_shard_list shards;      /* leaders: the input shards */
+    int64_t num_shards;
+    ws_h5_layout layout;
+    ws_h5_meta meta;
+    embed_queue queue;
+    int queue_up;
+    embed_progress progress;   /* world rank 0 */
+    int stats_fd;
+    int lock_fd;               /* world rank 0: DIR/.lock */
+    char tmp_tag[96];          /* temporary file suffix: job and rank */
+    int R, B;                  /* resolution, batch */
+    float *pixels;             /* [B, 3, R, R] */
+    float *cls, *patch_mean, *patch;  /* outputs [B, D], [B, D], [B, P, D] */
+    int64_t *failed;           /* leaders: indices of the shards that failed here */
+    size_t num_failed, cap_failed;
+    int stopped;               /* this rank stopped on a request */
+    embed_times total;
+} embed_run;
+
+/* Run the shard loop on this rank (leader or peer) until the shards are exhausted or a stop is
+ * requested. Unrecoverable failures inside a TP group (forward pass, communication) stop every
+ * rank through ws_fatal; per-shard failures are recorded and the loop goes on. */
+void embed_loop(embed_run *r);
+
+#endif

@@ -1,0 +1,164 @@
+/* Output directory: lock, run configuration, names, temp cleanup (see run_dir.h). */
+#include "io/run_dir.h"
+#include "common/error.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return -1;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int run_dir_prepare(const char *dir) {
+    struct stat st;
+    if (mkdir_p(dir) != 0)
+        return ws_errorf(WS_ERR_IO, "--output %s: cannot create directory: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ws_errorf(WS_ERR_IO, "--output %s: not a directory", dir);
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/.write-test.%d", dir, (int)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return ws_errorf(WS_ERR_IO, "--output %s: not writable: %s", dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return WS_OK;
+}
+
+int run_dir_lock(const char *dir, int *fd) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int f = open(path, O_RDWR | O_CREAT, 0644);
+    if (f < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open lock file: %s", path, strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        char holder[256] = "";
+        ssize_t n = pread(f, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(f);
+        return ws_errorf(WS_ERR_IO, "%s: another job is writing to %s (lock held by %s); refusing to start",
+                         path, dir, holder[0] ? holder : "an unknown process");
+    }
+    char host[256] = "unknown", line[300];
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    int len = snprintf(line, sizeof line, "host %s pid %d\n", host, (int)getpid());
+    if (ftruncate(f, 0) != 0 || pwrite(f, line, (size_t)len, 0) != len) {
+        close(f);
+        return ws_errorf(WS_ERR_IO, "%s: cannot write lock file: %s", path, strerror(errno));
+    }
+    *fd = f;
+    return WS_OK;
+}
+
+void run_dir_unlock(int fd) {
+    if (fd >= 0) close(fd);  /* closing the descriptor releases the flock */
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (len >= 0 && len < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = '\0';
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static int write_config(const char *path, const char *json) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+    if (f) ok = (fflush(f) == 0 && fsync(fileno(f)) == 0) && ok, ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) return WS_OK;
+    int rc = ws_errorf(WS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    unlink(tmp);
+    return rc;
+}
+
+int run_dir_check_config(const char *dir, const char *config_json) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    char *old_text = read_text(path);
+    if (!old_text) {
+        if (errno != ENOENT) return ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        return write_config(path, config_json);
+    }
+    cJSON *old = cJSON_Parse(old_text), *now = cJSON_Parse(config_json);
+    free(old_text);
+    int rc = WS_OK;
+    if (!now) {
+        rc = ws_errorf(WS_ERR_ARG, "run configuration is not valid JSON");
+    } else if (!old || !cJSON_IsObject(old)) {
+        rc = ws_errorf(WS_ERR_ARG, "%s: not a JSON object; remove it or use another --output", path);
+    } else {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, now) {
+            const cJSON *was = cJSON_GetObjectItemCaseSensitive(old, item->string);
+            if (was && cJSON_Compare(was, item, 1)) continue;
+            char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = cJSON_PrintUnformatted(item);
+            rc = ws_errorf(WS_ERR_ARG,
+                           "%s: this run's %s is %s but the earlier run into %s used %s; use the same "
+                           "settings to resume, or another --output",
+                           path, item->string, b ? b : "?", dir, a ? a : "(not set)");
+            free(a);
+            free(b);
+            break;
+        }
+    }
+    cJSON_Delete(old);
+    cJSON_Delete(now);
+    return rc;
+}
+
+int run_dir_clean_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return ws_errorf(WS_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    int removed = 0;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] != '.' || !strstr(e->d_name, ".tmp.")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int run_dir_shard_path(const char *dir, const char *name, char *buf, size_t len) {
+    if ((size_t)snprintf(buf, len, "%s/%s.h5", dir, name) >= len)
+        return ws_errorf(WS_ERR_ARG, "output path for shard %s is too long", name);
+    return WS_OK;
+}
+
+int run_dir_tmp_path(const char *dir, const char *name, const char *tag, char *buf, size_t len) {
+    if ((size_t)snprintf(buf, len, "%s/.%s.h5.tmp.%s", dir, name, tag) >= len)
+        return ws_errorf(WS_ERR_ARG, "temporary path for shard %s is too long", name);
+    return WS_OK;
+}

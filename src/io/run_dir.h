@@ -1,0 +1,41 @@
+/* The output directory of an embed run: creation and write check, the job lock, the stored
+ * run configuration, shard file names, and the cleanup of temporary files left by crashes.
+ *
+ *   DIR/<shard>.h5                   finished shard (complete attribute = 1)
+ *   DIR/.<shard>.h5.tmp.<job>.<rank> shard being written (never looks complete)
+ *   DIR/run.json                     the run configuration (model, arch, features, dtypes,
+ *                                    resolution, preprocessing, shard size)
+ *   DIR/.lock                        flock'ed by world rank 0 for the whole run
+ *
+ * A later run into the same DIR must have the same configuration (so a requeued job resumes
+ * with the same settings); a different one is refused with the differing field named. */
+#ifndef WEBSSL_IO_RUN_DIR_H
+#define WEBSSL_IO_RUN_DIR_H
+
+#include <stddef.h>
+
+/* Create DIR (and parents) when missing and check that a file can be created in it.
+ * WS_OK or WS_ERR_IO naming the directory. */
+int run_dir_prepare(const char *dir);
+
+/* Take the exclusive lock DIR/.lock without waiting. On success *fd holds the lock until
+ * run_dir_unlock. When another process holds it: WS_ERR_IO saying so, with the holder's
+ * "host pid" recorded in the file. flock is per open file: it covers jobs on one host and
+ * on file systems whose flock is cluster-wide (Lustre, GPFS, NFSv4 with locking). */
+int run_dir_lock(const char *dir, int *fd);
+void run_dir_unlock(int fd);
+
+/* Compare `config_json` (a JSON object, unformatted) with DIR/run.json: when absent, write it
+ * (temporary file + rename); when present and equal field by field, WS_OK; when different,
+ * WS_ERR_ARG naming the first differing field with both values. */
+int run_dir_check_config(const char *dir, const char *config_json);
+
+/* Remove DIR/.*.tmp.* files left by crashed runs. Call only while holding the lock. Returns the
+ * number removed, or WS_ERR_IO when the directory cannot be read. */
+int run_dir_clean_temps(const char *dir);
+
+/* DIR/<name>.h5 and DIR/.<name>.h5.tmp.<tag> into buf. WS_OK or WS_ERR_ARG when too long. */
+int run_dir_shard_path(const char *dir, const char *name, char *buf, size_t len);
+int run_dir_tmp_path(const char *dir, const char *name, const char *tag, char *buf, size_t len);
+
+#endif
