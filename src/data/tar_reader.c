@@ -94,7 +94,7 @@ static int next_member(tar_reader *t) {
         struct archive_entry *e;
         int r = archive_read_next_header(t->a, &e);
         if (r == ARCHIVE_EOF) { t->done = 1; return 0; }
-        if (r < ARCHIVE_WARN) { set_damaged(t, "damaged tar header"); return 0; }
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) { set_damaged(t, "damaged tar header"); return 0; }
         if (archive_entry_filetype(e) != AE_IFREG) continue;
         const char *path = archive_entry_pathname(e);
         if (!path) continue;
