@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/embed_run.h"
 #include "cli/embed_signal.h"
+#include "cli/tp_auto.h"
 #include "comm/comm_mpi.h"
 #include "comm/launch_env.h"
 #include "common/check.h"
@@ -269,6 +270,8 @@ int cmd_embed(int argc, char **argv) {
         topology_mpi_finalize();
         return WS_EXIT_OK;
     }
+    if (rc == WS_OK && r.opt.tp == 0)
+        rc = tp_auto_pick(r.opt.model, r.opt.arch, r.opt.device, r.opt.resolution, r.opt.batch, r.opt.dtype, &r.opt.tp);
     if (rc == WS_OK) rc = topology_create(r.opt.tp, &r.topo);
     if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
     if (rc == WS_OK) {

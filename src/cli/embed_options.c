@@ -17,7 +17,8 @@ void embed_options_usage(FILE *f) {
         "  --arch NAME|FILE.yaml   architecture (default: from config.json or the tensor shapes)\n"
         "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, or @list.txt\n"
         "  --output DIR            one HDF5 file per input shard; rerun to resume\n"
-        "  --tp N                  tensor-parallel ranks per group (divides the world size) [1]\n"
+        "  --tp N|auto             tensor-parallel ranks per group (divides the world size) [1];\n"
+        "                          auto: the smallest that fits the memory of a rank\n"
         "  --batch B               images per forward pass [32]\n"
         "  --device cpu|cuda       compute device [cpu]\n"
         "  --dtype fp32|bf16       compute dtype [fp32]\n"
@@ -70,7 +71,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--input")) o->input = v;
         else if (!strcmp(a, "--output")) o->output = v;
         else if (!strcmp(a, "--stats")) o->stats = v;
-        else if (!strcmp(a, "--tp")) rc = parse_int(a, v, 1, 4096, &o->tp);
+        else if (!strcmp(a, "--tp")) rc = !strcmp(v, "auto") ? (o->tp = 0, WS_OK) : parse_int(a, v, 1, 4096, &o->tp);
         else if (!strcmp(a, "--batch")) rc = parse_int(a, v, 1, 65536, &o->batch);
         else if (!strcmp(a, "--threads")) rc = parse_int(a, v, 0, 4096, &o->threads);
         else if (!strcmp(a, "--decode-threads")) rc = parse_int(a, v, 1, 1024, &o->decode_threads);

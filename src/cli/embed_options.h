@@ -14,7 +14,7 @@ typedef struct {
     const char *output;       /* --output DIR (required) */
     const char *stats;        /* --stats FILE, or NULL */
     const char *device;       /* --device cpu|cuda (default cpu) */
-    int tp;                   /* --tp N (default 1) */
+    int tp;                   /* --tp N (default 1); 0 = auto (cli/tp_auto.h) */
     int batch;                /* --batch B (default 32) */
     int threads;              /* --threads T compute threads per rank (0 = OpenMP default) */
     int decode_threads;       /* --decode-threads D image decoding threads per TP leader (default 2) */

@@ -126,6 +126,13 @@ double cost_host_memory_per_rank(int ranks_per_node) {
     return (double)pages * (double)page / (ranks_per_node > 0 ? ranks_per_node : 1);
 }
 
+/* "12.04 GiB" or "3.1 MiB": bytes in the unit that keeps a figure readable. */
+static const char *fmt_bytes(double b, char *buf, size_t len) {
+    if (b >= GIB) snprintf(buf, len, "%.2f GiB", b / GIB);
+    else snprintf(buf, len, "%.1f MiB", b / (1024.0 * 1024.0));
+    return buf;
+}
+
 int cost_pick_tp(const ws_arch *a, int res, int B, ws_dtype dt, int world_size, double memory_bytes,
                  char *why, size_t why_len) {
     double need_tp1 = 0.0, need_last = 0.0;
@@ -139,18 +146,21 @@ int cost_pick_tp(const ws_arch *a, int res, int B, ws_dtype dt, int world_size, 
         if (tp == 1) need_tp1 = need;
         need_last = need; last = tp;
         if (need <= memory_bytes) {
-            int n = snprintf(why, why_len,
-                             "tp %d: %.2f GiB weights + %.2f GiB activations (batch %d, %s) per rank, "
-                             "%.2f GiB with reserve, fit in %.2f GiB", tp,
-                             (double)c.weight_bytes_rank / GIB, (double)c.activation_bytes_rank / GIB, B,
-                             ws_dtype_name(dt), need / GIB, memory_bytes / GIB);
-            if (tp > 1 && n > 0 && (size_t)n < why_len)
-                snprintf(why + n, why_len - (size_t)n, "; tp 1 would need %.2f GiB", need_tp1 / GIB);
+            char w[32], act[32], n[32], m[32], n1[32];
+            int len = snprintf(why, why_len,
+                               "tp %d: %s weights + %s activations (batch %d, %s) per rank, %s with reserve, "
+                               "fit in %s", tp, fmt_bytes((double)c.weight_bytes_rank, w, sizeof w),
+                               fmt_bytes((double)c.activation_bytes_rank, act, sizeof act), B, ws_dtype_name(dt),
+                               fmt_bytes(need, n, sizeof n), fmt_bytes(memory_bytes, m, sizeof m));
+            if (tp > 1 && len > 0 && (size_t)len < why_len)
+                snprintf(why + len, why_len - (size_t)len, "; tp 1 would need %s", fmt_bytes(need_tp1, n1, sizeof n1));
             return tp;
         }
     }
+    char m[32], n[32];
     return ws_errorf(WS_ERR_ARG,
-                     "--tp auto: %s (batch %d, %s) does not fit in %.2f GiB per rank with any tp dividing "
-                     "the %d ranks; tp %d needs %.2f GiB (use more ranks, a smaller --batch, or bf16)",
-                     a->name, B, ws_dtype_name(dt), memory_bytes / GIB, world_size, last, need_last / GIB);
+                     "--tp auto: %s (batch %d, %s) does not fit in %s per rank with any tp dividing the %d ranks; "
+                     "tp %d needs %s (use more ranks, a smaller --batch, or bf16)",
+                     a->name, B, ws_dtype_name(dt), fmt_bytes(memory_bytes, m, sizeof m), world_size, last,
+                     fmt_bytes(need_last, n, sizeof n));
 }

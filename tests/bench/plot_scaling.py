@@ -5,7 +5,8 @@
   throughput_vs_tp.png      images/s per rank against tp at each arch's largest batch
   throughput_vs_dp.png      images/s of the whole run against dp (tp 1)
   time_breakdown.png        per run: compute, all-reduce, input wait, write (seconds)
-  memory_model.png          peak resident memory per rank against the cost model's prediction
+  memory_model.png          peak resident memory per rank against the cost model's weights +
+                            activations (the dotted line is equality)
   allreduce.png             MPI all-reduce bus bandwidth and time against message size
                             (when DIR/allreduce.csv exists)
 
@@ -158,7 +159,8 @@ def plot_breakdown(rows, out):
 
 
 def plot_memory(rows, out):
-    pts = [(num(r, "model_mem_mib_rank"), num(r, "peak_mem_mib_rank"), r) for r in rows]
+    pts = [((num(r, "model_weight_mib_rank") or 0) + (num(r, "model_act_mib_rank") or 0),
+            num(r, "peak_mem_mib_rank"), r) for r in rows]
     pts = [p for p in pts if p[0] and p[1]]
     if not pts:
         return
@@ -171,7 +173,7 @@ def plot_memory(rows, out):
     ax.plot([lo, hi], [lo, hi], ls=":", color="grey")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("cost model: weights + activations + reserve (MiB/rank)")
+    ax.set_xlabel("cost model: weights + activations (MiB/rank)")
     ax.set_ylabel("measured peak RSS (MiB/rank)")
     ax.set_title("memory per rank: model vs measured")
     ax.grid(alpha=0.3)

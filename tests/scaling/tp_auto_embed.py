@@ -1,0 +1,54 @@
+"""`webssl-dist embed --tp auto` under mpirun with 2 ranks on a tiny transformers Dinov2 model:
+the run says what it picked and why, its features equal those of an explicit --tp 1 run (max abs
+difference printed, must be 0: same arithmetic), and a batch no tp can hold stops with exit
+status 1 and a message naming --tp auto and the memory needed."""
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.environ["WEBSSL_SOURCE_DIR"], "tests", "driver"))
+import embed_common as ec  # noqa: E402
+
+
+def embed(tp, out, extra=()):
+    cmd = [ec.MPIEXEC, "-np", "2", ec.BIN, "embed", "--model", "model", "--input", "imgs", "--output", out,
+           "--tp", tp, "--batch", "2", "--threads", "1", *extra]
+    return subprocess.run(cmd, env=ec.ENV, capture_output=True, text=True, timeout=120)
+
+
+def features(out):
+    (name,) = [f for f in os.listdir(out) if f.endswith(".h5")]
+    with h5py.File(os.path.join(out, name)) as f:
+        return {k: f[k][...] for k in ("cls", "patch_mean")}
+
+
+for d in ("model", "imgs", "out_auto", "out_tp1", "out_big"):
+    shutil.rmtree(d, ignore_errors=True)
+ec.tiny_model("dino", "model")
+ec.make_images("imgs", 6)
+
+r = embed("auto", "out_auto")
+print(r.stderr[-1500:])
+assert r.returncode == 0, f"embed --tp auto failed ({r.returncode})"
+line = next((l for l in r.stderr.splitlines() if "--tp auto" in l), "")
+assert "tp 1:" in line and "fit in" in line, f"no --tp auto explanation in the log: {line!r}"
+assert "dp 2 x tp 1" in r.stderr, "the layout does not show the picked tp"
+
+r1 = embed("1", "out_tp1")
+assert r1.returncode == 0, r1.stderr[-1500:]
+a, b = features("out_auto"), features("out_tp1")
+for k in a:
+    err = float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64))))
+    print(f"{k}: max abs diff --tp auto vs --tp 1: {err:.3g} (tolerance 0)")
+    assert err == 0.0
+
+# 65536 images of 80 x 80 patches cannot fit any rank: a clear error, no hang.
+r = embed("auto", "out_big", ["--resolution", "1120", "--batch", "65536"])
+print(r.stderr[-800:])
+assert r.returncode == 1, f"expected exit status 1, got {r.returncode}"
+assert "--tp auto" in r.stderr and "does not fit" in r.stderr
+print("embed --tp auto: ok")
