@@ -23,5 +23,6 @@ int cmd_embed(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif
