@@ -69,22 +69,36 @@ static void set_damaged(tar_reader *t, const char *what) {
     snprintf(t->why, sizeof t->why, "%s: %s", what, msg ? msg : "unknown libarchive error");
 }
 
+static tar_reader *tar_reader_new(void) {
+    tar_reader *t = calloc(1, sizeof *t);
+    if (!t || !(t->a = archive_read_new())) {
+        free(t);
+        return NULL;
+    }
+    archive_read_support_format_tar(t->a);
+    archive_read_support_format_empty(t->a);
+    archive_read_support_filter_all(t->a);
+    return t;
+}
+
 int tar_reader_open(const char *path, tar_reader **out) {
     *out = NULL;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return ws_errorf(WS_ERR_IO, "cannot open shard %s: %s", path, strerror(errno));
     close(fd);
-    tar_reader *t = calloc(1, sizeof *t);
-    if (!t || !(t->a = archive_read_new())) {
-        free(t);
-        return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", path);
-    }
-    archive_read_support_format_tar(t->a);
-    archive_read_support_format_empty(t->a);
-    archive_read_support_filter_all(t->a);
+    tar_reader *t = tar_reader_new();
+    if (!t) return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", path);
     if (archive_read_open_filename(t->a, path, 1 << 16) != ARCHIVE_OK)
         set_damaged(t, "not a readable tar");
     *out = t;
+    return WS_OK;
+}
+
+int tar_reader_open_memory(const void *data, size_t size, tar_reader **out) {
+    tar_reader *t = tar_reader_new();
+    *out = t;
+    if (!t) return ws_errorf(WS_ERR_NOMEM, "out of memory opening an in-memory tar");
+    if (archive_read_open_memory(t->a, data, size) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
     return WS_OK;
 }
 

@@ -7,6 +7,8 @@
 typedef struct tar_reader tar_reader;
 
 int tar_reader_open(const char *path, tar_reader **out);
+/* The same over a tar held in memory (borrowed; must outlive the reader). */
+int tar_reader_open_memory(const void *data, size_t size, tar_reader **out);
 /* Same contract as shard_reader_next; `damage` receives a reason when the tar is damaged. */
 int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard);
 int tar_reader_damaged(const tar_reader *t, const char **why);
