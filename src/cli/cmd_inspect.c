@@ -89,6 +89,10 @@ int cmd_inspect(int argc, char **argv) {
         printf("architecture: %s (%s): %s, D %d, depth %d, heads %d, FFN %s %d, patch %d, res %d, %" PRId64
                " parameters\n", a.name, source, arch_family_name(a.family), a.embed_dim, a.depth, a.num_heads,
                arch_ffn_name(a.ffn), a.ffn_hidden, a.patch_size, a.img_size, arch_param_count(&a));
+        const ws_preprocess *p = &a.preprocess;
+        printf("preprocess: %s, resize %d, crop %d, mean [%g, %g, %g], std [%g, %g, %g]\n",
+               p->mode == WS_PREPROCESS_CROP ? "crop" : "square", p->resize, p->crop, p->mean[0], p->mean[1],
+               p->mean[2], p->std[0], p->std[1], p->std[2]);
     } else {
         printf("architecture: none: %s\n", ws_error_message());
     }

@@ -13,7 +13,7 @@ import sys
 
 import torch
 from safetensors.torch import save_file
-from transformers import Dinov2Config, Dinov2Model, ViTConfig, ViTModel
+from transformers import BitImageProcessor, Dinov2Config, Dinov2Model, ViTConfig, ViTImageProcessor, ViTModel
 from transformers.utils import logging as hf_logging
 
 hf_logging.set_verbosity_error()
@@ -74,12 +74,19 @@ dino_cfg = Dinov2Config(hidden_size=48, num_hidden_layers=2, num_attention_heads
                         patch_size=14, image_size=56, layerscale_value=1e-5, layer_norm_eps=1e-6)
 vit_cfg = ViTConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=3, intermediate_size=192,
                     patch_size=16, image_size=224, layer_norm_eps=1e-6)
+# Web-DINO's processor: shorter side 256 + center crop 224; MAE's: square 224 (HF ViT defaults).
+processor = {"dino": BitImageProcessor(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
+                                       image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]),
+             "vit": ViTImageProcessor(resample=3)}
+preprocess_line = {"dino": "preprocess: crop, resize 256, crop 224, mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]",
+                   "vit": "preprocess: square, resize 224, crop 224, mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]"}
 models = [("dino", Dinov2Model(dino_cfg), "tiny-dino"), ("vit", ViTModel(vit_cfg), "tiny-mae")]
 for kind, model, arch in models:
     for dtype, dname in [(torch.float32, "f32"), (torch.bfloat16, "bf16")]:
         m = model.to(dtype)
         d = os.path.join(WORK, f"{kind}_{dname}_sharded")
         m.save_pretrained(d, max_shard_size="40KB", safe_serialization=True)
+        processor[kind].save_pretrained(d)
         shards = [f for f in os.listdir(d) if f.endswith(".safetensors")]
         check(len(shards) > 2 and os.path.exists(os.path.join(d, "model.safetensors.index.json")),
               f"{d}: saved as {len(shards)} shards")
@@ -91,6 +98,7 @@ for kind, model, arch in models:
         check(rc == 0 and f"architecture: {arch} (config.json)" in out, f"inspect {d}: architecture {arch} from config.json")
         check(f"total:   {numel} parameters" in out, f"inspect {d}: {numel} parameters")
         check(f"files:   {len(shards)}" in out, f"inspect {d}: {len(shards)} files")
+        check(preprocess_line[kind] in out, f"inspect {d}: {preprocess_line[kind]}")
 
 # --- real files broken on purpose --------------------------------------------------------------------
 good = os.path.join(WORK, "plain_f32.safetensors")
