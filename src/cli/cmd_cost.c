@@ -186,8 +186,8 @@ int cmd_cost(int argc, char **argv) {
     }
 
     int rc = WS_OK;
-    print_header(o.format);
     if (!strcmp(arch_name, "published")) {
+        print_header(o.format);
         for (size_t i = 0; i < arch_builtin_count() && rc == WS_OK; i++) {
             const ws_arch *a = arch_builtin_at(i);
             if (strncmp(a->name, "webssl-", 7)) continue;
@@ -196,7 +196,13 @@ int cmd_cost(int argc, char **argv) {
     } else {
         ws_arch a;
         rc = arch_resolve(arch_name, &a);
-        if (rc == WS_OK) rc = report_arch(&a, &o);
+        /* Check the flags against the architecture before printing anything. */
+        ws_cost c;
+        if (rc == WS_OK) rc = cost_compute(&a, o.res, o.batch, o.tp > 0 ? o.tp : 1, o.dtype, &c);
+        if (rc == WS_OK) {
+            print_header(o.format);
+            rc = report_arch(&a, &o);
+        }
     }
     if (rc < 0) {
         fprintf(stderr, "webssl-dist cost: %s\n", ws_error_message());
