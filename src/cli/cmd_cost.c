@@ -33,6 +33,11 @@ static void usage(FILE *f) {
             "  --world N            ranks to divide for --tp auto (default 8)\n"
             "  --hardware NAME      hardware profile (default h100)\n"
             "  --efficiency E       fraction of peak FLOP/s reached (default: the profile's)\n"
+            "  --peak-gflops G      override the profile's peak GFLOP/s per rank (both dtypes)\n"
+            "  --mem-gbs G          override its memory bandwidth (GB/s)\n"
+            "  --link-gbs G         override its all-reduce link bandwidth inside a node (GB/s, one\n"
+            "                       direction; the link efficiency becomes 1: give what was measured)\n"
+            "  --link-latency-us U  override its all-reduce latency inside a node (microseconds)\n"
             "  --device-memory GiB  memory per rank (default: the profile's; 'host' = available\n"
             "                       host memory / --world)\n"
             "  --markdown, --csv    print a Markdown table / CSV (bytes, FLOPs, seconds)\n");
@@ -64,6 +69,7 @@ static int print_row(const ws_arch *a, const cost_options *o, int tp) {
     cost_throughput(&c, &o->hw, &t);
     double mem = o->device_memory > 0 ? o->device_memory : o->hw.memory_bytes;
     const char *fits = cost_rank_bytes(&c) <= mem ? "yes" : "no";
+    const int prec = t.images_per_s_device < 10 ? 2 : 0;   /* CPU rates are fractions of an image */
     if (o->format == 2)
         printf("%s,%d,%d,%s,%d,%d,%d,%lld,%lld,%.6g,%.6g,%zu,%zu,%.0f,%zu,%.6g,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f\n",
                a->name, tp, c.B, ws_dtype_name(c.dtype), c.res, c.heads_rank, c.hidden_rank,
@@ -72,16 +78,16 @@ static int print_row(const ws_arch *a, const cost_options *o, int tp) {
                c.allreduce_bytes_image, c.allreduces_batch, t.compute_s, t.weights_s, t.comm_s,
                t.images_per_s_device, t.gpu_hours_per_billion, t.comm_share);
     else if (o->format == 1)
-        printf("| %s | %d | %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.0f | %.0f%% | %.0f | %s |\n", a->name,
+        printf("| %s | %d | %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.*f | %.0f%% | %.0f | %s |\n", a->name,
                tp, c.heads_rank, c.flops_image / 1e9, (double)c.weight_bytes_rank / GIB,
                (double)c.activation_bytes_rank / GIB, (double)c.allreduce_bytes_block / MIB,
-               c.allreduce_bytes_image / MIB, t.images_per_s_device, 100.0 * t.comm_share,
+               c.allreduce_bytes_image / MIB, prec, t.images_per_s_device, 100.0 * t.comm_share,
                t.gpu_hours_per_billion, fits);
     else
-        printf("%-28s %3d %5d %9.1f %8.2f %8.2f %9.1f %9.2f %9.0f %5.0f%% %10.0f %4s\n", a->name, tp,
+        printf("%-28s %3d %5d %9.1f %8.2f %8.2f %9.1f %9.2f %9.*f %5.0f%% %10.0f %4s\n", a->name, tp,
                c.heads_rank, c.flops_image / 1e9, (double)c.weight_bytes_rank / GIB,
                (double)c.activation_bytes_rank / GIB, (double)c.allreduce_bytes_block / MIB,
-               c.allreduce_bytes_image / MIB, t.images_per_s_device, 100.0 * t.comm_share,
+               c.allreduce_bytes_image / MIB, prec, t.images_per_s_device, 100.0 * t.comm_share,
                t.gpu_hours_per_billion, fits);
     return WS_OK;
 }
@@ -131,12 +137,14 @@ int cmd_cost(int argc, char **argv) {
         {"batch", required_argument, 0, 'b'},      {"dtype", required_argument, 0, 'd'},
         {"tp", required_argument, 0, 't'},         {"world", required_argument, 0, 'w'},
         {"hardware", required_argument, 0, 'H'},   {"efficiency", required_argument, 0, 'e'},
-        {"device-memory", required_argument, 0, 'm'}, {"markdown", no_argument, 0, 'M'},
+        {"device-memory", required_argument, 0, 'm'},
+        {"peak-gflops", required_argument, 0, 'P'}, {"mem-gbs", required_argument, 0, 'B'},
+        {"link-gbs", required_argument, 0, 'L'},   {"link-latency-us", required_argument, 0, 'U'}, {"markdown", no_argument, 0, 'M'},
         {"csv", no_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     cost_options o = {.res = 0, .batch = 32, .tp = -1, .world = 8, .dtype = WS_DTYPE_BF16};
     const char *arch_name = NULL, *hw_name = "h100", *memory = NULL;
-    double efficiency = 0;
+    double efficiency = 0, peak_gflops = 0, mem_gbs = 0, link_gbs = 0, link_us = 0;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -159,6 +167,10 @@ int cmd_cost(int argc, char **argv) {
         case 'H': hw_name = optarg; break;
         case 'e': bad = parse_double("--efficiency", optarg, &efficiency); break;
         case 'm': memory = optarg; break;
+        case 'P': bad = parse_double("--peak-gflops", optarg, &peak_gflops); break;
+        case 'B': bad = parse_double("--mem-gbs", optarg, &mem_gbs); break;
+        case 'L': bad = parse_double("--link-gbs", optarg, &link_gbs); break;
+        case 'U': bad = parse_double("--link-latency-us", optarg, &link_us); break;
         case 'M': o.format = 1; break;
         case 'V': o.format = 2; break;
         case 'h': usage(stdout); return WS_EXIT_OK;
@@ -178,6 +190,13 @@ int cmd_cost(int argc, char **argv) {
     }
     o.hw = *hw;
     if (efficiency > 0) o.hw.efficiency = efficiency;
+    if (peak_gflops > 0) o.hw.peak_flops_bf16 = o.hw.peak_flops_fp32 = peak_gflops * 1e9;
+    if (mem_gbs > 0) o.hw.mem_bw = mem_gbs * 1e9;
+    if (link_gbs > 0) {
+        o.hw.intra_bw = link_gbs * 1e9;
+        o.hw.link_efficiency = 1.0;
+    }
+    if (link_us > 0) o.hw.intra_latency = link_us * 1e-6;
     if (memory && !strcmp(memory, "host")) {
         o.device_memory = cost_host_memory_per_rank(o.world);
     } else if (memory) {
