@@ -8,7 +8,7 @@
 #include "data/preprocess.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    ws_decode_opts o = {1u << 20, 1, 0};
+    ws_decode_opts o = {1u << 16, 1, 0};
     ws_image img;
     if (image_decode(data, size, &o, &img) != 0) return 0;
     ws_preprocess p = {WS_PREPROCESS_CROP, 9, 7, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
