@@ -106,7 +106,7 @@ static int prepare_output(embed_run *r) {
     return WS_OK;
 }
 
-/* TP leaders: expand --input; every leader must see the same shard count. */
+/* TP leaders: expand --input; every leader must see the same shard count. Agreed over the world. */
 static int load_shards(embed_run *r) {
     int rc = WS_OK;
     if (r->topo.is_leader) {
@@ -114,15 +114,16 @@ static int load_shards(embed_run *r) {
         if (rc != WS_OK) ws_error_context(rc, "--input %s", r->opt.input);
         r->num_shards = rc == WS_OK ? (int64_t)r->shards.count : -1;
     }
-    rc = topology_agree(r->topo.world, rc);
-    if (rc != WS_OK || !r->topo.is_leader) return rc;
-    int64_t lo, hi;
-    MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
-    MPI_CHECK(MPI_Allreduce(&r->num_shards, &hi, 1, MPI_INT64_T, MPI_MAX, r->topo.leaders));
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
+    int64_t lo = 0, hi = 0;
+    if (r->topo.is_leader) {
+        MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
+        MPI_CHECK(MPI_Allreduce(&r->num_shards, &hi, 1, MPI_INT64_T, MPI_MAX, r->topo.leaders));
+    }
     if (lo != hi)
-        return ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
-                         r->opt.input, (long long)lo, (long long)hi);
-    return WS_OK;
+        rc = ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
+                       r->opt.input, (long long)lo, (long long)hi);
+    return topology_agree(r->topo.world, rc);
 }
 
 static int load_model(embed_run *r) {
@@ -233,7 +234,7 @@ static int setup(embed_run *r) {
     r->layout.out_dtype = r->opt.out_dtype;
     if (r->topo.world_rank == 0) rc = prepare_output(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    if ((rc = topology_agree(r->topo.world, load_shards(r))) != WS_OK) return rc;
+    if ((rc = load_shards(r)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
     r->comm = comm_mpi_create(r->topo.tp_comm);
     rc = r->comm ? load_model(r) : ws_errorf(WS_ERR_NOMEM, "communicator");

@@ -27,6 +27,17 @@ struct ws_h5_writer {
     size_t half_len;
 };
 
+/* Library setup before the first HDF5 call of the process: no error stack printing (errors are
+ * reported through ws_errorf), and no HDF5 atexit handler: after a failed H5Fclose (disk full)
+ * the library keeps a half-closed file that its exit handler would crash on. */
+static void h5_lib_init(void) {
+    static int done = 0;
+    if (done) return;
+    done = 1;
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 int h5_features_parse(const char *s, unsigned *features) {
     static const char *const names[] = {"cls", "patch_mean", "patch", "head"};
     unsigned f = 0;
@@ -182,7 +193,7 @@ static int io_error(const char *what, const char *path) {
 int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_layout *layout,
                    const ws_h5_meta *meta, ws_h5_writer **out) {
     *out = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_lib_init();
     ws_h5_writer *w = calloc(1, sizeof *w);
     if (!w) return ws_errorf(WS_ERR_NOMEM, "writer for %s", final_path);
     w->file = w->f16 = w->str = -1;
@@ -333,7 +344,7 @@ static int read_i64_attr(hid_t loc, const char *name, int64_t *v) {
 }
 
 int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_lib_init();
     if (access(path, F_OK) != 0) return ws_errorf(WS_ERR_IO, "%s: %s", path, strerror(errno));
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
