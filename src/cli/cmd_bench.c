@@ -1,5 +1,7 @@
 /* `webssl-dist bench`: forward-pass throughput of an architecture with random weights on one
- * rank: images/s, GFLOP/s (arch_flops_per_image), peak resident memory; optional JSON report. */
+ * rank, or under mpirun/srun on dp x tp ranks (each TP group runs the model sharded, as embed
+ * does): images/s, GFLOP/s (arch_flops_per_image), peak resident memory, time in the TP
+ * all-reduces; optional JSON report (world rank 0, slowest rank's figures). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,14 +12,25 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "comm/comm_mpi.h"
+#include "comm/topology.h"
 #include "webssl.h"
 
 static const char *usage =
     "usage: webssl-dist bench --arch NAME|FILE.yaml [--batch B] [--iters N] [--warmup W]\n"
     "                         [--dtype fp32|bf16] [--threads T] [--resolution R] [--device cpu|cuda]\n"
-    "                         [--json FILE]\n"
+    "                         [--tp N] [--json FILE]\n"
     "Runs the forward pass on random weights and random pixels and reports images/s, GFLOP/s and\n"
-    "peak memory. Defaults: batch 8, iters 5, warmup 1, fp32, native resolution.\n";
+    "peak memory. Defaults: batch 8, iters 5, warmup 1, fp32, native resolution, tp 1.\n"
+    "Under mpirun/srun the ranks form dp x tp groups (tp divides the world size); the report is\n"
+    "one TP group's images/s and the slowest rank's times, plus the seconds spent in all-reduces.\n";
+
+/* The run's MPI state, released by cmd_bench after the model. */
+typedef struct {
+    ws_topology topo;
+    int have_topology;
+    ws_comm *comm;   /* the TP group's communicator (tp > 1) */
+} bench_mpi;
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -38,7 +51,8 @@ static int parse_int(const char *flag, const char *v, int lo, int *out) {
 }
 
 static int write_json(const char *path, const ws_arch *a, const char *dtype, int B, int R, int threads,
-                      int iters, double sec_per_iter, double img_s, double gflops, double peak_mb) {
+                      int iters, double sec_per_iter, double img_s, double gflops, double peak_mb,
+                      const ws_topology *t, double comm_s) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "arch", a->name);
     cJSON_AddStringToObject(j, "dtype", dtype);
@@ -50,6 +64,9 @@ static int write_json(const char *path, const ws_arch *a, const char *dtype, int
     cJSON_AddNumberToObject(j, "images_per_second", img_s);
     cJSON_AddNumberToObject(j, "gflops_per_second", gflops);
     cJSON_AddNumberToObject(j, "peak_rss_mb", peak_mb);
+    cJSON_AddNumberToObject(j, "tp", t->tp);
+    cJSON_AddNumberToObject(j, "dp", t->dp);
+    cJSON_AddNumberToObject(j, "comm_seconds", comm_s);
     cJSON_AddStringToObject(j, "version", ws_version());
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -61,9 +78,9 @@ static int write_json(const char *path, const ws_arch *a, const char *dtype, int
     return bad;
 }
 
-int cmd_bench(int argc, char **argv) {
+static int bench_rank(int argc, char **argv, bench_mpi *mp) {
     const char *arch_name = NULL, *json = NULL, *dtype = "fp32";
-    int B = 8, iters = 5, warmup = 1, R = 0;
+    int B = 8, iters = 5, warmup = 1, R = 0, tp = 1;
     ws_model_options o;
     ws_model_options_init(&o);
     for (int i = 1; i < argc; i++) {
@@ -81,6 +98,7 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(k, "--arch")) arch_name = v;
         else if (!strcmp(k, "--batch")) bad = parse_int(k, v, 1, &B);
         else if (!strcmp(k, "--iters")) bad = parse_int(k, v, 1, &iters);
+        else if (!strcmp(k, "--tp")) bad = parse_int(k, v, 1, &tp);
         else if (!strcmp(k, "--warmup")) bad = parse_int(k, v, 0, &warmup);
         else if (!strcmp(k, "--threads")) bad = parse_int(k, v, 0, &o.threads);
         else if (!strcmp(k, "--resolution")) bad = parse_int(k, v, 1, &R);
@@ -108,6 +126,21 @@ int cmd_bench(int argc, char **argv) {
         return WS_EXIT_USAGE;
     }
     if (!R) R = a.img_size;
+    int rc = topology_create(tp, &mp->topo);
+    mp->have_topology = rc == WS_OK;
+    if (rc == WS_OK) rc = topology_check_heads(&mp->topo, a.num_heads, a.name);
+    if (rc == WS_OK && tp > 1 && !(mp->comm = comm_mpi_create(mp->topo.tp_comm)))
+        rc = ws_errorf(WS_ERR_NOMEM, "TP communicator");
+    if (rc) {   /* the same error on every rank: say it once */
+        int world_rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+        if (world_rank == 0) fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
+        return WS_EXIT_USAGE;
+    }
+    const int rank0 = mp->topo.world_rank == 0;
+    o.tp_rank = mp->topo.tp_rank;
+    o.tp_size = tp;
+    o.comm = mp->comm;
     ws_model *m = NULL;
     if (ws_model_create_random(&a, 1, &o, &m)) {
         fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
@@ -128,8 +161,8 @@ int cmd_bench(int argc, char **argv) {
         pixels[i] = (float)(s >> 8) / 16777216.0f * 4.0f - 2.0f;
     }
     ws_features f = {cls, mean, NULL};
-    int rc = WS_OK;
     for (int i = 0; i < warmup && !rc; i++) rc = ws_model_forward(m, pixels, B, R, &f);
+    if (mp->comm) mp->comm->comm_seconds = 0;
     double t0 = now_seconds();
     for (int i = 0; i < iters && !rc; i++) rc = ws_model_forward(m, pixels, B, R, &f);
     double dt = (now_seconds() - t0) / iters;
@@ -141,14 +174,35 @@ int cmd_bench(int argc, char **argv) {
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    /* The slowest rank's batch time, all-reduce time and memory. */
+    double worst[3] = {dt, mp->comm ? mp->comm->comm_seconds : 0.0, ru.ru_maxrss / 1024.0};
+    MPI_Allreduce(MPI_IN_PLACE, worst, 3, MPI_DOUBLE, MPI_MAX, mp->topo.world);
+    dt = worst[0];
+    double comm_s = worst[1];
     double img_s = B / dt, gflops = arch_flops_per_image(&a, R) * B / dt * 1e-9;
-    double peak_mb = ru.ru_maxrss / 1024.0;
-    printf("arch %s  dtype %s  batch %d  resolution %d  threads %d\n", a.name, dtype, B, R, o.threads);
-    printf("%.4f s/batch  %.3f img/s  %.1f GFLOP/s  peak RSS %.0f MB  (weights %.0f MB)\n", dt, img_s,
-           gflops, peak_mb, ws_model_weight_bytes(m) / 1048576.0);
+    double peak_mb = worst[2];
+    if (rank0) printf("arch %s  dtype %s  batch %d  resolution %d  threads %d\n", a.name, dtype, B, R, o.threads);
+    if (rank0)
+        printf("%.4f s/batch  %.3f img/s  %.1f GFLOP/s  peak RSS %.0f MB  (weights %.0f MB)  "
+               "dp %d x tp %d, all-reduce %.1f%%\n", dt, img_s, gflops, peak_mb,
+               ws_model_weight_bytes(m) / 1048576.0, mp->topo.dp, tp, 100.0 * comm_s / (dt * iters));
     ws_model_free(m);
     free(pixels); free(cls); free(mean);
-    if (json && write_json(json, &a, dtype, B, R, o.threads, iters, dt, img_s, gflops, peak_mb))
+    if (rank0 && json &&
+        write_json(json, &a, dtype, B, R, o.threads, iters, dt, img_s, gflops, peak_mb, &mp->topo, comm_s))
         return WS_EXIT_USAGE;
     return WS_EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (topology_mpi_init(&argc, &argv) != WS_OK) {
+        fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
+        return WS_EXIT_USAGE;
+    }
+    bench_mpi mp = {.have_topology = 0, .comm = NULL};
+    int code = bench_rank(argc, argv, &mp);
+    comm_free(mp.comm);
+    if (mp.have_topology) topology_free(&mp.topo);
+    topology_mpi_finalize();
+    return code;
 }
