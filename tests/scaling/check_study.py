@@ -1,7 +1,8 @@
 """Checks a short launch/scaling-study run (tests/scaling/CMakeLists.txt): every row ok, every
 parameter recorded, GFLOP/s equal to images/s times the FLOPs per image that bench and the cost
 model report independently (model/arch.c vs model/cost_model.c through `webssl-dist cost`),
-measured peak memory within a factor of the cost model's prediction, and the plots written."""
+all-reduce time exactly in the tp > 1 runs, measured peak memory below the cost model's need
+(weights + activations + reserve), and the plots written."""
 import csv
 import os
 import sys
@@ -17,6 +18,8 @@ for r in rows:
         assert r[col] != "", f"column {col} empty in {r}"
     img_s, gflops, flops = float(r["img_per_s"]), float(r["gflop_per_s"]), float(r["flops_image"])
     assert img_s > 0
+    comm = float(r["comm_s"] or 0)
+    assert (comm > 0) == (r["tp"] != "1"), f"all-reduce time {comm} s at tp {r['tp']}"
     rel = abs(gflops - img_s * flops / 1e9) / gflops
     worst = max(worst, rel)
     peak, model = float(r["peak_mem_mib_rank"]), float(r["model_mem_mib_rank"])
@@ -26,7 +29,7 @@ for r in rows:
     assert peak < model, f"measured peak {peak} MiB exceeds the model's {model} MiB"
 print(f"GFLOP/s vs img/s x FLOPs/image: max rel err {worst:.2e} (tolerance 1e-3)")
 assert worst < 1e-3
-for name in ("throughput_vs_batch.png", "time_breakdown.png", "memory_model.png"):
+for name in ("throughput_vs_batch.png", "throughput_vs_tp.png", "time_breakdown.png", "memory_model.png"):
     path = os.path.join(img, name)
     assert os.path.getsize(path) > 1000, f"{path} missing or empty"
     with open(path, "rb") as f:
