@@ -165,7 +165,13 @@ int cmd_cost(int argc, char **argv) {
             break;
         case 'w': bad = parse_int("--world", optarg, 1, &o.world); break;
         case 'H': hw_name = optarg; break;
-        case 'e': bad = parse_double("--efficiency", optarg, &efficiency); break;
+        case 'e':
+            bad = parse_double("--efficiency", optarg, &efficiency);
+            if (!bad && efficiency > 1) {
+                fprintf(stderr, "webssl-dist cost: --efficiency %g must be at most 1\n", efficiency);
+                bad = 1;
+            }
+            break;
         case 'm': memory = optarg; break;
         case 'P': bad = parse_double("--peak-gflops", optarg, &peak_gflops); break;
         case 'B': bad = parse_double("--mem-gbs", optarg, &mem_gbs); break;

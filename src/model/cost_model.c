@@ -160,7 +160,7 @@ int cost_pick_tp(const ws_arch *a, int res, int B, ws_dtype dt, int world_size, 
     char m[32], n[32];
     return ws_errorf(WS_ERR_ARG,
                      "--tp auto: %s (batch %d, %s) does not fit in %s per rank with any tp dividing the %d ranks; "
-                     "tp %d needs %s (use more ranks, a smaller --batch, or bf16)",
+                     "tp %d needs %s (use more ranks, a smaller --batch%s)",
                      a->name, B, ws_dtype_name(dt), fmt_bytes(memory_bytes, m, sizeof m), world_size, last,
-                     fmt_bytes(need_last, n, sizeof n));
+                     fmt_bytes(need_last, n, sizeof n), dt == WS_DTYPE_F32 ? ", or bf16" : "");
 }
