@@ -65,10 +65,9 @@ int backend_cpu_create(int threads, ws_backend **out) {
         free(st);
         return ws_errorf(WS_ERR_NOMEM, "cpu backend: out of memory");
     }
-    if (threads > 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
-    }
+    /* One thread pool: OpenMP. BLAS calls run single-threaded inside OpenMP regions (matmul.c). */
+    if (threads > 0) omp_set_num_threads(threads);
+    openblas_set_num_threads(1);
     be->ops = &cpu_ops;
     be->threads = threads > 0 ? threads : omp_get_max_threads();
     be->device = -1;

@@ -1,23 +1,20 @@
-/* CPU GEMM: out[M,N] = in[M,K] . w[N,K]^T + bias, through OpenBLAS sgemm.
- * f32 weights: one sgemm (bias pre-filled into `out`, beta = 1).
+/* CPU GEMM: out[M,N] = in[M,K] . w[N,K]^T + bias, with OpenBLAS sgemm.
+ * Threading: OpenBLAS runs single-threaded (backend_cpu.c) and the OpenMP threads split the output
+ * columns, one sgemm per thread on its own slice of w. One thread pool for the whole forward pass:
+ * a second pool (OpenBLAS's) spinning between GEMMs would steal the cores from the OpenMP ops.
+ * f32 weights: bias pre-filled into `out`, then sgemm with beta = 1.
  * bf16 weights (torch autocast semantics, on any x86-64): the input is rounded to bf16 once, then
- * the weights are widened to f32 in panels of PANEL rows and each panel is one sgemm with f32
- * accumulation. Widening costs O(N*K) against the product's O(M*N*K), so it is noise for M >= 64. */
+ * each thread widens its weights to f32 in panels of PANEL rows and multiplies them with f32
+ * accumulation. Widening costs O(N*K) against the product's O(M*N*K). */
 #include "backend/cpu/cpu.h"
 #include "common/check.h"
 
 #include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { PANEL = 512 };
-
-static void fill_bias(float *out, const float *bias, int M, int N, int ldo) {
-    #pragma omp parallel for schedule(static)
-    for (int m = 0; m < M; m++) {
-        if (bias) memcpy(out + (size_t)m * ldo, bias, (size_t)N * sizeof(float));
-        else memset(out + (size_t)m * ldo, 0, (size_t)N * sizeof(float));
-    }
-}
+enum { PANEL = 256, ALIGN_COLS = 16 };
 
 CPU_HOT static void round_to_bf16(float *dst, const float *src, size_t n) {
     #pragma omp parallel for schedule(static)
@@ -25,28 +22,49 @@ CPU_HOT static void round_to_bf16(float *dst, const float *src, size_t n) {
 }
 
 CPU_HOT static void widen_bf16(float *dst, const uint16_t *src, size_t n) {
-    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(src[i]);
+}
+
+/* out[:, n0:n0+nb] = in . w[n0:n0+nb]^T + bias[n0:n0+nb], f32 weights `w` (already offset). */
+static void gemm_cols(float *out, const float *in, const float *w, const float *bias, int M, int nb,
+                      int K, int ldo) {
+    for (int m = 0; m < M; m++) {
+        if (bias) memcpy(out + (size_t)m * ldo, bias, (size_t)nb * sizeof(float));
+        else memset(out + (size_t)m * ldo, 0, (size_t)nb * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, nb, K, 1.0f, in, K, w, K, 1.0f, out, ldo);
 }
 
 void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
                 const float *bias, int M, int N, int K) {
-    if (wdt == WS_DTYPE_F32) {
-        fill_bias(out, bias, M, N, N);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in, K, w, K, 1.0f, out, N);
-        return;
+    WS_ASSERT(wdt == WS_DTYPE_F32 || wdt == WS_DTYPE_BF16);
+    const float *x = in;
+    if (wdt == WS_DTYPE_BF16) {
+        float *xr = cpu_scratch(be, (size_t)M * K * sizeof(float));
+        WS_ASSERT(xr != NULL);
+        round_to_bf16(xr, in, (size_t)M * K);
+        x = xr;
     }
-    WS_ASSERT(wdt == WS_DTYPE_BF16);
-    size_t in_elems = (size_t)M * K, panel = (size_t)(N < PANEL ? N : PANEL) * K;
-    float *xr = cpu_scratch(be, (in_elems + panel) * sizeof(float));
-    WS_ASSERT(xr != NULL);
-    float *wp = xr + in_elems;
-    round_to_bf16(xr, in, in_elems);
-    for (int n0 = 0; n0 < N; n0 += PANEL) {
-        int nb = N - n0 < PANEL ? N - n0 : PANEL;
-        widen_bf16(wp, (const uint16_t *)w + (size_t)n0 * K, (size_t)nb * K);
-        fill_bias(out + n0, bias ? bias + n0 : NULL, M, nb, N);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, nb, K, 1.0f, xr, K, wp, K, 1.0f,
-                    out + n0, N);
+    #pragma omp parallel
+    {
+        const int T = omp_get_num_threads(), t = omp_get_thread_num();
+        /* this thread's columns, in multiples of ALIGN_COLS */
+        const int units = (N + ALIGN_COLS - 1) / ALIGN_COLS;
+        const int u0 = units * t / T, u1 = units * (t + 1) / T;
+        const int c0 = u0 * ALIGN_COLS, c1 = u1 * ALIGN_COLS < N ? u1 * ALIGN_COLS : N;
+        if (wdt == WS_DTYPE_F32) {
+            if (c1 > c0)
+                gemm_cols(out + c0, x, (const float *)w + (size_t)c0 * K, bias ? bias + c0 : NULL, M,
+                          c1 - c0, K, N);
+        } else if (c1 > c0) {
+            float *panel = malloc((size_t)PANEL * K * sizeof(float));
+            WS_ASSERT(panel != NULL);
+            for (int n0 = c0; n0 < c1; n0 += PANEL) {
+                const int nb = c1 - n0 < PANEL ? c1 - n0 : PANEL;
+                widen_bf16(panel, (const uint16_t *)w + (size_t)n0 * K, (size_t)nb * K);
+                gemm_cols(out + n0, x, panel, bias ? bias + n0 : NULL, M, nb, K, N);
+            }
+            free(panel);
+        }
     }
 }
