@@ -165,6 +165,15 @@ int namemap_bind(const ws_ckpt *c, const ws_name_layout *l, const ws_arch *a,
             problem(&pr, "\n  tensor '%s': layer index out of range (depth %d)", ct->name, L);
             continue;
         }
+        /* the slot counts as filled even when the tensor is rejected below: one report each */
+        int groups = weights_field_groups(a, e->field);
+        int g0 = e->ngroups ? e->group0 : 0, ng = e->ngroups ? e->ngroups : groups;
+        int li = layer >= 0 ? layer : L;
+        for (int g = g0; g < g0 + ng; g++) {
+            unsigned char *slot = &cov[((size_t)e->field * (L + 1) + li) * MAXG + g];
+            if (*slot) problem(&pr, "\n  tensor '%s' fills %s (layer %d) a second time", ct->name, fi->name, layer);
+            *slot = 1;
+        }
         int64_t exp[WS_CKPT_MAX_DIMS];
         int nd = namemap_expected_shape(e, a, exp);
         int same = nd == ct->ndim;
@@ -179,14 +188,6 @@ int namemap_bind(const ws_ckpt *c, const ws_name_layout *l, const ws_arch *a,
         if ((unsigned)ct->dtype >= WS_DTYPE_COUNT) {
             problem(&pr, "\n  tensor '%s' has an unsupported dtype (f32, f16, bf16 accepted)", ct->name);
             continue;
-        }
-        int groups = weights_field_groups(a, e->field);
-        int g0 = e->ngroups ? e->group0 : 0, ng = e->ngroups ? e->ngroups : groups;
-        int li = layer >= 0 ? layer : L;
-        for (int g = g0; g < g0 + ng; g++) {
-            unsigned char *slot = &cov[((size_t)e->field * (L + 1) + li) * MAXG + g];
-            if (*slot) problem(&pr, "\n  tensor '%s' fills %s (layer %d) a second time", ct->name, fi->name, layer);
-            *slot = 1;
         }
         b[nb++] = (ws_name_binding){.tensor = ct, .entry = e, .layer = layer};
     }
