@@ -244,6 +244,9 @@ static int memo_put(unpickler *u, uint64_t idx) {
     pk_value *v = NULL;
     int rc = top(u, &v);
     if (rc != WS_OK) return rc;
+    /* The pickler numbers memo entries 0, 1, 2...: an index past the count so far is forged. */
+    if (idx > u->memo_count) return fail(u, WS_ERR_FORMAT, "memo index %llu skips ahead of the %zu entries so far",
+                                         (unsigned long long)idx, u->memo_count);
     if (idx >= WS_PK_MAX_MEMO) return fail(u, WS_ERR_LIMIT, "memo index %llu exceeds the limit %d",
                                            (unsigned long long)idx, WS_PK_MAX_MEMO);
     if (idx >= u->memo_cap) {

@@ -7,7 +7,7 @@
  * checkpoints), only that dict is read and its name is not part of the tensor names. Non-tensor
  * values (iteration counters, learning rates, strings) are skipped; tensors of a non-float storage
  * type are skipped with a warning. */
-#include "loaders/checkpoint.h"
+#include "loaders/pth.h"
 #include "loaders/pickle.h"
 #include "loaders/zip.h"
 #include "common/error.h"
@@ -117,7 +117,7 @@ static const pk_value *select_weights(const pk_value *root, const char *path) {
     return root;
 }
 
-static int read_archive(ws_ckpt *out, const char *path, const void *map, size_t len) {
+int ckpt_parse_pth(ws_ckpt *out, const char *path, const void *map, size_t len) {
     ws_zip z;
     int rc = zip_open_mem(map, len, path, &z);
     if (rc != WS_OK) return rc;
@@ -165,5 +165,5 @@ int ckpt_open_pth(const char *path, ws_ckpt *out) {
         return rc;
     }
     out->format = WS_CKPT_PTH;
-    return read_archive(out, path, map, len);
+    return ckpt_parse_pth(out, path, map, len);
 }
