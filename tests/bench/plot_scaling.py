@@ -4,7 +4,7 @@
   throughput_vs_batch.png   images/s against batch, one line per (tp, dtype), one panel per arch
   throughput_vs_tp.png      images/s per rank against tp at each arch's largest batch
   throughput_vs_dp.png      images/s of the whole run against dp (tp 1)
-  time_breakdown.png        per run: compute, all-reduce, input wait, write (seconds)
+  time_breakdown.png        per run: shares of compute, all-reduce, input wait, scatter, write
   memory_model.png          peak resident memory per rank against the cost model's weights +
                             activations (the dotted line is equality)
   allreduce.png             MPI all-reduce bus bandwidth and time against message size
@@ -130,31 +130,41 @@ def plot_vs_dp(rows, out):
 
 
 def plot_breakdown(rows, out):
-    parts = [("compute (no comm)", None), ("all-reduce", "comm_s"), ("input wait", "input_wait_s"),
-             ("scatter", "scatter_s"), ("write", "write_s")]
+    """Share of each run's time per part (bars add to 100%), the run's seconds at the right.
+    bench: compute (without its all-reduces) and all-reduce over the timed iterations; embed:
+    the slowest rank's parts of the wall time, the rest (start-up, shard claims) as "other"."""
+    parts = ["compute (no comm)", "all-reduce", "input wait", "scatter", "write", "other"]
     sel = [r for r in rows if num(r, "compute_s")]
     if not sel:
         return
     sel.sort(key=lambda r: (r["kind"], r["arch"], r["dtype"], int(r["tp"]), int(r["dp"]), int(r["batch"])))
+    shares, totals = [], []
+    for r in sel:
+        comm = num(r, "comm_s") or 0.0
+        v = [max(num(r, "compute_s") - comm, 0.0), comm] + [num(r, k) or 0.0 for k in
+                                                            ("input_wait_s", "scatter_s", "write_s")]
+        total = num(r, "wall_s") if r["kind"] == "embed" else sum(v)
+        v.append(max(total - sum(v), 0.0))
+        shares.append([100.0 * x / total if total > 0 else 0.0 for x in v])
+        totals.append(total)
     labels = [f"{r['kind'][0]} {short(r['arch'])} {r['dtype']} tp{r['tp']} dp{r['dp']} b{r['batch']}" for r in sel]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(sel) + 1.5))
     left = [0.0] * len(sel)
-    for name, key in parts:
-        if key is None:
-            vals = [max(num(r, "compute_s") - (num(r, "comm_s") or 0), 0) for r in sel]
-        else:
-            vals = [num(r, key) or 0.0 for r in sel]
+    for i, name in enumerate(parts):
+        vals = [sh[i] for sh in shares]
         if not any(vals):
             continue
         ax.barh(range(len(sel)), vals, left=left, label=name)
         left = [a + b for a, b in zip(left, vals)]
+    for y, t in enumerate(totals):
+        ax.text(101, y, f"{t:.3g} s", va="center", fontsize=7)
     ax.set_yticks(range(len(sel)))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("seconds (stacked; log scale)")
-    ax.set_title("time per run")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlim(0, 112)
+    ax.set_xlabel("share of the run's time (%)")
+    ax.set_title("time breakdown per run (b = bench, e = embed)", pad=22)
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3)
     save(fig, out, "time_breakdown.png")
 
 
