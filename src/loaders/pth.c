@@ -47,6 +47,17 @@ static int find_pickle(const ws_zip *z, const char *path, const ws_zip_entry **p
     return WS_OK;
 }
 
+/* torch >= 2.1 records the byte order of the storages in <folder>/byteorder; only little-endian
+ * data is read (older files have no record and are little-endian). */
+static int check_byteorder(const ws_zip *z, const char *path, const char *prefix, size_t prefix_len) {
+    char name[MAX_NAME];
+    snprintf(name, sizeof name, "%.*s/byteorder", (int)prefix_len, prefix);
+    const ws_zip_entry *e = zip_find(z, name);
+    if (e && !(e->size == 6 && !memcmp(zip_entry_data(z, e), "little", 6)))
+        return ws_errorf(WS_ERR_UNSUPPORTED, "%s: storages are not little-endian (%s)", path, name);
+    return WS_OK;
+}
+
 static int add_tensor(pth_reader *r, const char *name, const pk_value *t) {
     const pk_value *st = t->u.tensor.storage;
     const pk_storage_type *type = st->u.storage.type;
@@ -125,6 +136,7 @@ int ckpt_parse_pth(ws_ckpt *out, const char *path, const void *map, size_t len) 
     size_t prefix_len = 0;
     pk_doc doc = {0};
     rc = find_pickle(&z, path, &pkl, &prefix_len);
+    if (rc == WS_OK) rc = check_byteorder(&z, path, pkl->name, prefix_len);
     char label[MAX_NAME];
     if (rc == WS_OK) {
         snprintf(label, sizeof label, "%s: %s", path, pkl->name);

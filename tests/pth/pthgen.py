@@ -33,14 +33,17 @@ def pickle_dict(items):
     return b"\x80\x02}(" + body + b"u."
 
 
-def write_pth(path, pkl, storages, compress=False):
-    """A torch.save-like archive: archive/data.pkl, archive/data/<key> (stored), archive/version."""
+def write_pth(path, pkl, storages, compress=False, extra=None):
+    """A torch.save-like archive: archive/data.pkl, archive/data/<key> (stored), archive/version,
+    plus archive/<name> for each entry of `extra`."""
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with zipfile.ZipFile(path, "w", method) as z:
         z.writestr("archive/data.pkl", pkl)
         for key, data in storages.items():
             z.writestr("archive/data/" + key, data)
         z.writestr("archive/version", b"3\n")
+        for name, data in (extra or {}).items():
+            z.writestr("archive/" + name, data)
 
 
 def read_zip_entries(path):

@@ -98,6 +98,9 @@ expect("no data.pkl", path("nopickle.pth"), "data.pkl")
 
 # Storages and tensor geometry.
 data = struct.pack("<8f", *range(8))
+pthgen.write_pth(path("big_endian.pth"), pthgen.pickle_dict([("w", pthgen.op_tensor("0", 8, 0, (8,), (1,)))]),
+                 {"0": data}, extra={"byteorder": b"big"})
+expect("big-endian storages", path("big_endian.pth"), "not little-endian")
 pthgen.write_pth(path("short_storage.pth"),
                  pthgen.pickle_dict([("w", pthgen.op_tensor("0", 100, 0, (10, 10), (10, 1)))]), {"0": data})
 expect("storage shorter", path("short_storage.pth"), "'w'", "claims 100 elements", "holds 32 bytes")
