@@ -117,6 +117,7 @@ static int seq_append(unpickler *u, pk_value *seq, pk_value *item) {
         seq->u.seq.cap = cap;
     }
     seq->u.seq.items[seq->u.seq.n++] = item;
+    item->nrefs++;
     if (item->depth + 1 > seq->depth) seq->depth = item->depth + 1;
     if (seq->depth > WS_PK_MAX_DEPTH)
         return fail(u, WS_ERR_LIMIT, "data nested deeper than %d levels", WS_PK_MAX_DEPTH);

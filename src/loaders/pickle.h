@@ -39,6 +39,9 @@ typedef struct pk_value pk_value;
 struct pk_value {
     pk_kind kind;
     int depth;                 /* container nesting below this value (0 for scalars) */
+    int nrefs;                 /* containers holding this value: a walker that only descends into
+                                  containers with nrefs == 1 from a root with nrefs == 0 sees a tree
+                                  (memo references can make shared and cyclic structures) */
     pk_value *next_alloc;      /* allocation chain owned by the pk_doc */
     union {
         int64_t i;             /* PK_BOOL, PK_INT */

@@ -102,6 +102,9 @@ static int walk(pth_reader *r, const pk_value *d, char *name, size_t len, int de
         if (n < 0 || (size_t)n + 1 >= MAX_NAME - len || (k->kind == PK_STR && k->u.str.n != strlen(k->u.str.s)))
             return ws_errorf(WS_ERR_FORMAT, "%s: key under '%.*s' is too long or contains a NUL byte", r->path,
                              (int)len, name);
+        if (v->kind == PK_DICT && v->nrefs != 1)
+            return ws_errorf(WS_ERR_FORMAT, "%s: the dict under '%s' appears more than once (shared or cyclic)",
+                             r->path, name);
         int rc;
         if (v->kind == PK_TENSOR) {
             rc = add_tensor(r, name, v);
@@ -142,6 +145,8 @@ int ckpt_parse_pth(ws_ckpt *out, const char *path, const void *map, size_t len) 
         snprintf(label, sizeof label, "%s: %s", path, pkl->name);
         rc = pk_parse(zip_entry_data(&z, pkl), (size_t)pkl->size, label, &doc);
     }
+    if (rc == WS_OK && doc.root->nrefs)
+        rc = ws_errorf(WS_ERR_FORMAT, "%s: data.pkl's top-level dict contains itself", path);
     if (rc == WS_OK && doc.root->kind != PK_DICT)
         rc = ws_errorf(WS_ERR_FORMAT, "%s: data.pkl holds a %s, not a dict of tensors", path,
                        doc.root->kind == PK_TENSOR ? "single tensor" : "non-dict value");

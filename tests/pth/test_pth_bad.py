@@ -144,6 +144,12 @@ pthgen.write_pth(path("long_string.pth"), b"\x80\x02X\xff\xff\xff\x7f", {})
 expect("string past the end", path("long_string.pth"), "runs past the end")
 pthgen.write_pth(path("underflow.pth"), b"\x80\x02s.", {})
 expect("stack underflow", path("underflow.pth"), "stack underflow")
+pthgen.write_pth(path("cyclic.pth"), b"\x80\x02}q\x00(" + pthgen.op_str("a") + b"h\x00u.", {})
+expect("dict containing itself", path("cyclic.pth"), "contains itself")
+# {"a": d, "b": d} with d = {"x": {...}}: shared subtrees (and the exponential walks they allow)
+pthgen.write_pth(path("shared.pth"), b"\x80\x02}(" + pthgen.op_str("a") + b"}q\x00" + pthgen.op_str("b") +
+                 b"h\x00u.", {})
+expect("shared dict", path("shared.pth"), "under 'a' appears more than once")
 pthgen.write_pth(path("not_dict.pth"), b"\x80\x02N.", {})
 expect("top level not a dict", path("not_dict.pth"), "not a dict")
 
