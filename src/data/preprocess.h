@@ -1,7 +1,8 @@
 /* From a decoded RGB image to the model input, as the reference pipelines do it:
  *   crop:   torchvision Resize(resize, BICUBIC) (shorter side to `resize`, longer side
  *           int(resize * long / short)) + CenterCrop(R) (offsets int(round((size - R) / 2)) with
- *           Python's round-half-even, zero padding when the image is smaller than R);
+ *           Python's round-half-even; a side smaller than R is zero-padded by (R - size) // 2
+ *           before it, as torchvision does);
  *   square: Resize((R, R), BICUBIC), as the official demos do;
  * then ToTensor + Normalize: x = (u8 / 255 - mean[c]) / std[c] in float32, layout [3, R, R]. */
 #ifndef WEBSSL_DATA_PREPROCESS_H

@@ -11,8 +11,8 @@
 
 typedef struct {
     int ksize;      /* coefficients per output sample */
-    int *bounds;    /* [out, 2]: first input index, number of inputs */
-    int32_t *k;     /* [out, ksize] fixed-point coefficients */
+    int *bounds;    /* [count, 2]: first input index, number of inputs */
+    int32_t *k;     /* [count, ksize] fixed-point coefficients */
 } coeffs;
 
 static double bicubic(double x) {
@@ -23,21 +23,22 @@ static double bicubic(double x) {
     return 0.0;
 }
 
-/* Filter taps mapping `in` samples onto `out` samples: double weights normalised to sum 1, then
- * rounded half away from zero to PRECISION_BITS fixed point. */
-static int coeffs_make(int in, int out, coeffs *c) {
+/* Filter taps mapping `in` samples onto output samples [first, first + count) of `out`: double
+ * weights normalised to sum 1, then rounded half away from zero to PRECISION_BITS fixed point. */
+static int coeffs_make(int in, int out, int first, int count, coeffs *c) {
     double scale = (double)in / out;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 2.0 * filterscale;
     c->ksize = (int)ceil(support) * 2 + 1;
-    c->bounds = malloc((size_t)out * 2 * sizeof *c->bounds);
-    c->k = calloc((size_t)out * c->ksize, sizeof *c->k);
+    c->bounds = malloc((size_t)count * 2 * sizeof *c->bounds);
+    c->k = calloc((size_t)count * c->ksize, sizeof *c->k);
     double *w = malloc((size_t)c->ksize * sizeof *w);
     if (!c->bounds || !c->k || !w) {
         free(c->bounds); free(c->k); free(w);
         return ws_errorf(WS_ERR_NOMEM, "resize %d -> %d: out of memory", in, out);
     }
-    for (int xx = 0; xx < out; xx++) {
+    for (int i = 0; i < count; i++) {
+        int xx = first + i;
         double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
         int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
         if (xmin < 0) xmin = 0;
@@ -47,14 +48,14 @@ static int coeffs_make(int in, int out, coeffs *c) {
             w[x] = bicubic((x + xmin - center + 0.5) * ss);
             ww += w[x];
         }
-        int32_t *k = c->k + (size_t)xx * c->ksize;
+        int32_t *k = c->k + (size_t)i * c->ksize;
         for (int x = 0; x < xmax; x++) {
             double v = ww != 0.0 ? w[x] / ww : w[x];
             v *= (1 << PRECISION_BITS);
             k[x] = (int32_t)(v < 0 ? v - 0.5 : v + 0.5);
         }
-        c->bounds[2 * xx] = xmin;
-        c->bounds[2 * xx + 1] = xmax;
+        c->bounds[2 * i] = xmin;
+        c->bounds[2 * i + 1] = xmax;
     }
     free(w);
     return WS_OK;
@@ -67,13 +68,14 @@ static inline uint8_t clip8(int32_t v) {
     return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-/* Rows [y0, y0 + rows) of src (width w) resized horizontally into dst (width W). */
-static void pass_horizontal(const uint8_t *src, int w, int y0, int rows, uint8_t *dst, int W,
-                            const coeffs *c) {
+/* Rows [y0, y0 + rows) of src (width w) resized horizontally into `rows` rows of dst, `dst_stride`
+ * bytes apart, one pixel per coefficient set of c (cw of them). */
+static void pass_horizontal(const uint8_t *src, int w, int y0, int rows, uint8_t *dst,
+                            size_t dst_stride, int cw, const coeffs *c) {
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(y0 + y) * w * 3;
-        uint8_t *o = dst + (size_t)y * W * 3;
-        for (int xx = 0; xx < W; xx++) {
+        uint8_t *o = dst + (size_t)y * dst_stride;
+        for (int xx = 0; xx < cw; xx++) {
             int xmin = c->bounds[2 * xx], n = c->bounds[2 * xx + 1];
             const int32_t *k = c->k + (size_t)xx * c->ksize;
             const uint8_t *p = in + (size_t)xmin * 3;
@@ -90,61 +92,63 @@ static void pass_horizontal(const uint8_t *src, int w, int y0, int rows, uint8_t
     }
 }
 
-/* src (width W) resized vertically into dst (H rows); bounds are relative to src row y0. */
-static void pass_vertical(const uint8_t *src, int W, int y0, uint8_t *dst, int H,
-                          const coeffs *c) {
-    size_t row = (size_t)W * 3;
-    int32_t *acc = malloc(row * sizeof *acc);
-    for (int yy = 0; yy < H; yy++) {
-        int ymin = c->bounds[2 * yy] - y0, n = c->bounds[2 * yy + 1];
+/* Vertical pass: output row i of dst (`ch` rows, `dst_stride` apart) from the rows of src (`row`
+ * bytes used, `src_stride` apart) that coefficient set i names; src holds source row `ybase`
+ * first. Row-wise accumulation in `acc` (row int32): the same integer sums, cache friendly. */
+static void pass_vertical(const uint8_t *src, size_t src_stride, size_t row, int ybase,
+                          uint8_t *dst, size_t dst_stride, int ch, const coeffs *c,
+                          int32_t *acc) {
+    for (int yy = 0; yy < ch; yy++) {
+        int ymin = c->bounds[2 * yy] - ybase, n = c->bounds[2 * yy + 1];
         const int32_t *k = c->k + (size_t)yy * c->ksize;
-        if (acc) {   /* row-wise accumulation: same integer sums, cache friendly */
-            for (size_t i = 0; i < row; i++) acc[i] = 1 << (PRECISION_BITS - 1);
-            for (int y = 0; y < n; y++) {
-                const uint8_t *in = src + (size_t)(ymin + y) * row;
-                int32_t ky = k[y];
-                for (size_t i = 0; i < row; i++) acc[i] += in[i] * ky;
-            }
-            uint8_t *o = dst + (size_t)yy * row;
-            for (size_t i = 0; i < row; i++) o[i] = clip8(acc[i]);
-        } else {
-            for (size_t i = 0; i < row; i++) {
-                int32_t s = 1 << (PRECISION_BITS - 1);
-                for (int y = 0; y < n; y++) s += src[(size_t)(ymin + y) * row + i] * k[y];
-                dst[(size_t)yy * row + i] = clip8(s);
-            }
+        for (size_t i = 0; i < row; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < n; y++) {
+            const uint8_t *in = src + (size_t)(ymin + y) * src_stride;
+            int32_t ky = k[y];
+            for (size_t i = 0; i < row; i++) acc[i] += in[i] * ky;
         }
+        uint8_t *o = dst + (size_t)yy * dst_stride;
+        for (size_t i = 0; i < row; i++) o[i] = clip8(acc[i]);
     }
-    free(acc);
+}
+
+int resize_pil_bicubic_window(const uint8_t *src, int w, int h, int W, int H, int x0, int y0,
+                              int cw, int ch, uint8_t *dst, size_t dst_stride) {
+    int need_h = W != w, need_v = H != h;
+    size_t row = (size_t)cw * 3;
+    if (!need_h && !need_v) {
+        for (int y = 0; y < ch; y++)
+            memcpy(dst + (size_t)y * dst_stride, src + ((size_t)(y0 + y) * w + x0) * 3, row);
+        return WS_OK;
+    }
+    coeffs chz = {0}, cv = {0};
+    int rc = WS_OK;
+    if (need_h && (rc = coeffs_make(w, W, x0, cw, &chz)) < 0) return rc;
+    if (need_v && (rc = coeffs_make(h, H, y0, ch, &cv)) < 0) { coeffs_free(&chz); return rc; }
+    if (!need_v) {
+        pass_horizontal(src, w, y0, ch, dst, dst_stride, cw, &chz);
+    } else {
+        /* Only the source rows the vertical taps read go through the horizontal pass. */
+        int y_first = cv.bounds[0], y_last = cv.bounds[2 * ch - 2] + cv.bounds[2 * ch - 1];
+        uint8_t *tmp = need_h ? malloc((size_t)(y_last - y_first) * row) : NULL;
+        int32_t *acc = malloc(row * sizeof *acc);
+        if ((need_h && !tmp) || !acc) {
+            rc = ws_errorf(WS_ERR_NOMEM, "resize %dx%d -> %dx%d: out of memory", w, h, W, H);
+        } else if (need_h) {
+            pass_horizontal(src, w, y_first, y_last - y_first, tmp, row, cw, &chz);
+            pass_vertical(tmp, row, row, y_first, dst, dst_stride, ch, &cv, acc);
+        } else {
+            pass_vertical(src + (size_t)x0 * 3, (size_t)w * 3, row, 0, dst, dst_stride, ch, &cv,
+                          acc);
+        }
+        free(tmp);
+        free(acc);
+    }
+    coeffs_free(&chz);
+    coeffs_free(&cv);
+    return rc;
 }
 
 int resize_pil_bicubic(const uint8_t *src, int w, int h, uint8_t *dst, int W, int H) {
-    int need_h = W != w, need_v = H != h;
-    if (!need_h && !need_v) {
-        memcpy(dst, src, (size_t)w * h * 3);
-        return WS_OK;
-    }
-    coeffs ch = {0}, cv = {0};
-    int rc = WS_OK;
-    if (need_h && (rc = coeffs_make(w, W, &ch)) < 0) return rc;
-    if (need_v && (rc = coeffs_make(h, H, &cv)) < 0) { coeffs_free(&ch); return rc; }
-    if (need_h && !need_v) {
-        pass_horizontal(src, w, 0, h, dst, W, &ch);
-    } else if (!need_h) {
-        pass_vertical(src, w, 0, dst, H, &cv);
-    } else {
-        /* Only the rows the vertical pass reads go through the horizontal pass. */
-        int y_first = cv.bounds[0], y_last = cv.bounds[2 * H - 2] + cv.bounds[2 * H - 1];
-        uint8_t *tmp = malloc((size_t)(y_last - y_first) * W * 3);
-        if (!tmp) {
-            rc = ws_errorf(WS_ERR_NOMEM, "resize %dx%d -> %dx%d: out of memory", w, h, W, H);
-        } else {
-            pass_horizontal(src, w, y_first, y_last - y_first, tmp, W, &ch);
-            pass_vertical(tmp, W, y_first, dst, H, &cv);
-            free(tmp);
-        }
-    }
-    coeffs_free(&ch);
-    coeffs_free(&cv);
-    return rc;
+    return resize_pil_bicubic_window(src, w, h, W, H, 0, 0, W, H, dst, (size_t)W * 3);
 }

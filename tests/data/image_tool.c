@@ -1,7 +1,8 @@
 /* Test helper: decode an image file with the program's decoders and optionally resize it with the
  * Pillow-exact resize, writing raw results for the Python tests to compare with Pillow.
  *   image_tool [--exif] [--max-pixels N] FILE OUT [W H]
- * OUT receives "w h\n" + w*h*3 RGB bytes, then, with W H, the resized W*H*3 bytes.
+ * OUT receives "w h\n" + w*h*3 RGB bytes, then, with W H, the resized W*H*3 bytes, then, with
+ * --crop S R, the R*R*3 bytes of the crop-mode preprocessing (shorter side to S, centre crop R).
  * On a decode failure it prints "status <code> <name>: <message>" and exits with 3.
  *   image_tool --write-ycck IN OUT.jpg
  * encodes IN ("w h\n" + w*h*4 CMYK bytes) as an Adobe YCCK JPEG (Pillow cannot write one). */
@@ -14,6 +15,7 @@
 #include "common/error.h"
 #include "data/decode.h"
 #include "data/image_status.h"
+#include "data/preprocess.h"
 #include "data/resize_pil.h"
 
 static uint8_t *read_all(const char *path, size_t *n) {
@@ -67,14 +69,19 @@ static int write_ycck(const char *in, const char *out) {
 int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "--write-ycck")) return write_ycck(argv[2], argv[3]);
     ws_decode_opts o = {WS_DEFAULT_MAX_PIXELS, 0, 0};
+    ws_preprocess pre = {WS_PREPROCESS_CROP, 0, 0, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};
     int a = 1;
     for (; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
         if (!strcmp(argv[a], "--exif")) o.exif_transpose = 1;
         else if (!strcmp(argv[a], "--max-pixels") && a + 1 < argc) o.max_pixels = strtoull(argv[++a], NULL, 10);
         else if (!strcmp(argv[a], "--fast") && a + 1 < argc) o.fast_min_side = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--crop") && a + 2 < argc) {
+            pre.resize = atoi(argv[++a]);
+            pre.crop = atoi(argv[++a]);
+        }
     }
     if (argc - a != 2 && argc - a != 4) {
-        fprintf(stderr, "usage: image_tool [--exif] [--max-pixels N] [--fast S] FILE OUT [W H]\n");
+        fprintf(stderr, "usage: image_tool [--exif] [--max-pixels N] [--fast S] [--crop S R] FILE OUT [W H]\n");
         return 1;
     }
     size_t n = 0;
@@ -98,6 +105,12 @@ int main(int argc, char **argv) {
         if (!dst || resize_pil_bicubic(img.rgb, img.w, img.h, dst, W, H) < 0) return 1;
         fwrite(dst, 1, (size_t)W * H * 3, f);
         free(dst);
+    }
+    if (pre.crop > 0) {
+        uint8_t *u8 = malloc((size_t)pre.crop * pre.crop * 3);
+        if (!u8 || preprocess_image(&img, &pre, u8, NULL) < 0) return 1;
+        fwrite(u8, 1, (size_t)pre.crop * pre.crop * 3, f);
+        free(u8);
     }
     fclose(f);
     image_free(&img);

@@ -1,7 +1,9 @@
 """Pixel exactness against Pillow: builds a corpus of >= 200 images (skimage's sample photographs,
 tiny, odd and extreme sizes, every JPEG/PNG/WebP/GIF/BMP mode the decoders handle), then checks
-for every file that the program's decoded RGB equals Image.open(f).convert("RGB") and that its
-bicubic resize equals Pillow's Image.resize(size, BICUBIC), both exactly.
+for every file that the program's decoded RGB equals Image.open(f).convert("RGB"), that its
+bicubic resize equals Pillow's Image.resize(size, BICUBIC), and that its crop-mode preprocessing
+(computed as a window of the resize) equals torchvision CenterCrop(R)(Resize(S, BICUBIC)), all
+exactly (crops larger than the resized image included, which torchvision pads with zeros).
 usage: test_pixels.py IMAGE_TOOL"""
 import io
 import os
@@ -14,6 +16,7 @@ import zlib
 import numpy as np
 import skimage
 from PIL import Image, ImageOps
+from torchvision import transforms as T
 
 rng = np.random.default_rng(1234)
 
@@ -118,8 +121,9 @@ def build_corpus(d, tool):
     return files
 
 
-def run_tool(tool, path, out, size, exif):
-    cmd = [tool] + (["--exif"] if exif else []) + [path, out, str(size[0]), str(size[1])]
+def run_tool(tool, path, out, size, exif, crop):
+    cmd = [tool] + (["--exif"] if exif else []) + ["--crop", str(crop[0]), str(crop[1])]
+    cmd += [path, out, str(size[0]), str(size[1])]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return None, None, r.stdout + r.stderr
@@ -129,13 +133,16 @@ def run_tool(tool, path, out, size, exif):
     w, h = map(int, blob[:nl].split())
     px = np.frombuffer(blob[nl + 1:], np.uint8)
     dec = px[:w * h * 3].reshape(h, w, 3)
-    res = px[w * h * 3:].reshape(size[1], size[0], 3)
-    return dec, res, ""
+    n = size[0] * size[1] * 3
+    res = px[w * h * 3:w * h * 3 + n].reshape(size[1], size[0], 3)
+    cropped = px[w * h * 3 + n:].reshape(crop[1], crop[1], 3)
+    return dec, res, cropped, ""
 
 
 def main():
     tool = sys.argv[1]
     targets = [(224, 224), (256, None), (7, 5), (500, 500), (1, 1), (333, 100)]
+    crops = [(256, 224), (64, 49), (9, 7), (100, 131), (1, 1), (300, 299), (20, 20)]
     bad = 0
     with tempfile.TemporaryDirectory() as d:
         files = build_corpus(d, tool)
@@ -152,7 +159,9 @@ def main():
                 short, long = min(w, h), max(w, h)
                 nl = int(tw * long / short)
                 tw, th = (tw, nl) if w <= h else (nl, tw)
-            dec, res, err = run_tool(tool, path, os.path.join(d, "out.bin"), (tw, th), opt.get("exif"))
+            crop = crops[i % len(crops)]
+            dec, res, cropped, err = run_tool(tool, path, os.path.join(d, "out.bin"), (tw, th),
+                                              opt.get("exif"), crop)
             name = os.path.basename(path) + (" (exif)" if opt.get("exif") else "")
             if dec is None:
                 print(f"FAIL {name}: {err.strip()}")
@@ -169,7 +178,13 @@ def main():
                 m = np.abs(res.astype(int) - refr.astype(int))
                 print(f"FAIL {name}: resize {w}x{h} -> {tw}x{th}: max abs {m.max()}, {np.count_nonzero(m)} values differ")
                 bad += 1
-    print(f"{len(files) - bad}/{len(files)} images decode and resize exactly as Pillow (max abs error 0)")
+                continue
+            refc = np.asarray(T.CenterCrop(crop[1])(T.Resize(crop[0], T.InterpolationMode.BICUBIC)(ref)))
+            if not np.array_equal(cropped, refc):
+                m = np.abs(cropped.astype(int) - refc.astype(int))
+                print(f"FAIL {name}: crop {crop} of {w}x{h}: max abs {m.max()}, {np.count_nonzero(m)} values differ")
+                bad += 1
+    print(f"{len(files) - bad}/{len(files)} images decode, resize and crop exactly as Pillow + torchvision (max abs error 0)")
     sys.exit(1 if bad else 0)
 
 
