@@ -6,19 +6,24 @@
  *
  * Writes PREFIX.cls [B,C], PREFIX.patch_mean [B,C], PREFIX.patch [B,g*g,C]. With --tp N the model
  * is loaded N times as ranks 0..N-1 of an in-process communicator (one thread per rank, sums
- * through shared memory), and rank 0's outputs are written; every rank's outputs must agree. */
+ * through shared memory), and rank 0's outputs are written; every rank's outputs must agree.
+ * With --mpi 1 (under mpirun) every MPI process is one TP rank of MPI_COMM_WORLD (comm_mpi.c);
+ * rank 0 writes the outputs. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpi.h>
+
+#include "comm/comm_mpi.h"
 #include "comm_threads.h"
 #include "webssl.h"
 
 typedef struct {
     const char *model, *random, *arch, *pixels_file, *out;
     uint64_t seed;
-    int B, R, tp;
+    int B, R, tp, mpi;
     ws_model_options opt;
     const float *pixels;
     float *cls, *mean, *patch;
@@ -86,6 +91,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--resolution")) base.R = atoi(v);
         else if (!strcmp(k, "--out")) base.out = v;
         else if (!strcmp(k, "--tp")) base.tp = atoi(v);
+        else if (!strcmp(k, "--mpi")) base.mpi = atoi(v);
         else if (!strcmp(k, "--dtype")) {
             if (ws_dtype_parse(v, &base.opt.compute)) { fprintf(stderr, "bad --dtype %s\n", v); return 1; }
         } else if (!strcmp(k, "--posembed")) {
@@ -110,6 +116,27 @@ int main(int argc, char **argv) {
     fclose(f);
     base.pixels = pixels;
 
+    if (base.mpi) {
+        MPI_Init(&argc, &argv);
+        base.comm = comm_mpi_create(MPI_COMM_WORLD);
+        int rank = base.comm ? base.comm->rank : 0;
+        if (base.comm) run_rank(&base);
+        int rc = !base.comm || base.rc;
+        if (base.rc) fprintf(stderr, "model_forward: rank %d: %s\n", rank, base.err);
+        if (!rc && rank == 0) {
+            size_t BC = (size_t)base.B * base.C;
+            rc |= write_f32(base.out, "cls", base.cls, BC);
+            rc |= write_f32(base.out, "patch_mean", base.mean, BC);
+            rc |= write_f32(base.out, "patch", base.patch, BC * base.P2);
+        }
+        comm_free(base.comm);
+        free(base.cls);
+        free(base.mean);
+        free(base.patch);
+        free(pixels);
+        MPI_Finalize();
+        return rc;
+    }
     job *jobs = calloc((size_t)base.tp, sizeof *jobs);
     ws_comm **comms = comm_threads_create(base.tp);
     pthread_t *th = calloc((size_t)base.tp, sizeof *th);

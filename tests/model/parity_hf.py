@@ -95,14 +95,21 @@ def reference(model, pixels, bf16=False):
     return {"cls": h[:, 0], "patch": h[:, 1:], "patch_mean": h[:, 1:].mean(axis=1)}
 
 
-def run_tool(tool, model_dir, pixels, tmp, dtype="fp32", tp=1, posembed="hf"):
+def run_tool(tool, model_dir, pixels, tmp, dtype="fp32", tp=1, posembed="hf", mpi=0):
     B, _, R, _ = pixels.shape
     pix = os.path.join(tmp, "pixels.f32")
     pixels.astype(np.float32).tofile(pix)
     out = os.path.join(tmp, "out")
     cmd = [tool, "--model", model_dir, "--pixels", pix, "--batch", str(B), "--resolution", str(R),
-           "--out", out, "--dtype", dtype, "--tp", str(tp), "--posembed", posembed]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+           "--out", out, "--dtype", dtype, "--posembed", posembed]
+    env = os.environ
+    if mpi:   # one MPI process per TP rank
+        cmd = [os.environ.get("WEBSSL_MPIEXEC") or "mpirun", "-n", str(mpi)] + cmd + ["--mpi", "1"]
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                   OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
+    else:     # tp ranks as threads of one process
+        cmd += ["--tp", str(tp)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         sys.exit(f"FAIL: {' '.join(cmd)}\n{r.stderr}")
     got = {k: np.fromfile(f"{out}.{k}", dtype=np.float32) for k in ("cls", "patch_mean", "patch")}
@@ -137,7 +144,7 @@ def main():
     a = ap.parse_args()
     rng = np.random.default_rng(1)
     c = a.case
-    dtype, tp, posembed, bf16_ref, save_dtype, shard = "fp32", 1, "hf", False, None, None
+    dtype, tp, posembed, bf16_ref, save_dtype, shard, mpi = "fp32", 1, "hf", False, None, None, 0
     if c == "dinov2":
         model, B, R = dinov2(), 1, 56
     elif c == "dinov2_batch_res":   # batch > 1, resolution 70 (5x5 grid) from a native 4x4
@@ -150,6 +157,8 @@ def main():
         model, B, R, tp = dinov2(C=84, NH=21, seed=4), 2, 56, 2
     elif c == "dinov2_tp3":         # 3 heads over 3 ranks, FFN 128 over 3
         model, B, R, tp = dinov2(seed=5), 2, 42, 3
+    elif c == "mpi_tp2":            # 21 heads over 2 MPI ranks, bf16 checkpoint
+        model, B, R, mpi, save_dtype = dinov2(C=84, NH=21, seed=12), 2, 70, 2, torch.bfloat16
     elif c == "sharded":
         model, B, R, shard = dinov2(C=96, NH=3, L=3, seed=6), 1, 56, "100KB"
     elif c == "ckpt_f16":
@@ -179,9 +188,10 @@ def main():
             assert os.path.exists(os.path.join(mdir, "model.safetensors.index.json"))
         else:
             model.save_pretrained(mdir)
-        got = run_tool(a.tool, mdir, pixels, tmp, dtype=dtype, tp=tp, posembed=posembed)
+        got = run_tool(a.tool, mdir, pixels, tmp, dtype=dtype, tp=tp, posembed=posembed, mpi=mpi)
     ref = reference(model, pixels, bf16=bf16_ref)
-    print(f"case {c}: {type(model).__name__} B={B} R={R} compute={dtype} tp={tp} posembed={posembed}")
+    print(f"case {c}: {type(model).__name__} B={B} R={R} compute={dtype} tp={mpi or tp}"
+          f"{' (MPI)' if mpi else ''} posembed={posembed}")
     sys.exit(0 if compare(ref, got, bf16=bf16_ref) else 1)
 
 
