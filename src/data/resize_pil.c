@@ -6,14 +6,15 @@
 
 #include "common/error.h"
 #include "data/resize_pil.h"
+#include "data/resize_pil_kernels.h"
 
-#define PRECISION_BITS (32 - 8 - 2)
+#define PRECISION_BITS RESIZE_PRECISION_BITS
 
-typedef struct {
-    int ksize;      /* coefficients per output sample */
-    int *bounds;    /* [count, 2]: first input index, number of inputs */
-    int32_t *k;     /* [count, ksize] fixed-point coefficients */
-} coeffs;
+typedef resize_coeffs coeffs;
+
+static int scalar_only;   /* set by resize_pil_use_simd(0) */
+
+void resize_pil_use_simd(int on) { scalar_only = !on; }
 
 static double bicubic(double x) {
     const double a = -0.5;
@@ -123,23 +124,34 @@ int resize_pil_bicubic_window(const uint8_t *src, int w, int h, int W, int H, in
     }
     coeffs chz = {0}, cv = {0};
     int rc = WS_OK;
+    int use_simd = !scalar_only && resize_have_avx2();
     if (need_h && (rc = coeffs_make(w, W, x0, cw, &chz)) < 0) return rc;
     if (need_v && (rc = coeffs_make(h, H, y0, ch, &cv)) < 0) { coeffs_free(&chz); return rc; }
+    const uint8_t *src_end = src + (size_t)w * h * 3;
     if (!need_v) {
-        pass_horizontal(src, w, y0, ch, dst, dst_stride, cw, &chz);
+        if (!use_simd || resize_h_avx2(src, src_end, w, y0, ch, dst, dst_stride, cw, &chz) < 0)
+            pass_horizontal(src, w, y0, ch, dst, dst_stride, cw, &chz);
     } else {
         /* Only the source rows the vertical taps read go through the horizontal pass. */
         int y_first = cv.bounds[0], y_last = cv.bounds[2 * ch - 2] + cv.bounds[2 * ch - 1];
+        const uint8_t *vsrc = src + (size_t)x0 * 3;
+        size_t vstride = (size_t)w * 3;
+        int ybase = 0;
         uint8_t *tmp = need_h ? malloc((size_t)(y_last - y_first) * row) : NULL;
-        int32_t *acc = malloc(row * sizeof *acc);
-        if ((need_h && !tmp) || !acc) {
+        int32_t *acc = use_simd ? NULL : malloc(row * sizeof *acc);
+        if ((need_h && !tmp) || (!use_simd && !acc)) {
             rc = ws_errorf(WS_ERR_NOMEM, "resize %dx%d -> %dx%d: out of memory", w, h, W, H);
-        } else if (need_h) {
-            pass_horizontal(src, w, y_first, y_last - y_first, tmp, row, cw, &chz);
-            pass_vertical(tmp, row, row, y_first, dst, dst_stride, ch, &cv, acc);
         } else {
-            pass_vertical(src + (size_t)x0 * 3, (size_t)w * 3, row, 0, dst, dst_stride, ch, &cv,
-                          acc);
+            if (need_h) {
+                if (!use_simd || resize_h_avx2(src, src_end, w, y_first, y_last - y_first, tmp,
+                                               row, cw, &chz) < 0)
+                    pass_horizontal(src, w, y_first, y_last - y_first, tmp, row, cw, &chz);
+                vsrc = tmp;
+                vstride = row;
+                ybase = y_first;
+            }
+            if (use_simd) resize_v_avx2(vsrc, vstride, row, ybase, dst, dst_stride, ch, &cv);
+            else pass_vertical(vsrc, vstride, row, ybase, dst, dst_stride, ch, &cv, acc);
         }
         free(tmp);
         free(acc);

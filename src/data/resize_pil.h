@@ -22,4 +22,9 @@ int resize_pil_bicubic(const uint8_t *src, int w, int h, uint8_t *dst, int W, in
 int resize_pil_bicubic_window(const uint8_t *src, int w, int h, int W, int H, int x0, int y0,
                               int cw, int ch, uint8_t *dst, size_t dst_stride);
 
+/* Choose the passes: 1 (the default) uses the AVX2 ones where the CPU has AVX2, 0 the scalar
+ * reference passes. Both give the same bytes; for tests and benchmarks. Not thread-safe: call
+ * before resizing starts. */
+void resize_pil_use_simd(int on);
+
 #endif

@@ -1,0 +1,128 @@
+/* AVX2 twins of the Pillow-exact resize passes (contract in resize_pil_kernels.h), compiled for
+ * AVX2 through function attributes and chosen at run time, so the program still runs anywhere.
+ * Both keep Pillow's int32 fixed-point arithmetic: 32-bit multiplies (vpmulld) of uint8 samples
+ * by the 22-bit coefficients, 32-bit sums, shift, saturating packs as the clip. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/resize_pil_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2")))
+
+int resize_have_avx2(void) { return __builtin_cpu_supports("avx2"); }
+
+/* Scalar pixel of the horizontal pass, for the last pixels of the buffer, where the vector
+ * loads would read past its end. */
+static void h_pixel_scalar(const uint8_t *p, const int32_t *k, int n, uint8_t *o) {
+    int32_t s[3] = {1 << (RESIZE_PRECISION_BITS - 1), 1 << (RESIZE_PRECISION_BITS - 1),
+                    1 << (RESIZE_PRECISION_BITS - 1)};
+    for (int x = 0; x < n; x++)
+        for (int c = 0; c < 3; c++) s[c] += p[3 * x + c] * k[x];
+    for (int c = 0; c < 3; c++) {
+        int32_t v = s[c] >> RESIZE_PRECISION_BITS;
+        o[c] = v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+    }
+}
+
+/* Two taps per step: 8 source bytes (pixels x and x + 1, plus 2 unused) spread to
+ * (R0 G0 B0 0 R1 G1 B1 0) int32 lanes times (k0 k0 k0 k0 k1 k1 k1 k1). Odd tap counts get a zero
+ * coefficient, so the step may read one pixel past the window, never past `src_end`. */
+AVX2 int resize_h_avx2(const uint8_t *src, const uint8_t *src_end, int w, int y0, int rows,
+                       uint8_t *dst, size_t dst_stride, int cw, const resize_coeffs *c) {
+    int kpairs = (c->ksize + 1) / 2;
+    int32_t *kx = calloc((size_t)cw * kpairs * 8, sizeof *kx);   /* [cw, kpairs, 8] */
+    if (!kx) return -1;
+    for (int xx = 0; xx < cw; xx++)
+        for (int x = 0; x < c->bounds[2 * xx + 1]; x++)
+            for (int l = 0; l < 4; l++)
+                kx[((size_t)xx * kpairs + x / 2) * 8 + (x & 1) * 4 + l] =
+                    c->k[(size_t)xx * c->ksize + x];
+    const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i half = _mm_set1_epi32(1 << (RESIZE_PRECISION_BITS - 1));
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *in = src + (size_t)(y0 + y) * w * 3;
+        uint8_t *o = dst + (size_t)y * dst_stride;
+        for (int xx = 0; xx < cw; xx++) {
+            int xmin = c->bounds[2 * xx], n = c->bounds[2 * xx + 1], np = (n + 1) / 2;
+            const uint8_t *p = in + (size_t)xmin * 3;
+            if (p + (size_t)np * 6 + 2 > src_end) {
+                h_pixel_scalar(p, c->k + (size_t)xx * c->ksize, n, o + 3 * xx);
+                continue;
+            }
+            const int32_t *k = kx + (size_t)xx * kpairs * 8;
+            __m256i acc = _mm256_setzero_si256();
+            for (int j = 0; j < np; j++) {
+                __m256i kj = _mm256_loadu_si256((const __m256i *)(k + 8 * j));
+                __m256i v = _mm256_cvtepu8_epi32(
+                    _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(p + 6 * j)), spread));
+                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, kj));
+            }
+            __m128i s = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(acc),
+                                                    _mm256_extracti128_si256(acc, 1)), half);
+            s = _mm_srai_epi32(s, RESIZE_PRECISION_BITS);
+            s = _mm_packus_epi16(_mm_packs_epi32(s, s), _mm_setzero_si128());
+            uint32_t px = (uint32_t)_mm_cvtsi128_si32(s);
+            memcpy(o + 3 * xx, &px, 3);
+        }
+    }
+    free(kx);
+    return 0;
+}
+
+/* 32 output bytes at a time held in four int32 accumulators across all taps; the tail of a row
+ * (under 32 bytes) in the scalar form. */
+AVX2 void resize_v_avx2(const uint8_t *src, size_t src_stride, size_t row, int ybase,
+                        uint8_t *dst, size_t dst_stride, int ch, const resize_coeffs *c) {
+    const __m256i half = _mm256_set1_epi32(1 << (RESIZE_PRECISION_BITS - 1));
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int yy = 0; yy < ch; yy++) {
+        const uint8_t *base = src + (size_t)(c->bounds[2 * yy] - ybase) * src_stride;
+        int n = c->bounds[2 * yy + 1];
+        const int32_t *k = c->k + (size_t)yy * c->ksize;
+        uint8_t *o = dst + (size_t)yy * dst_stride;
+        size_t i = 0;
+        for (; i + 32 <= row; i += 32) {
+            __m256i a0 = half, a1 = half, a2 = half, a3 = half;
+            for (int y = 0; y < n; y++) {
+                const uint8_t *in = base + (size_t)y * src_stride + i;
+                __m256i ky = _mm256_set1_epi32(k[y]);
+                __m256i b = _mm256_loadu_si256((const __m256i *)in);
+                __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
+                a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(lo), ky));
+                __m128i lo8 = _mm_srli_si128(lo, 8), hi8 = _mm_srli_si128(hi, 8);
+                a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(lo8), ky));
+                a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(hi), ky));
+                a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(hi8), ky));
+            }
+            a0 = _mm256_srai_epi32(a0, RESIZE_PRECISION_BITS);
+            a1 = _mm256_srai_epi32(a1, RESIZE_PRECISION_BITS);
+            a2 = _mm256_srai_epi32(a2, RESIZE_PRECISION_BITS);
+            a3 = _mm256_srai_epi32(a3, RESIZE_PRECISION_BITS);
+            __m256i u = _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a3));
+            _mm256_storeu_si256((__m256i *)(o + i), _mm256_permutevar8x32_epi32(u, order));
+        }
+        for (; i < row; i++) {
+            int32_t s = 1 << (RESIZE_PRECISION_BITS - 1);
+            for (int y = 0; y < n; y++) s += base[(size_t)y * src_stride + i] * k[y];
+            s >>= RESIZE_PRECISION_BITS;
+            o[i] = s < 0 ? 0 : s > 255 ? 255 : (uint8_t)s;
+        }
+    }
+}
+
+#else
+
+int resize_have_avx2(void) { return 0; }
+
+int resize_h_avx2(const uint8_t *src, const uint8_t *src_end, int w, int y0, int rows,
+                  uint8_t *dst, size_t dst_stride, int cw, const resize_coeffs *c) {
+    return -1;
+}
+
+void resize_v_avx2(const uint8_t *src, size_t src_stride, size_t row, int ybase, uint8_t *dst,
+                   size_t dst_stride, int ch, const resize_coeffs *c) {}
+
+#endif
