@@ -2,7 +2,8 @@
 """Plots of a scaling study (launch/scaling-study output) as PNG files:
 
   throughput_vs_batch.png   images/s against batch, one line per (tp, dtype), one panel per arch
-  throughput_vs_tp.png      images/s per rank against tp at each arch's largest batch
+  throughput_vs_tp.png      images/s per rank against tp at each arch's largest batch run at
+                            several tp
   throughput_vs_dp.png      images/s of the whole run against dp (tp 1)
   time_breakdown.png        per run: shares of compute, all-reduce, input wait, scatter, write
   memory_model.png          peak resident memory per rank against the cost model's weights +
@@ -90,7 +91,9 @@ def plot_vs_tp(rows, out):
     fig, axes = panels(len(archs))
     for ax, arch in zip(axes, archs):
         sel = [r for r in bench if r["arch"] == arch]
-        bmax = max(int(r["batch"]) for r in sel)
+        # the largest batch measured at several tp (else the largest batch)
+        multi = [b for b in {int(r["batch"]) for r in sel} if len({r["tp"] for r in sel if int(r["batch"]) == b}) > 1]
+        bmax = max(multi or [int(r["batch"]) for r in sel])
         for dtype in sorted({r["dtype"] for r in sel}):
             pts = sorted((int(r["tp"]), num(r, "img_per_s_per_rank"), num(r, "comm_share") or 0.0)
                          for r in sel if r["dtype"] == dtype and int(r["batch"]) == bmax)

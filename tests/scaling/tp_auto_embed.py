@@ -1,7 +1,10 @@
 """`webssl-dist embed --tp auto` under mpirun with 2 ranks on a tiny transformers Dinov2 model:
 the run says what it picked and why, its features equal those of an explicit --tp 1 run (max abs
 difference printed, must be 0: same arithmetic), and a batch no tp can hold stops with exit
-status 1 and a message naming --tp auto and the memory needed."""
+status 1 and a message naming --tp auto and the memory needed. Then launch/scaling-study's embed
+mode on the same model (tp 1 and 2): one ok row each, the run's image count, and all-reduce time
+exactly at tp 2."""
+import csv
 import os
 import shutil
 import subprocess
@@ -26,7 +29,7 @@ def features(out):
         return {k: f[k][...] for k in ("cls", "patch_mean")}
 
 
-for d in ("model", "imgs", "out_auto", "out_tp1", "out_big"):
+for d in ("model", "imgs", "out_auto", "out_tp1", "out_big", "study"):
     shutil.rmtree(d, ignore_errors=True)
 ec.tiny_model("dino", "model")
 ec.make_images("imgs", 6)
@@ -52,3 +55,16 @@ print(r.stderr[-800:])
 assert r.returncode == 1, f"expected exit status 1, got {r.returncode}"
 assert "--tp auto" in r.stderr and "does not fit" in r.stderr
 print("embed --tp auto: ok")
+
+study = subprocess.run([sys.executable, os.path.join(os.environ["WEBSSL_SOURCE_DIR"], "launch", "scaling-study"),
+                        "--bin", ec.BIN, "--out", "study", "--arch", "tiny-dino", "--embed-model", "model",
+                        "--embed-input", "imgs", "--no-bench", "--tp", "1,2", "--batch", "2", "--threads", "1"],
+                       env=ec.ENV, capture_output=True, text=True, timeout=120)
+print(study.stdout[-1000:], study.stderr[-1000:])
+assert study.returncode == 0
+rows = list(csv.DictReader(open(os.path.join("study", "runs.csv"))))
+assert [(r["kind"], r["tp"], r["status"]) for r in rows] == [("embed", "1", "ok"), ("embed", "2", "ok")], rows
+for r in rows:
+    assert r["images"] == "6" and float(r["img_per_s"]) > 0 and float(r["peak_mem_mib_rank"]) > 0, r
+    assert (float(r["comm_s"]) > 0) == (r["tp"] == "2"), r
+print("scaling-study embed runs: ok")
