@@ -1,9 +1,15 @@
-"""Single-core decode + preprocess throughput: `webssl-dist preprocess --threads 1` against Pillow +
-torchvision (Resize(256, bicubic), CenterCrop(224), ToTensor, Normalize) on the same JPEG files,
-both pinned to one core; prints images per CPU-second (user + sys, so other load on the machine
-does not count; ours includes program start and writing the HDF5 file) and the ratio. Then the same with
---fast-decode: its speed-up and how far its pixels move from the exact path.
-usage: bench_preprocess.py [--bin webssl-dist] [--images N] [--side S] [--core C]"""
+"""Single-core decode + preprocess throughput against Pillow + torchvision (Resize(256, bicubic),
+CenterCrop(224), ToTensor, Normalize) on the same JPEG files, everything pinned to one core and
+measured in CPU seconds (user + sys, so other load on the machine does not count). Rounds run the
+reference and ours interleaved; the ratio printed is the median over rounds. Ours is measured two
+ways:
+  in-process: `image_tool --bench` reads, decodes and preprocesses the files in one loop, the
+              twin of the Python loop (neither counts program start-up);
+  program:    `webssl-dist preprocess --threads 1`, start-up and the HDF5 file included.
+The program's tensors must equal torchvision's (max abs diff printed). Then --fast-decode: its
+speed and how far its pixels move from the exact path.
+usage: bench_preprocess.py [--bin webssl-dist] [--tool image_tool] [--images N] [--side S]
+                           [--core C] [--rounds R]"""
 import argparse
 import os
 import resource
@@ -46,6 +52,14 @@ def bench_torchvision(paths):
     return time.process_time() - t0, out
 
 
+def bench_inprocess(tool, paths, extra):
+    r = subprocess.run([tool, "--bench", "256", "224"] + extra + paths, check=True,
+                       capture_output=True, text=True)
+    f = r.stdout.split()
+    assert f[0] == "images" and int(f[1]) == len(paths), r.stdout
+    return float(f[3])
+
+
 def bench_ours(binary, d, out, extra):
     cmd = [binary, "preprocess", "--input", d, "--output", out, "--threads", "1", "--batch", "32"] + extra
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -57,35 +71,53 @@ def bench_ours(binary, d, out, extra):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.environ.get("WEBSSL_BIN", "webssl-dist"))
-    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--tool", default=None, help="image_tool (default: next to the build's src/)")
+    ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--side", type=int, default=640)
     ap.add_argument("--core", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
+    tool = a.tool or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.bin))),
+                                  "tests", "data", "image_tool")
     os.sched_setaffinity(0, {a.core})   # children inherit the single core
     with tempfile.TemporaryDirectory() as d:
         imgs = os.path.join(d, "imgs")
         os.makedirs(imgs)
         paths = make_corpus(imgs, a.images, a.side)
         out = os.path.join(d, "out.h5")
-        ref_t, ref = bench_torchvision(paths)
-        our_t = bench_ours(a.bin, imgs, out, [])
+        n = len(paths)
+        ref_ts, in_ts, prog_ts = [], [], []
+        for _ in range(a.rounds):
+            ref_t, ref = bench_torchvision(paths)
+            ref_ts.append(ref_t)
+            in_ts.append(bench_inprocess(tool, paths, []))
+            prog_ts.append(bench_ours(a.bin, imgs, out, []))
         with h5py.File(out) as f:
             exact = f["pixels"][:]
             u8 = f["image"][:]
-        err = max(float(np.abs(exact[i] - ref[i].numpy()).max()) for i in range(len(paths)))
+        err = max(float(np.abs(exact[i] - ref[i].numpy()).max()) for i in range(n))
+        fast_in = bench_inprocess(tool, paths, ["--fast"])
         fast_t = bench_ours(a.bin, imgs, out, ["--fast-decode"])
         with h5py.File(out) as f:
             fast = f["pixels"][:]
             fu8 = f["image"][:]
-        n = len(paths)
-        print(f"{n} JPEGs, longer side {a.side}, one core; crop 256 -> 224")
-        print(f"  Pillow + torchvision : {n / ref_t:8.1f} images/s")
-        print(f"  webssl-dist (exact)  : {n / our_t:8.1f} images/s   ratio {ref_t / our_t:.2f}x   "
-              f"max abs diff vs torchvision {err:.3g}")
+        med = lambda v: float(np.median(v))
+        r_in = med([r / o for r, o in zip(ref_ts, in_ts)])
+        r_prog = med([r / o for r, o in zip(ref_ts, prog_ts)])
+        print(f"{n} JPEGs, longer side {a.side}, one core; crop 256 -> 224; {a.rounds} rounds "
+              f"(ratio = median of per-round ratios)")
+        print(f"  Pillow + torchvision        : {n / med(ref_ts):8.1f} images/s")
+        print(f"  webssl-dist in-process      : {n / med(in_ts):8.1f} images/s   ratio {r_in:.2f}x")
+        print(f"  webssl-dist program         : {n / med(prog_ts):8.1f} images/s   ratio {r_prog:.2f}x"
+              f"   (start-up and HDF5 output included)")
+        print(f"  exact: max abs diff vs torchvision {err:.3g}")
         d8 = np.abs(fu8.astype(int) - u8.astype(int))
-        print(f"  webssl-dist --fast-decode: {n / fast_t:8.1f} images/s   {our_t / fast_t:.2f}x the exact path; "
+        print(f"  --fast-decode in-process    : {n / fast_in:8.1f} images/s   "
+              f"{med(in_ts) / fast_in:.2f}x the exact path; program {n / fast_t:.1f} images/s; "
               f"uint8 max abs diff {d8.max()}, mean {d8.mean():.3f}; tensor max abs diff "
               f"{np.abs(fast - exact).max():.3g}")
+        print(f"| {n} JPEGs, longer side {a.side} | {n / med(ref_ts):.1f} | {n / med(in_ts):.1f} "
+              f"({r_in:.2f}x) | {n / med(prog_ts):.1f} ({r_prog:.2f}x) | {n / fast_in:.1f} |")
     return 0
 
 

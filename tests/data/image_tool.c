@@ -4,9 +4,14 @@
  * OUT receives "w h\n" + w*h*3 RGB bytes, then, with W H, the resized W*H*3 bytes, then, with
  * --crop S R, the R*R*3 bytes of the crop-mode preprocessing (shorter side to S, centre crop R).
  * On a decode failure it prints "status <code> <name>: <message>" and exits with 3.
+ *   image_tool --bench S R [--fast] FILE...
+ * decodes and preprocesses (crop mode, ImageNet mean/std, float output) the files one after the
+ * other on one thread, reading each inside the loop, and prints "images N cpu_seconds T": the
+ * in-process twin of the Pillow + torchvision loop in tests/bench/bench_preprocess.py.
  *   image_tool --write-ycck IN OUT.jpg
  * encodes IN ("w h\n" + w*h*4 CMYK bytes) as an Adobe YCCK JPEG (Pillow cannot write one). */
 #include <stdio.h>
+#include <time.h>
 
 #include <jpeglib.h>
 #include <stdlib.h>
@@ -66,7 +71,42 @@ static int write_ycck(const char *in, const char *out) {
     return 0;
 }
 
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int bench(int argc, char **argv) {
+    ws_preprocess pre = {WS_PREPROCESS_CROP, atoi(argv[2]), atoi(argv[3]),
+                         {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+    ws_decode_opts o = {WS_DEFAULT_MAX_PIXELS, 0, 0};
+    int a = 4;
+    if (a < argc && !strcmp(argv[a], "--fast")) { o.fast_min_side = pre.resize; a++; }
+    float *chw = malloc((size_t)3 * pre.crop * pre.crop * sizeof *chw);
+    if (!chw) return 1;
+    double t0 = cpu_seconds();
+    int n = 0;
+    for (; a < argc; a++) {
+        size_t len = 0;
+        uint8_t *data = read_all(argv[a], &len);
+        ws_image img;
+        if (!data || image_decode(data, len, &o, &img) < 0 ||
+            preprocess_image(&img, &pre, NULL, chw) < 0) {
+            fprintf(stderr, "%s: %s\n", argv[a], ws_error_message());
+            return 1;
+        }
+        image_free(&img);
+        free(data);
+        n++;
+    }
+    printf("images %d cpu_seconds %.6f\n", n, cpu_seconds() - t0);
+    free(chw);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 4 && !strcmp(argv[1], "--bench")) return bench(argc, argv);
     if (argc == 4 && !strcmp(argv[1], "--write-ycck")) return write_ycck(argv[2], argv[3]);
     ws_decode_opts o = {WS_DEFAULT_MAX_PIXELS, 0, 0};
     ws_preprocess pre = {WS_PREPROCESS_CROP, 0, 0, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};
