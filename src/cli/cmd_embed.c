@@ -1,7 +1,7 @@
 /* `webssl-dist embed`: the distributed driver. Setup in a fixed order, each step agreed by every
  * rank (a failure anywhere stops every rank with that rank's reason, never a hang):
  *   MPI -> options -> topology (dp x tp) -> rank layout printed -> architecture check (rank 0)
- *   -> output directory: lock, run.json, stale temporary files (rank 0) -> input shards
+ *   -> DINO head (TP leaders, --features head/proto) -> output directory: lock, run.json, stale temporary files (rank 0) -> input shards
  *   (TP leaders) -> model (every rank, its TP slice) -> buffers -> shard queue
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order.
  * Exit status: WS_EXIT_OK, WS_EXIT_USAGE, WS_EXIT_FAILED_SHARDS, WS_EXIT_INTERRUPTED. */
@@ -40,12 +40,13 @@ static void print_layout(const embed_run *r) {
 }
 
 /* Rank 0: the architecture the checkpoint will run with, checked against --tp and --resolution
- * before any rank loads weights. */
+ * before any rank loads weights; the position-embedding rule when --posembed is not given. */
 static int check_arch(embed_run *r, ws_arch *a) {
     ws_ckpt c;
     int rc = ckpt_open(r->opt.model, &c);
     if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
     rc = arch_for_checkpoint(&c, r->opt.arch, a);
+    if (r->opt.posembed < 0) r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
     ckpt_close(&c);
     if (rc != WS_OK) return rc;
     if ((rc = topology_check_heads(&r->topo, a->num_heads, a->name)) != WS_OK) return rc;
@@ -67,6 +68,8 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "features", feats);
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
+    if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
+    cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original" : "hf");
     cJSON_AddNumberToObject(o, "resolution", r->R);
     cJSON_AddStringToObject(o, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
     cJSON_AddNumberToObject(o, "resize", p->mode == WS_PREPROCESS_CROP ? p->resize : 0);
@@ -126,6 +129,25 @@ static int load_shards(embed_run *r) {
     return topology_agree(r->topo.world, rc);
 }
 
+/* TP leaders, with --features head/proto: the DINO head from --head or --model, checked against
+ * the backbone width (the head runs on the leader's full CLS tokens after the forward pass). */
+static int load_head(embed_run *r) {
+    const char *path = r->opt.head ? r->opt.head : r->opt.model;
+    const char *flag = r->opt.head ? "--head" : "--model";
+    int rc = head_load_file(path, &r->head);
+    if (rc != WS_OK)
+        return ws_error_context(rc, "--features %s needs a DINO head (a teacher checkpoint, or --head FILE); %s %s",
+                                (r->opt.features & WS_FEAT_HEAD) ? "head" : "proto", flag, path);
+    r->has_head = 1;
+    if (head_in_dim(&r->head) != r->arch.embed_dim)
+        return ws_errorf(WS_ERR_SHAPE, "%s %s: the DINO head takes %d inputs but %s has width %d", flag, path,
+                         head_in_dim(&r->head), r->arch.name, r->arch.embed_dim);
+    if ((r->opt.features & WS_FEAT_PROTO) && r->head.K == 0)
+        return ws_errorf(WS_ERR_UNSUPPORTED, "--features proto: the DINO head in %s %s has no prototype layer",
+                         flag, path);
+    return WS_OK;
+}
+
 static int load_model(embed_run *r) {
     ws_model_options mo;
     ws_model_options_init(&mo);
@@ -134,6 +156,7 @@ static int load_model(embed_run *r) {
     mo.device_index = r->topo.local_rank;
     mo.threads = r->opt.threads;
     mo.compute = r->opt.dtype;
+    mo.posembed = (ws_posembed_rule)r->opt.posembed;
     mo.tp_rank = r->topo.tp_rank;
     mo.tp_size = r->topo.tp;
     mo.comm = r->topo.tp > 1 ? r->comm : NULL;
@@ -152,8 +175,14 @@ static int alloc_buffers(embed_run *r) {
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
-    if (!r->pixels || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch))
-        return ws_errorf(WS_ERR_NOMEM, "batch buffers for --batch %d at resolution %d", r->B, r->R);
+    int nomem = !r->pixels || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
+    if (r->has_head) {
+        r->z = calloc(B * (size_t)head_bottleneck(&r->head), sizeof(float));
+        r->proto_index = calloc(B, sizeof *r->proto_index);
+        r->proto_score = calloc(B, sizeof *r->proto_score);
+        nomem |= !r->z || !r->proto_index || !r->proto_score;
+    }
+    if (nomem) return ws_errorf(WS_ERR_NOMEM, "batch buffers for --batch %d at resolution %d", r->B, r->R);
     return WS_OK;
 }
 
@@ -212,6 +241,10 @@ static void run_free(embed_run *r) {
     free(r->cls);
     free(r->patch_mean);
     free(r->patch);
+    free(r->z);
+    free(r->proto_index);
+    free(r->proto_score);
+    head_free(&r->head);
     free(r->failed);
     embed_stats_close(r->stats_fd);
     run_dir_unlock(r->lock_fd);
@@ -224,14 +257,15 @@ static int setup(embed_run *r) {
     if (r->topo.world_rank == 0) rc = check_arch(r, &r->arch);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->arch, (int)sizeof r->arch, MPI_BYTE, 0, r->topo.world));
-    if (r->opt.features & WS_FEAT_HEAD)
-        return ws_errorf(WS_ERR_UNSUPPORTED, "--features head: %s has no DINO head in this build's loaders",
-                         r->opt.model);
+    MPI_CHECK(MPI_Bcast(&r->opt.posembed, 1, MPI_INT, 0, r->topo.world));
+    if ((r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) && r->topo.is_leader) rc = load_head(r);
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     if (strcmp(r->opt.device, "cpu") != 0 && r->topo.tp > 1)
         LOG_DEBUG("tp > 1 on %s uses the MPI communicator", r->opt.device);
     set_preprocess(r);
     r->layout.features = r->opt.features;
     r->layout.out_dtype = r->opt.out_dtype;
+    r->layout.K = r->has_head ? head_bottleneck(&r->head) : 0;
     if (r->topo.world_rank == 0) rc = prepare_output(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     if ((rc = load_shards(r)) != WS_OK) return rc;

@@ -46,14 +46,31 @@ static void group_forward(embed_run *r, int n, embed_times *t) {
     t->batches++;
 }
 
-/* Rows of failed images carry zero features. */
+/* Leader: the DINO head on the batch's CLS tokens (every rank of the group holds the full CLS
+ * after the forward pass, so the head needs no communication). Counted as compute. */
+static void leader_head(embed_run *r, int n, embed_times *t) {
+    if (!r->has_head) return;
+    double t0 = MPI_Wtime();
+    int rc = head_forward(&r->head, r->cls, n, r->z);
+    if (rc == WS_OK && (r->layout.features & WS_FEAT_PROTO))
+        rc = head_protos(&r->head, r->z, n, r->proto_index, r->proto_score);
+    if (rc != WS_OK) ws_fatal(__FILE__, __LINE__, "DINO head: %s", ws_error_message());
+    t->compute += MPI_Wtime() - t0;
+}
+
+/* Rows of failed images carry zero features (proto_index -1, proto_score 0). */
 static void zero_failed_rows(embed_run *r, const ws_batch *b) {
-    size_t D = (size_t)r->layout.D, PD = (size_t)r->layout.P * D;
+    size_t D = (size_t)r->layout.D, PD = (size_t)r->layout.P * D, K = (size_t)r->layout.K;
     for (int i = 0; i < b->n; i++) {
         if (!b->status[i]) continue;
         memset(r->cls + i * D, 0, D * sizeof(float));
         memset(r->patch_mean + i * D, 0, D * sizeof(float));
         if (r->layout.features & WS_FEAT_PATCH) memset(r->patch + i * PD, 0, PD * sizeof(float));
+        if (r->has_head) {
+            memset(r->z + i * K, 0, K * sizeof(float));
+            r->proto_index[i] = -1;
+            r->proto_score[i] = 0;
+        }
     }
 }
 
@@ -126,10 +143,12 @@ static int leader_shard(embed_run *r, int64_t idx) {
         if (b->n == 0) break;
         memcpy(r->pixels, b->pixels, (size_t)b->n * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
         group_forward(r, b->n, &t);
+        leader_head(r, b->n, &t);
         zero_failed_rows(r, b);
         double t1 = MPI_Wtime();
-        rc = h5_writer_append(w, b->n, (const char *const *)b->keys, b->status, r->cls, r->patch_mean,
-                              r->patch, NULL);
+        ws_h5_rows rows = {(const char *const *)b->keys, b->status, r->cls, r->patch_mean, r->patch, r->z,
+                           r->proto_index, r->proto_score};
+        rc = h5_writer_append(w, b->n, &rows);
         t.write += MPI_Wtime() - t1;
         int failed_images = 0;
         for (int i = 0; i < b->n; i++) failed_images += b->status[i] != 0;
@@ -147,6 +166,7 @@ static int leader_shard(embed_run *r, int64_t idx) {
         LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->path, why ? why : "");
         result = SHARD_FAILED;
     }
+    pipeline_seconds(p, &t.read, &t.decode);
     pipeline_close(p);
     if (result == SHARD_DONE) {
         double t1 = MPI_Wtime();

@@ -4,6 +4,7 @@
 #include "data/input_spec.h"
 #include "io/h5_writer.h"
 #include "model/arch.h"
+#include "webssl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,11 +23,15 @@ void embed_options_usage(FILE *f) {
         "  --batch B               images per forward pass [32]\n"
         "  --device cpu|cuda       compute device [cpu]\n"
         "  --dtype fp32|bf16       compute dtype [fp32]\n"
-        "  --features LIST         any of cls,patch_mean,patch,head [cls,patch_mean]\n"
+        "  --features LIST         any of cls,patch_mean,patch,head,proto [cls,patch_mean];\n"
+        "                          head, proto: DINO head bottleneck / best prototype\n"
+        "  --head FILE             checkpoint holding the DINO head [the --model file]\n"
         "  --out-dtype f16|f32     stored feature type [f16]\n"
         "  --preprocess crop|square  resize+center-crop or square resize [the model's]\n"
         "  --resize S              crop mode: shorter side resized to S [the model's]\n"
         "  --resolution R          model input side, a multiple of the patch size [the model's]\n"
+        "  --posembed original|hf  position-embedding interpolation at other resolutions\n"
+        "                          [original for .pth checkpoints, hf otherwise]\n"
         "  --shard-size N          images per shard for directories and lists [%d]\n"
         "  --threads T             compute threads per rank [OpenMP default]\n"
         "  --decode-threads D      image decoding threads per TP group [2]\n"
@@ -55,6 +60,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     o->out_dtype = WS_DTYPE_F16;
     o->features = WS_FEAT_CLS | WS_FEAT_PATCH_MEAN;
     o->preprocess = -1;
+    o->posembed = -1;
     o->shard_size = WS_DEFAULT_SHARD_SIZE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -71,6 +77,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--input")) o->input = v;
         else if (!strcmp(a, "--output")) o->output = v;
         else if (!strcmp(a, "--stats")) o->stats = v;
+        else if (!strcmp(a, "--head")) o->head = v;
         else if (!strcmp(a, "--tp")) rc = !strcmp(v, "auto") ? (o->tp = 0, WS_OK) : parse_int(a, v, 1, 4096, &o->tp);
         else if (!strcmp(a, "--batch")) rc = parse_int(a, v, 1, 65536, &o->batch);
         else if (!strcmp(a, "--threads")) rc = parse_int(a, v, 0, 4096, &o->threads);
@@ -93,6 +100,10 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
             if (!strcmp(v, "crop")) o->preprocess = WS_PREPROCESS_CROP;
             else if (!strcmp(v, "square")) o->preprocess = WS_PREPROCESS_SQUARE;
             else rc = ws_errorf(WS_ERR_ARG, "--preprocess '%s': expected crop or square", v);
+        } else if (!strcmp(a, "--posembed")) {
+            if (!strcmp(v, "original")) o->posembed = WS_POSEMBED_ORIGINAL;
+            else if (!strcmp(v, "hf")) o->posembed = WS_POSEMBED_HF;
+            else rc = ws_errorf(WS_ERR_ARG, "--posembed '%s': expected original or hf", v);
         } else {
             return ws_errorf(WS_ERR_ARG, "unknown option '%s' (see webssl-dist embed --help)", a);
         }
@@ -101,5 +112,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     if (!o->model) return ws_errorf(WS_ERR_ARG, "--model is required");
     if (!o->input) return ws_errorf(WS_ERR_ARG, "--input is required");
     if (!o->output) return ws_errorf(WS_ERR_ARG, "--output is required");
+    if (o->head && !(o->features & (WS_FEAT_HEAD | WS_FEAT_PROTO)))
+        return ws_errorf(WS_ERR_ARG, "--head %s: only used with --features head or proto", o->head);
     return WS_OK;
 }

@@ -13,6 +13,10 @@ typedef struct {
     const char *input;        /* --input SPEC (required) */
     const char *output;       /* --output DIR (required) */
     const char *stats;        /* --stats FILE, or NULL */
+    const char *head;         /* --head FILE: the DINO head for head/proto features, or NULL (then
+                               * the head of --model, a teacher checkpoint) */
+    int posembed;             /* --posembed original|hf: a ws_posembed_rule, -1 = by checkpoint format
+                               * (original for .pth, hf otherwise) */
     const char *device;       /* --device cpu|cuda (default cpu) */
     int tp;                   /* --tp N (default 1); 0 = auto (cli/tp_auto.h) */
     int batch;                /* --batch B (default 32) */

@@ -20,6 +20,7 @@
 #include "data/input_spec.h"
 #include "data/pipeline.h"
 #include "io/h5_writer.h"
+#include "model/head.h"
 #include "webssl.h"
 
 typedef struct {
@@ -42,6 +43,11 @@ typedef struct {
     int R, B;                  /* resolution, batch */
     float *pixels;             /* [B, 3, R, R] */
     float *cls, *patch_mean, *patch;  /* outputs [B, D], [B, D], [B, P, D] */
+    ws_dino_head head;         /* leaders, with --features head/proto: the DINO head */
+    int has_head;
+    float *z;                  /* leaders: head bottleneck vectors [B, K] */
+    int32_t *proto_index;      /* leaders: best prototype [B] */
+    float *proto_score;        /* leaders: its logit [B] */
     int64_t *failed;           /* leaders: indices of the shards that failed here */
     size_t num_failed, cap_failed;
     int stopped;               /* this rank stopped on a request */

@@ -27,6 +27,8 @@ double embed_max_rss_mb(void) {
 }
 
 void embed_times_add(embed_times *acc, const embed_times *t) {
+    acc->read += t->read;
+    acc->decode += t->decode;
     acc->input_wait += t->input_wait;
     acc->scatter += t->scatter;
     acc->compute += t->compute;
@@ -45,6 +47,8 @@ void embed_stats_write(int fd, int rank, const char *event, const char *shard, c
     if (shard) cJSON_AddStringToObject(o, "shard", shard);
     cJSON_AddNumberToObject(o, "images", (double)t->images);
     cJSON_AddNumberToObject(o, "batches", (double)t->batches);
+    cJSON_AddNumberToObject(o, "read", t->read);
+    cJSON_AddNumberToObject(o, "decode", t->decode);
     cJSON_AddNumberToObject(o, "input_wait", t->input_wait);
     cJSON_AddNumberToObject(o, "scatter", t->scatter);
     cJSON_AddNumberToObject(o, "compute", t->compute);

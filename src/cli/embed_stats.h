@@ -1,18 +1,19 @@
 /* Per-rank timing of an embed run, and the --stats FILE writer: JSON lines, one per shard a TP
  * leader finishes ("event":"shard") and one per rank at the end ("event":"total"), appended with
  * one write(2) each (O_APPEND) so ranks on one file system do not interleave within a line.
- * Fields (seconds unless named otherwise): input_wait (the leader waiting for decoded batches:
- * reading and decoding not hidden behind compute), scatter (sending a batch to the TP peers),
- * compute (forward pass
- * including its all-reduces), comm (inside the all-reduces), write (HDF5), images, batches,
- * max_rss_mb (peak resident memory of the rank). */
+ * Fields (seconds unless named otherwise): read (the leader's reader thread inside the shard
+ * reader: file and tar I/O), decode (decoding and preprocessing, summed over the decode threads;
+ * read and decode overlap compute), input_wait (the leader waiting for decoded batches: reading
+ * and decoding not hidden behind compute), scatter (sending a batch to the TP peers), compute
+ * (forward pass including its all-reduces, and the DINO head), comm (inside the all-reduces),
+ * write (HDF5), images, batches, max_rss_mb (peak resident memory of the rank). */
 #ifndef WEBSSL_CLI_EMBED_STATS_H
 #define WEBSSL_CLI_EMBED_STATS_H
 
 #include <stdint.h>
 
 typedef struct {
-    double input_wait, scatter, compute, comm, write;
+    double read, decode, input_wait, scatter, compute, comm, write;
     int64_t images, batches;
 } embed_times;
 

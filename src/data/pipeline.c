@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -36,6 +37,7 @@ struct ws_pipeline {
     int stop, reader_done, damaged;
     const char *why;
     size_t images, failures;
+    double read_seconds, decode_seconds;  /* summed over the reader / the workers (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_ready, cv_space;
     pthread_t reader_thread, *workers;
@@ -50,6 +52,12 @@ void pipeline_params_default(ws_pipeline_params *p) {
     p->threads = 2;
     p->depth = 2;
     p->decode.max_pixels = WS_DEFAULT_MAX_PIXELS;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void push_item(ws_pipeline *p, int id) {
@@ -69,6 +77,7 @@ static void *reader_main(void *arg) {
         s->busy = 1; s->filled = 0; s->done = 0; s->b.n = 0; s->b.first = first;
         pthread_mutex_unlock(&p->mu);
         int eof = 0;
+        double t0 = now_seconds();
         while (s->b.n < p->B && !eof) {
             ws_sample *smp = &s->raw[s->b.n];
             if (!shard_reader_next(p->reader, smp)) { eof = 1; break; }
@@ -80,7 +89,9 @@ static void *reader_main(void *arg) {
             if (stop) break;
         }
         first += (size_t)s->b.n;
+        double t1 = now_seconds();
         pthread_mutex_lock(&p->mu);
+        p->read_seconds += t1 - t0;
         s->filled = 1;
         p->n_filled++;
         if (eof) {
@@ -145,8 +156,11 @@ static void *worker_main(void *arg) {
         p->q_count--;
         pthread_mutex_unlock(&p->mu);
         slot *s = &p->slots[id / p->B];
+        double t0 = now_seconds();
         process_item(p, s, id % p->B);
+        double t1 = now_seconds();
         pthread_mutex_lock(&p->mu);
+        p->decode_seconds += t1 - t0;
         s->done++;
         if (s->filled && s->done == s->b.n) pthread_cond_broadcast(&p->cv_ready);
     }
@@ -250,6 +264,13 @@ int pipeline_damaged(ws_pipeline *p, const char **why) {
 
 size_t pipeline_images(const ws_pipeline *p) { return p->images; }
 size_t pipeline_failures(const ws_pipeline *p) { return p->failures; }
+
+void pipeline_seconds(ws_pipeline *p, double *read_seconds, double *decode_seconds) {
+    pthread_mutex_lock(&p->mu);
+    *read_seconds = p->read_seconds;
+    *decode_seconds = p->decode_seconds;
+    pthread_mutex_unlock(&p->mu);
+}
 
 void pipeline_close(ws_pipeline *p) {
     if (!p) return;

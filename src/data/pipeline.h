@@ -52,6 +52,9 @@ int pipeline_damaged(ws_pipeline *p, const char **why);
 /* Images and failures so far. */
 size_t pipeline_images(const ws_pipeline *p);
 size_t pipeline_failures(const ws_pipeline *p);
+/* Seconds so far summed over the threads: the reader inside the shard reader (file and tar I/O),
+ * the workers decoding and preprocessing. They overlap each other and the consumer's work. */
+void pipeline_seconds(ws_pipeline *p, double *read_seconds, double *decode_seconds);
 /* Stop the threads (also mid-shard, e.g. on a signal) and free everything. NULL is fine. */
 void pipeline_close(ws_pipeline *p);
 

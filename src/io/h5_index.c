@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const ds_names[] = {"key", "status", "cls", "patch_mean", "patch", "head"};
-enum { NDS = 6 };
+static const char *const ds_names[] = {"key", "status", "cls", "patch_mean", "patch", "head", "proto_index",
+                                      "proto_score"};
+enum { NDS = 8 };
 
 typedef struct {
     char *name;         /* file name inside DIR */

@@ -1,6 +1,6 @@
 /* The index of an output directory: DIR/index.h5 whose virtual datasets (HDF5 VDS) present
  * every complete shard file as one table. Datasets: key, status and each feature dataset the
- * shards hold (cls, patch_mean, patch, head), rows concatenated in shard name order; plus
+ * shards hold (cls, patch_mean, patch, head, proto_index, proto_score), rows concatenated in shard name order; plus
  * shard_name [S] (strings) and shard_start [S + 1] (int64, first row of each shard and the
  * total) to map a row back to its file. Sources are referenced by file name relative to DIR,
  * so the directory can be moved as a whole. Temporary and incomplete files are left out (and

@@ -12,9 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { DS_KEY, DS_STATUS, DS_CLS, DS_PATCH_MEAN, DS_PATCH, DS_HEAD, DS_COUNT };
-static const char *const ds_names[DS_COUNT] = {"key", "status", "cls", "patch_mean", "patch", "head"};
-static const unsigned ds_feature[DS_COUNT] = {0, 0, WS_FEAT_CLS, WS_FEAT_PATCH_MEAN, WS_FEAT_PATCH, WS_FEAT_HEAD};
+enum { DS_KEY, DS_STATUS, DS_CLS, DS_PATCH_MEAN, DS_PATCH, DS_HEAD, DS_PROTO_INDEX, DS_PROTO_SCORE, DS_COUNT };
+static const char *const ds_names[DS_COUNT] = {"key", "status", "cls", "patch_mean", "patch", "head",
+                                               "proto_index", "proto_score"};
+static const unsigned ds_feature[DS_COUNT] = {0, 0, WS_FEAT_CLS, WS_FEAT_PATCH_MEAN, WS_FEAT_PATCH, WS_FEAT_HEAD,
+                                              WS_FEAT_PROTO, WS_FEAT_PROTO};
+/* --features words, bit i = 1 << i */
+static const char *const feature_names[] = {"cls", "patch_mean", "patch", "head", "proto"};
+#define NUM_FEATURES 5
 #define ROWS_PER_CHUNK 256
 
 struct ws_h5_writer {
@@ -39,16 +44,15 @@ static void h5_lib_init(void) {
 }
 
 int h5_features_parse(const char *s, unsigned *features) {
-    static const char *const names[] = {"cls", "patch_mean", "patch", "head"};
     unsigned f = 0;
     const char *p = s;
     while (*p) {
         size_t len = strcspn(p, ",");
         size_t i;
-        for (i = 0; i < 4; i++)
-            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) break;
-        if (i == 4)
-            return ws_errorf(WS_ERR_ARG, "--features: unknown feature '%.*s' (choose from cls, patch_mean, patch, head)",
+        for (i = 0; i < NUM_FEATURES; i++)
+            if (strlen(feature_names[i]) == len && !strncmp(p, feature_names[i], len)) break;
+        if (i == NUM_FEATURES)
+            return ws_errorf(WS_ERR_ARG, "--features: unknown feature '%.*s' (choose from cls, patch_mean, patch, head, proto)",
                              (int)len, p);
         f |= 1u << i;
         p += len + (p[len] == ',');
@@ -59,12 +63,12 @@ int h5_features_parse(const char *s, unsigned *features) {
 }
 
 void h5_features_format(unsigned features, char *buf, size_t len) {
-    static const char *const names[] = {"cls", "patch_mean", "patch", "head"};
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NUM_FEATURES; i++)
         if (features & (1u << i))
-            used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s", used ? "," : "", names[i]);
+            used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s", used ? "," : "",
+                                     feature_names[i]);
 }
 
 int64_t h5_creation_time(void) {
@@ -234,6 +238,9 @@ int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_lay
         ok = (w->ds[DS_PATCH] = create_ds(w->file, "patch", ft, 3, (hsize_t)layout->P, (hsize_t)layout->D)) >= 0;
     if (ok && (layout->features & WS_FEAT_HEAD))
         ok = (w->ds[DS_HEAD] = create_ds(w->file, "head", ft, 2, (hsize_t)layout->K, 0)) >= 0;
+    if (ok && (layout->features & WS_FEAT_PROTO))
+        ok = (w->ds[DS_PROTO_INDEX] = create_ds(w->file, "proto_index", H5T_STD_I32LE, 1, 0, 0)) >= 0 &&
+             (w->ds[DS_PROTO_SCORE] = create_ds(w->file, "proto_score", H5T_IEEE_F32LE, 1, 0, 0)) >= 0;
     int rc = ok ? write_meta(w, meta) : io_error("creating datasets in", tmp_path);
     if (rc != WS_OK) {
         h5_writer_abort(w);
@@ -278,21 +285,25 @@ static int append_floats(ws_h5_writer *w, int i, int n, size_t row, const float 
     return append_rows(w, i, w->f16, n, w->half);
 }
 
-int h5_writer_append(ws_h5_writer *w, int n, const char *const *keys, const int8_t *status,
-                     const float *cls, const float *patch_mean, const float *patch, const float *head) {
+int h5_writer_append(ws_h5_writer *w, int n, const ws_h5_rows *r) {
     if (n <= 0) return WS_OK;
     const ws_h5_layout *L = &w->layout;
-    const float *feat[DS_COUNT] = {NULL, NULL, cls, patch_mean, patch, head};
-    size_t row[DS_COUNT] = {0, 0, (size_t)L->D, (size_t)L->D, (size_t)L->P * (size_t)L->D, (size_t)L->K};
+    const void *feat[DS_COUNT] = {r->keys, r->status, r->cls, r->patch_mean, r->patch, r->head, r->proto_index,
+                                  r->proto_score};
+    size_t row[DS_COUNT] = {0, 0, (size_t)L->D, (size_t)L->D, (size_t)L->P * (size_t)L->D, (size_t)L->K, 1, 1};
+    for (int i = 0; i < DS_COUNT; i++)
+        if ((i < DS_CLS || (L->features & ds_feature[i])) && !feat[i])
+            return ws_errorf(WS_ERR_ARG, "%s: no %s rows given", w->tmp_path, ds_names[i]);
     errno = 0;
-    int bad = append_rows(w, DS_KEY, w->str, n, keys) || append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, status);
+    int bad = append_rows(w, DS_KEY, w->str, n, r->keys) || append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, r->status);
     for (int i = DS_CLS; i < DS_COUNT && !bad; i++) {
         if (!(L->features & ds_feature[i])) continue;
-        if (!feat[i]) return ws_errorf(WS_ERR_ARG, "%s: no %s rows given", w->tmp_path, ds_names[i]);
-        bad = append_floats(w, i, n, row[i], feat[i]);
+        if (i == DS_PROTO_INDEX) bad = append_rows(w, i, H5T_NATIVE_INT32, n, r->proto_index);
+        else if (i == DS_PROTO_SCORE) bad = append_rows(w, i, H5T_NATIVE_FLOAT, n, r->proto_score);
+        else bad = append_floats(w, i, n, row[i], feat[i]);
     }
     if (bad) return io_error("writing to", w->tmp_path);
-    for (int j = 0; j < n; j++) w->failures += status[j] != 0;
+    for (int j = 0; j < n; j++) w->failures += r->status[j] != 0;
     w->n += n;
     return WS_OK;
 }
@@ -353,8 +364,8 @@ int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count)
     if (read_i64_attr(f, "complete", &complete) != 0 || complete != 1 || read_i64_attr(f, "image_count", &n) != 0)
         rc = ws_errorf(WS_ERR_FORMAT, "%s: not marked complete", path);
     hsize_t want[DS_COUNT][3] = {{0}, {0}, {0, (hsize_t)layout->D}, {0, (hsize_t)layout->D},
-                                 {0, (hsize_t)layout->P, (hsize_t)layout->D}, {0, (hsize_t)layout->K}};
-    int want_rank[DS_COUNT] = {1, 1, 2, 2, 3, 2};
+                                 {0, (hsize_t)layout->P, (hsize_t)layout->D}, {0, (hsize_t)layout->K}, {0}, {0}};
+    int want_rank[DS_COUNT] = {1, 1, 2, 2, 3, 2, 1, 1};
     for (int i = 0; i < DS_COUNT && rc == WS_OK; i++) {
         if (i >= DS_CLS && !(layout->features & ds_feature[i])) continue;
         hid_t ds = H5Dopen2(f, ds_names[i], H5P_DEFAULT);

@@ -2,7 +2,8 @@
  *
  * Datasets: key [N] (variable-length UTF-8 strings), status [N] int8, and per requested feature
  * cls [N, D], patch_mean [N, D], patch [N, P, D] (one chunk per image), head [N, K], stored as
- * f32 or as an IEEE half type that h5py reads as float16. Root attributes describe the model,
+ * f32 or as an IEEE half type that h5py reads as float16, and proto_index [N] int32 +
+ * proto_score [N] float32 (always f32). Root attributes describe the model,
  * architecture, resolution, preprocessing, dtypes, program version, source shard, counts and
  * creation time; the attribute `complete` = 1 is written last.
  *
@@ -29,8 +30,9 @@ enum {
     WS_FEAT_PATCH_MEAN = 1 << 1,
     WS_FEAT_PATCH = 1 << 2,
     WS_FEAT_HEAD = 1 << 3,
+    WS_FEAT_PROTO = 1 << 4,   /* proto_index + proto_score */
 };
-/* Parse "cls,patch_mean,patch,head" (any subset, any order). WS_OK or WS_ERR_ARG naming the
+/* Parse "cls,patch_mean,patch,head,proto" (any subset, any order). WS_OK or WS_ERR_ARG naming the
  * unknown word and --features. */
 int h5_features_parse(const char *s, unsigned *features);
 /* Write the canonical comma list of `features` into buf. */
@@ -66,12 +68,20 @@ typedef struct ws_h5_writer ws_h5_writer;
  * extendible datasets. WS_OK or WS_ERR_IO naming the file. */
 int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_layout *layout,
                    const ws_h5_meta *meta, ws_h5_writer **out);
-/* Append n rows. keys: n strings; status: n codes (0 ok); each feature array is row-major f32
- * (cls/patch_mean [n, D], patch [n, P, D], head [n, K]) and may be NULL when not in the layout.
- * WS_OK or WS_ERR_IO naming the file. */
-int h5_writer_append(ws_h5_writer *w, int n, const char *const *keys, const int8_t *status,
-                     const float *cls, const float *patch_mean, const float *patch,
-                     const float *head);
+/* The rows of one append: keys (n strings), status (n codes, 0 ok) and each feature, row-major
+ * (cls/patch_mean [n, D], patch [n, P, D], head [n, K] f32, proto_index [n] int32, proto_score
+ * [n] f32); a feature not in the layout may be NULL. */
+typedef struct {
+    const char *const *keys;
+    const int8_t *status;
+    const float *cls, *patch_mean, *patch, *head;
+    const int32_t *proto_index;
+    const float *proto_score;
+} ws_h5_rows;
+
+/* Append n rows. WS_OK, WS_ERR_ARG when a feature of the layout is missing, or WS_ERR_IO naming
+ * the file. */
+int h5_writer_append(ws_h5_writer *w, int n, const ws_h5_rows *rows);
 /* Write the counts and `complete`, close, fsync, rename onto the final name, fsync the
  * directory, and free w (also on failure, after removing the temporary file). */
 int h5_writer_finish(ws_h5_writer *w);

@@ -34,6 +34,11 @@ for name, dt, tol in (("f16.h5", np.float16, 1e-3), ("f32.h5", np.float32, 0)):
             print(f"{name} {ds:10s} dtype {x.dtype} shape {x.shape} max abs err {err:.3g} (tol {tol})")
             if x.dtype != dt or x.shape != r.shape or err > tol:
                 fails += 1
+        pi, ps = f["proto_index"][:], f["proto_score"][:]
+        perr = float(np.abs(ps - val(rows, np.array([900]))[:, 0]).max())
+        print(f"{name} proto_index {pi.dtype} {list(pi)}  proto_score {ps.dtype} max abs err {perr:.3g} (tol 0)")
+        if pi.dtype != np.int32 or list(pi) != [7 * i - 1 for i in range(N)] or ps.dtype != np.float32 or perr > 0:
+            fails += 1
         if f["patch"].chunks != (1, P, D):
             print(f"{name}: patch chunks {f['patch'].chunks}"); fails += 1
         a = f.attrs
@@ -42,7 +47,7 @@ for name, dt, tol in (("f16.h5", np.float16, 1e-3), ("f32.h5", np.float32, 0)):
             if a[k] != v:
                 print(f"{name}: attr {k} = {a[k]} != {v}"); fails += 1
         for k, v in (("arch", "tiny-test"), ("source", "shard-000"), ("compute_dtype", "fp32"),
-                     ("features", "cls,patch_mean,patch,head"), ("model", "model-dir")):
+                     ("features", "cls,patch_mean,patch,head,proto"), ("model", "model-dir")):
             if a[k] != v:
                 print(f"{name}: attr {k} = {a[k]!r} != {v!r}"); fails += 1
 print("h5py readback:", "FAILED" if fails else "passed")

@@ -1,6 +1,6 @@
 /* Writes shard files with the HDF5 writer for check_h5_writer.py to read back with h5py:
  * DIR/f16.h5 and DIR/f32.h5 (every feature, 5 rows appended as 3 + 2, row 1 failed), checks
- * h5_shard_check on them, on a file left unfinished and on a file that is not HDF5, and that an
+ * h5_shard_check on them (proto_index[i] = 7i - 1, proto_score[i] = x[i][900]), on a file left unfinished and on a file that is not HDF5, and that an
  * aborted writer leaves nothing behind. Values: x[i][j] = sin(0.1 * (i * 1000 + j)). */
 #include <math.h>
 #include <stdio.h>
@@ -21,13 +21,16 @@ static int write_file(const char *dir, const char *name, ws_dtype dt, int finish
     snprintf(arch.name, sizeof arch.name, "tiny-test");
     arch.embed_dim = D;
     arch.preprocess.crop = 28;
-    ws_h5_layout L = {WS_FEAT_CLS | WS_FEAT_PATCH_MEAN | WS_FEAT_PATCH | WS_FEAT_HEAD, D, P, K, dt};
+    ws_h5_layout L = {WS_FEAT_CLS | WS_FEAT_PATCH_MEAN | WS_FEAT_PATCH | WS_FEAT_HEAD | WS_FEAT_PROTO, D, P, K, dt};
     ws_h5_meta m = {"model-dir", &arch, 28, &arch.preprocess, "fp32", "shard-000", 1234};
     char final[512], tmp[512];
     snprintf(final, sizeof final, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp.test", dir, name);
-    float cls[N * D], pm[N * D], patch[N * P * D], head[N * K];
+    float cls[N * D], pm[N * D], patch[N * P * D], head[N * K], score[N];
+    int32_t index[N];
     for (int i = 0; i < N; i++) {
+        index[i] = 7 * i - 1;
+        score[i] = val(i, 900);
         for (int j = 0; j < D; j++) cls[i * D + j] = val(i, j), pm[i * D + j] = val(i, 100 + j);
         for (int j = 0; j < P * D; j++) patch[i * P * D + j] = val(i, 200 + j);
         for (int j = 0; j < K; j++) head[i * K + j] = val(i, 500 + j);
@@ -36,9 +39,11 @@ static int write_file(const char *dir, const char *name, ws_dtype dt, int finish
     int8_t status[N] = {0, 3, 0, 0, 0};
     ws_h5_writer *w;
     int rc = h5_writer_open(final, tmp, &L, &m, &w);
-    if (rc == WS_OK) rc = h5_writer_append(w, 3, keys, status, cls, pm, patch, head);
-    if (rc == WS_OK)
-        rc = h5_writer_append(w, 2, keys + 3, status + 3, cls + 3 * D, pm + 3 * D, patch + 3 * P * D, head + 3 * K);
+    ws_h5_rows r1 = {keys, status, cls, pm, patch, head, index, score};
+    ws_h5_rows r2 = {keys + 3, status + 3, cls + 3 * D, pm + 3 * D, patch + 3 * P * D, head + 3 * K, index + 3,
+                     score + 3};
+    if (rc == WS_OK) rc = h5_writer_append(w, 3, &r1);
+    if (rc == WS_OK) rc = h5_writer_append(w, 2, &r2);
     if (rc != WS_OK) {
         fprintf(stderr, "FAIL writing %s: %s\n", final, ws_error_message());
         return 1;
@@ -61,7 +66,8 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/.aborted.h5.tmp.test", dir);
     if (access(path, F_OK) == 0) fprintf(stderr, "FAIL aborted temp file left\n"), fails++;
 
-    ws_h5_layout L = {WS_FEAT_CLS | WS_FEAT_PATCH_MEAN | WS_FEAT_PATCH | WS_FEAT_HEAD, D, P, K, WS_DTYPE_F16};
+    ws_h5_layout L = {WS_FEAT_CLS | WS_FEAT_PATCH_MEAN | WS_FEAT_PATCH | WS_FEAT_HEAD | WS_FEAT_PROTO, D, P, K,
+                      WS_DTYPE_F16};
     int64_t n = 0;
     snprintf(path, sizeof path, "%s/f16.h5", dir);
     if (h5_shard_check(path, &L, &n) != WS_OK || n != N)
@@ -82,6 +88,8 @@ int main(int argc, char **argv) {
     unsigned feats = 0;
     if (h5_features_parse("patch,cls", &feats) != WS_OK || feats != (WS_FEAT_CLS | WS_FEAT_PATCH))
         fprintf(stderr, "FAIL features parse\n"), fails++;
+    if (h5_features_parse("proto,head", &feats) != WS_OK || feats != (WS_FEAT_HEAD | WS_FEAT_PROTO))
+        fprintf(stderr, "FAIL features parse proto\n"), fails++;
     if (h5_features_parse("cls,bogus", &feats) != WS_ERR_ARG || !strstr(ws_error_message(), "bogus"))
         fprintf(stderr, "FAIL bad feature accepted\n"), fails++;
     printf("%s\n", fails ? "FAILED" : "writer checks passed");
