@@ -217,6 +217,10 @@ int cmd_cost(int argc, char **argv) {
             const ws_arch *a = arch_builtin_at(i);
             if (strncmp(a->name, "webssl-", 7)) continue;
             rc = report_arch(a, &o);
+            if (rc == WS_ERR_ARG && o.tp == 0 && o.format == 0) {   /* --tp auto: say it, go on */
+                printf("%s: %s\n", a->name, ws_error_message());
+                rc = WS_OK;
+            }
         }
     } else {
         ws_arch a;
