@@ -47,6 +47,9 @@ typedef struct {
     ws_posembed_rule posembed;   /* default WS_POSEMBED_HF */
     int tp_rank, tp_size;        /* default 0, 1 */
     ws_comm *comm;               /* the TP group (size tp_size); NULL for tp_size 1 */
+    struct ws_backend *backend;  /* run on this backend (made by backend_create for `device`; the
+                                  * caller frees it after ws_model_free), e.g. the CUDA backend whose
+                                  * stream a NCCL communicator uses; NULL: the model makes its own */
 } ws_model_options;
 
 /* Defaults as documented on each field. */

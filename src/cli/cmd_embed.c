@@ -1,11 +1,14 @@
 /* `webssl-dist embed`: the distributed driver. Setup in a fixed order, each step agreed by every
  * rank (a failure anywhere stops every rank with that rank's reason, never a hang):
- *   MPI -> options -> topology (dp x tp) -> rank layout printed -> architecture check (rank 0)
- *   -> DINO head (TP leaders, --features head/proto) -> output directory: lock, run.json, stale temporary files (rank 0) -> input shards
- *   (TP leaders) -> model (every rank, its TP slice) -> buffers -> shard queue
+ *   MPI -> options -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout
+ *   printed -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto)
+ *   -> output directory: lock, run.json, stale temporary files (rank 0) -> input shards (TP
+ *   leaders) -> backend, device memory check, TP communicator (embed_device.c) -> model (every
+ *   rank, its TP slice) -> buffers -> shard queue
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order.
  * Exit status: WS_EXIT_OK, WS_EXIT_USAGE, WS_EXIT_FAILED_SHARDS, WS_EXIT_INTERRUPTED. */
 #include "cli/commands.h"
+#include "cli/embed_device.h"
 #include "cli/embed_run.h"
 #include "cli/embed_signal.h"
 #include "cli/tp_auto.h"
@@ -28,7 +31,7 @@
 /* Rank 0 prints every rank's layout line, in rank order. */
 static void print_layout(const embed_run *r) {
     char line[LAYOUT_LINE], *all = NULL;
-    topology_describe(&r->topo, r->opt.device, line, sizeof line);
+    topology_describe(&r->topo, r->device_name, line, sizeof line);
     if (r->topo.world_rank == 0) all = malloc((size_t)r->topo.world_size * LAYOUT_LINE);
     MPI_CHECK(MPI_Gather(line, LAYOUT_LINE, MPI_CHAR, all, LAYOUT_LINE, MPI_CHAR, 0, r->topo.world));
     if (r->topo.world_rank != 0) return;
@@ -153,7 +156,8 @@ static int load_model(embed_run *r) {
     ws_model_options_init(&mo);
     mo.arch = r->opt.arch;
     mo.device = r->opt.device;
-    mo.device_index = r->topo.local_rank;
+    mo.device_index = r->gpu;
+    mo.backend = r->be;
     mo.threads = r->opt.threads;
     mo.compute = r->opt.dtype;
     mo.posembed = (ws_posembed_rule)r->opt.posembed;
@@ -171,7 +175,7 @@ static int alloc_buffers(embed_run *r) {
     size_t B = (size_t)r->B, D = (size_t)r->arch.embed_dim, P = (size_t)g * (size_t)g;
     r->layout.D = (int)D;
     r->layout.P = (int)P;
-    r->pixels = malloc(B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
+    r->pixels = embed_device_host_alloc(r, B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
@@ -235,9 +239,10 @@ static void summarize(embed_run *r, double seconds) {
 static void run_free(embed_run *r) {
     if (r->queue_up) embed_queue_free(&r->queue);
     ws_model_free(r->model);
-    comm_free(r->comm);
+    embed_device_host_free(r, r->pixels);
+    embed_device_free(r);
+    comm_free(r->bcast);
     shard_list_free(&r->shards);
-    free(r->pixels);
     free(r->cls);
     free(r->patch_mean);
     free(r->patch);
@@ -260,8 +265,6 @@ static int setup(embed_run *r) {
     MPI_CHECK(MPI_Bcast(&r->opt.posembed, 1, MPI_INT, 0, r->topo.world));
     if ((r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) && r->topo.is_leader) rc = load_head(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    if (strcmp(r->opt.device, "cpu") != 0 && r->topo.tp > 1)
-        LOG_DEBUG("tp > 1 on %s uses the MPI communicator", r->opt.device);
     set_preprocess(r);
     r->layout.features = r->opt.features;
     r->layout.out_dtype = r->opt.out_dtype;
@@ -270,8 +273,10 @@ static int setup(embed_run *r) {
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     if ((rc = load_shards(r)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
-    r->comm = comm_mpi_create(r->topo.tp_comm);
-    rc = r->comm ? load_model(r) : ws_errorf(WS_ERR_NOMEM, "communicator");
+    r->bcast = comm_mpi_create(r->topo.tp_comm);
+    rc = r->bcast ? embed_device_setup(r) : ws_errorf(WS_ERR_NOMEM, "communicator");
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
+    rc = load_model(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     rc = alloc_buffers(r);
     if (rc == WS_OK && r->opt.stats && (r->stats_fd = embed_stats_open(r->opt.stats)) == -1) rc = WS_ERR_IO;
@@ -309,6 +314,7 @@ int cmd_embed(int argc, char **argv) {
         rc = tp_auto_pick(r.opt.model, r.opt.arch, r.opt.device, r.opt.resolution, r.opt.batch, r.opt.dtype, &r.opt.tp);
     if (rc == WS_OK) rc = topology_create(r.opt.tp, &r.topo);
     if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
+    if (rc == WS_OK) rc = topology_agree(r.topo.world, embed_device_pick(&r));
     if (rc == WS_OK) {
         ws_log_set_rank(r.topo.world_rank, r.topo.world_size);
         print_layout(&r);

@@ -31,7 +31,7 @@ static void tp_agree(embed_run *r, tp_header *h) {
 static void group_forward(embed_run *r, int n, embed_times *t) {
     double t0 = MPI_Wtime();
     size_t px = (size_t)n * 3 * (size_t)r->R * (size_t)r->R;
-    if (comm_broadcast(r->comm, r->pixels, px * sizeof(float), 0) != WS_OK)
+    if (comm_broadcast(r->bcast, r->pixels, px * sizeof(float), 0) != WS_OK)
         ws_fatal(__FILE__, __LINE__, "sending a batch to the TP group: %s", ws_error_message());
     double t1 = MPI_Wtime(), c0 = r->comm->comm_seconds;
     ws_features f = {r->cls, (r->layout.features & WS_FEAT_PATCH_MEAN) ? r->patch_mean : NULL,

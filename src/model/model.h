@@ -12,6 +12,7 @@ struct ws_model {
     ws_model_options opt;
     ws_tp_slice tp;
     ws_backend *be;
+    int own_be;             /* 1 when be was made here (not ws_model_options.backend) */
     ws_comm *comm;
     int own_comm;           /* 1 when comm was made here (comm_self) */
     ws_weights w;           /* pointers into wmem */

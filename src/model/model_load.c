@@ -41,7 +41,11 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
     m->opt = *o;
     m->opt.arch = NULL;
     if ((rc = weights_tp_slice(a, o->tp_rank, o->tp_size, &m->tp))) goto fail;
-    if ((rc = backend_create(o->device ? o->device : "cpu", o->threads, o->device_index, &m->be))) goto fail;
+    m->be = o->backend;
+    if (!m->be) {
+        if ((rc = backend_create(o->device ? o->device : "cpu", o->threads, o->device_index, &m->be))) goto fail;
+        m->own_be = 1;
+    }
     m->comm = o->comm;
     if (!m->comm) {
         if (!(m->comm = comm_self_create())) {
@@ -289,7 +293,7 @@ void ws_model_free(ws_model *m) {
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]) m->be->ops->free(m->be, bufs[i]);
         if (m->wmem) m->be->ops->free(m->be, m->wmem);
-        backend_free(m->be);
+        if (m->own_be) backend_free(m->be);
     }
     if (m->own_comm) comm_free(m->comm);
     free(m);

@@ -3,6 +3,7 @@
  *
  *   model_forward (--model PATH | --random ARCH --seed S) --pixels FILE --batch B --resolution R
  *                 --out PREFIX [--dtype fp32|bf16] [--posembed hf|original] [--tp N] [--arch A]
+ *                 [--device cpu|cuda]
  *
  * Writes PREFIX.cls [B,C], PREFIX.patch_mean [B,C], PREFIX.patch [B,g*g,C]. With --tp N the model
  * is loaded N times as ranks 0..N-1 of an in-process communicator (one thread per rank, sums
@@ -92,6 +93,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--out")) base.out = v;
         else if (!strcmp(k, "--tp")) base.tp = atoi(v);
         else if (!strcmp(k, "--mpi")) base.mpi = atoi(v);
+        else if (!strcmp(k, "--device")) base.opt.device = v;
         else if (!strcmp(k, "--dtype")) {
             if (ws_dtype_parse(v, &base.opt.compute)) { fprintf(stderr, "bad --dtype %s\n", v); return 1; }
         } else if (!strcmp(k, "--posembed")) {
@@ -103,7 +105,8 @@ int main(int argc, char **argv) {
     }
     if ((!base.model && !base.random) || !base.pixels_file || !base.out || base.R <= 0 || base.B <= 0 || base.tp < 1) {
         fprintf(stderr, "usage: model_forward (--model PATH | --random ARCH --seed S) --pixels FILE "
-                        "--batch B --resolution R --out PREFIX [--dtype D] [--posembed hf|original] [--tp N]\n");
+                        "--batch B --resolution R --out PREFIX [--dtype D] [--posembed hf|original] [--tp N] "
+                        "[--device cpu|cuda]\n");
         return 1;
     }
     size_t npix = (size_t)base.B * 3 * base.R * base.R;
