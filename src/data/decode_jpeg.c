@@ -100,7 +100,15 @@ int decode_jpeg(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws
     if (!row) longjmp(jerr.jump, 1);
     while (cinfo.output_scanline < cinfo.output_height) {
         uint8_t *out = img->rgb + (size_t)cinfo.output_scanline * img->w * 3;
-        JSAMPROW rows[1] = {ncomp == 3 ? out : row};
+        if (ncomp == 3) {   /* straight into the image, as many rows per call as libjpeg gives */
+            JSAMPROW rows[16];
+            JDIMENSION n = cinfo.output_height - cinfo.output_scanline;
+            n = n < 16 ? n : 16;
+            for (JDIMENSION i = 0; i < n; i++) rows[i] = out + (size_t)i * img->w * 3;
+            jpeg_read_scanlines(&cinfo, rows, n);
+            continue;
+        }
+        JSAMPROW rows[1] = {row};
         jpeg_read_scanlines(&cinfo, rows, 1);
         if (ncomp == 1) {
             for (int x = 0; x < img->w; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = row[x];
