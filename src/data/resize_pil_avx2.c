@@ -1,7 +1,8 @@
 /* AVX2 twins of the Pillow-exact resize passes (contract in resize_pil_kernels.h), compiled for
  * AVX2 through function attributes and chosen at run time, so the program still runs anywhere.
- * Both keep Pillow's int32 fixed-point arithmetic: 32-bit multiplies (vpmulld) of uint8 samples
- * by the 22-bit coefficients, 32-bit sums, shift, saturating packs as the clip. */
+ * Both keep Pillow's int32 fixed-point sums (exact integer products of uint8 samples and 22-bit
+ * coefficients, int32 accumulation, the same rounding constant and shift, saturating packs as
+ * the clip to 0..255). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,41 +28,54 @@ static void h_pixel_scalar(const uint8_t *p, const int32_t *k, int n, uint8_t *o
     }
 }
 
-/* Two taps per step: 8 source bytes (pixels x and x + 1, plus 2 unused) spread to
- * (R0 G0 B0 0 R1 G1 B1 0) int32 lanes times (k0 k0 k0 k0 k1 k1 k1 k1). Odd tap counts get a zero
- * coefficient, so the step may read one pixel past the window, never past `src_end`. */
+/* Four taps per step with 16-bit multiply-adds: each coefficient is split exactly as
+ * k = kh * 2^11 + kl (kh = k >> 11 signed, kl = k & 2047), so sum(p * k) =
+ * (sum(p * kh) << 11) + sum(p * kl), the same int32 value, with every product and pair sum small
+ * enough for vpmaddwd. 16 source bytes (pixels x .. x + 3, plus 4 unused) are spread to int16
+ * (R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0) against (k0 k1 k0 k1 k0 k1 0 0 | k2 k3 ...).
+ * Tap counts are padded to a multiple of 4 with zero coefficients, so a step may read up to 3
+ * pixels past the window (never past `src_end`; the last pixels of the buffer go scalar). */
 AVX2 int resize_h_avx2(const uint8_t *src, const uint8_t *src_end, int w, int y0, int rows,
                        uint8_t *dst, size_t dst_stride, int cw, const resize_coeffs *c) {
-    int kpairs = (c->ksize + 1) / 2;
-    int32_t *kx = calloc((size_t)cw * kpairs * 8, sizeof *kx);   /* [cw, kpairs, 8] */
+    int kq = (c->ksize + 3) / 4;
+    int16_t *kx = calloc((size_t)cw * kq * 32, sizeof *kx);   /* [cw, kq, hi/lo, 16] */
     if (!kx) return -1;
     for (int xx = 0; xx < cw; xx++)
-        for (int x = 0; x < c->bounds[2 * xx + 1]; x++)
-            for (int l = 0; l < 4; l++)
-                kx[((size_t)xx * kpairs + x / 2) * 8 + (x & 1) * 4 + l] =
-                    c->k[(size_t)xx * c->ksize + x];
-    const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+        for (int x = 0; x < c->bounds[2 * xx + 1]; x++) {
+            int32_t k = c->k[(size_t)xx * c->ksize + x];
+            int16_t *q = kx + ((size_t)xx * kq + x / 4) * 32 + ((x & 2) ? 8 : 0) + (x & 1);
+            for (int l = 0; l < 3; l++) {
+                q[2 * l] = (int16_t)(k >> 11);          /* arithmetic shift: floor */
+                q[16 + 2 * l] = (int16_t)(k & 2047);
+            }
+        }
+    const __m128i spread = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1);
     const __m128i half = _mm_set1_epi32(1 << (RESIZE_PRECISION_BITS - 1));
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(y0 + y) * w * 3;
         uint8_t *o = dst + (size_t)y * dst_stride;
         for (int xx = 0; xx < cw; xx++) {
-            int xmin = c->bounds[2 * xx], n = c->bounds[2 * xx + 1], np = (n + 1) / 2;
+            int xmin = c->bounds[2 * xx], n = c->bounds[2 * xx + 1], nq = (n + 3) / 4;
             const uint8_t *p = in + (size_t)xmin * 3;
-            if (p + (size_t)np * 6 + 2 > src_end) {
+            if (p + (size_t)nq * 12 + 4 > src_end) {
                 h_pixel_scalar(p, c->k + (size_t)xx * c->ksize, n, o + 3 * xx);
                 continue;
             }
-            const int32_t *k = kx + (size_t)xx * kpairs * 8;
-            __m256i acc = _mm256_setzero_si256();
-            for (int j = 0; j < np; j++) {
-                __m256i kj = _mm256_loadu_si256((const __m256i *)(k + 8 * j));
-                __m256i v = _mm256_cvtepu8_epi32(
-                    _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(p + 6 * j)), spread));
-                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, kj));
+            const int16_t *k = kx + (size_t)xx * kq * 32;
+            __m256i hi = _mm256_setzero_si256(), lo = _mm256_setzero_si256();
+            for (int j = 0; j < nq; j++) {
+                __m256i v = _mm256_cvtepu8_epi16(
+                    _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 12 * j)), spread));
+                __m256i kh = _mm256_loadu_si256((const __m256i *)(k + 32 * j));
+                __m256i kl = _mm256_loadu_si256((const __m256i *)(k + 32 * j + 16));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(v, kh));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(v, kl));
             }
-            __m128i s = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(acc),
-                                                    _mm256_extracti128_si256(acc, 1)), half);
+            __m128i sh = _mm_add_epi32(_mm256_castsi256_si128(hi),
+                                       _mm256_extracti128_si256(hi, 1));
+            __m128i sl = _mm_add_epi32(_mm256_castsi256_si128(lo),
+                                       _mm256_extracti128_si256(lo, 1));
+            __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(sh, 11), sl), half);
             s = _mm_srai_epi32(s, RESIZE_PRECISION_BITS);
             s = _mm_packus_epi16(_mm_packs_epi32(s, s), _mm_setzero_si128());
             uint32_t px = (uint32_t)_mm_cvtsi128_si32(s);
