@@ -34,6 +34,10 @@ int preprocess_image(const ws_image *img, const ws_preprocess *p, uint8_t *u8, f
     int R = p->crop, W, H;
     if (R <= 0 || (p->mode == WS_PREPROCESS_CROP && p->resize <= 0))
         return ws_errorf(WS_ERR_ARG, "preprocess: bad sizes (resize %d, crop %d)", p->resize, R);
+    int shrt = img->w <= img->h ? img->w : img->h, lng = img->w <= img->h ? img->h : img->w;
+    if (p->mode == WS_PREPROCESS_CROP && (double)p->resize * lng / shrt >= 1 << 30)
+        return ws_errorf(WS_ERR_LIMIT, "preprocess: %dx%d image resized to shorter side %d is "
+                         "too long", img->w, img->h, p->resize);
     if (p->mode == WS_PREPROCESS_SQUARE) { W = R; H = R; }
     else preprocess_resized_size(img->w, img->h, p->resize, &W, &H);
     /* torchvision CenterCrop: offsets int(round((size - R) / 2)), round half to even; a side

@@ -18,7 +18,8 @@ void preprocess_resized_size(int w, int h, int resize, int *W, int *H);
 
 /* Preprocess `img` with `p` (p->crop is R). `u8` (R*R*3, HWC) receives the cropped uint8 image
  * when not NULL; `chw` (3*R*R floats) the normalised tensor when not NULL.
- * Returns WS_OK, WS_ERR_ARG (bad parameters) or WS_ERR_NOMEM. */
+ * Returns WS_OK, WS_ERR_ARG (bad parameters), WS_ERR_LIMIT (crop mode: the resized longer side
+ * would reach 2^30) or WS_ERR_NOMEM. */
 int preprocess_image(const ws_image *img, const ws_preprocess *p, uint8_t *u8, float *chw);
 /* Normalise a uint8 HWC image (R x R x 3) into a float CHW tensor. */
 void preprocess_normalize(const uint8_t *u8, int R, const float mean[3], const float std[3],
