@@ -73,12 +73,14 @@ def main():
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--iters", type=int, default=2)
+    ap.add_argument("--torch-warmup", type=int, default=1, help="untimed PyTorch batches first")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, img = torch_model(args.arch)
     x = torch.randn(args.batch, 3, img, img)
     bf16 = args.dtype == "bf16"
-    torch_run(model, x, 1, bf16)   # warm-up
+    if args.torch_warmup:
+        torch_run(model, x, args.torch_warmup, bf16)
     ours, theirs, peak = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

@@ -8,7 +8,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <stdlib.h>
 
 CPU_HOT static void softmax_rows(float *S, int N, int round_bf16) {
     for (int i = 0; i < N; i++) {
@@ -44,7 +43,7 @@ void cpu_attention(ws_backend *be, float *out, const float *qkv, int B, int N, i
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel
     {
-        float *S = malloc((size_t)N * N * sizeof(float));
+        float *S = cpu_thread_scratch(be, (size_t)N * N * sizeof(float));
         WS_ASSERT(S != NULL);
         #pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)
@@ -56,6 +55,5 @@ void cpu_attention(ws_backend *be, float *out, const float *qkv, int B, int N, i
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, hs, N, 1.0f, S, N, v, (int)ld,
                             0.0f, out + (size_t)b * N * Cl + (size_t)h * hs, (int)Cl);
             }
-        free(S);
     }
 }

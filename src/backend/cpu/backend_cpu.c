@@ -24,6 +24,7 @@ static void cpu_sync(ws_backend *be) {}
 static void cpu_destroy(ws_backend *be) {
     cpu_state *st = be->impl;
     free(st->scratch);
+    for (int t = 0; t < CPU_MAX_THREADS; t++) free(st->thread_scratch[t]);
     free(st);
     free(be);
 }
@@ -36,6 +37,18 @@ float *cpu_scratch(ws_backend *be, size_t bytes) {
         st->scratch_bytes = st->scratch ? bytes : 0;
     }
     return st->scratch;
+}
+
+float *cpu_thread_scratch(ws_backend *be, size_t bytes) {
+    cpu_state *st = be->impl;
+    int t = omp_get_thread_num();
+    WS_ASSERT(t < CPU_MAX_THREADS);
+    if (bytes > st->thread_scratch_bytes[t]) {
+        free(st->thread_scratch[t]);
+        st->thread_scratch[t] = cpu_alloc(be, bytes);
+        st->thread_scratch_bytes[t] = st->thread_scratch[t] ? bytes : 0;
+    }
+    return st->thread_scratch[t];
 }
 
 static const ws_backend_ops cpu_ops = {

@@ -12,13 +12,21 @@
 #define CPU_HOT
 #endif
 
+enum { CPU_MAX_THREADS = 256 };
+
 typedef struct {
     float *scratch;        /* grows on demand; used by one op at a time (ops are not reentrant) */
     size_t scratch_bytes;
+    float *thread_scratch[CPU_MAX_THREADS];        /* one per OpenMP thread, kept between calls */
+    size_t thread_scratch_bytes[CPU_MAX_THREADS];
 } cpu_state;
 
 /* The backend's scratch buffer of at least `bytes`; NULL when out of memory. */
 float *cpu_scratch(ws_backend *be, size_t bytes);
+/* The calling OpenMP thread's own scratch buffer of at least `bytes` (call inside a parallel
+ * region; each thread touches only its slot). Kept between calls, so hot loops do not fault in
+ * fresh pages. NULL when out of memory. */
+float *cpu_thread_scratch(ws_backend *be, size_t bytes);
 
 void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
                 const float *bias, int M, int N, int K);

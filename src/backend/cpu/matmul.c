@@ -11,7 +11,6 @@
 
 #include <cblas.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 enum { PANEL = 256, ALIGN_COLS = 16 };
@@ -57,14 +56,13 @@ void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_d
                 gemm_cols(out + c0, x, (const float *)w + (size_t)c0 * K, bias ? bias + c0 : NULL, M,
                           c1 - c0, K, N);
         } else if (c1 > c0) {
-            float *panel = malloc((size_t)PANEL * K * sizeof(float));
+            float *panel = cpu_thread_scratch(be, (size_t)PANEL * K * sizeof(float));
             WS_ASSERT(panel != NULL);
             for (int n0 = c0; n0 < c1; n0 += PANEL) {
                 const int nb = c1 - n0 < PANEL ? c1 - n0 : PANEL;
                 widen_bf16(panel, (const uint16_t *)w + (size_t)n0 * K, (size_t)nb * K);
                 gemm_cols(out + n0, x, panel, bias ? bias + n0 : NULL, M, nb, K, N);
             }
-            free(panel);
         }
     }
 }
