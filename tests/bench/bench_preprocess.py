@@ -44,20 +44,27 @@ def make_corpus(d, n, side):
 
 
 def bench_torchvision(paths):
+    """CPU seconds of the whole loop and of its decoding part (open + convert)."""
     torch.set_num_threads(1)
     tf = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224),
                     T.ToTensor(), T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    out, t_dec = [], 0.0
     t0 = time.process_time()
-    out = [tf(Image.open(p).convert("RGB")) for p in paths]
-    return time.process_time() - t0, out
+    for p in paths:
+        t = time.process_time()
+        im = Image.open(p).convert("RGB")
+        t_dec += time.process_time() - t
+        out.append(tf(im))
+    return time.process_time() - t0, t_dec, out
 
 
 def bench_inprocess(tool, paths, extra):
+    """CPU seconds of `image_tool --bench` over the files and of its decoding part."""
     r = subprocess.run([tool, "--bench", "256", "224"] + extra + paths, check=True,
                        capture_output=True, text=True)
     f = r.stdout.split()
     assert f[0] == "images" and int(f[1]) == len(paths), r.stdout
-    return float(f[3])
+    return float(f[3]), float(f[5])
 
 
 def bench_ours(binary, d, out, extra):
@@ -86,17 +93,20 @@ def main():
         paths = make_corpus(imgs, a.images, a.side)
         out = os.path.join(d, "out.h5")
         n = len(paths)
-        ref_ts, in_ts, prog_ts = [], [], []
+        ref_ts, in_ts, prog_ts, ref_dec, in_dec = [], [], [], [], []
         for _ in range(a.rounds):
-            ref_t, ref = bench_torchvision(paths)
+            ref_t, t_dec, ref = bench_torchvision(paths)
             ref_ts.append(ref_t)
-            in_ts.append(bench_inprocess(tool, paths, []))
+            ref_dec.append(t_dec)
+            t, t_dec = bench_inprocess(tool, paths, [])
+            in_ts.append(t)
+            in_dec.append(t_dec)
             prog_ts.append(bench_ours(a.bin, imgs, out, []))
         with h5py.File(out) as f:
             exact = f["pixels"][:]
             u8 = f["image"][:]
         err = max(float(np.abs(exact[i] - ref[i].numpy()).max()) for i in range(n))
-        fast_in = bench_inprocess(tool, paths, ["--fast"])
+        fast_in, _ = bench_inprocess(tool, paths, ["--fast"])
         fast_t = bench_ours(a.bin, imgs, out, ["--fast-decode"])
         with h5py.File(out) as f:
             fast = f["pixels"][:]
@@ -110,6 +120,10 @@ def main():
         print(f"  webssl-dist in-process      : {n / med(in_ts):8.1f} images/s   ratio {r_in:.2f}x")
         print(f"  webssl-dist program         : {n / med(prog_ts):8.1f} images/s   ratio {r_prog:.2f}x"
               f"   (start-up and HDF5 output included)")
+        ms = lambda v: 1000 * med(v) / n
+        print(f"  per image: Pillow decode {ms(ref_dec):.2f} ms + transforms "
+              f"{ms(ref_ts) - ms(ref_dec):.2f} ms; ours decode {ms(in_dec):.2f} ms + preprocess "
+              f"{ms(in_ts) - ms(in_dec):.2f} ms")
         print(f"  exact: max abs diff vs torchvision {err:.3g}")
         d8 = np.abs(fu8.astype(int) - u8.astype(int))
         print(f"  --fast-decode in-process    : {n / fast_in:8.1f} images/s   "

@@ -6,8 +6,8 @@
  * On a decode failure it prints "status <code> <name>: <message>" and exits with 3.
  *   image_tool --bench S R [--fast] FILE...
  * decodes and preprocesses (crop mode, ImageNet mean/std, float output) the files one after the
- * other on one thread, reading each inside the loop, and prints "images N cpu_seconds T": the
- * in-process twin of the Pillow + torchvision loop in tests/bench/bench_preprocess.py.
+ * other on one thread, reading each inside the loop, and prints "images N cpu_seconds T
+ * decode_seconds D" (D: the part spent in image_decode): the in-process twin of the Pillow + torchvision loop in tests/bench/bench_preprocess.py.
  *   image_tool --write-ycck IN OUT.jpg
  * encodes IN ("w h\n" + w*h*4 CMYK bytes) as an Adobe YCCK JPEG (Pillow cannot write one). */
 #include <stdio.h>
@@ -85,14 +85,16 @@ static int bench(int argc, char **argv) {
     if (a < argc && !strcmp(argv[a], "--fast")) { o.fast_min_side = pre.resize; a++; }
     float *chw = malloc((size_t)3 * pre.crop * pre.crop * sizeof *chw);
     if (!chw) return 1;
-    double t0 = cpu_seconds();
+    double t0 = cpu_seconds(), t_decode = 0.0;
     int n = 0;
     for (; a < argc; a++) {
         size_t len = 0;
         uint8_t *data = read_all(argv[a], &len);
         ws_image img;
-        if (!data || image_decode(data, len, &o, &img) < 0 ||
-            preprocess_image(&img, &pre, NULL, chw) < 0) {
+        double td = cpu_seconds();
+        int rc = data ? image_decode(data, len, &o, &img) : -1;
+        t_decode += cpu_seconds() - td;
+        if (rc < 0 || preprocess_image(&img, &pre, NULL, chw) < 0) {
             fprintf(stderr, "%s: %s\n", argv[a], ws_error_message());
             return 1;
         }
@@ -100,7 +102,7 @@ static int bench(int argc, char **argv) {
         free(data);
         n++;
     }
-    printf("images %d cpu_seconds %.6f\n", n, cpu_seconds() - t0);
+    printf("images %d cpu_seconds %.6f decode_seconds %.6f\n", n, cpu_seconds() - t0, t_decode);
     free(chw);
     return 0;
 }
