@@ -29,6 +29,7 @@ int image_alloc_checked(ws_image *img, long w, long h, const ws_decode_opts *opt
     if (!img->rgb) return ws_errorf(WS_ERR_NOMEM, "out of memory for a %ldx%ld image", w, h);
     img->w = (int)w;
     img->h = (int)h;
+    img->valid = (ws_rect){0, 0, (int)w, (int)h};
     return WS_OK;
 }
 

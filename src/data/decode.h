@@ -16,10 +16,20 @@ typedef enum {
     WS_FMT_UNKNOWN = 0, WS_FMT_JPEG, WS_FMT_PNG, WS_FMT_WEBP, WS_FMT_GIF, WS_FMT_BMP
 } ws_image_format;
 
+/* Pixels [x0, x1) x [y0, y1). */
+typedef struct {
+    int x0, y0, x1, y1;
+} ws_rect;
+
 typedef struct {
     int w, h;            /* pixels */
     uint8_t *rgb;        /* h*w*3 bytes, row-major, owned */
+    ws_rect valid;       /* the decoded pixels: the whole image unless a region was asked for */
 } ws_image;
+
+/* Asked by a decoder that can skip work once it knows the image size (w x h): sets *need to the
+ * pixels the caller will read. `ctx` is ws_decode_opts.region_ctx. */
+typedef void (*ws_region_fn)(int w, int h, const void *ctx, ws_rect *need);
 
 /* Pillow's default Image.MAX_IMAGE_PIXELS. */
 #define WS_DEFAULT_MAX_PIXELS 89478485ull
@@ -29,6 +39,9 @@ typedef struct {
     int exif_transpose;   /* 1: apply the EXIF orientation */
     int fast_min_side;    /* > 0: JPEG may be decoded at 1/2, 1/4 or 1/8 scale (DCT domain) as
                            * long as the shorter side stays >= 2 * fast_min_side; 0 = exact */
+    ws_region_fn region;  /* optional (JPEG without exif_transpose): pixels outside the region it
+                           * names may stay undecoded; those inside are exact, img->valid */
+    const void *region_ctx;
 } ws_decode_opts;
 
 ws_image_format image_sniff(const uint8_t *data, size_t size);

@@ -1,7 +1,8 @@
 /* JPEG decoding with the libjpeg API, set up as Pillow 9.4 does it: default DCT method and fancy
  * upsampling; 4-component files (CMYK, YCCK) read as CMYK, taken as Adobe-inverted and converted
  * like Pillow's CMYK -> RGB. Running out of data is an error (Pillow: "image file is truncated").
- * Optional DCT-domain downscaling (fast decode) and EXIF orientation. */
+ * Optional DCT-domain downscaling (fast decode), EXIF orientation, and decoding of only the
+ * region the caller reads (columns cropped and rows skipped in libjpeg, with a margin). */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,13 +97,32 @@ int decode_jpeg(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws
         jpeg_destroy_decompress(&cinfo);
         return rc;
     }
+    /* Region: libjpeg widens a column crop to whole iMCUs, and upsampling next to a cropped or
+     * skipped area lacks the true neighbours, so decode one iMCU beyond the region each way; the
+     * region itself then comes out as in a full decode (data_pixels_exact checks it). Rows
+     * below it are still entropy-decoded (skipped), so a truncated file fails as before. */
+    JDIMENSION xoff = 0, y_end = cinfo.output_height;
+    ws_rect need = img->valid;
+    if (opts && opts->region && !opts->exif_transpose) {
+        opts->region(img->w, img->h, opts->region_ctx, &need);
+        int mx = cinfo.max_h_samp_factor * cinfo.min_DCT_scaled_size;
+        int my = cinfo.max_v_samp_factor * cinfo.min_DCT_scaled_size;
+        JDIMENSION x0 = need.x0 > mx ? (JDIMENSION)(need.x0 - mx) : 0;
+        JDIMENSION x1 = need.x1 + mx < img->w ? (JDIMENSION)(need.x1 + mx) : (JDIMENSION)img->w;
+        JDIMENSION cw = x1 - x0;
+        if (cw < (JDIMENSION)img->w) jpeg_crop_scanline(&cinfo, &x0, &cw);
+        xoff = x0;
+        if (need.y0 > my) jpeg_skip_scanlines(&cinfo, (JDIMENSION)(need.y0 - my));
+        y_end = need.y1 + my < img->h ? (JDIMENSION)(need.y1 + my) : (JDIMENSION)img->h;
+    }
     row = malloc((size_t)cinfo.output_width * cinfo.output_components);
     if (!row) longjmp(jerr.jump, 1);
-    while (cinfo.output_scanline < cinfo.output_height) {
-        uint8_t *out = img->rgb + (size_t)cinfo.output_scanline * img->w * 3;
+    int cols = (int)cinfo.output_width;   /* after a crop: the cropped width */
+    while (cinfo.output_scanline < y_end) {
+        uint8_t *out = img->rgb + ((size_t)cinfo.output_scanline * img->w + xoff) * 3;
         if (ncomp == 3) {   /* straight into the image, as many rows per call as libjpeg gives */
             JSAMPROW rows[16];
-            JDIMENSION n = cinfo.output_height - cinfo.output_scanline;
+            JDIMENSION n = y_end - cinfo.output_scanline;
             n = n < 16 ? n : 16;
             for (JDIMENSION i = 0; i < n; i++) rows[i] = out + (size_t)i * img->w * 3;
             jpeg_read_scanlines(&cinfo, rows, n);
@@ -111,11 +131,18 @@ int decode_jpeg(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws
         JSAMPROW rows[1] = {row};
         jpeg_read_scanlines(&cinfo, rows, 1);
         if (ncomp == 1) {
-            for (int x = 0; x < img->w; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = row[x];
+            for (int x = 0; x < cols; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = row[x];
         } else if (ncomp == 4) {
-            cmyk_to_rgb(row, out, img->w);
+            cmyk_to_rgb(row, out, cols);
         }
     }
+    if (cinfo.output_scanline < cinfo.output_height) {
+        /* Skipping to the very end would not read the data; the last row makes it. */
+        jpeg_skip_scanlines(&cinfo, cinfo.output_height - 1 - cinfo.output_scanline);
+        JSAMPROW last[1] = {row};
+        jpeg_read_scanlines(&cinfo, last, 1);
+    }
+    img->valid = need;
     int orientation = 1;
     if (opts && opts->exif_transpose)
         for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next)

@@ -56,5 +56,6 @@ int exif_apply_orientation(ws_image *img, int o) {
     img->rgb = dst;
     img->w = W;
     img->h = H;
+    img->valid = (ws_rect){0, 0, W, H};
     return WS_OK;
 }

@@ -193,6 +193,8 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     p->nthreads = prm->threads;
     p->plane = (size_t)3 * p->R * p->R;
     p->prm.decode.fast_min_side = prm->fast_decode ? (pre.mode == WS_PREPROCESS_CROP ? pre.resize : p->R) : 0;
+    p->prm.decode.region = preprocess_source_region;   /* JPEG: decode only what the crop reads */
+    p->prm.decode.region_ctx = &p->pre;
     p->end.R = p->R;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_work, NULL);

@@ -18,9 +18,14 @@ void preprocess_resized_size(int w, int h, int resize, int *W, int *H);
 
 /* Preprocess `img` with `p` (p->crop is R). `u8` (R*R*3, HWC) receives the cropped uint8 image
  * when not NULL; `chw` (3*R*R floats) the normalised tensor when not NULL.
- * Returns WS_OK, WS_ERR_ARG (bad parameters), WS_ERR_LIMIT (crop mode: the resized longer side
+ * `img` must hold the pixels preprocess_source_region names (img->valid).
+ * Returns WS_OK, WS_ERR_ARG (bad parameters, or img->valid too small), WS_ERR_LIMIT (crop mode: the resized longer side
  * would reach 2^30) or WS_ERR_NOMEM. */
 int preprocess_image(const ws_image *img, const ws_preprocess *p, uint8_t *u8, float *chw);
+/* A ws_region_fn (ctx: the const ws_preprocess *): the source pixels of a w x h image that
+ * preprocess_image reads (crop mode: the crop's taps; square mode: everything). Decoding with it
+ * (ws_decode_opts.region) lets the JPEG decoder skip the rest. */
+void preprocess_source_region(int w, int h, const void *ctx, ws_rect *need);
 /* Normalise a uint8 HWC image (R x R x 3) into a float CHW tensor. */
 void preprocess_normalize(const uint8_t *u8, int R, const float mean[3], const float std[3],
                           float *chw);

@@ -24,6 +24,28 @@ static double bicubic(double x) {
     return 0.0;
 }
 
+/* The input samples [*xmin, *xmin + *n) output sample xx of `in` -> `out` reads. */
+static void tap_span(int in, int out, int xx, int *xmin, int *n) {
+    double scale = (double)in / out;
+    double support = 2.0 * (scale < 1.0 ? 1.0 : scale);
+    double center = (xx + 0.5) * scale;
+    int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+    *xmin = lo < 0 ? 0 : lo;
+    *n = (hi > in ? in : hi) - *xmin;
+}
+
+void resize_pil_source_span(int in, int out, int first, int count, int *lo, int *hi) {
+    if (in == out) {   /* the pass is skipped */
+        *lo = first;
+        *hi = first + count;
+        return;
+    }
+    int n;
+    tap_span(in, out, first + count - 1, hi, &n);
+    *hi += n;
+    tap_span(in, out, first, lo, &n);
+}
+
 /* Filter taps mapping `in` samples onto output samples [first, first + count) of `out`: double
  * weights normalised to sum 1, then rounded half away from zero to PRECISION_BITS fixed point. */
 static int coeffs_make(int in, int out, int first, int count, coeffs *c) {
@@ -41,10 +63,8 @@ static int coeffs_make(int in, int out, int first, int count, coeffs *c) {
     for (int i = 0; i < count; i++) {
         int xx = first + i;
         double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
-        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
-        if (xmin < 0) xmin = 0;
-        if (xmax > in) xmax = in;
-        xmax -= xmin;
+        int xmin, xmax;
+        tap_span(in, out, xx, &xmin, &xmax);
         for (int x = 0; x < xmax; x++) {
             w[x] = bicubic((x + xmin - center + 0.5) * ss);
             ww += w[x];

@@ -22,6 +22,10 @@ int resize_pil_bicubic(const uint8_t *src, int w, int h, uint8_t *dst, int W, in
 int resize_pil_bicubic_window(const uint8_t *src, int w, int h, int W, int H, int x0, int y0,
                               int cw, int ch, uint8_t *dst, size_t dst_stride);
 
+/* The input samples [*lo, *hi) that output samples [first, first + count) of an `in` -> `out`
+ * resize along one axis read (the window itself when in == out: that pass is skipped). */
+void resize_pil_source_span(int in, int out, int first, int count, int *lo, int *hi);
+
 /* Choose the passes: 1 (the default) uses the AVX2 ones where the CPU has AVX2, 0 the scalar
  * reference passes. Both give the same bytes; for tests and benchmarks. Not thread-safe: call
  * before resizing starts. */

@@ -2,7 +2,8 @@
  * Pillow-exact resize, writing raw results for the Python tests to compare with Pillow.
  *   image_tool [--exif] [--max-pixels N] FILE OUT [W H]
  * OUT receives "w h\n" + w*h*3 RGB bytes, then, with W H, the resized W*H*3 bytes, then, with
- * --crop S R, the R*R*3 bytes of the crop-mode preprocessing (shorter side to S, centre crop R).
+ * --crop S R, the R*R*3 bytes of the crop-mode preprocessing (shorter side to S, centre crop R)
+ * of a second decode limited to the region the crop reads.
  * On a decode failure it prints "status <code> <name>: <message>" and exits with 3.
  *   image_tool --bench S R [--fast] FILE...
  * decodes and preprocesses (crop mode, ImageNet mean/std, float output) the files one after the
@@ -80,7 +81,8 @@ static double cpu_seconds(void) {
 static int bench(int argc, char **argv) {
     ws_preprocess pre = {WS_PREPROCESS_CROP, atoi(argv[2]), atoi(argv[3]),
                          {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
-    ws_decode_opts o = {WS_DEFAULT_MAX_PIXELS, 0, 0};
+    ws_decode_opts o = {.max_pixels = WS_DEFAULT_MAX_PIXELS, .region = preprocess_source_region,
+                        .region_ctx = &pre};
     int a = 4;
     if (a < argc && !strcmp(argv[a], "--fast")) { o.fast_min_side = pre.resize; a++; }
     float *chw = malloc((size_t)3 * pre.crop * pre.crop * sizeof *chw);
@@ -110,7 +112,7 @@ static int bench(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc >= 4 && !strcmp(argv[1], "--bench")) return bench(argc, argv);
     if (argc == 4 && !strcmp(argv[1], "--write-ycck")) return write_ycck(argv[2], argv[3]);
-    ws_decode_opts o = {WS_DEFAULT_MAX_PIXELS, 0, 0};
+    ws_decode_opts o = {.max_pixels = WS_DEFAULT_MAX_PIXELS};
     ws_preprocess pre = {WS_PREPROCESS_CROP, 0, 0, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};
     int a = 1;
     for (; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
@@ -131,8 +133,8 @@ int main(int argc, char **argv) {
     if (!data) { printf("status %d %s: cannot read\n", WS_IMG_READ_ERROR, image_status_name(WS_IMG_READ_ERROR)); return 3; }
     ws_image img;
     int rc = image_decode(data, n, &o, &img);
-    free(data);
     if (rc < 0) {
+        free(data);
         int st = n == 0 ? WS_IMG_EMPTY : image_status_from_err(rc);
         printf("status %d %s: %s\n", st, image_status_name(st), ws_error_message());
         return 3;
@@ -148,13 +150,21 @@ int main(int argc, char **argv) {
         fwrite(dst, 1, (size_t)W * H * 3, f);
         free(dst);
     }
-    if (pre.crop > 0) {
+    if (pre.crop > 0) {   /* decoded again, only the region the crop reads, as the pipeline does */
+        ws_decode_opts ro = o;
+        ro.region = preprocess_source_region;
+        ro.region_ctx = &pre;
+        ws_image part;
         uint8_t *u8 = malloc((size_t)pre.crop * pre.crop * 3);
-        if (!u8 || preprocess_image(&img, &pre, u8, NULL) < 0) return 1;
+        if (!u8 || image_decode(data, n, &ro, &part) < 0 ||
+            preprocess_image(&part, &pre, u8, NULL) < 0)
+            return 1;
         fwrite(u8, 1, (size_t)pre.crop * pre.crop * 3, f);
+        image_free(&part);
         free(u8);
     }
     fclose(f);
+    free(data);
     image_free(&img);
     return 0;
 }
