@@ -28,6 +28,19 @@ static void h_pixel_scalar(const uint8_t *p, const int32_t *k, int n, uint8_t *o
     }
 }
 
+static inline AVX2 __m256i load256(const int16_t *k) {
+    return _mm256_loadu_si256((const __m256i *)k);
+}
+
+/* (hi << 11) + lo summed over both 128-bit halves, rounded and shifted: R G B 0 as int32. */
+static inline AVX2 __m128i h_finish(__m256i hi, __m256i lo) {
+    __m128i sh = _mm_add_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+    __m128i sl = _mm_add_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+    __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(sh, 11), sl),
+                              _mm_set1_epi32(1 << (RESIZE_PRECISION_BITS - 1)));
+    return _mm_srai_epi32(s, RESIZE_PRECISION_BITS);
+}
+
 /* Four taps per step with 16-bit multiply-adds: each coefficient is split exactly as
  * k = kh * 2^11 + kl (kh = k >> 11 signed, kl = k & 2047), so sum(p * k) =
  * (sum(p * kh) << 11) + sum(p * kl), the same int32 value, with every product and pair sum small
@@ -50,11 +63,35 @@ AVX2 int resize_h_avx2(const uint8_t *src, const uint8_t *src_end, int w, int y0
             }
         }
     const __m128i spread = _mm_setr_epi8(0, 3, 1, 4, 2, 5, -1, -1, 6, 9, 7, 10, 8, 11, -1, -1);
-    const __m128i half = _mm_set1_epi32(1 << (RESIZE_PRECISION_BITS - 1));
+    const __m128i pick6 = _mm_setr_epi8(0, 1, 2, 4, 5, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(y0 + y) * w * 3;
         uint8_t *o = dst + (size_t)y * dst_stride;
-        for (int xx = 0; xx < cw; xx++) {
+        /* Two output pixels per step: independent accumulators, one shared pack and store. */
+        int xx = 0;
+        for (; xx + 1 < cw; xx += 2) {
+            const int *bd = c->bounds + 2 * xx;
+            int na = (bd[1] + 3) / 4, nb = (bd[3] + 3) / 4, nq = na > nb ? na : nb;
+            const uint8_t *pa = in + (size_t)bd[0] * 3, *pb = in + (size_t)bd[2] * 3;
+            if (pb + (size_t)nq * 12 + 4 > src_end || pa + (size_t)nq * 12 + 4 > src_end) break;
+            const int16_t *ka = kx + (size_t)xx * kq * 32, *kb = ka + (size_t)kq * 32;
+            __m256i ha = _mm256_setzero_si256(), la = ha, hb = ha, lb = ha;
+            for (int j = 0; j < nq; j++) {   /* past a pixel's own taps its coefficients are 0 */
+                __m256i va = _mm256_cvtepu8_epi16(
+                    _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 12 * j)), spread));
+                __m256i vb = _mm256_cvtepu8_epi16(
+                    _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 12 * j)), spread));
+                ha = _mm256_add_epi32(ha, _mm256_madd_epi16(va, load256(ka + 32 * j)));
+                la = _mm256_add_epi32(la, _mm256_madd_epi16(va, load256(ka + 32 * j + 16)));
+                hb = _mm256_add_epi32(hb, _mm256_madd_epi16(vb, load256(kb + 32 * j)));
+                lb = _mm256_add_epi32(lb, _mm256_madd_epi16(vb, load256(kb + 32 * j + 16)));
+            }
+            __m128i s = _mm_packs_epi32(h_finish(ha, la), h_finish(hb, lb));
+            s = _mm_shuffle_epi8(_mm_packus_epi16(s, s), pick6);
+            uint64_t px = (uint64_t)_mm_cvtsi128_si64(s);
+            memcpy(o + 3 * xx, &px, 6);
+        }
+        for (; xx < cw; xx++) {
             int xmin = c->bounds[2 * xx], n = c->bounds[2 * xx + 1], nq = (n + 3) / 4;
             const uint8_t *p = in + (size_t)xmin * 3;
             if (p + (size_t)nq * 12 + 4 > src_end) {
@@ -66,18 +103,11 @@ AVX2 int resize_h_avx2(const uint8_t *src, const uint8_t *src_end, int w, int y0
             for (int j = 0; j < nq; j++) {
                 __m256i v = _mm256_cvtepu8_epi16(
                     _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 12 * j)), spread));
-                __m256i kh = _mm256_loadu_si256((const __m256i *)(k + 32 * j));
-                __m256i kl = _mm256_loadu_si256((const __m256i *)(k + 32 * j + 16));
-                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(v, kh));
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(v, kl));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(v, load256(k + 32 * j)));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(v, load256(k + 32 * j + 16)));
             }
-            __m128i sh = _mm_add_epi32(_mm256_castsi256_si128(hi),
-                                       _mm256_extracti128_si256(hi, 1));
-            __m128i sl = _mm_add_epi32(_mm256_castsi256_si128(lo),
-                                       _mm256_extracti128_si256(lo, 1));
-            __m128i s = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(sh, 11), sl), half);
-            s = _mm_srai_epi32(s, RESIZE_PRECISION_BITS);
-            s = _mm_packus_epi16(_mm_packs_epi32(s, s), _mm_setzero_si128());
+            __m128i s = _mm_packs_epi32(h_finish(hi, lo), _mm_setzero_si128());
+            s = _mm_packus_epi16(s, s);
             uint32_t px = (uint32_t)_mm_cvtsi128_si32(s);
             memcpy(o + 3 * xx, &px, 3);
         }
