@@ -9,6 +9,7 @@
 
 #include "gpu_common.h"
 #include "webssl.h"
+#include "test_main.h"
 
 typedef struct {
     const char *base;      /* built-in tiny architecture to start from */
@@ -78,9 +79,5 @@ int main(void) {
     tcase_add_loop_test(tc, test_model_f32, 0, n);
     tcase_add_loop_test(tc, test_model_bf16, 0, n);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_VERBOSE);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s, CK_VERBOSE);
 }

@@ -9,20 +9,13 @@
 
 #include "common/error.h"
 #include "model/arch.h"
+#include "test_main.h"
 
 static char tmpdir[256];
 
-static void setup(void) {
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/arch_yaml_XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void setup(void) { test_tmpdir_create(tmpdir, sizeof tmpdir, "arch_yaml"); }
 
-static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { test_tmpdir_remove(tmpdir); }
 
 static const char *write_file(const char *name, const char *text) {
     static char path[512];
@@ -199,9 +192,5 @@ int main(void) {
     tcase_add_test(tc, errors);
     tcase_add_test(tc, resolve);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s, CK_NORMAL);
 }

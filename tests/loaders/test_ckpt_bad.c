@@ -14,20 +14,13 @@
 #include "common/error.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
+#include "test_main.h"
 
 static char tmpdir[256];
 
-static void setup(void) {
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/ckpt_bad_XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void setup(void) { test_tmpdir_create(tmpdir, sizeof tmpdir, "ckpt_bad"); }
 
-static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { test_tmpdir_remove(tmpdir); }
 
 static char *path_of(const char *fmt, ...) {
     static char bufs[16][512];
@@ -488,9 +481,5 @@ int main(void) {
     tcase_add_test(tc, hf_shards);
     tcase_add_test(tc, layouts_and_matching);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s, CK_NORMAL);
 }

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "model/arch.h"
 #include "model/cost_model.h"
+#include "test_main.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
@@ -140,9 +141,5 @@ int main(void) {
     tcase_add_test(tc, test_allreduce_bytes);
     tcase_add_test(tc, test_pick_tp);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_VERBOSE);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s, CK_VERBOSE);
 }

@@ -6,6 +6,7 @@
 
 #include "comm/launch_env.h"
 #include "common/error.h"
+#include "test_main.h"
 
 START_TEST(tasks_per_node_fits) {
     ck_assert_int_eq(launch_env_check_tasks_per_node("4", 2), WS_OK);
@@ -60,9 +61,5 @@ int main(void) {
     tcase_add_test(tc, tasks_per_node_malformed);
     tcase_add_test(tc, srun_without_pmix);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run_suite(s, CK_NORMAL);
 }
