@@ -5,9 +5,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "backend/cuda/cuda_kernels.h"
 #include "gpu_common.h"
-#include "model/model.h"
+#include "test_main.h"
 
 static ws_backend *cpu, *gpu;
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -181,30 +180,6 @@ START_TEST(test_attention) {
 }
 END_TEST
 
-START_TEST(test_posembed) {
-    /* The GPU twin of model/posembed.c, both rules, up and down: 1e-6 of max |ref|. */
-    const int C = 64, cases[][2] = {{16, 20}, {16, 37}, {37, 16}, {27, 27}};
-    for (int i = 0; i < 4; i++)
-        for (int original = 0; original < 2; original++) {
-            const int go = cases[i][0], gn = cases[i][1];
-            float *pos = gpu_random((size_t)(1 + go * go) * C, 1.0f, &seed);
-            float *ref = malloc((size_t)(1 + gn * gn) * C * sizeof(float));
-            memcpy(ref, pos, (size_t)C * sizeof(float));
-            if (gn == go) memcpy(ref, pos, (size_t)(1 + go * go) * C * sizeof(float));
-            else posembed_interpolate(ref + C, pos + C, go, gn, C, original ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF);
-            float *dpos = gpu_put(gpu, pos, (size_t)(1 + go * go) * C), *dout = gpu_put(gpu, NULL, (size_t)(1 + gn * gn) * C);
-            ck_assert_int_eq(cuda_posembed_interp(dout, dpos, go, gn, C, original, cuda_backend_stream(gpu)), cudaSuccess);
-            float *got = gpu_get(gpu, dout, (size_t)(1 + gn * gn) * C);
-            char name[96];
-            snprintf(name, sizeof name, "posembed %s %d -> %d", original ? "original" : "hf", go, gn);
-            gpu_diff d = gpu_compare(name, ref, got, (size_t)(1 + gn * gn) * C, 1);
-            ck_assert_msg(d.rel <= 1e-6, "%s: rel err %.3e > 1e-6", name, d.rel);
-            gpu->ops->free(gpu, dpos), gpu->ops->free(gpu, dout);
-            free(pos), free(ref), free(got);
-        }
-}
-END_TEST
-
 int main(void) {
     gpu_skip_without_device("test_cuda_ops");
     Suite *s = suite_create("cuda_ops");
@@ -216,11 +191,6 @@ int main(void) {
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_patch_tokens);
     tcase_add_test(tc, test_attention);
-    tcase_add_test(tc, test_posembed);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_VERBOSE);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s, CK_VERBOSE);
 }

@@ -46,15 +46,6 @@ cudaError_t cuda_token_mean(float *out, const float *x, int B, int N, int first,
 /* Rounds src to bf16: dst[i] = bf16(src[i]) (round to nearest even), the GEMM input cast. */
 cudaError_t cuda_f32_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream);
 
-/* Position-embedding interpolation (the GPU twin of model/posembed.c): out[1 + g_new^2, C] from
- * pos[1 + g_old^2, C], row 0 (CLS) copied, the grid resized bicubically (A = -0.75, clamped
- * borders, align_corners = False) as torch.nn.functional.interpolate does, with the source
- * coordinate scale * (dst + 0.5) - 0.5 where scale = g_old / (g_new + 0.1) when `original`
- * (the Web-SSL / DINOv2 scale factor) and g_old / g_new otherwise (HF's output size). With
- * g_new == g_old the table is copied unchanged, as both references do. */
-cudaError_t cuda_posembed_interp(float *out, const float *pos, int g_old, int g_new, int C, int original,
-                                 cudaStream_t stream);
-
 /* Attention core (backend.h `attention`): qkv [B*N, 3*NH*hs] -> out [B*N, NH*hs].
  * round_bf16 = 1: q, k, v and the probabilities rounded to bf16, scores, softmax and sums in
  * f32; head sizes 64, 80 and 128 run the flash-style tensor-core kernel (mma.sync m16n8k16),
