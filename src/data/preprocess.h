@@ -19,8 +19,8 @@ void preprocess_resized_size(int w, int h, int resize, int *W, int *H);
 /* Preprocess `img` with `p` (p->crop is R). `u8` (R*R*3, HWC) receives the cropped uint8 image
  * when not NULL; `chw` (3*R*R floats) the normalised tensor when not NULL.
  * `img` must hold the pixels preprocess_source_region names (img->valid).
- * Returns WS_OK, WS_ERR_ARG (bad parameters, or img->valid too small), WS_ERR_LIMIT (crop mode: the resized longer side
- * would reach 2^30) or WS_ERR_NOMEM. */
+ * Returns WS_OK, WS_ERR_ARG (bad parameters, or img->valid too small), WS_ERR_LIMIT (crop mode:
+ * the resized longer side would reach 2^30) or WS_ERR_NOMEM. */
 int preprocess_image(const ws_image *img, const ws_preprocess *p, uint8_t *u8, float *chw);
 /* A ws_region_fn (ctx: the const ws_preprocess *): the source pixels of a w x h image that
  * preprocess_image reads (crop mode: the crop's taps; square mode: everything). Decoding with it
