@@ -13,11 +13,10 @@ import subprocess
 import sys
 import tarfile
 
-from embed_common import BIN, ENV, MPIEXEC, make_images, run_embed, temp_files, tiny_model
+from embed_common import make_images, run_embed
+from webssl_test import BIN, ENV, MPIRUN, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
 
-work = sys.argv[1]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
+work = fresh_dir(sys.argv[1])
 imgs = os.path.join(work, "img")
 make_images(imgs, 6)
 model = os.path.join(work, "dino")
@@ -62,7 +61,7 @@ expect(2, base(os.path.join(blocker, "sub")), 1, "a-file/sub", what="output unde
 print("full disk (a 64 KiB tmpfs in a private mount namespace)")
 full = os.path.join(work, "full")
 os.makedirs(full)
-cmd = [MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-np", "2", BIN, "embed", "--tp", "1"] + \
+cmd = MPIRUN + ["-np", "2", BIN, "embed", "--tp", "1"] + \
       base(full, "--features", "cls,patch_mean,patch", "--out-dtype", "f32")
 cmd[cmd.index("--resolution") + 1] = "112"
 p = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$0" || exit 99; "$@"; rc=$?; '
@@ -93,7 +92,7 @@ with open(wrapper, "w") as f:
     f.write(f'#!/bin/sh\n"$@" & pid=$!\nn=0\nwhile ! ls {vo}/.00000.h5.tmp.* >/dev/null 2>&1 && [ $n -lt 3000 ]; '
             f'do sleep 0.01; n=$((n+1)); done\nrm -f {gone}\nwait $pid\n')
 os.chmod(wrapper, 0o755)
-p = subprocess.run([MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-np", "1", wrapper, BIN, "embed"] +
+p = subprocess.run(MPIRUN + ["-np", "1", wrapper, BIN, "embed"] +
                    ["--model", model, "--input", os.path.join(tars, "*.tar"), "--output", vo, "--batch", "1",
                     "--preprocess", "square", "--resolution", "28"], env=ENV, capture_output=True, text=True, timeout=120)
 done = sorted(d for d in os.listdir(vo) if d.endswith(".h5"))
@@ -121,7 +120,7 @@ with open(wrapper, "w") as f:
             'exec "$@" --model "$m"\n')
 os.chmod(wrapper, 0o755)
 args = base(os.path.join(work, "out-rank1"))[2:]
-p = subprocess.run([MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-np", "2", wrapper, BIN, "embed", "--tp", "2"]
+p = subprocess.run(MPIRUN + ["-np", "2", wrapper, BIN, "embed", "--tp", "2"]
                    + args, env=ENV, capture_output=True, text=True, timeout=120)
 line = next((l for l in p.stderr.splitlines() if "rank 1" in l and "broken" in l), "")
 ok = p.returncode == 1 and bool(line)

@@ -1,7 +1,6 @@
-"""Helpers for the embed driver tests: tiny transformers models saved with save_pretrained,
+"""Helpers for the embed driver tests (the generic ones are in tests/python/webssl_test.py):
 small JPEG collections, running `webssl-dist embed` under mpirun, reading outputs with h5py,
 and the transformers reference for a batch of images preprocessed by Pillow/torchvision."""
-import math
 import os
 import subprocess
 import sys
@@ -11,47 +10,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-BIN = os.environ["WEBSSL_BIN"]
-MPIEXEC = os.environ.get("WEBSSL_MPIEXEC") or "mpirun"
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1", SOURCE_DATE_EPOCH="1700000000")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from webssl_test import BIN, ENV, MPIRUN  # noqa: E402
+
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 torch.set_num_threads(2)
-
-
-def randomise(model, seed):
-    """Non-trivial random values for every parameter, so each one matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("lambda1"):
-                p.copy_(torch.rand(p.shape, generator=g) * 0.9 + 0.1)
-            elif "norm" in name and name.endswith("weight"):
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
-            elif p.ndim >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p[0].numel()))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-    return model.eval()
-
-
-def tiny_model(family, path, C=64, L=2, NH=4, img=56, seed=0):
-    """Save a tiny Dinov2 (SwiGLU, LayerScale) or ViT (MAE) model; returns the torch model."""
-    from transformers import Dinov2Config, Dinov2Model, ViTConfig, ViTModel
-    torch.manual_seed(seed)
-    if family == "dino":
-        cfg = Dinov2Config(hidden_size=C, num_hidden_layers=L, num_attention_heads=NH, mlp_ratio=4,
-                           image_size=img, patch_size=14, layer_norm_eps=1e-6, use_swiglu_ffn=True,
-                           layerscale_value=1.0, qkv_bias=True)
-        m = randomise(Dinov2Model(cfg), seed)
-    else:
-        cfg = ViTConfig(hidden_size=C, num_hidden_layers=L, num_attention_heads=NH,
-                        intermediate_size=4 * C, image_size=img, patch_size=16, layer_norm_eps=1e-6,
-                        qkv_bias=True, hidden_act="gelu")
-        m = randomise(ViTModel(cfg, add_pooling_layer=False), seed)
-    m.save_pretrained(path)
-    return m
 
 
 def make_images(d, n, seed=0, bad=()):
@@ -71,8 +35,7 @@ def make_images(d, n, seed=0, bad=()):
 
 
 def embed_cmd(np_, args, tp=1):
-    return [MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-np", str(np_), BIN, "embed",
-            "--tp", str(tp)] + args
+    return MPIRUN + ["-np", str(np_), BIN, "embed", "--tp", str(tp)] + args
 
 
 def run_embed(np_, args, tp=1, expect=0, env=None):
@@ -118,12 +81,3 @@ def reference(model, paths, R):
         h = model(pixel_values=torch.from_numpy(np.stack(xs))).last_hidden_state.numpy()
     return {"cls": h[:, 0], "patch_mean": h[:, 1:].mean(1), "patch": h[:, 1:]}
 
-
-def compare(name, x, ref, rel_tol):
-    """Print max abs and relative (to max |ref|) error; returns 1 on failure."""
-    err = float(np.abs(x.astype(np.float64) - ref).max()) if x.size else 0.0
-    scale = float(np.abs(ref).max()) if ref.size else 1.0
-    rel = err / scale if scale else err
-    ok = x.shape == ref.shape and rel <= rel_tol
-    print(f"  {name:28s} shape {str(x.shape):16s} max abs err {err:.3g}  rel {rel:.3g}  (tol {rel_tol:g}) {'ok' if ok else 'FAIL'}")
-    return 0 if ok else 1

@@ -5,18 +5,16 @@ and each rank's peak memory is reported (about weights / tp plus activations).
 usage: embed_dino300m_tp.py WORKDIR"""
 import os
 import re
-import shutil
 import sys
 
 import torch
 from transformers import Dinov2Config, Dinov2Model
 from transformers.modeling_utils import no_init_weights
 
-from embed_common import compare, make_images, read_shards, run_embed
+from embed_common import make_images, read_shards, run_embed
+from webssl_test import compare, fresh_dir  # tests/python, put on sys.path by embed_common
 
-work = sys.argv[1]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
+work = fresh_dir(sys.argv[1])
 imgs = os.path.join(work, "img")
 make_images(imgs, 2)
 model = os.path.join(work, "dino300m")

@@ -20,11 +20,10 @@ import time
 import h5py
 import numpy as np
 
-from embed_common import BIN, ENV, embed_cmd, file_bytes, make_images, read_shards, run_embed, temp_files, tiny_model
+from embed_common import embed_cmd, file_bytes, make_images, read_shards, run_embed, temp_files
+from webssl_test import BIN, ENV, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
 
-work = sys.argv[1]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
+work = fresh_dir(sys.argv[1])
 imgs = os.path.join(work, "img")
 make_images(imgs, 48, bad=["img0005_bad.jpg"])
 model = os.path.join(work, "dino")

@@ -8,7 +8,6 @@ proto_score within the same tolerance. Also: --posembed hf changes the outputs, 
 --features head on a checkpoint without a head fails before the output directory is created.
 usage: embed_head.py WORKDIR"""
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -17,40 +16,18 @@ from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pth"))
 import dinov2_ref  # noqa: E402
-from embed_common import MEAN, STD, compare, make_images, read_shards, run_embed  # noqa: E402
+from embed_common import MEAN, STD, make_images, read_shards, run_embed  # noqa: E402
+from webssl_test import compare, fresh_dir, randomise_original, ssl_teacher_state, write_arch  # noqa: E402
 
-work = sys.argv[1]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
+work = fresh_dir(sys.argv[1])
 torch.manual_seed(0)
 C, NH, H, L, IMG, R = 48, 3, 128, 2, 56, 70
 
-
-def randomize(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("gamma") or ("norm" in name and name.endswith("weight")):
-                p.copy_(1.0 + 0.2 * torch.randn_like(p))
-            elif "weight_g" in name:
-                p.copy_(0.5 + torch.rand_like(p))
-            else:
-                p.copy_(0.05 * torch.randn_like(p))
-    return model.eval()
-
-
-arch = os.path.join(work, "arch.yaml")
-with open(arch, "w") as f:
-    f.write(f"name: test-dino-head\nfamily: dino\npatch_size: 14\nimg_size: {IMG}\nembed_dim: {C}\ndepth: {L}\n"
-            f"num_heads: {NH}\nffn: swiglu\nffn_hidden: {H}\nmlp_ratio: 4\nlayerscale: true\nqkv_bias: true\n"
-            f"proj_bias: true\nffn_bias: true\nnorm_eps: 1.0e-06\nnum_register_tokens: 0\n"
-            f"preprocess: {{mode: square, resize: {IMG}, crop: {IMG}, mean: [0.485, 0.456, 0.406], "
-            f"std: [0.229, 0.224, 0.225]}}\n")
-bb = randomize(dinov2_ref.DinoVisionTransformer(IMG, 14, C, L, NH, block_chunks=0))
-dh = randomize(dinov2_ref.DINOHead(C, 100, nlayers=3, hidden_dim=64, bottleneck_dim=32))
-ih = randomize(dinov2_ref.DINOHead(C, 120, nlayers=3, hidden_dim=64, bottleneck_dim=32))
-teacher = {"backbone." + k: v for k, v in bb.state_dict().items()}
-teacher.update({"dino_head." + k: v for k, v in dh.state_dict().items()})
-teacher.update({"ibot_head." + k: v for k, v in ih.state_dict().items()})
+arch = write_arch(os.path.join(work, "arch.yaml"), "test-dino-head", "dino", 14, IMG, C, L, NH, H)
+bb = randomise_original(dinov2_ref.DinoVisionTransformer(IMG, 14, C, L, NH, block_chunks=0))
+dh = randomise_original(dinov2_ref.DINOHead(C, 100, nlayers=3, hidden_dim=64, bottleneck_dim=32))
+ih = randomise_original(dinov2_ref.DINOHead(C, 120, nlayers=3, hidden_dim=64, bottleneck_dim=32))
+teacher = ssl_teacher_state(bb, dh, ih)
 ck_teacher = os.path.join(work, "teacher.pth")
 torch.save({"teacher": teacher}, ck_teacher)
 ck_heads = os.path.join(work, "heads.pth")

@@ -3,16 +3,14 @@ tp = 1, 2, 3, 4 (4 heads: 3 is an uneven split) give the same outputs (fp32, max
 1e-5 x max |output|), and tp = 1 matches transformers on the same images (<= 1e-4 x max |ref|).
 A corrupt image gets a non-zero status and zero features. usage: embed_tp_parity.py WORKDIR"""
 import os
-import shutil
 import sys
 
 import numpy as np
 
-from embed_common import compare, make_images, read_shards, reference, run_embed, tiny_model
+from embed_common import make_images, read_shards, reference, run_embed
+from webssl_test import compare, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
 
-work = sys.argv[1]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
+work = fresh_dir(sys.argv[1])
 imgs = os.path.join(work, "img")
 make_images(imgs, 5, bad=["zz_bad.jpg"])
 fails = 0

@@ -10,33 +10,24 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import timm
 import torch
 from transformers import Dinov2Model, ViTModel
 
 import dinov2_ref
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from webssl_test import BIN, max_errors, randomise_original, write_arch  # noqa: E402
+
 work = sys.argv[1]
-binary = os.environ["WEBSSL_BIN"]
 os.makedirs(work, exist_ok=True)
 torch.manual_seed(0)
 failures = 0
 
 
-def randomize(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("gamma") or ("norm" in name and name.endswith("weight")):
-                p.copy_(1.0 + 0.2 * torch.randn_like(p))
-            else:
-                p.copy_(0.05 * torch.randn_like(p))
-    return model.eval()
-
-
 def convert(src, dst, *extra):
     global failures
-    p = subprocess.run([binary, "convert", src, dst, *extra], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([BIN, "convert", src, dst, *extra], capture_output=True, text=True, timeout=120)
     if p.returncode != 0:
         print(f"FAIL convert {os.path.basename(src)}: exit {p.returncode}: {p.stderr.strip()}")
         failures += 1
@@ -45,10 +36,9 @@ def convert(src, dst, *extra):
 
 def compare(label, name, got, ref):
     global failures
-    got, ref = got.detach().float().numpy(), ref.detach().float().numpy()
-    err, scale = float(np.max(np.abs(got - ref))), float(np.max(np.abs(ref)))
+    err, scale, rel = max_errors(got, ref)
     ok = err <= 1e-4 * scale
-    print(f"{label:22s} {name:6s} max abs err {err:.3e}  rel {err / scale:.3e}  {'ok' if ok else 'FAIL'}")
+    print(f"{label:22s} {name:6s} max abs err {err:.3e}  rel {rel:.3e}  {'ok' if ok else 'FAIL'}")
     failures += not ok
 
 
@@ -59,36 +49,37 @@ def check_loading(label, info):
     failures += bool(bad)
 
 
+def check_dinov2(label, out, model):
+    """Load the converted directory with transformers (in fp32) and compare with the original."""
+    hf, info = Dinov2Model.from_pretrained(out, output_loading_info=True, torch_dtype=torch.float32)
+    check_loading(label, info)
+    with torch.no_grad():
+        h = hf.eval()(pixel_values=pix).last_hidden_state
+        r = model.forward_features(pix)
+    compare(label, "cls", h[:, 0], r["x_norm_clstoken"])
+    compare(label, "patch", h[:, 1:], r["x_norm_patchtokens"])
+
+
 C, NH = 48, 3
 pix = torch.randn(2, 3, 56, 56)
 
 # 1. SSL teacher, chunked blocks, heads included (left out of the HF backbone).
-mt = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
-dh = randomize(dinov2_ref.DINOHead(C, 50, nlayers=3, hidden_dim=64, bottleneck_dim=32))
+mt = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
+dh = randomise_original(dinov2_ref.DINOHead(C, 50, nlayers=3, hidden_dim=64, bottleneck_dim=32))
 teacher = {"backbone." + k: v for k, v in mt.state_dict().items()}
 teacher.update({"dino_head." + k: v for k, v in dh.state_dict().items()})
 src = os.path.join(work, "teacher.pth")
 torch.save({"teacher": teacher, "iteration": 7}, src)
-arch = os.path.join(work, "dino4.yaml")
-with open(arch, "w") as f:
-    f.write("name: test-dino4\nfamily: dino\npatch_size: 14\nimg_size: 56\nembed_dim: 48\ndepth: 4\nnum_heads: 3\n"
-            "ffn: swiglu\nffn_hidden: 128\nlayerscale: true\nqkv_bias: true\nproj_bias: true\nffn_bias: true\n"
-            "norm_eps: 1.0e-06\nnum_register_tokens: 0\n")
+arch = write_arch(os.path.join(work, "dino4.yaml"), "test-dino4", "dino", 14, 56, C, 4, NH, 128)
 out = os.path.join(work, "teacher_hf")
 if convert(src, out, "--arch", arch):
     cfg = json.load(open(os.path.join(out, "config.json")))
     print(f"config: model_type {cfg['model_type']} use_swiglu_ffn {cfg['use_swiglu_ffn']} "
           f"layer_norm_eps {cfg['layer_norm_eps']}")
-    hf, info = Dinov2Model.from_pretrained(out, output_loading_info=True)
-    check_loading("teacher -> dinov2", info)
-    with torch.no_grad():
-        h = hf.eval()(pixel_values=pix).last_hidden_state
-        r = mt.forward_features(pix)
-    compare("teacher -> dinov2", "cls", h[:, 0], r["x_norm_clstoken"])
-    compare("teacher -> dinov2", "patch", h[:, 1:], r["x_norm_patchtokens"])
+    check_dinov2("teacher -> dinov2", out, mt)
 
 # 2. bf16 flat state_dict with the DDP prefix; architecture matched from the built-in table.
-mb = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 2, NH, block_chunks=0))
+mb = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 2, NH, block_chunks=0))
 with torch.no_grad():
     for p in mb.parameters():
         p.copy_(p.bfloat16().float())
@@ -96,16 +87,10 @@ src = os.path.join(work, "flat_bf16.pth")
 torch.save({"module." + k: v.bfloat16() for k, v in mb.state_dict().items()}, src)
 out = os.path.join(work, "flat_bf16_hf")
 if convert(src, out):
-    hf, info = Dinov2Model.from_pretrained(out, output_loading_info=True, torch_dtype=torch.float32)
-    check_loading("bf16 flat -> dinov2", info)
-    with torch.no_grad():
-        h = hf.eval()(pixel_values=pix).last_hidden_state
-        r = mb.forward_features(pix)
-    compare("bf16 flat -> dinov2", "cls", h[:, 0], r["x_norm_clstoken"])
-    compare("bf16 flat -> dinov2", "patch", h[:, 1:], r["x_norm_patchtokens"])
+    check_dinov2("bf16 flat -> dinov2", out, mb)
 
 # 3. timm MAE encoder -> ViTModel.
-vit = randomize(timm.models.vision_transformer.VisionTransformer(
+vit = randomise_original(timm.models.vision_transformer.VisionTransformer(
     img_size=224, patch_size=16, embed_dim=C, depth=2, num_heads=NH, mlp_ratio=4, qkv_bias=True,
     num_classes=0, global_pool="token"))
 src = os.path.join(work, "mae.pth")

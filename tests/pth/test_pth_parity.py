@@ -17,34 +17,13 @@ import torch
 
 import dinov2_ref
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from webssl_test import BIN, max_errors, randomise_original, ssl_teacher_state, write_arch  # noqa: E402
+
 tool, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
 torch.manual_seed(0)
 failures = 0
-
-
-def randomize(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("gamma") or ("norm" in name and name.endswith("weight")):
-                p.copy_(1.0 + 0.2 * torch.randn_like(p))
-            elif "weight_g" in name:
-                p.copy_(0.5 + torch.rand_like(p))
-            else:
-                p.copy_(0.05 * torch.randn_like(p))
-    return model.eval()
-
-
-def write_arch(path, name, family, P, img, C, L, NH, H):
-    dino = family == "dino"
-    with open(path, "w") as f:
-        f.write(f"name: {name}\nfamily: {family}\npatch_size: {P}\nimg_size: {img}\nembed_dim: {C}\ndepth: {L}\n"
-                f"num_heads: {NH}\nffn: {'swiglu' if dino else 'mlp'}\nffn_hidden: {H}\nmlp_ratio: 4\n"
-                f"layerscale: {'true' if dino else 'false'}\nqkv_bias: true\nproj_bias: true\nffn_bias: true\n"
-                f"norm_eps: 1.0e-06\nnum_register_tokens: 0\n"
-                f"preprocess: {{mode: square, resize: {img}, crop: {img}, mean: [0.485, 0.456, 0.406], "
-                f"std: [0.229, 0.224, 0.225]}}\n")
-    return path
 
 
 def run_tool(ckpt, arch, B, R, dtype="fp32", head="-"):
@@ -63,11 +42,9 @@ def load(out, name, shape, dtype=np.float32):
 
 def compare_abs(label, name, got, ref):
     global failures
-    ref = ref.detach().float().numpy() if torch.is_tensor(ref) else ref
-    err = float(np.max(np.abs(got - ref)))
-    scale = float(np.max(np.abs(ref)))
+    err, scale, rel = max_errors(got, ref)
     ok = err <= 1e-4 * scale
-    print(f"{label:26s} {name:11s} max abs err {err:.3e}  rel {err / scale:.3e}  (max|ref| {scale:.3g})  "
+    print(f"{label:26s} {name:11s} max abs err {err:.3e}  rel {rel:.3e}  (max|ref| {scale:.3g})  "
           f"{'ok' if ok else 'FAIL'}")
     failures += not ok
 
@@ -85,8 +62,7 @@ def compare_cos(label, name, got, ref):
 
 def inspect(path):
     global failures
-    binary = os.environ.get("WEBSSL_BIN")
-    p = subprocess.run([binary, "inspect", path], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([BIN, "inspect", path], capture_output=True, text=True, timeout=120)
     ok = p.returncode == 0
     print(f"inspect {os.path.basename(path):22s} exit {p.returncode} {'ok' if ok else 'FAIL: ' + p.stderr.strip()}")
     failures += not ok
@@ -136,7 +112,7 @@ def check_head(label, out, head, cls, B=2):
 C, NH, H = 48, 3, 128
 
 # 1. Chunked blocks (4 blocks in 2 chunks), fp32, native and two non-native resolutions.
-m = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
+m = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
 ck = os.path.join(work, "dino_chunked.pth")
 torch.save(m.state_dict(), ck)
 arch4 = write_arch(os.path.join(work, "dino4.yaml"), "test-dino4", "dino", 14, 56, C, 4, NH, H)
@@ -145,7 +121,7 @@ for R in (56, 70, 98):
 inspect(ck)
 
 # 2. 26 blocks with block_chunks=4: five chunks (chunk size 6), as the 3B models.
-m26 = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 26, NH, block_chunks=4))
+m26 = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 26, NH, block_chunks=4))
 assert any(k.startswith("blocks.4.24.") for k in m26.state_dict())
 ck26 = os.path.join(work, "dino_5chunks.pth")
 torch.save(m26.state_dict(), ck26)
@@ -155,14 +131,14 @@ inspect(ck26)
 
 # 3. Flat blocks with the DDP "module." prefix, at a non-native resolution; architecture from
 #    the built-in table (tiny-dino) by shape matching.
-mf = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 2, NH, block_chunks=0))
+mf = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 2, NH, block_chunks=0))
 ckf = os.path.join(work, "dino_flat_module.pth")
 torch.save({"module." + k: v for k, v in mf.state_dict().items()}, ckf)
 check_backbone("flat module.", ckf, "-", mf, 84)
 inspect(ckf)
 
 # 4. bf16 checkpoint: the reference runs the same bf16-rounded weights in fp32.
-mb = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
+mb = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
 with torch.no_grad():
     for p in mb.parameters():
         p.copy_(p.bfloat16().float())
@@ -173,12 +149,10 @@ check_backbone("bf16 ckpt", ckb, arch4, mb, 70, dtype="bf16")
 inspect(ckb)
 
 # 5. SSL teacher checkpoint: backbone + DINO head (hidden 64, bottleneck 32, 100 prototypes) + iBOT.
-mt = randomize(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
-dh = randomize(dinov2_ref.DINOHead(C, 100, nlayers=3, hidden_dim=64, bottleneck_dim=32))
-ih = randomize(dinov2_ref.DINOHead(C, 120, nlayers=3, hidden_dim=64, bottleneck_dim=32))
-teacher = {"backbone." + k: v for k, v in mt.state_dict().items()}
-teacher.update({"dino_head." + k: v for k, v in dh.state_dict().items()})
-teacher.update({"ibot_head." + k: v for k, v in ih.state_dict().items()})
+mt = randomise_original(dinov2_ref.DinoVisionTransformer(56, 14, C, 4, NH, block_chunks=2))
+dh = randomise_original(dinov2_ref.DINOHead(C, 100, nlayers=3, hidden_dim=64, bottleneck_dim=32))
+ih = randomise_original(dinov2_ref.DINOHead(C, 120, nlayers=3, hidden_dim=64, bottleneck_dim=32))
+teacher = ssl_teacher_state(mt, dh, ih)
 ckt = os.path.join(work, "dino_ssl_teacher.pth")
 torch.save({"teacher": teacher}, ckt)
 out, cls = check_backbone("teacher", ckt, arch4, mt, 56, head="model")
@@ -197,7 +171,7 @@ if out:
 inspect(ckh)
 
 # 7. Web-MAE: timm VisionTransformer (patch 16, C 48, depth 2, 3 heads), timm's own key layout.
-vit = randomize(timm.models.vision_transformer.VisionTransformer(
+vit = randomise_original(timm.models.vision_transformer.VisionTransformer(
     img_size=224, patch_size=16, embed_dim=C, depth=2, num_heads=NH, mlp_ratio=4, qkv_bias=True,
     num_classes=0, global_pool="token"))
 ckm = os.path.join(work, "mae_timm.pth")

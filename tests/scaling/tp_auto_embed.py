@@ -14,13 +14,14 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.environ["WEBSSL_SOURCE_DIR"], "tests", "driver"))
-import embed_common as ec  # noqa: E402
+from embed_common import make_images  # noqa: E402
+from webssl_test import BIN, ENV, MPIEXEC, tiny_model  # noqa: E402  (put on sys.path by embed_common)
 
 
 def embed(tp, out, extra=()):
-    cmd = [ec.MPIEXEC, "-np", "2", ec.BIN, "embed", "--model", "model", "--input", "imgs", "--output", out,
+    cmd = [MPIEXEC, "-np", "2", BIN, "embed", "--model", "model", "--input", "imgs", "--output", out,
            "--tp", tp, "--batch", "2", "--threads", "1", *extra]
-    return subprocess.run(cmd, env=ec.ENV, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
 
 
 def features(out):
@@ -31,8 +32,8 @@ def features(out):
 
 for d in ("model", "imgs", "out_auto", "out_tp1", "out_big", "study"):
     shutil.rmtree(d, ignore_errors=True)
-ec.tiny_model("dino", "model")
-ec.make_images("imgs", 6)
+tiny_model("dino", "model")
+make_images("imgs", 6)
 
 r = embed("auto", "out_auto")
 print(r.stderr[-1500:])
@@ -57,9 +58,9 @@ assert "--tp auto" in r.stderr and "does not fit" in r.stderr
 print("embed --tp auto: ok")
 
 study = subprocess.run([sys.executable, os.path.join(os.environ["WEBSSL_SOURCE_DIR"], "launch", "scaling-study"),
-                        "--bin", ec.BIN, "--out", "study", "--arch", "tiny-dino", "--embed-model", "model",
+                        "--bin", BIN, "--out", "study", "--arch", "tiny-dino", "--embed-model", "model",
                         "--embed-input", "imgs", "--no-bench", "--tp", "1,2", "--batch", "2", "--threads", "1"],
-                       env=ec.ENV, capture_output=True, text=True, timeout=120)
+                       env=ENV, capture_output=True, text=True, timeout=120)
 print(study.stdout[-1000:], study.stderr[-1000:])
 assert study.returncode == 0
 rows = list(csv.DictReader(open(os.path.join("study", "runs.csv"))))
