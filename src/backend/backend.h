@@ -73,9 +73,10 @@ struct ws_backend {
     void *impl;    /* implementation state (scratch buffers, handles) */
 };
 
-/* Create a backend by name: "cpu" (threads > 0 sets OpenMP and BLAS threads; 0 keeps the
- * defaults) or "cuda" (device ordinal `device`; an error when built without CUDA). Returns WS_OK
- * or an error naming the backend. */
+/* Create a backend by name: "cpu" (threads > 0 sets the OpenMP thread count, 0 keeps the
+ * default; OpenBLAS is switched to one thread for the whole process, since the CPU ops run their
+ * BLAS calls inside OpenMP regions) or "cuda" (device ordinal `device`; an error when built
+ * without CUDA). Returns WS_OK or an error naming the backend. */
 int backend_create(const char *name, int threads, int device, ws_backend **out);
 void backend_free(ws_backend *be);
 
