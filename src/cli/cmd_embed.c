@@ -79,6 +79,9 @@ static char *config_json(const embed_run *r) {
     cJSON_AddItemToObject(o, "mean", cJSON_CreateFloatArray(p->mean, 3));
     cJSON_AddItemToObject(o, "std", cJSON_CreateFloatArray(p->std, 3));
     cJSON_AddNumberToObject(o, "shard_size", r->opt.shard_size);
+    cJSON_AddNumberToObject(o, "max_pixels", (double)r->pp.decode.max_pixels);
+    cJSON_AddBoolToObject(o, "exif_transpose", r->opt.exif_transpose);
+    cJSON_AddBoolToObject(o, "fast_decode", r->opt.fast_decode);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -95,6 +98,9 @@ static void set_preprocess(embed_run *r) {
     r->pp.resolution = r->R;
     r->pp.batch = r->B = r->opt.batch;
     r->pp.threads = r->opt.decode_threads;
+    r->pp.fast_decode = r->opt.fast_decode;
+    r->pp.decode.exif_transpose = r->opt.exif_transpose;
+    if (r->opt.max_pixels) r->pp.decode.max_pixels = (uint64_t)r->opt.max_pixels;
 }
 
 /* Rank 0: lock the output directory, compare/store run.json, remove stale temporary files. */

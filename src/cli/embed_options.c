@@ -33,6 +33,9 @@ void embed_options_usage(FILE *f) {
         "  --posembed original|hf  position-embedding interpolation at other resolutions\n"
         "                          [original for .pth checkpoints, hf otherwise]\n"
         "  --shard-size N          images per shard for directories and lists [%d]\n"
+        "  --max-pixels N          refuse images with more pixels [89478485, as Pillow]\n"
+        "  --exif-transpose        apply the EXIF orientation (ignored by default, as Pillow)\n"
+        "  --fast-decode           JPEG DCT-domain downscaling of large images (faster, not exact)\n"
         "  --threads T             compute threads per rank [OpenMP default]\n"
         "  --decode-threads D      image decoding threads per TP group [2]\n"
         "  --stats FILE            per-rank timing as JSON lines\n"
@@ -64,6 +67,8 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     o->shard_size = WS_DEFAULT_SHARD_SIZE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--exif-transpose")) { o->exif_transpose = 1; continue; }
+        if (!strcmp(a, "--fast-decode")) { o->fast_decode = 1; continue; }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             o->help = 1;
             return WS_OK;
@@ -85,6 +90,11 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--resize")) rc = parse_int(a, v, 1, 65536, &o->resize);
         else if (!strcmp(a, "--resolution")) rc = parse_int(a, v, 1, 65536, &o->resolution);
         else if (!strcmp(a, "--shard-size")) rc = parse_int(a, v, 1, INT_MAX, &o->shard_size);
+        else if (!strcmp(a, "--max-pixels")) {
+            int mp;
+            rc = parse_int(a, v, 1, INT_MAX, &mp);
+            o->max_pixels = mp;
+        }
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))

@@ -29,6 +29,9 @@ typedef struct {
     int resize;               /* --resize S (crop mode), 0 = the model's */
     int resolution;           /* --resolution R, 0 = the model's */
     int shard_size;           /* --shard-size N images per directory/list shard */
+    long long max_pixels;     /* --max-pixels N: refuse larger images (status "too large"); 0 = default */
+    int exif_transpose;       /* --exif-transpose: apply the EXIF orientation before resizing */
+    int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
     int help;                 /* --help given */
 } embed_options;
 
