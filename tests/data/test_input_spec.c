@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "data/input_spec.h"
+#include "test_main.h"
 
 static char root[256];
 
@@ -22,8 +23,7 @@ static void touch(const char *rel) {
 }
 
 static void setup(void) {
-    snprintf(root, sizeof root, "/tmp/webssl_spec_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    test_tmpdir_create(root, sizeof root, "webssl_spec");
     char p[512];
     const char *dirs[] = {"tars", "tars/b", "imgs", "imgs/z", "imgs/a"};
     for (size_t i = 0; i < 5; i++) { snprintf(p, sizeof p, "%s/%s", root, dirs[i]); mkdir(p, 0755); }
@@ -38,11 +38,7 @@ static void setup(void) {
     fclose(f);
 }
 
-static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { test_tmpdir_remove(root); }
 
 static ws_shard_list expand_ok(const char *fmt, size_t shard_size) {
     char spec[512];
@@ -135,9 +131,5 @@ int main(void) {
     tcase_add_test(tc, list_file);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return test_run_suite(s, CK_NORMAL);
 }

@@ -8,6 +8,7 @@
 
 #include "data/resize_pil.h"
 #include "data/resize_pil_kernels.h"
+#include "test_main.h"
 
 static uint32_t rng = 12345;
 static int rnd(int n) {
@@ -72,9 +73,5 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, simd_equals_scalar);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return test_run_suite(s, CK_NORMAL);
 }

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "loaders/namemap.h"
 #include "model/weights.h"
+#include "test_main.h"
 
 static void add(ws_ckpt *c, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
     static float zeros[1];
@@ -133,9 +134,5 @@ int main(void) {
     tcase_add_test(tc, test_patterns);
     tcase_add_test(tc, test_split_and_sizes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite(s, CK_NORMAL);
 }
