@@ -8,10 +8,10 @@
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order.
  * Exit status: WS_EXIT_OK, WS_EXIT_USAGE, WS_EXIT_FAILED_SHARDS, WS_EXIT_INTERRUPTED. */
 #include "cli/commands.h"
-#include "cli/embed_device.h"
-#include "cli/embed_run.h"
-#include "cli/embed_signal.h"
-#include "cli/tp_auto.h"
+#include "driver/embed_device.h"
+#include "driver/embed_run.h"
+#include "driver/embed_signal.h"
+#include "driver/tp_auto.h"
 #include "comm/comm_mpi.h"
 #include "comm/launch_env.h"
 #include "common/check.h"

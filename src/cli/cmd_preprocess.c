@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/embed_signal.h"
+#include "driver/embed_signal.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "data/image_status.h"

@@ -3,6 +3,10 @@
 #ifndef WEBSSL_CLI_COMMANDS_H
 #define WEBSSL_CLI_COMMANDS_H
 
+#include <stdio.h>
+
+#include "driver/embed_options.h"
+
 enum {
     WS_EXIT_OK = 0,             /* everything done */
     WS_EXIT_USAGE = 1,          /* usage or setup error; the message names the argument or file */
@@ -24,5 +28,10 @@ int cmd_index(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+
+/* `embed` flags (embed_options.c): parse argv (argv[0] is "embed"). WS_OK, or WS_ERR_ARG with a
+ * message naming the flag. */
+int embed_options_parse(int argc, char **argv, embed_options *o);
+void embed_options_usage(FILE *f);
 
 #endif

@@ -1,5 +1,5 @@
 /* `embed` option parsing (see embed_options.h). */
-#include "cli/embed_options.h"
+#include "cli/commands.h"
 #include "common/error.h"
 #include "data/input_spec.h"
 #include "io/h5_writer.h"

@@ -1,8 +1,8 @@
 /* `--tp auto` for a launched run: the smallest tensor-parallel size whose weights and
  * activations fit the memory of one rank, from the cost model (model/cost_model.h,
  * cost_pick_tp). Runs before the topology is made (the choice decides the dp x tp split). */
-#ifndef WEBSSL_CLI_TP_AUTO_H
-#define WEBSSL_CLI_TP_AUTO_H
+#ifndef WEBSSL_DRIVER_TP_AUTO_H
+#define WEBSSL_DRIVER_TP_AUTO_H
 
 #include "common/dtype.h"
 

@@ -1,5 +1,5 @@
 /* Stop-request flag set by signal handlers (see embed_signal.h). */
-#include "cli/embed_signal.h"
+#include "driver/embed_signal.h"
 
 #include <signal.h>
 #include <string.h>

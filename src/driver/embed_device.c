@@ -1,6 +1,6 @@
 /* Device choice and device-side setup of `embed` (see embed_device.h); the one embed file that
  * knows whether the CUDA backend and NCCL were built. */
-#include "cli/embed_device.h"
+#include "driver/embed_device.h"
 #include "comm/comm_mpi.h"
 #include "common/check.h"
 #include "common/log.h"

@@ -3,8 +3,8 @@
  * others) and see a stop request raised anywhere without any rank waiting for another.
  * Every call is made by one thread (the main thread); the window is created and freed
  * collectively over the world communicator. */
-#ifndef WEBSSL_CLI_EMBED_QUEUE_H
-#define WEBSSL_CLI_EMBED_QUEUE_H
+#ifndef WEBSSL_DRIVER_EMBED_QUEUE_H
+#define WEBSSL_DRIVER_EMBED_QUEUE_H
 
 #include <mpi.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Per-rank timing and the --stats JSON lines (see embed_stats.h). */
-#include "cli/embed_stats.h"
+#include "driver/embed_stats.h"
 #include "common/error.h"
 
 #include <cjson/cJSON.h>

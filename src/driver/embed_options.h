@@ -1,9 +1,8 @@
-/* Command-line options of `webssl-dist embed` (DESIGN.md "Command line"), parsed and checked
- * before any work: every bad flag is an error naming the flag and the value. */
-#ifndef WEBSSL_CLI_EMBED_OPTIONS_H
-#define WEBSSL_CLI_EMBED_OPTIONS_H
-
-#include <stdio.h>
+/* What an embed run is asked to do: the options of `webssl-dist embed` (DESIGN.md "Command line"),
+ * filled by the CLI (cli/embed_options.c parses and checks them before any work) and read by the
+ * driver. */
+#ifndef WEBSSL_DRIVER_EMBED_OPTIONS_H
+#define WEBSSL_DRIVER_EMBED_OPTIONS_H
 
 #include "common/dtype.h"
 
@@ -18,7 +17,7 @@ typedef struct {
     int posembed;             /* --posembed original|hf: a ws_posembed_rule, -1 = by checkpoint format
                                * (original for .pth, hf otherwise) */
     const char *device;       /* --device cpu|cuda (default cpu) */
-    int tp;                   /* --tp N (default 1); 0 = auto (cli/tp_auto.h) */
+    int tp;                   /* --tp N (default 1); 0 = auto (driver/tp_auto.h) */
     int batch;                /* --batch B (default 32) */
     int threads;              /* --threads T compute threads per rank (0 = OpenMP default) */
     int decode_threads;       /* --decode-threads D image decoding threads per TP leader (default 2) */
@@ -34,9 +33,5 @@ typedef struct {
     int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
     int help;                 /* --help given */
 } embed_options;
-
-/* Parse argv (argv[0] is "embed"). WS_OK, or WS_ERR_ARG with a message naming the flag. */
-int embed_options_parse(int argc, char **argv, embed_options *o);
-void embed_options_usage(FILE *f);
 
 #endif

@@ -7,8 +7,8 @@
  * and decoding not hidden behind compute), scatter (sending a batch to the TP peers), compute
  * (forward pass including its all-reduces, and the DINO head), comm (inside the all-reduces),
  * write (HDF5), images, batches, max_rss_mb (peak resident memory of the rank). */
-#ifndef WEBSSL_CLI_EMBED_STATS_H
-#define WEBSSL_CLI_EMBED_STATS_H
+#ifndef WEBSSL_DRIVER_EMBED_STATS_H
+#define WEBSSL_DRIVER_EMBED_STATS_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* Job-wide counters in an MPI window on world rank 0 (see embed_queue.h). */
-#include "cli/embed_queue.h"
+#include "driver/embed_queue.h"
 #include "common/check.h"
 #include "common/error.h"
 

@@ -1,5 +1,5 @@
 /* Progress line of an embed run (see embed_progress.h). */
-#include "cli/embed_progress.h"
+#include "driver/embed_progress.h"
 #include "common/log.h"
 
 #include <mpi.h>

@@ -7,15 +7,15 @@
  * that step. cmd BATCH is followed by a broadcast of n images' pixels from the leader and one
  * forward pass on every rank; SHARD_END and FINISH carry no data. Across TP groups nothing is
  * synchronous: leaders claim shards and raise/see the stop flag through embed_queue. */
-#ifndef WEBSSL_CLI_EMBED_RUN_H
-#define WEBSSL_CLI_EMBED_RUN_H
+#ifndef WEBSSL_DRIVER_EMBED_RUN_H
+#define WEBSSL_DRIVER_EMBED_RUN_H
 
 #include <stdint.h>
 
-#include "cli/embed_options.h"
-#include "cli/embed_progress.h"
-#include "cli/embed_queue.h"
-#include "cli/embed_stats.h"
+#include "driver/embed_options.h"
+#include "driver/embed_progress.h"
+#include "driver/embed_queue.h"
+#include "driver/embed_stats.h"
 #include "comm/topology.h"
 #include "data/input_spec.h"
 #include "backend/backend.h"

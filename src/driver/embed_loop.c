@@ -1,8 +1,8 @@
 /* The shard loop of `embed`: TP leaders claim shards, read/decode them through the pipeline,
  * hand each batch to their TP peers, run the forward pass and write the shard file; peers follow
  * the leader's commands (protocol in embed_run.h). */
-#include "cli/embed_run.h"
-#include "cli/embed_signal.h"
+#include "driver/embed_run.h"
+#include "driver/embed_signal.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "io/run_dir.h"

@@ -1,6 +1,6 @@
 /* `--tp auto`: the memory one rank may use, agreed over the job, and the cost model's pick
  * (see tp_auto.h). */
-#include "cli/tp_auto.h"
+#include "driver/tp_auto.h"
 #include "comm/topology.h"
 #include "common/check.h"
 #include "common/error.h"

@@ -2,12 +2,12 @@
  * images, images/s, ETA and failures. On a terminal one line is redrawn in place (at most twice
  * a second); otherwise (a log file) one line is printed every WEBSSL_PROGRESS_SECONDS seconds
  * (default 30). */
-#ifndef WEBSSL_CLI_EMBED_PROGRESS_H
-#define WEBSSL_CLI_EMBED_PROGRESS_H
+#ifndef WEBSSL_DRIVER_EMBED_PROGRESS_H
+#define WEBSSL_DRIVER_EMBED_PROGRESS_H
 
 #include <stdint.h>
 
-#include "cli/embed_queue.h"
+#include "driver/embed_queue.h"
 
 typedef struct {
     double t0, last;

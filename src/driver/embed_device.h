@@ -5,12 +5,12 @@
  * so the model's upload runs at full bus speed). Without a CUDA build, --device cuda is an error
  * naming the build. Order: embed_device_pick (before the layout is printed) -> embed_device_setup
  * (before the model loads) -> ... -> ws_model_free -> embed_device_free. */
-#ifndef WEBSSL_CLI_EMBED_DEVICE_H
-#define WEBSSL_CLI_EMBED_DEVICE_H
+#ifndef WEBSSL_DRIVER_EMBED_DEVICE_H
+#define WEBSSL_DRIVER_EMBED_DEVICE_H
 
 #include <stddef.h>
 
-#include "cli/embed_run.h"
+#include "driver/embed_run.h"
 
 /* Set r->gpu (-1 on CPU) and r->device_name ("cpu" or "cuda:N"). Local; errors name --device. */
 int embed_device_pick(embed_run *r);
