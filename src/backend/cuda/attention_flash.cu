@@ -13,6 +13,7 @@
  *   16 rows per block, keys in chunks of 32 (one per lane) staged in shared memory as f32; CUDA
  *   cores only. With ROUND it rounds q, k, v and the probabilities to bf16 like the mma kernel. */
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ptx.h"
 
 #include <cuda_bf16.h>
 #include <math.h>
@@ -22,14 +23,6 @@ enum { MMA_WARPS = 4, MMA_BQ = 16 * MMA_WARPS, MMA_BK = 64, MMA_PAD = 8 };
 static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t *>(&v);
-}
-
-/* d += a . b for one m16n8k16 tile (a: 16x16 row-major bf16, b: 16x8 column-major bf16). */
-static __device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 /* Rows [r0, r0 + 64) of one head's q, k or v (f32 in global, row stride ld) into shared memory
@@ -102,7 +95,7 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
         for (int kk = 0; kk < KS; kk++)
 #pragma unroll
             for (int nt = 0; nt < ST; nt++)
-                mma_bf16(s[nt], qa[kk], lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2),
+                ptx_mma_bf16_16816(s[nt], qa[kk], lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2),
                          lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2 + 8));
 
         float mx[2] = {-INFINITY, -INFINITY};
@@ -146,7 +139,7 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
                                     pack_bf16(s[2 * j + 1][2], s[2 * j + 1][3])};
 #pragma unroll
             for (int dt = 0; dt < DT; dt++)
-                mma_bf16(o[dt], pa, lds_pair_rows<HS>(sV, j * 16 + t * 2, dt * 8 + g),
+                ptx_mma_bf16_16816(o[dt], pa, lds_pair_rows<HS>(sV, j * 16 + t * 2, dt * 8 + g),
                          lds_pair_rows<HS>(sV, j * 16 + t * 2 + 8, dt * 8 + g));
         }
     }
@@ -239,17 +232,17 @@ extern "C" cudaError_t cuda_attention(float *out, const float *qkv, int B, int N
     if (!mma) {
         if (hs <= 0 || hs > 32 * F32_MAXD) return cudaErrorInvalidValue;
         dim3 grid((N + F32_WARPS - 1) / F32_WARPS, NH, B);
-        if (round_bf16) attention_simt<true><<<grid, F32_WARPS * 32, 0, stream>>>(out, qkv, N, NH, hs);
-        else attention_simt<false><<<grid, F32_WARPS * 32, 0, stream>>>(out, qkv, N, NH, hs);
+        if (round_bf16) CUDA_LAUNCH(attention_simt<true>, grid, F32_WARPS * 32, stream, out, qkv, N, NH, hs);
+        else CUDA_LAUNCH(attention_simt<false>, grid, F32_WARPS * 32, stream, out, qkv, N, NH, hs);
         return cudaGetLastError();
     }
     /* float4 loads of q/k/v rows: the buffer must be 16-byte aligned (cudaMalloc gives 256). */
     if (((uintptr_t)qkv & 15) != 0) return cudaErrorMisalignedAddress;
     dim3 grid((N + MMA_BQ - 1) / MMA_BQ, NH, B);
     switch (hs) {
-    case 64: attention_mma<64><<<grid, MMA_WARPS * 32, 0, stream>>>(out, qkv, N, NH); break;
-    case 80: attention_mma<80><<<grid, MMA_WARPS * 32, 0, stream>>>(out, qkv, N, NH); break;
-    case 128: attention_mma<128><<<grid, MMA_WARPS * 32, 0, stream>>>(out, qkv, N, NH); break;
+    case 64: CUDA_LAUNCH(attention_mma<64>, grid, MMA_WARPS * 32, stream, out, qkv, N, NH); break;
+    case 80: CUDA_LAUNCH(attention_mma<80>, grid, MMA_WARPS * 32, stream, out, qkv, N, NH); break;
+    case 128: CUDA_LAUNCH(attention_mma<128>, grid, MMA_WARPS * 32, stream, out, qkv, N, NH); break;
     }
     return cudaGetLastError();
 }

@@ -1,0 +1,32 @@
+/* The one place where the CUDA kernels touch the hardware beyond plain CUDA C++: the kernel
+ * launch (CUDA_LAUNCH) and every inline-PTX instruction (ptx_*). Kernels use only these names,
+ * so that tests/emu can compile the same .cu files as host C++ with CUDA semantics: there,
+ * WEBSSL_CUDA_EMU is defined and tests/emu/cuda_emu.h supplies a host twin of each entry,
+ * written from the PTX ISA's definition of the instruction (fragment layouts included).
+ *
+ *   CUDA_LAUNCH(kernel, grid, block, stream, args...)   kernel<<<grid, block, 0, stream>>>(args...)
+ *   ptx_mma_bf16_16816(d, a, b0, b1)   d[4] += A . B, mma.sync.aligned.m16n8k16.row.col
+ *       .f32.bf16.bf16.f32, one warp-wide instruction: A 16x16 bf16 row-major in a[4], B 16x8
+ *       bf16 column-major in b0, b1, C = D 16x8 f32 in d[4], each lane holding the elements the
+ *       PTX ISA assigns it ("Matrix Fragments for mma.m16n8k16 with floating point type"). */
+#ifndef WEBSSL_BACKEND_CUDA_CUDA_PTX_H
+#define WEBSSL_BACKEND_CUDA_CUDA_PTX_H
+
+#include <stdint.h>
+
+#ifdef WEBSSL_CUDA_EMU
+#include "cuda_emu.h"
+#else
+
+#define CUDA_LAUNCH(kernel, grid, block, stream, ...) kernel<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+
+static __device__ __forceinline__ void ptx_mma_bf16_16816(float d[4], const uint32_t a[4], uint32_t b0,
+                                                          uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+#endif
+#endif
