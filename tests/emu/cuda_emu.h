@@ -1,5 +1,5 @@
-/* The CUDA device environment as host C++, so that the kernels of src/backend/cuda/ *.cu compile
- * with g++ and run on a CPU with CUDA semantics (force-included before each kernel file, with
+/* The CUDA device environment as host C++, so that the kernels (the .cu files of src/backend/cuda)
+ * compile with g++ and run on a CPU with CUDA semantics (force-included before each kernel file, with
  * WEBSSL_CUDA_EMU defined; src/backend/cuda/cuda_ptx.h then takes its twins from here).
  *
  * - Each CUDA thread is a fiber (emu_runtime.cpp); the blocks of a launch run one after another,
