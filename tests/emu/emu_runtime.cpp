@@ -71,6 +71,9 @@ struct launch {
     const void *sched_bottom = nullptr;
     size_t sched_size = 0;
 #endif
+    ~launch() {
+        for (fiber &f : fibers) free(f.stack);
+    }
 };
 
 launch L;

@@ -1,0 +1,82 @@
+/* The kernel emulator's own checks, on small kernels written here: a missing barrier gives a wrong
+ * result under some schedule while the correct kernel agrees under all of them; a warp operation
+ * that lanes which exited never reach is reported as a deadlock; threads waiting at different
+ * barriers are reported as divergent. Prints one line per check; exit status 1 on any failure. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_ptx.h"
+
+enum { THREADS = 64 };
+
+/* out[t] = the value thread t+1 stored; `tag` makes this launch's values differ from what an
+ * earlier launch left in shared memory. */
+static __global__ void neighbour_kernel(int *out, int tag, bool barrier) {
+    __shared__ int s[THREADS];
+    const int t = threadIdx.x;
+    s[t] = tag + t;
+    if (barrier) __syncthreads();
+    out[t] = s[(t + 1) % THREADS];
+}
+
+/* Half the warp leaves, the other half shuffles with a full mask. */
+static __global__ void exited_lanes_kernel(float *out) {
+    if (threadIdx.x >= 16) return;
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (float)threadIdx.x, 1);
+}
+
+/* Odd and even threads wait at two different barriers. */
+static __global__ void divergent_kernel(int *out) {
+    if (threadIdx.x % 2) __syncthreads();
+    else __syncthreads();
+    out[threadIdx.x] = 1;
+}
+
+static int failures;
+
+static void expect(bool ok, const char *what) {
+    printf("%-70s %s\n", what, ok ? "ok" : "FAILED");
+    if (!ok) failures++;
+}
+
+static bool neighbour_right(emu_schedule s, int tag, bool barrier) {
+    int out[THREADS];
+    emu_set_schedule(s, 7);
+    CUDA_LAUNCH(neighbour_kernel, 1, THREADS, 0, out, tag, barrier);
+    if (cudaGetLastError() != cudaSuccess) return false;
+    for (int t = 0; t < THREADS; t++)
+        if (out[t] != tag + (t + 1) % THREADS) return false;
+    return true;
+}
+
+int main(void) {
+    int tag = 1000, wrong = 0;
+    for (int s = 0; s < EMU_SCHEDULES; s++) {
+        char what[96];
+        snprintf(what, sizeof what, "with the barrier, schedule %s: every thread reads its neighbour",
+                 emu_schedule_name((emu_schedule)s));
+        expect(neighbour_right((emu_schedule)s, tag += 1000, true), what);
+        wrong += !neighbour_right((emu_schedule)s, tag += 1000, false);
+    }
+    printf("without the barrier: wrong under %d of %d schedules\n", wrong, (int)EMU_SCHEDULES);
+    expect(wrong > 0, "a missing barrier changes the result under some schedule");
+
+    float f[32];
+    emu_set_schedule(EMU_SCHEDULE_FORWARD, 1);
+    CUDA_LAUNCH(exited_lanes_kernel, 1, 32, 0, f);
+    const bool failed = cudaGetLastError() == cudaErrorLaunchFailure;
+    const char *why = emu_last_failure();
+    printf("  %s\n", why);
+    expect(failed && strstr(why, "deadlock") && strstr(why, "exited"),
+           "a full-mask shuffle after lanes exited is a deadlock");
+
+    int o[THREADS];
+    CUDA_LAUNCH(divergent_kernel, 1, THREADS, 0, o);
+    const bool failed2 = cudaGetLastError() == cudaErrorLaunchFailure;
+    why = emu_last_failure();
+    printf("  %s\n", why);
+    expect(failed2 && strstr(why, "divergent __syncthreads"), "threads at different barriers are reported");
+
+    expect(neighbour_right(EMU_SCHEDULE_RANDOM, tag + 1000, true), "a failed launch leaves the emulator usable");
+    return failures ? 1 : 0;
+}
