@@ -9,9 +9,9 @@
  *   running block share, as they share a block's shared memory on the device.
  * - __syncthreads() is a block barrier that reports divergence (threads waiting at different
  *   barriers) and deadlock (threads blocked for ever) as a failed launch.
- * - Warp shuffles and mma.sync are warp-wide operations: every lane named in the mask must arrive
- *   at the same instruction before any of them continues; the operation then reads all lanes'
- *   registers at once, as the hardware does. mma.sync follows the PTX ISA's fragment layouts.
+ * - Warp shuffles, mma.sync and ldmatrix are warp-wide operations: every lane named in the mask
+ *   must arrive at the same instruction before any of them continues; the operation then reads
+ *   all lanes' registers at once, as the hardware does, by the PTX ISA's fragment layouts.
  * - A failed launch makes the launcher's cudaGetLastError() return cudaErrorLaunchFailure;
  *   emu_last_failure() says what happened. */
 #ifndef WEBSSL_TESTS_EMU_CUDA_EMU_H
@@ -80,5 +80,8 @@ static inline T emu_shfl_t(int kind, uint32_t mask, T v, int arg, const char *fi
 /* Twins of src/backend/cuda/cuda_ptx.h. */
 void emu_mma_bf16_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1, const char *file, int line);
 #define ptx_mma_bf16_16816(d, a, b0, b1) emu_mma_bf16_16816((d), (a), (b0), (b1), __FILE__, __LINE__)
+void emu_ldmatrix_x4(uint32_t r[4], const void *smem, bool trans, const char *file, int line);
+#define ptx_ldmatrix_x4(r, p) emu_ldmatrix_x4((r), (p), false, __FILE__, __LINE__)
+#define ptx_ldmatrix_x4_trans(r, p) emu_ldmatrix_x4((r), (p), true, __FILE__, __LINE__)
 
 #endif

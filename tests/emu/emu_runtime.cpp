@@ -288,6 +288,26 @@ void mma_16816(const void *const in[32], void *const out[32], uint32_t mask) {
     (void)mask;
 }
 
+/* ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16, from the PTX ISA: lane 8i + r holds the
+ * address of row r of matrix i; lane l receives in register i the elements (l / 4, 2 (l % 4)) and
+ * (l / 4, 2 (l % 4) + 1) of matrix i, or with .trans (2 (l % 4), l / 4) and (2 (l % 4) + 1, l / 4). */
+template <bool TRANS>
+void ldmatrix_x4(const void *const in[32], void *const out[32], uint32_t mask) {
+    for (int l = 0; l < 32; l++) {
+        uint32_t *r = static_cast<uint32_t *>(out[l]);
+        for (int i = 0; i < 4; i++) {
+            uint16_t e[2];
+            for (int j = 0; j < 2; j++) {
+                const int row = TRANS ? 2 * (l % 4) + j : l / 4, col = TRANS ? l / 4 : 2 * (l % 4) + j;
+                const uint16_t *p = *static_cast<const uint16_t *const *>(in[i * 8 + row]);
+                e[j] = p[col];
+            }
+            r[i] = (uint32_t)e[0] | (uint32_t)e[1] << 16;
+        }
+    }
+    (void)mask;
+}
+
 struct shfl_in {
     uint32_t v;
     int arg;
@@ -430,6 +450,19 @@ uint32_t emu_shfl(int kind, uint32_t mask, uint32_t v, int arg, const char *file
 void emu_mma_bf16_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1, const char *file, int line) {
     mma_in in = {{a[0], a[1], a[2], a[3]}, {b0, b1}, {d[0], d[1], d[2], d[3]}};
     emu_warp_op("mma.sync.m16n8k16.bf16", 0xffffffffu, mma_16816, &in, d, file, line);
+}
+
+void emu_ldmatrix_x4(uint32_t r[4], const void *smem, bool trans, const char *file, int line) {
+    if ((uintptr_t)smem % 16 != 0) {
+        fail("ldmatrix (%s:%d): lane %d's row address %p is not 16-byte aligned", file, line, L.cur->linear % 32,
+             smem);
+        L.cur->st = STUCK;
+        block_current();
+        return;
+    }
+    const void *in = smem;
+    emu_warp_op(trans ? "ldmatrix.x4.trans" : "ldmatrix.x4", 0xffffffffu, trans ? ldmatrix_x4<true> : ldmatrix_x4<false>,
+                &in, r, file, line);
 }
 
 extern "C" {

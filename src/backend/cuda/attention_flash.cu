@@ -7,7 +7,9 @@
  *   memory as bf16. Both products use the tensor-core instruction mma.sync.m16n8k16 (bf16 in, f32
  *   accumulate) with the fragment layouts of the PTX ISA ("Matrix Fragments for mma.m16n8k16"):
  *   the score accumulators of Q K^T are, element for element, the A fragments of P V, so the
- *   probabilities never leave registers. Scores, softmax and the output accumulate in f32.
+ *   probabilities never leave registers. Fragments come from shared memory through ldmatrix
+ *   (.trans for V); rows padded by 8 elements keep its row addresses 16-byte aligned and spread
+ *   over the banks. Scores, softmax and the output accumulate in f32.
  *   FLOPs: 4 * N^2 * hs per (image, head).
  * attention_simt (the f32 path, and the bf16 path for other head sizes): one warp per query row,
  *   16 rows per block, keys in chunks of 32 (one per lane) staged in shared memory as f32; CUDA
@@ -41,19 +43,6 @@ static __device__ void load_tile_bf16(__nv_bfloat16 (*dst)[HS + MMA_PAD], const 
 }
 
 template <int HS>
-static __device__ __forceinline__ uint32_t lds32(__nv_bfloat16 (*s)[HS + MMA_PAD], int r, int c) {
-    return *reinterpret_cast<const uint32_t *>(&s[r][c]);
-}
-
-template <int HS>
-static __device__ __forceinline__ uint32_t lds_pair_rows(__nv_bfloat16 (*s)[HS + MMA_PAD], int r, int c) {
-    __nv_bfloat162 v;
-    v.x = s[r][c];
-    v.y = s[r + 1][c];
-    return *reinterpret_cast<uint32_t *>(&v);
-}
-
-template <int HS>
 __global__ void __launch_bounds__(MMA_WARPS * 32)
 attention_mma(float *out, const float *qkv, int N, int NH) {
     constexpr int KS = HS / 16;      /* k-steps over the head dimension */
@@ -63,6 +52,11 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
     __shared__ __align__(16) __nv_bfloat16 sV[MMA_BK][HS + MMA_PAD];
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+    /* ldmatrix.x4 row addresses: lane l points at row l % 8 of matrix l / 8, matrices 0-3 being
+     * (rows +0, cols +0), (rows +8, cols +0), (rows +0, cols +8), (rows +8, cols +8) of a 16x16
+     * tile: the A fragment order (a0a1, a2a3, a4a5, a6a7), and for B^T rows the fragments
+     * b0b1, b2b3 of two neighbouring 8-column tiles when rows and columns are exchanged. */
+    const int lr = (lane & 7) + ((lane >> 3) & 1) * 8, lc = (lane >> 4) * 8;
     const int q0 = blockIdx.x * MMA_BQ, h = blockIdx.y;
     const size_t Cl = (size_t)NH * HS, ld = 3 * Cl;
     const float *base = qkv + (size_t)blockIdx.z * N * ld + (size_t)h * HS;
@@ -71,14 +65,8 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
     load_tile_bf16<HS>(sK, base, ld, q0, N);
     __syncthreads();
     uint32_t qa[KS][4];
-    const int qr = warp * 16 + g;
 #pragma unroll
-    for (int kk = 0; kk < KS; kk++) {
-        qa[kk][0] = lds32<HS>(sK, qr, kk * 16 + t * 2);
-        qa[kk][1] = lds32<HS>(sK, qr + 8, kk * 16 + t * 2);
-        qa[kk][2] = lds32<HS>(sK, qr, kk * 16 + t * 2 + 8);
-        qa[kk][3] = lds32<HS>(sK, qr + 8, kk * 16 + t * 2 + 8);
-    }
+    for (int kk = 0; kk < KS; kk++) ptx_ldmatrix_x4(qa[kk], &sK[warp * 16 + lr][kk * 16 + lc]);
 
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)HS);
     float o[DT][4] = {};
@@ -90,13 +78,19 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
         load_tile_bf16<HS>(sV, base + 2 * Cl, ld, k0, N);
         __syncthreads();
 
+        /* S = Q K^T: B = K^T, so K's rows (keys) give B fragments untransposed; one ldmatrix.x4
+         * gives b0b1 of key tiles 2np and 2np + 1 (matrices (keys +0, dims +0), (+0, +8),
+         * (+8, +0), (+8, +8)). */
         float s[ST][4] = {};
 #pragma unroll
         for (int kk = 0; kk < KS; kk++)
 #pragma unroll
-            for (int nt = 0; nt < ST; nt++)
-                ptx_mma_bf16_16816(s[nt], qa[kk], lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2),
-                         lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2 + 8));
+            for (int np = 0; np < ST / 2; np++) {
+                uint32_t kb[4];
+                ptx_ldmatrix_x4(kb, &sK[np * 16 + (lane >> 4) * 8 + (lane & 7)][kk * 16 + ((lane >> 3) & 1) * 8]);
+                ptx_mma_bf16_16816(s[2 * np], qa[kk], kb[0], kb[1]);
+                ptx_mma_bf16_16816(s[2 * np + 1], qa[kk], kb[2], kb[3]);
+            }
 
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -137,10 +131,15 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
             const uint32_t pa[4] = {pack_bf16(s[2 * j][0], s[2 * j][1]), pack_bf16(s[2 * j][2], s[2 * j][3]),
                                     pack_bf16(s[2 * j + 1][0], s[2 * j + 1][1]),
                                     pack_bf16(s[2 * j + 1][2], s[2 * j + 1][3])};
+            /* B = V (keys x dims, row-major): ldmatrix.trans of (keys +0, dims +0), (+8, +0),
+             * (+0, +8), (+8, +8) gives b0b1 of output tiles 2dp and 2dp + 1. */
 #pragma unroll
-            for (int dt = 0; dt < DT; dt++)
-                ptx_mma_bf16_16816(o[dt], pa, lds_pair_rows<HS>(sV, j * 16 + t * 2, dt * 8 + g),
-                         lds_pair_rows<HS>(sV, j * 16 + t * 2 + 8, dt * 8 + g));
+            for (int dp = 0; dp < DT / 2; dp++) {
+                uint32_t vb[4];
+                ptx_ldmatrix_x4_trans(vb, &sV[j * 16 + lr][dp * 16 + lc]);
+                ptx_mma_bf16_16816(o[2 * dp], pa, vb[0], vb[1]);
+                ptx_mma_bf16_16816(o[2 * dp + 1], pa, vb[2], vb[3]);
+            }
         }
     }
 
