@@ -83,5 +83,16 @@ void emu_mma_bf16_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b
 void emu_ldmatrix_x4(uint32_t r[4], const void *smem, bool trans, const char *file, int line);
 #define ptx_ldmatrix_x4(r, p) emu_ldmatrix_x4((r), (p), false, __FILE__, __LINE__)
 #define ptx_ldmatrix_x4_trans(r, p) emu_ldmatrix_x4((r), (p), true, __FILE__, __LINE__)
+/* cp.async: a thread's copies land in shared memory only when that thread waits for their group
+ * (the latest the hardware may complete them), so a read before the wait sees the old contents. */
+void emu_cp_async_16(void *smem, const void *gmem, int src_bytes, const char *file, int line);
+void emu_cp_async_commit(void);
+void emu_cp_async_wait(int n);
+#define ptx_cp_async_16(d, s, n) emu_cp_async_16((d), (s), (n), __FILE__, __LINE__)
+#define ptx_cp_async_commit() emu_cp_async_commit()
+template <int N>
+static inline void ptx_cp_async_wait_group(void) {
+    emu_cp_async_wait(N);
+}
 
 #endif

@@ -35,7 +35,15 @@ enum { STACK_BYTES = 256 << 10, MAX_THREADS = 1024 };
 
 enum state { RUNNABLE, AT_BARRIER, AT_WARP, STUCK, DONE };
 
+struct async_copy {
+    void *dst;
+    unsigned char data[16];   /* read at issue */
+    int group;                /* the commit that closes its group */
+};
+
 struct fiber {
+    std::vector<async_copy> copies;   /* cp.async in flight */
+    int committed = 0;
     ucontext_t ctx;
     char *stack = nullptr;
     state st = DONE;
@@ -195,6 +203,8 @@ void run_block() {
         fiber &f = L.fibers[t];
         f.st = RUNNABLE;
         f.linear = t;
+        f.copies.clear();
+        f.committed = 0;
         f.tid.x = t % emu_block_dim.x;
         f.tid.y = t / emu_block_dim.x % emu_block_dim.y;
         f.tid.z = t / (emu_block_dim.x * emu_block_dim.y);
@@ -463,6 +473,32 @@ void emu_ldmatrix_x4(uint32_t r[4], const void *smem, bool trans, const char *fi
     const void *in = smem;
     emu_warp_op(trans ? "ldmatrix.x4.trans" : "ldmatrix.x4", 0xffffffffu, trans ? ldmatrix_x4<true> : ldmatrix_x4<false>,
                 &in, r, file, line);
+}
+
+void emu_cp_async_16(void *smem, const void *gmem, int src_bytes, const char *file, int line) {
+    fiber *f = L.cur;
+    if ((uintptr_t)smem % 16 || (uintptr_t)gmem % 16 || src_bytes < 0 || src_bytes > 16) {
+        fail("cp.async (%s:%d) on thread %d: addresses %p <- %p must be 16-byte aligned and the source size "
+             "(%d) 0..16", file, line, f->linear, smem, gmem, src_bytes);
+        f->st = STUCK;
+        block_current();
+        return;
+    }
+    async_copy c = {smem, {}, f->committed};
+    if (src_bytes) memcpy(c.data, gmem, (size_t)src_bytes);
+    f->copies.push_back(c);
+}
+
+void emu_cp_async_commit(void) { L.cur->committed++; }
+
+void emu_cp_async_wait(int n) {
+    fiber *f = L.cur;
+    std::vector<async_copy> still;
+    for (const async_copy &c : f->copies) {
+        if (c.group < f->committed - n) memcpy(c.dst, c.data, 16);
+        else still.push_back(c);
+    }
+    f->copies.swap(still);
 }
 
 extern "C" {

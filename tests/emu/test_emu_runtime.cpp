@@ -1,7 +1,8 @@
 /* The kernel emulator's own checks, on small kernels written here: a missing barrier gives a wrong
  * result under some schedule while the correct kernel agrees under all of them; a warp operation
  * that lanes which exited never reach is reported as a deadlock; threads waiting at different
- * barriers are reported as divergent. Prints one line per check; exit status 1 on any failure. */
+ * barriers are reported as divergent; a cp.async pipeline is right with its wait and wrong
+ * without. Prints one line per check; exit status 1 on any failure. */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,26 @@ static __global__ void divergent_kernel(int *out) {
     if (threadIdx.x % 2) __syncthreads();
     else __syncthreads();
     out[threadIdx.x] = 1;
+}
+
+/* Double-buffered cp.async pipeline over `tiles` tiles of 128 floats: thread t sums element
+ * (4t + 5) % 128 of every tile, which another thread copied. Without the wait, tile k is read
+ * before it has landed. */
+static __global__ void pipeline_kernel(float *out, const float *in, int tiles, bool wait) {
+    __shared__ __align__(16) float buf[2][128];
+    const int t = threadIdx.x;
+    ptx_cp_async_16(&buf[0][4 * t], in + 4 * t, 16);
+    ptx_cp_async_commit();
+    float acc = 0.0f;
+    for (int k = 0; k < tiles; k++) {
+        if (k + 1 < tiles) ptx_cp_async_16(&buf[(k + 1) & 1][4 * t], in + (size_t)(k + 1) * 128 + 4 * t, 16);
+        ptx_cp_async_commit();
+        if (wait) ptx_cp_async_wait_group<1>();
+        __syncthreads();
+        acc += buf[k & 1][(4 * t + 5) % 128];
+        __syncthreads();
+    }
+    out[t] = acc;
 }
 
 static int failures;
@@ -78,5 +99,21 @@ int main(void) {
     expect(failed2 && strstr(why, "divergent __syncthreads"), "threads at different barriers are reported");
 
     expect(neighbour_right(EMU_SCHEDULE_RANDOM, tag + 1000, true), "a failed launch leaves the emulator usable");
+
+    enum { TILES = 5 };
+    static __align__(16) float in[TILES * 128];
+    float sums[32], want[32];
+    for (int i = 0; i < TILES * 128; i++) in[i] = (float)(i % 97) + 0.25f * (float)(i / 128);
+    for (int t = 0; t < 32; t++) {
+        want[t] = 0.0f;
+        for (int k = 0; k < TILES; k++) want[t] += in[k * 128 + (4 * t + 5) % 128];
+    }
+    for (int w = 1; w >= 0; w--) {
+        CUDA_LAUNCH(pipeline_kernel, 1, 32, 0, sums, in, (int)TILES, w == 1);
+        bool right = cudaGetLastError() == cudaSuccess;
+        for (int t = 0; t < 32; t++) right = right && sums[t] == want[t];
+        expect(w ? right : !right, w ? "cp.async double buffer with wait_group: right sums"
+                                     : "cp.async double buffer without wait_group: wrong sums");
+    }
     return failures ? 1 : 0;
 }

@@ -15,7 +15,13 @@
  *       (l / 4, 2 (l % 4) + 1) of matrix i, lower column in the low half: an A fragment of mma
  *       from rows, or two B fragments from the rows of B^T.
  *   ptx_ldmatrix_x4_trans(r, p)   the same with .trans: r[i] holds elements (2 (l % 4), l / 4)
- *       and (2 (l % 4) + 1, l / 4) of matrix i (B fragments from the rows of a row-major B). */
+ *       and (2 (l % 4) + 1, l / 4) of matrix i (B fragments from the rows of a row-major B).
+ *   ptx_cp_async_16(dst, src, n)   cp.async.cg.shared.global, per thread: copies 16 bytes from
+ *       global src to shared dst (both 16-byte aligned) in the background, the first n (0..16)
+ *       from src and the rest zeros (n = 0: a zero row past the end of a tile without reading).
+ *   ptx_cp_async_commit()   closes this thread's group of copies issued since the last commit.
+ *   ptx_cp_async_wait_group<N>()   waits until at most N of this thread's committed groups are in
+ *       flight; other threads' copies are visible only after a barrier that follows their wait. */
 #ifndef WEBSSL_BACKEND_CUDA_CUDA_PTX_H
 #define WEBSSL_BACKEND_CUDA_CUDA_PTX_H
 
@@ -47,6 +53,18 @@ static __device__ __forceinline__ void ptx_ldmatrix_x4_trans(uint32_t r[4], cons
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(a));
+}
+
+static __device__ __forceinline__ void ptx_cp_async_16(void *smem, const void *gmem, int src_bytes) {
+    const uint32_t a = (uint32_t)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(gmem), "r"(src_bytes));
+}
+
+static __device__ __forceinline__ void ptx_cp_async_commit(void) { asm volatile("cp.async.commit_group;\n" ::); }
+
+template <int N>
+static __device__ __forceinline__ void ptx_cp_async_wait_group(void) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
 #endif
