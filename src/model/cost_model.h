@@ -6,7 +6,7 @@
  * explains the formulas and where each hardware figure comes from.
  *
  * Sharding is the model's own (model/weights.h, weights_tp_slice): rank r of tp holds
- * NH/tp (+1 for r < NH%tp) heads and H/tp (+1 for r < H%tp) FFN columns; qkv, w12/fc1 are split
+ * NH/tp (+1 for r < NH%tp) heads and about H/tp FFN columns (in units of 8); qkv, w12/fc1 are split
  * by output rows, proj, w3/fc2 by input columns; embeddings, norms, biases of the row-parallel
  * layers and LayerScale are replicated. Activations and all-reduce buffers are f32 in every
  * backend (backend/backend.h). Rank 0 holds the most, so "per rank"

@@ -81,7 +81,12 @@ int weights_tp_slice(const ws_arch *a, int tp_rank, int tp_size, ws_tp_slice *s)
     s->tp_rank = tp_rank;
     s->tp_size = tp_size;
     weights_split(a->num_heads, tp_size, tp_rank, &s->head0, &s->NHl);
-    weights_split(a->ffn_hidden, tp_size, tp_rank, &s->ffn0, &s->Hl);
+    /* FFN columns in units of WS_TP_WIDTH_UNIT while every rank still gets one unit. */
+    const int H = a->ffn_hidden, unit = H % WS_TP_WIDTH_UNIT == 0 && H / WS_TP_WIDTH_UNIT >= tp_size
+                                            ? WS_TP_WIDTH_UNIT : 1;
+    weights_split(H / unit, tp_size, tp_rank, &s->ffn0, &s->Hl);
+    s->ffn0 *= unit;
+    s->Hl *= unit;
     return WS_OK;
 }
 
@@ -106,7 +111,7 @@ size_t weights_sizes(const ws_arch *a, const ws_tp_slice *s, ws_dtype wdt, size_
     size_t total = 0;
     for (int f = 0; f < WS_W_COUNT; f++) {
         size_t el = fields[f].matrix ? ws_dtype_size(wdt) : sizeof(float);
-        bytes[f] = (weights_field_numel(a, s, (ws_field)f) * el + 63) / 64 * 64;
+        bytes[f] = (weights_field_numel(a, s, (ws_field)f) * el + WS_FIELD_ALIGN - 1) / WS_FIELD_ALIGN * WS_FIELD_ALIGN;
         total += bytes[f];
     }
     return total;

@@ -13,7 +13,8 @@
  *   row-parallel (columns split): proj (by heads), fc2/w3 (by FFN columns); their biases are
  *     replicated and applied once, after the all-reduce;
  *   everything else is replicated.
- * Splits may be uneven: weights_split() gives the first (n % tp) ranks one extra unit.
+ * Splits may be uneven: weights_split() gives the first (n % tp) ranks one extra unit (a head, or
+ * WS_TP_WIDTH_UNIT FFN columns).
  *
  * GEMM weights ("matrix" fields) are stored in the compute dtype (f32 or bf16); every other field
  * is f32. Absent fields (no bias, no LayerScale, no registers) have size 0 and a NULL pointer. */
@@ -89,6 +90,13 @@ int weights_field_shape(const ws_arch *a, ws_field f, int64_t dims[4]);
 /* Balanced split of n units over `parts`: the first n % parts ranks get one more. */
 void weights_split(int n, int parts, int rank, int *offset, int *count);
 
+/* GEMM-friendly layout of the per-rank weights (cuBLASLt's fast bf16 kernels want 16-byte aligned
+ * rows and pointers; cudaMalloc gives 256): FFN columns are split in units of WS_TP_WIDTH_UNIT
+ * (when H allows one unit per rank; head widths are multiples of hs already), so every per-rank
+ * width and leading dimension is a multiple of 8 elements; fields start WS_FIELD_ALIGN-aligned.
+ * tests/model/test_tp_alignment.c checks every built-in model at tp 1..8. */
+enum { WS_TP_WIDTH_UNIT = 8, WS_FIELD_ALIGN = 256 };
+
 /* This rank's part of the model (what the split functions give for rank / tp). */
 typedef struct {
     int tp_rank, tp_size;
@@ -101,7 +109,8 @@ int weights_tp_slice(const ws_arch *a, int tp_rank, int tp_size, ws_tp_slice *s)
 
 /* Local element count of field `f` (all layers) for this slice; 0 when absent. */
 size_t weights_field_numel(const ws_arch *a, const ws_tp_slice *s, ws_field f);
-/* Bytes of every field (64-byte aligned each) and their total: the size of the one allocation. */
+/* Bytes of every field (each a multiple of WS_FIELD_ALIGN, so every field starts WS_FIELD_ALIGN-
+ * aligned in an allocation that is) and their total: the size of the one allocation. */
 size_t weights_sizes(const ws_arch *a, const ws_tp_slice *s, ws_dtype wdt, size_t bytes[WS_W_COUNT]);
 /* Set every pointer of `w` into `base` (of weights_sizes() bytes), in field order. */
 void weights_assign(ws_weights *w, const ws_arch *a, const ws_tp_slice *s, ws_dtype wdt, void *base);

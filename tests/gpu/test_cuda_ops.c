@@ -183,14 +183,20 @@ END_TEST
 int main(void) {
     gpu_skip_without_device("test_cuda_ops");
     Suite *s = suite_create("cuda_ops");
-    TCase *tc = tcase_create("ops");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_matmul);
-    tcase_add_test(tc, test_layernorm);
-    tcase_add_test(tc, test_elementwise);
-    tcase_add_test(tc, test_patch_tokens);
-    tcase_add_test(tc, test_attention);
-    suite_add_tcase(s, tc);
+    /* One case per op family, so that CK_RUN_CASE runs one (the compute-sanitizer tests do). */
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"matmul", test_matmul},         {"layernorm", test_layernorm}, {"elementwise", test_elementwise},
+        {"patch_tokens", test_patch_tokens}, {"attention", test_attention},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 300);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
     return test_run_suite(s, CK_VERBOSE);
 }

@@ -66,8 +66,10 @@ START_TEST(test_flops_vit_large) {
 END_TEST
 
 START_TEST(test_flops_shares_sum) {
-    /* Every rank's share, recomputed by cutting heads and columns evenly, sums to the whole plus
-     * (tp - 1) replicated patch embeddings. Uneven 21 heads: rank 0 takes the extra head. */
+    /* Every rank's share sums to the whole plus (tp - 1) replicated patch embeddings; rank 0's
+     * share stands for all, less the FFN columns it holds beyond an even share (columns go in
+     * units of 8: 10928 over 4 ranks is 2736 + 2736 + 2728 + 2728). Uneven 21 heads: rank 0 takes
+     * the extra head. */
     const ws_arch *a = arch_builtin_find("webssl-dino2b-full2b-224");
     ws_cost c1, c;
     ck_assert_int_eq(cost_compute(a, 0, 4, 1, WS_DTYPE_BF16, &c1), WS_OK);
@@ -79,7 +81,9 @@ START_TEST(test_flops_shares_sum) {
     for (int tp = 1; tp <= 8; tp *= 2) {
         ck_assert_int_eq(cost_compute(d, 0, 1, tp, WS_DTYPE_BF16, &c), WS_OK);
         double g = 224 / 14, patch = 2 * g * g * 4096 * 3 * 14 * 14;
-        double sum = tp * c.flops_image_rank - (tp - 1) * patch;
+        double extra_cols = (double)tp * c.hidden_rank - d->ffn_hidden;   /* w12 (2 rows) + w3 per column */
+        double extra = extra_cols * 2.0 * (g * g + 1) * 4096 * 3 * d->depth;
+        double sum = tp * c.flops_image_rank - (tp - 1) * patch - extra;
         ck_assert_msg(fabs(sum - c.flops_image) < 1e-9 * c.flops_image, "tp %d: %g vs %g", tp, sum,
                       c.flops_image);
     }

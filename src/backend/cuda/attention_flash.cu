@@ -7,12 +7,15 @@
  *   memory as bf16. Both products use the tensor-core instruction mma.sync.m16n8k16 (bf16 in, f32
  *   accumulate) with the fragment layouts of the PTX ISA ("Matrix Fragments for mma.m16n8k16"):
  *   the score accumulators of Q K^T are, element for element, the A fragments of P V, so the
- *   probabilities never leave registers. Scores, softmax and the output accumulate in f32.
+ *   probabilities never leave registers. Fragments come from shared memory through ldmatrix
+ *   (.trans for V); rows padded by 8 elements keep its row addresses 16-byte aligned and spread
+ *   over the banks. Scores, softmax and the output accumulate in f32.
  *   FLOPs: 4 * N^2 * hs per (image, head).
  * attention_simt (the f32 path, and the bf16 path for other head sizes): one warp per query row,
  *   16 rows per block, keys in chunks of 32 (one per lane) staged in shared memory as f32; CUDA
  *   cores only. With ROUND it rounds q, k, v and the probabilities to bf16 like the mma kernel. */
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ptx.h"
 
 #include <cuda_bf16.h>
 #include <math.h>
@@ -22,14 +25,6 @@ enum { MMA_WARPS = 4, MMA_BQ = 16 * MMA_WARPS, MMA_BK = 64, MMA_PAD = 8 };
 static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t *>(&v);
-}
-
-/* d += a . b for one m16n8k16 tile (a: 16x16 row-major bf16, b: 16x8 column-major bf16). */
-static __device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 /* Rows [r0, r0 + 64) of one head's q, k or v (f32 in global, row stride ld) into shared memory
@@ -48,19 +43,6 @@ static __device__ void load_tile_bf16(__nv_bfloat16 (*dst)[HS + MMA_PAD], const 
 }
 
 template <int HS>
-static __device__ __forceinline__ uint32_t lds32(__nv_bfloat16 (*s)[HS + MMA_PAD], int r, int c) {
-    return *reinterpret_cast<const uint32_t *>(&s[r][c]);
-}
-
-template <int HS>
-static __device__ __forceinline__ uint32_t lds_pair_rows(__nv_bfloat16 (*s)[HS + MMA_PAD], int r, int c) {
-    __nv_bfloat162 v;
-    v.x = s[r][c];
-    v.y = s[r + 1][c];
-    return *reinterpret_cast<uint32_t *>(&v);
-}
-
-template <int HS>
 __global__ void __launch_bounds__(MMA_WARPS * 32)
 attention_mma(float *out, const float *qkv, int N, int NH) {
     constexpr int KS = HS / 16;      /* k-steps over the head dimension */
@@ -70,6 +52,11 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
     __shared__ __align__(16) __nv_bfloat16 sV[MMA_BK][HS + MMA_PAD];
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane >> 2, t = lane & 3;
+    /* ldmatrix.x4 row addresses: lane l points at row l % 8 of matrix l / 8, matrices 0-3 being
+     * (rows +0, cols +0), (rows +8, cols +0), (rows +0, cols +8), (rows +8, cols +8) of a 16x16
+     * tile: the A fragment order (a0a1, a2a3, a4a5, a6a7), and for B^T rows the fragments
+     * b0b1, b2b3 of two neighbouring 8-column tiles when rows and columns are exchanged. */
+    const int lr = (lane & 7) + ((lane >> 3) & 1) * 8, lc = (lane >> 4) * 8;
     const int q0 = blockIdx.x * MMA_BQ, h = blockIdx.y;
     const size_t Cl = (size_t)NH * HS, ld = 3 * Cl;
     const float *base = qkv + (size_t)blockIdx.z * N * ld + (size_t)h * HS;
@@ -78,14 +65,8 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
     load_tile_bf16<HS>(sK, base, ld, q0, N);
     __syncthreads();
     uint32_t qa[KS][4];
-    const int qr = warp * 16 + g;
 #pragma unroll
-    for (int kk = 0; kk < KS; kk++) {
-        qa[kk][0] = lds32<HS>(sK, qr, kk * 16 + t * 2);
-        qa[kk][1] = lds32<HS>(sK, qr + 8, kk * 16 + t * 2);
-        qa[kk][2] = lds32<HS>(sK, qr, kk * 16 + t * 2 + 8);
-        qa[kk][3] = lds32<HS>(sK, qr + 8, kk * 16 + t * 2 + 8);
-    }
+    for (int kk = 0; kk < KS; kk++) ptx_ldmatrix_x4(qa[kk], &sK[warp * 16 + lr][kk * 16 + lc]);
 
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)HS);
     float o[DT][4] = {};
@@ -97,13 +78,19 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
         load_tile_bf16<HS>(sV, base + 2 * Cl, ld, k0, N);
         __syncthreads();
 
+        /* S = Q K^T: B = K^T, so K's rows (keys) give B fragments untransposed; one ldmatrix.x4
+         * gives b0b1 of key tiles 2np and 2np + 1 (matrices (keys +0, dims +0), (+0, +8),
+         * (+8, +0), (+8, +8)). */
         float s[ST][4] = {};
 #pragma unroll
         for (int kk = 0; kk < KS; kk++)
 #pragma unroll
-            for (int nt = 0; nt < ST; nt++)
-                mma_bf16(s[nt], qa[kk], lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2),
-                         lds32<HS>(sK, nt * 8 + g, kk * 16 + t * 2 + 8));
+            for (int np = 0; np < ST / 2; np++) {
+                uint32_t kb[4];
+                ptx_ldmatrix_x4(kb, &sK[np * 16 + (lane >> 4) * 8 + (lane & 7)][kk * 16 + ((lane >> 3) & 1) * 8]);
+                ptx_mma_bf16_16816(s[2 * np], qa[kk], kb[0], kb[1]);
+                ptx_mma_bf16_16816(s[2 * np + 1], qa[kk], kb[2], kb[3]);
+            }
 
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -144,10 +131,15 @@ attention_mma(float *out, const float *qkv, int N, int NH) {
             const uint32_t pa[4] = {pack_bf16(s[2 * j][0], s[2 * j][1]), pack_bf16(s[2 * j][2], s[2 * j][3]),
                                     pack_bf16(s[2 * j + 1][0], s[2 * j + 1][1]),
                                     pack_bf16(s[2 * j + 1][2], s[2 * j + 1][3])};
+            /* B = V (keys x dims, row-major): ldmatrix.trans of (keys +0, dims +0), (+8, +0),
+             * (+0, +8), (+8, +8) gives b0b1 of output tiles 2dp and 2dp + 1. */
 #pragma unroll
-            for (int dt = 0; dt < DT; dt++)
-                mma_bf16(o[dt], pa, lds_pair_rows<HS>(sV, j * 16 + t * 2, dt * 8 + g),
-                         lds_pair_rows<HS>(sV, j * 16 + t * 2 + 8, dt * 8 + g));
+            for (int dp = 0; dp < DT / 2; dp++) {
+                uint32_t vb[4];
+                ptx_ldmatrix_x4_trans(vb, &sV[j * 16 + lr][dp * 16 + lc]);
+                ptx_mma_bf16_16816(o[2 * dp], pa, vb[0], vb[1]);
+                ptx_mma_bf16_16816(o[2 * dp + 1], pa, vb[2], vb[3]);
+            }
         }
     }
 
@@ -239,17 +231,17 @@ extern "C" cudaError_t cuda_attention(float *out, const float *qkv, int B, int N
     if (!mma) {
         if (hs <= 0 || hs > 32 * F32_MAXD) return cudaErrorInvalidValue;
         dim3 grid((N + F32_WARPS - 1) / F32_WARPS, NH, B);
-        if (round_bf16) attention_simt<true><<<grid, F32_WARPS * 32, 0, stream>>>(out, qkv, N, NH, hs);
-        else attention_simt<false><<<grid, F32_WARPS * 32, 0, stream>>>(out, qkv, N, NH, hs);
+        if (round_bf16) CUDA_LAUNCH(attention_simt<true>, grid, F32_WARPS * 32, stream, out, qkv, N, NH, hs);
+        else CUDA_LAUNCH(attention_simt<false>, grid, F32_WARPS * 32, stream, out, qkv, N, NH, hs);
         return cudaGetLastError();
     }
     /* float4 loads of q/k/v rows: the buffer must be 16-byte aligned (cudaMalloc gives 256). */
     if (((uintptr_t)qkv & 15) != 0) return cudaErrorMisalignedAddress;
     dim3 grid((N + MMA_BQ - 1) / MMA_BQ, NH, B);
     switch (hs) {
-    case 64: attention_mma<64><<<grid, MMA_WARPS * 32, 0, stream>>>(out, qkv, N, NH); break;
-    case 80: attention_mma<80><<<grid, MMA_WARPS * 32, 0, stream>>>(out, qkv, N, NH); break;
-    case 128: attention_mma<128><<<grid, MMA_WARPS * 32, 0, stream>>>(out, qkv, N, NH); break;
+    case 64: CUDA_LAUNCH(attention_mma<64>, grid, MMA_WARPS * 32, stream, out, qkv, N, NH); break;
+    case 80: CUDA_LAUNCH(attention_mma<80>, grid, MMA_WARPS * 32, stream, out, qkv, N, NH); break;
+    case 128: CUDA_LAUNCH(attention_mma<128>, grid, MMA_WARPS * 32, stream, out, qkv, N, NH); break;
     }
     return cudaGetLastError();
 }

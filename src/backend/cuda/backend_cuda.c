@@ -1,7 +1,8 @@
 /* The CUDA backend: device state (compute stream, copy stream, cuBLASLt), memory helpers and
  * the op table. Every op is enqueued on one compute stream in call order, so the forward pass
  * needs no synchronisation until it downloads its features; kernels live one per .cu file
- * (cuda_kernels.h), GEMMs in gemm_cublaslt.c. Failures inside ops are fatal (cuda_check.h). */
+ * (cuda_kernels.h), GEMMs in gemm_cublaslt.c. Failures inside ops are fatal (cuda_check.h); with
+ * WEBSSL_CUDA_SYNC=1 every op is waited for, so that a failure names its op. */
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_gemm.h"
@@ -9,6 +10,7 @@
 #include "common/log.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     cudaStream_t stream;      /* every op, in order */
@@ -17,9 +19,20 @@ typedef struct {
     cuda_gemm *gemm;
     uint16_t *bf16_in;        /* the GEMM input rounded to bf16; grows to the largest M*K */
     size_t bf16_bytes;
+    int sync_each_op;         /* debug mode: WEBSSL_CUDA_SYNC=1 */
 } cuda_state;
 
 static cuda_state *state(ws_backend *be) { return be->impl; }
+
+/* Debug mode (WEBSSL_CUDA_SYNC=1): wait for every op and check it, so that an error of an
+ * asynchronous kernel or GEMM names the op that caused it rather than a later call. */
+static void op_done(ws_backend *be, const char *op) {
+    if (!state(be)->sync_each_op) return;
+    const cudaError_t rc = cudaStreamSynchronize(state(be)->stream);
+    if (rc != cudaSuccess)
+        ws_fatal(__FILE__, __LINE__, "cuda op %s on device %d failed: %s (%s)", op, be->device,
+                 cudaGetErrorString(rc), cudaGetErrorName(rc));
+}
 
 static void *cuda_alloc(ws_backend *be, size_t bytes) {
     void *p = NULL;
@@ -90,42 +103,51 @@ static void cuda_op_matmul(ws_backend *be, float *out, const float *in, const vo
         a = x;
     }
     cuda_gemm_run(st->gemm, out, a, w, wdt, bias, M, N, K, st->stream);
+    op_done(be, "matmul");
 }
 
 static void cuda_op_layernorm(ws_backend *be, float *out, const float *in, const float *w, const float *b,
                               int M, int C, float eps) {
     CUDA_CHECK(cuda_layernorm(out, in, w, b, M, C, eps, state(be)->stream));
+    op_done(be, "layernorm");
 }
 
 static void cuda_op_gelu(ws_backend *be, float *x, size_t n) {
     CUDA_CHECK(cuda_gelu(x, n, state(be)->stream));
+    op_done(be, "gelu");
 }
 
 static void cuda_op_swiglu(ws_backend *be, float *out, const float *in, int M, int H) {
     CUDA_CHECK(cuda_swiglu(out, in, M, H, state(be)->stream));
+    op_done(be, "swiglu");
 }
 
 static void cuda_op_residual(ws_backend *be, float *x, const float *y, const float *bias, const float *gamma,
                              int M, int C) {
     CUDA_CHECK(cuda_residual(x, y, bias, gamma, M, C, state(be)->stream));
+    op_done(be, "residual");
 }
 
 static void cuda_op_im2col(ws_backend *be, float *cols, const float *pixels, int B, int R, int P) {
     CUDA_CHECK(cuda_im2col(cols, pixels, B, R, P, state(be)->stream));
+    op_done(be, "im2col");
 }
 
 static void cuda_op_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
                            const float *pos, int B, int nreg, int g2, int C) {
     CUDA_CHECK(cuda_tokens(x, patches, cls, reg, pos, B, nreg, g2, C, state(be)->stream));
+    op_done(be, "tokens");
 }
 
 static void cuda_op_attention(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
                               int round_bf16) {
     CUDA_CHECK(cuda_attention(out, qkv, B, N, NH, hs, round_bf16, state(be)->stream));
+    op_done(be, "attention");
 }
 
 static void cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C) {
     CUDA_CHECK(cuda_token_mean(out, x, B, N, first, C, state(be)->stream));
+    op_done(be, "token_mean");
 }
 
 static const ws_backend_ops cuda_ops = {
@@ -187,6 +209,9 @@ static int cuda_state_init(cuda_state *st, int device) {
     CUDA_TRY(cudaGetDeviceProperties(&prop, device));
     LOG_INFO("cuda: device %d: %s, %.1f GiB, sm_%d%d", device, prop.name,
              (double)prop.totalGlobalMem / (1 << 30), prop.major, prop.minor);
+    const char *sync = getenv("WEBSSL_CUDA_SYNC");
+    st->sync_each_op = sync && *sync && strcmp(sync, "0") != 0;
+    if (st->sync_each_op) LOG_INFO("cuda: WEBSSL_CUDA_SYNC set: every op is waited for and checked (slow)");
     return WS_OK;
 }
 

@@ -2,6 +2,7 @@
  * two passes over the row (the second pass reads from L1/L2), then the affine transform.
  * Memory bound: 3 reads + 1 write of M*C floats (the repeated reads mostly hit cache). */
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ptx.h"
 
 enum { LN_WARPS = 8 };
 
@@ -31,6 +32,6 @@ static __global__ void layernorm_kernel(float *out, const float *in, const float
 extern "C" cudaError_t cuda_layernorm(float *out, const float *in, const float *w, const float *b,
                                       int M, int C, float eps, cudaStream_t stream) {
     if (M <= 0) return cudaSuccess;
-    layernorm_kernel<<<(M + LN_WARPS - 1) / LN_WARPS, LN_WARPS * 32, 0, stream>>>(out, in, w, b, M, C, eps);
+    CUDA_LAUNCH(layernorm_kernel, (M + LN_WARPS - 1) / LN_WARPS, LN_WARPS * 32, stream, out, in, w, b, M, C, eps);
     return cudaGetLastError();
 }

@@ -2,6 +2,7 @@
  * followed by one GEMM with the Conv2d weight flattened to [C, 3*P*P] (backend matmul, bias in
  * the GEMM epilogue). One thread per output element; reads and writes B*3*R*R floats. */
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ptx.h"
 
 static __global__ void im2col_kernel(float *cols, const float *pixels, int R, int P, int g, size_t n) {
     const int K = 3 * P * P;
@@ -19,6 +20,6 @@ extern "C" cudaError_t cuda_im2col(float *cols, const float *pixels, int B, int 
     const size_t n = (size_t)B * g * g * 3 * P * P;
     if (n == 0) return cudaSuccess;
     const size_t blocks = (n + 255) / 256;
-    im2col_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(cols, pixels, R, P, g, n);
+    CUDA_LAUNCH(im2col_kernel, (unsigned)(blocks < 65536 ? blocks : 65536), 256, stream, cols, pixels, R, P, g, n);
     return cudaGetLastError();
 }

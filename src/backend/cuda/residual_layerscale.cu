@@ -1,6 +1,7 @@
 /* CUDA residual update with the row-parallel bias and LayerScale applied after the all-reduce:
  * x[M,C] += gamma * (y + bias), bias and gamma optional. Memory bound: reads 2*M*C, writes M*C. */
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ptx.h"
 
 static __global__ void residual_kernel(float *x, const float *y, const float *bias, const float *gamma,
                                        int C, size_t n) {
@@ -18,6 +19,6 @@ extern "C" cudaError_t cuda_residual(float *x, const float *y, const float *bias
     const size_t n = (size_t)M * C;
     if (n == 0) return cudaSuccess;
     const size_t blocks = (n + 255) / 256;
-    residual_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(x, y, bias, gamma, C, n);
+    CUDA_LAUNCH(residual_kernel, (unsigned)(blocks < 65536 ? blocks : 65536), 256, stream, x, y, bias, gamma, C, n);
     return cudaGetLastError();
 }

@@ -1,6 +1,7 @@
 /* CUDA token assembly (CLS + registers + patch embeddings, plus position embeddings) and the
  * mean over patch tokens for the patch_mean feature. Both memory bound, one pass each. */
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ptx.h"
 
 static __global__ void tokens_kernel(float *x, const float *patches, const float *cls, const float *reg,
                                      const float *pos, int N, int nreg, int g2, int C, size_t n) {
@@ -24,8 +25,8 @@ extern "C" cudaError_t cuda_tokens(float *x, const float *patches, const float *
     const size_t n = (size_t)B * N * C;
     if (n == 0) return cudaSuccess;
     const size_t blocks = (n + 255) / 256;
-    tokens_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(x, patches, cls, reg, pos,
-                                                                                     N, nreg, g2, C, n);
+    CUDA_LAUNCH(tokens_kernel, (unsigned)(blocks < 65536 ? blocks : 65536), 256, stream, x, patches, cls, reg, pos,
+                N, nreg, g2, C, n);
     return cudaGetLastError();
 }
 
@@ -44,6 +45,6 @@ extern "C" cudaError_t cuda_token_mean(float *out, const float *x, int B, int N,
                                        cudaStream_t stream) {
     const size_t n = (size_t)B * C;
     if (n == 0 || N <= first) return cudaSuccess;
-    token_mean_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(out, x, B, N, first, C);
+    CUDA_LAUNCH(token_mean_kernel, (unsigned)((n + 255) / 256), 256, stream, out, x, B, N, first, C);
     return cudaGetLastError();
 }
