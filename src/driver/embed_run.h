@@ -1,4 +1,4 @@
-/* State of one `webssl-dist embed` process, shared by the setup (cmd_embed.c) and the shard loop
+/* State of one `webssl-dist embed` process, shared by the setup (embed.c) and the shard loop
  * (embed_loop.c).
  *
  * Protocol inside a TP group: before every step the group agrees on a header
