@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "comm/comm_mpi.h"
 #include "comm/topology.h"
+#include "driver/device.h"
 #include "webssl.h"
 
 static const char *usage =
@@ -25,11 +25,12 @@ static const char *usage =
     "Under mpirun/srun the ranks form dp x tp groups (tp divides the world size); the report is\n"
     "one TP group's images/s and the slowest rank's times, plus the seconds spent in all-reduces.\n";
 
-/* The run's MPI state, released by cmd_bench after the model. */
+/* The run's topology and device (the same setup as embed: driver/device.h), released by
+ * cmd_bench after the model. */
 typedef struct {
     ws_topology topo;
     int have_topology;
-    ws_comm *comm;   /* the TP group's communicator (tp > 1) */
+    run_device dev;
 } bench_mpi;
 
 static double now_seconds(void) {
@@ -79,7 +80,7 @@ static int write_json(const char *path, const ws_arch *a, const char *dtype, int
 }
 
 static int bench_rank(int argc, char **argv, bench_mpi *mp) {
-    const char *arch_name = NULL, *json = NULL, *dtype = "fp32";
+    const char *arch_name = NULL, *json = NULL, *dtype = "fp32", *device = "cpu";
     int B = 8, iters = 5, warmup = 1, R = 0, tp = 1;
     ws_model_options o;
     ws_model_options_init(&o);
@@ -102,7 +103,7 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
         else if (!strcmp(k, "--warmup")) bad = parse_int(k, v, 0, &warmup);
         else if (!strcmp(k, "--threads")) bad = parse_int(k, v, 0, &o.threads);
         else if (!strcmp(k, "--resolution")) bad = parse_int(k, v, 1, &R);
-        else if (!strcmp(k, "--device")) o.device = v;
+        else if (!strcmp(k, "--device")) device = v;
         else if (!strcmp(k, "--json")) json = v;
         else if (!strcmp(k, "--dtype")) {
             dtype = v;
@@ -129,8 +130,10 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
     int rc = topology_create(tp, &mp->topo);
     mp->have_topology = rc == WS_OK;
     if (rc == WS_OK) rc = topology_check_heads(&mp->topo, a.num_heads, a.name);
-    if (rc == WS_OK && tp > 1 && !(mp->comm = comm_mpi_create(mp->topo.tp_comm)))
-        rc = ws_errorf(WS_ERR_NOMEM, "TP communicator");
+    if (rc == WS_OK)
+        rc = topology_agree(mp->topo.world, device_pick(device, mp->topo.local_rank, mp->topo.local_size, &mp->dev));
+    if (rc == WS_OK)
+        rc = topology_agree(mp->topo.world, device_setup(&mp->dev, &mp->topo, o.threads, &a, R, B, o.compute));
     if (rc) {   /* the same error on every rank: say it once */
         int world_rank = 0;
         MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
@@ -138,21 +141,26 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
         return WS_EXIT_USAGE;
     }
     const int rank0 = mp->topo.world_rank == 0;
+    ws_comm *comm = tp > 1 ? mp->dev.comm : NULL;
+    ws_backend *be = mp->dev.be;
+    o.device = device;
+    o.device_index = mp->dev.index;
+    o.backend = be;
     o.tp_rank = mp->topo.tp_rank;
     o.tp_size = tp;
-    o.comm = mp->comm;
+    o.comm = comm;
     ws_model *m = NULL;
     if (ws_model_create_random(&a, 1, &o, &m)) {
         fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }
     size_t npix = (size_t)B * 3 * R * R, C = (size_t)a.embed_dim;
-    float *pixels = malloc(npix * sizeof(float)), *cls = malloc((size_t)B * C * sizeof(float));
+    float *pixels = be->ops->host_alloc(be, npix * sizeof(float)), *cls = malloc((size_t)B * C * sizeof(float));
     float *mean = malloc((size_t)B * C * sizeof(float));
     if (!pixels || !cls || !mean) {
         fprintf(stderr, "webssl-dist bench: out of memory for batch %d at %d x %d\n", B, R, R);
         ws_model_free(m);
-        free(pixels); free(cls); free(mean);
+        be->ops->host_free(be, pixels); free(cls); free(mean);
         return WS_EXIT_USAGE;
     }
     uint32_t s = 12345u;
@@ -162,20 +170,20 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
     }
     ws_features f = {cls, mean, NULL};
     for (int i = 0; i < warmup && !rc; i++) rc = ws_model_forward(m, pixels, B, R, &f);
-    if (mp->comm) mp->comm->comm_seconds = 0;
+    if (comm) comm->comm_seconds = 0;
     double t0 = now_seconds();
     for (int i = 0; i < iters && !rc; i++) rc = ws_model_forward(m, pixels, B, R, &f);
     double dt = (now_seconds() - t0) / iters;
     if (rc) {
         fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
         ws_model_free(m);
-        free(pixels); free(cls); free(mean);
+        be->ops->host_free(be, pixels); free(cls); free(mean);
         return WS_EXIT_USAGE;
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     /* The slowest rank's batch time, all-reduce time and memory. */
-    double worst[3] = {dt, mp->comm ? mp->comm->comm_seconds : 0.0, ru.ru_maxrss / 1024.0};
+    double worst[3] = {dt, comm ? comm->comm_seconds : 0.0, ru.ru_maxrss / 1024.0};
     MPI_Allreduce(MPI_IN_PLACE, worst, 3, MPI_DOUBLE, MPI_MAX, mp->topo.world);
     dt = worst[0];
     double comm_s = worst[1];
@@ -187,7 +195,7 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
                "dp %d x tp %d, all-reduce %.1f%%\n", dt, img_s, gflops, peak_mb,
                ws_model_weight_bytes(m) / 1048576.0, mp->topo.dp, tp, 100.0 * comm_s / (dt * iters));
     ws_model_free(m);
-    free(pixels); free(cls); free(mean);
+    be->ops->host_free(be, pixels); free(cls); free(mean);
     if (rank0 && json &&
         write_json(json, &a, dtype, B, R, o.threads, iters, dt, img_s, gflops, peak_mb, &mp->topo, comm_s))
         return WS_EXIT_USAGE;
@@ -199,9 +207,9 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }
-    bench_mpi mp = {.have_topology = 0, .comm = NULL};
+    bench_mpi mp = {.have_topology = 0};
     int code = bench_rank(argc, argv, &mp);
-    comm_free(mp.comm);
+    device_free(&mp.dev);
     if (mp.have_topology) topology_free(&mp.topo);
     topology_mpi_finalize();
     return code;

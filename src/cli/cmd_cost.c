@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "model/arch.h"
@@ -204,7 +205,12 @@ int cmd_cost(int argc, char **argv) {
     }
     if (link_us > 0) o.hw.intra_latency = link_us * 1e-6;
     if (memory && !strcmp(memory, "host")) {
-        o.device_memory = cost_host_memory_per_rank(o.world);
+        size_t free_b = 0, total_b = 0;
+        if (backend_memory_info("cpu", 0, &free_b, &total_b) != WS_OK) {
+            fprintf(stderr, "webssl-dist cost: --device-memory host: %s\n", ws_error_message());
+            return WS_EXIT_USAGE;
+        }
+        o.device_memory = (double)free_b / o.world;
     } else if (memory) {
         if (parse_double("--device-memory", memory, &o.device_memory)) return WS_EXIT_USAGE;
         o.device_memory *= GIB;

@@ -3,11 +3,10 @@
  *   tp auto -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout printed
  *   -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto) -> output
  *   directory: lock, run.json, stale temporary files (rank 0) -> input shards (TP leaders)
- *   -> backend, device memory check, TP communicator (embed_device.c) -> model (every rank, its
+ *   -> backend, device memory check, TP communicator (device.c) -> model (every rank, its
  *   TP slice) -> buffers -> shard queue
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order. */
 #include "driver/embed.h"
-#include "driver/embed_device.h"
 #include "driver/embed_run.h"
 #include "driver/embed_signal.h"
 #include "driver/tp_auto.h"
@@ -30,7 +29,7 @@
 /* Rank 0 prints every rank's layout line, in rank order. */
 static void print_layout(const embed_run *r) {
     char line[LAYOUT_LINE], *all = NULL;
-    topology_describe(&r->topo, r->device_name, line, sizeof line);
+    topology_describe(&r->topo, r->dev.name, line, sizeof line);
     if (r->topo.world_rank == 0) all = malloc((size_t)r->topo.world_size * LAYOUT_LINE);
     MPI_CHECK(MPI_Gather(line, LAYOUT_LINE, MPI_CHAR, all, LAYOUT_LINE, MPI_CHAR, 0, r->topo.world));
     if (r->topo.world_rank != 0) return;
@@ -161,14 +160,14 @@ static int load_model(embed_run *r) {
     ws_model_options_init(&mo);
     mo.arch = r->opt.arch;
     mo.device = r->opt.device;
-    mo.device_index = r->gpu;
-    mo.backend = r->be;
+    mo.device_index = r->dev.index;
+    mo.backend = r->dev.be;
     mo.threads = r->opt.threads;
     mo.compute = r->opt.dtype;
     mo.posembed = (ws_posembed_rule)r->opt.posembed;
     mo.tp_rank = r->topo.tp_rank;
     mo.tp_size = r->topo.tp;
-    mo.comm = r->topo.tp > 1 ? r->comm : NULL;
+    mo.comm = r->topo.tp > 1 ? r->dev.comm : NULL;
     int rc = ws_model_load(r->opt.model, &mo, &r->model);
     if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
     r->arch = *ws_model_arch(r->model);
@@ -180,7 +179,7 @@ static int alloc_buffers(embed_run *r) {
     size_t B = (size_t)r->B, D = (size_t)r->arch.embed_dim, P = (size_t)g * (size_t)g;
     r->layout.D = (int)D;
     r->layout.P = (int)P;
-    r->pixels = embed_device_host_alloc(r, B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
+    r->pixels = r->dev.be->ops->host_alloc(r->dev.be, B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
@@ -244,8 +243,8 @@ static void summarize(embed_run *r, double seconds) {
 static void run_free(embed_run *r) {
     if (r->queue_up) embed_queue_free(&r->queue);
     ws_model_free(r->model);
-    embed_device_host_free(r, r->pixels);
-    embed_device_free(r);
+    if (r->pixels) r->dev.be->ops->host_free(r->dev.be, r->pixels);
+    device_free(&r->dev);
     comm_free(r->bcast);
     shard_list_free(&r->shards);
     free(r->cls);
@@ -279,7 +278,8 @@ static int setup(embed_run *r) {
     if ((rc = load_shards(r)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
     r->bcast = comm_mpi_create(r->topo.tp_comm);
-    rc = r->bcast ? embed_device_setup(r) : ws_errorf(WS_ERR_NOMEM, "communicator");
+    rc = r->bcast ? device_setup(&r->dev, &r->topo, r->opt.threads, &r->arch, r->R, r->B, r->opt.dtype)
+                  : ws_errorf(WS_ERR_NOMEM, "communicator");
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     rc = load_model(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
@@ -309,7 +309,7 @@ int embed_main(const embed_options *o) {
         rc = tp_auto_pick(r.opt.model, r.opt.arch, r.opt.device, r.opt.resolution, r.opt.batch, r.opt.dtype, &r.opt.tp);
     if (rc == WS_OK) rc = topology_create(r.opt.tp, &r.topo);
     if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
-    if (rc == WS_OK) rc = topology_agree(r.topo.world, embed_device_pick(&r));
+    if (rc == WS_OK) rc = topology_agree(r.topo.world, device_pick(r.opt.device, r.topo.local_rank, r.topo.local_size, &r.dev));
     if (rc == WS_OK) {
         ws_log_set_rank(r.topo.world_rank, r.topo.world_size);
         print_layout(&r);

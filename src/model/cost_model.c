@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 /* What a rank needs beyond weights and activations: runtime, decode and output buffers, the
@@ -118,12 +117,6 @@ void cost_throughput(const ws_cost *c, const ws_hardware *hw, ws_throughput *out
 double cost_rank_bytes(const ws_cost *c) {
     double need = (double)c->weight_bytes_rank + (double)c->activation_bytes_rank;
     return need * (1.0 + RESERVE_FRACTION) + RESERVE_FIXED;
-}
-
-double cost_host_memory_per_rank(int ranks_per_node) {
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0) return 0.0;
-    return (double)pages * (double)page / (ranks_per_node > 0 ? ranks_per_node : 1);
 }
 
 /* "12.04 GiB" or "3.1 MiB": bytes in the unit that keeps a figure readable. */

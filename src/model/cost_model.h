@@ -83,9 +83,6 @@ void cost_throughput(const ws_cost *c, const ws_hardware *hw, ws_throughput *out
 /* Memory a rank needs: weights + activations, plus the fixed headroom fraction cost_pick_tp keeps. */
 double cost_rank_bytes(const ws_cost *c);
 
-/* Host memory available to one rank: MemAvailable (sysconf available pages) / ranks_per_node. */
-double cost_host_memory_per_rank(int ranks_per_node);
-
 /* `--tp auto`: the smallest tp that divides world_size, is at most NH, and whose rank-0 weights
  * plus activations (cost_rank_bytes) fit in `memory_bytes`. Every rank must pass the same
  * memory figure (the minimum over ranks) so that all pick the same tp. Writes a one-line reason
