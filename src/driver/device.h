@@ -11,7 +11,7 @@
 #include "comm/comm.h"
 #include "comm/topology.h"
 #include "common/dtype.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 typedef struct {
     const char *kind;   /* "cpu" or "cuda" (--device) */

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "common/dtype.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 typedef struct {
     int B, N, C, L;               /* batch, tokens, channels, depth */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "model/cost_model.h"
 #include "test_main.h"
 
