@@ -3,8 +3,6 @@
  * does): images/s, GFLOP/s (arch_flops_per_image), peak resident memory, time in the TP
  * all-reduces; optional JSON report (world rank 0, slowest rank's figures). */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "comm/topology.h"
 #include "driver/device.h"
 #include "webssl.h"
@@ -37,18 +36,6 @@ static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int parse_int(const char *flag, const char *v, int lo, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || x < lo || x > INT_MAX) {
-        fprintf(stderr, "webssl-dist bench: %s must be an integer >= %d, got '%s'\n", flag, lo, v);
-        return 1;
-    }
-    *out = (int)x;
-    return 0;
 }
 
 static int write_json(const char *path, const ws_arch *a, const char *dtype, int B, int R, int threads,
@@ -95,14 +82,14 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
             return WS_EXIT_USAGE;
         }
         const char *v = argv[++i];
-        int bad = 0;
+        int rc = WS_OK;
         if (!strcmp(k, "--arch")) arch_name = v;
-        else if (!strcmp(k, "--batch")) bad = parse_int(k, v, 1, &B);
-        else if (!strcmp(k, "--iters")) bad = parse_int(k, v, 1, &iters);
-        else if (!strcmp(k, "--tp")) bad = parse_int(k, v, 1, &tp);
-        else if (!strcmp(k, "--warmup")) bad = parse_int(k, v, 0, &warmup);
-        else if (!strcmp(k, "--threads")) bad = parse_int(k, v, 0, &o.threads);
-        else if (!strcmp(k, "--resolution")) bad = parse_int(k, v, 1, &R);
+        else if (!strcmp(k, "--batch")) rc = flag_int(k, v, &B);
+        else if (!strcmp(k, "--iters")) rc = flag_int(k, v, &iters);
+        else if (!strcmp(k, "--tp")) rc = flag_int(k, v, &tp);
+        else if (!strcmp(k, "--warmup")) rc = flag_int(k, v, &warmup);
+        else if (!strcmp(k, "--threads")) rc = flag_int(k, v, &o.threads);
+        else if (!strcmp(k, "--resolution")) rc = flag_int(k, v, &R);
         else if (!strcmp(k, "--device")) device = v;
         else if (!strcmp(k, "--json")) json = v;
         else if (!strcmp(k, "--dtype")) {
@@ -115,7 +102,10 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
             fprintf(stderr, "webssl-dist bench: unknown option %s\n%s", k, usage);
             return WS_EXIT_USAGE;
         }
-        if (bad) return WS_EXIT_USAGE;
+        if (rc != WS_OK) {
+            fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
+            return WS_EXIT_USAGE;
+        }
     }
     if (!arch_name) {
         fprintf(stderr, "webssl-dist bench: --arch is required\n%s", usage);

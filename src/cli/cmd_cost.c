@@ -9,8 +9,9 @@
 
 #include "backend/backend.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "model/cost_model.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -110,15 +111,11 @@ static int report_arch(const ws_arch *a, const cost_options *o) {
     return WS_OK;
 }
 
-static int parse_int(const char *flag, const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > 1 << 20) {
-        fprintf(stderr, "webssl-dist cost: %s '%s' must be an integer >= %d\n", flag, s, lo);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+/* An integer flag (cli/flags.h), the message printed here. 0 or -1. */
+static int parse_int(const char *flag, const char *s, int *out) {
+    if (flag_int(flag, s, out) == WS_OK) return 0;
+    fprintf(stderr, "webssl-dist cost: %s\n", ws_error_message());
+    return -1;
 }
 
 static int parse_double(const char *flag, const char *s, double *out) {
@@ -152,8 +149,8 @@ int cmd_cost(int argc, char **argv) {
         int bad = 0;
         switch (opt) {
         case 'a': arch_name = optarg; break;
-        case 'r': bad = parse_int("--resolution", optarg, 1, &o.res); break;
-        case 'b': bad = parse_int("--batch", optarg, 1, &o.batch); break;
+        case 'r': bad = parse_int("--resolution", optarg, &o.res); break;
+        case 'b': bad = parse_int("--batch", optarg, &o.batch); break;
         case 'd':
             if (ws_dtype_parse(optarg, &o.dtype) < 0 || o.dtype == WS_DTYPE_F16) {
                 fprintf(stderr, "webssl-dist cost: --dtype '%s' must be fp32 or bf16\n", optarg);
@@ -162,9 +159,9 @@ int cmd_cost(int argc, char **argv) {
             break;
         case 't':
             if (!strcmp(optarg, "auto")) o.tp = 0;
-            else bad = parse_int("--tp", optarg, 1, &o.tp);
+            else bad = parse_int("--tp", optarg, &o.tp);
             break;
-        case 'w': bad = parse_int("--world", optarg, 1, &o.world); break;
+        case 'w': bad = parse_int("--world", optarg, &o.world); break;
         case 'H': hw_name = optarg; break;
         case 'e':
             bad = parse_double("--efficiency", optarg, &efficiency);
