@@ -1,10 +1,10 @@
 /* The embed engine's entry point (see embed.h). Setup in a fixed order, each step agreed by every
  * rank (a failure anywhere stops every rank with that rank's reason, never a hang):
- *   tp auto -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout printed
+ *   checkpoint opened (once per rank) -> tp auto -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout printed
  *   -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto) -> output
  *   directory: lock, run.json, stale temporary files (rank 0) -> input shards (TP leaders)
  *   -> backend, device memory check, TP communicator (device.c) -> model (every rank, its
- *   TP slice) -> buffers -> shard queue
+ *   TP slice; the checkpoint is closed) -> buffers -> shard queue
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order. */
 #include "driver/embed.h"
 #include "driver/embed_run.h"
@@ -43,12 +43,8 @@ static void print_layout(const embed_run *r) {
 /* Rank 0: the architecture the checkpoint will run with, checked against --tp and --resolution
  * before any rank loads weights; the position-embedding rule when --posembed is not given. */
 static int check_arch(embed_run *r, ws_arch *a) {
-    ws_ckpt c;
-    int rc = ckpt_open(r->opt.model, &c);
-    if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
-    rc = arch_for_checkpoint(&c, r->opt.arch, a);
-    if (r->opt.posembed < 0) r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
-    ckpt_close(&c);
+    int rc = arch_for_checkpoint(&r->ckpt, r->opt.arch, a);
+    if (r->opt.posembed < 0) r->opt.posembed = r->ckpt.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
     if (rc != WS_OK) return rc;
     if ((rc = topology_check_heads(&r->topo, a->num_heads, a->name)) != WS_OK) return rc;
     int R = r->opt.resolution ? r->opt.resolution : a->preprocess.crop ? a->preprocess.crop : a->img_size;
@@ -141,7 +137,7 @@ static int load_shards(embed_run *r) {
 static int load_head(embed_run *r) {
     const char *path = r->opt.head ? r->opt.head : r->opt.model;
     const char *flag = r->opt.head ? "--head" : "--model";
-    int rc = head_load_file(path, &r->head);
+    int rc = r->opt.head ? head_load_file(path, &r->head) : head_load(&r->ckpt, &r->head);
     if (rc != WS_OK)
         return ws_error_context(rc, "--features %s needs a DINO head (a teacher checkpoint, or --head FILE); %s %s",
                                 (r->opt.features & WS_FEAT_HEAD) ? "head" : "proto", flag, path);
@@ -168,7 +164,9 @@ static int load_model(embed_run *r) {
     mo.tp_rank = r->topo.tp_rank;
     mo.tp_size = r->topo.tp;
     mo.comm = r->topo.tp > 1 ? r->dev.comm : NULL;
-    int rc = ws_model_load(r->opt.model, &mo, &r->model);
+    int rc = ws_model_load_ckpt(&r->ckpt, &mo, &r->model);
+    ckpt_close(&r->ckpt);   /* the weights are copied: the file's mapping is no longer needed */
+    r->have_ckpt = 0;
     if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
     r->arch = *ws_model_arch(r->model);
     return WS_OK;
@@ -243,6 +241,7 @@ static void summarize(embed_run *r, double seconds) {
 static void run_free(embed_run *r) {
     if (r->queue_up) embed_queue_free(&r->queue);
     ws_model_free(r->model);
+    if (r->have_ckpt) ckpt_close(&r->ckpt);
     if (r->pixels) r->dev.be->ops->host_free(r->dev.be, r->pixels);
     device_free(&r->dev);
     comm_free(r->bcast);
@@ -304,9 +303,12 @@ int embed_main(const embed_options *o) {
     memset(&r, 0, sizeof r);
     r.lock_fd = r.stats_fd = -1;
     r.opt = *o;
-    int rc = WS_OK;
-    if (r.opt.tp == 0)
-        rc = tp_auto_pick(r.opt.model, r.opt.arch, r.opt.device, r.opt.resolution, r.opt.batch, r.opt.dtype, &r.opt.tp);
+    int rc = ckpt_open(r.opt.model, &r.ckpt);   /* once per rank: every later step reads it */
+    r.have_ckpt = rc == WS_OK;
+    if (rc != WS_OK) ws_error_context(rc, "--model %s", r.opt.model);
+    rc = topology_agree(MPI_COMM_WORLD, rc);
+    if (rc == WS_OK && r.opt.tp == 0)
+        rc = tp_auto_pick(&r.ckpt, r.opt.arch, r.opt.device, r.opt.resolution, r.opt.batch, r.opt.dtype, &r.opt.tp);
     if (rc == WS_OK) rc = topology_create(r.opt.tp, &r.topo);
     if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
     if (rc == WS_OK) rc = topology_agree(r.topo.world, device_pick(r.opt.device, r.topo.local_rank, r.topo.local_size, &r.dev));

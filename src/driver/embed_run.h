@@ -21,6 +21,7 @@
 #include "data/input_spec.h"
 #include "data/pipeline.h"
 #include "io/h5_writer.h"
+#include "loaders/checkpoint.h"
 #include "model/head.h"
 #include "webssl.h"
 
@@ -29,6 +30,8 @@ typedef struct {
     ws_topology topo;
     run_device dev;            /* backend and the TP communicator of the model's all-reduces */
     ws_comm *bcast;            /* the TP group over host buffers: batches from the leader */
+    ws_ckpt ckpt;              /* --model, open from the start until the model is loaded */
+    int have_ckpt;
     ws_model *model;
     ws_arch arch;              /* the model's architecture */
     ws_pipeline_params pp;     /* leaders: decoding and preprocessing */

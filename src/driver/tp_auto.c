@@ -7,7 +7,6 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "loaders/arch_match.h"
-#include "loaders/checkpoint.h"
 #include "model/cost_model.h"
 
 #include <mpi.h>
@@ -24,23 +23,16 @@ static int rank_memory(const char *device, int local_rank, int local_size, doubl
     return WS_OK;
 }
 
-int tp_auto_pick(const char *model_path, const char *arch_flag, const char *device, int resolution,
-                 int B, ws_dtype dt, int *tp) {
+int tp_auto_pick(const ws_ckpt *model, const char *arch_flag, const char *device, int resolution, int B,
+                 ws_dtype dt, int *tp) {
     int rank, world;
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world));
     ws_arch a;
     memset(&a, 0, sizeof a);
     int rc = WS_OK;
-    if (rank == 0) {
-        ws_ckpt c;
-        rc = ckpt_open(model_path, &c);
-        if (rc == WS_OK) {
-            rc = arch_for_checkpoint(&c, arch_flag, &a);
-            ckpt_close(&c);
-        }
-        if (rc != WS_OK) rc = ws_error_context(rc, "--tp auto: --model %s", model_path);
-    }
+    if (rank == 0 && (rc = arch_for_checkpoint(model, arch_flag, &a)) != WS_OK)
+        rc = ws_error_context(rc, "--tp auto: --model %s", model->path);
     if ((rc = topology_agree(MPI_COMM_WORLD, rc)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&a, (int)sizeof a, MPI_BYTE, 0, MPI_COMM_WORLD));
 
