@@ -12,8 +12,10 @@
  *     rounded to bf16 before the product and products are accumulated in f32; attention rounds
  *     q, k, v and the probabilities to bf16 when `round_bf16` is set; LayerNorm, softmax and the
  *     residual stream stay f32.
- *   - Ops do not fail: they run on buffers the model allocated through `alloc`. A device failure
- *     is fatal (common/check.h).
+ *   - Ops return nothing: they run on buffers the model allocated through `alloc`. A device
+ *     failure, or scratch memory an op cannot get (CPU attention and bf16 GEMM inputs, CUDA bf16
+ *     GEMM inputs), is fatal (common/check.h); the forward pass's own buffers are allocated
+ *     before the first op, so running out of memory there is an error it returns.
  * Besides the ops, the table holds what the driver and the communicators need from a device:
  * host buffers the device copies from at full speed, asynchronous uploads, the device's identity
  * and the queue ops run on; backend_device_count and backend_memory_info ask about devices before

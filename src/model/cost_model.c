@@ -69,9 +69,11 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
 
     /* Activations (f32 in every backend): the buffers the forward pass allocates for a batch
      * (model/activations.h; pixel staging counted, as on device backends), the interpolated
-     * position table, the caller's input images, the bf16 GEMM scratch of the CPU backend (the
-     * rounded input plus one widened weight panel of 512 rows), and the attention core's
-     * per-thread K^T, V and 4 score rows, taken for 64 threads. */
+     * position table, the caller's input images, and an allowance for the backends' scratch: in
+     * bf16 the rounded GEMM input plus 512 widened weight rows, and 64 threads' worth of 2*N*hs +
+     * 4*N floats for attention. The CPU backend's actual scratch (backend/cpu: an N x N score
+     * matrix and, in bf16, a 256-row weight panel per thread) can exceed this allowance by up to
+     * ~0.2 GiB at 64 threads; RESERVE_FIXED covers that. */
     const size_t BN = (size_t)B * N, K = 3 * P * P;
     size_t kmax = C > Hl ? C : Hl, act_elems[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
