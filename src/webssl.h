@@ -26,7 +26,7 @@
 #include "comm/comm.h"
 #include "common/dtype.h"
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 typedef struct ws_model ws_model;
 
@@ -60,6 +60,11 @@ void ws_model_options_init(ws_model_options *o);
  * tensor shapes against the built-in table. Every tensor is checked by name, shape and dtype
  * (f32/f16/bf16), converted to the compute dtype and sliced for this TP rank. */
 int ws_model_load(const char *path, const ws_model_options *o, ws_model **out);
+
+/* The same from a checkpoint already open (loaders/checkpoint.h), e.g. one the caller also reads
+ * the architecture or the DINO head from: a file is opened once per run. `c` stays the caller's. */
+struct ws_ckpt;
+int ws_model_load_ckpt(const struct ws_ckpt *c, const ws_model_options *o, ws_model **out);
 
 /* A model of architecture `a` with deterministic pseudo-random weights derived from `seed`
  * (element values depend only on seed, tensor and global index, so TP ranks hold slices of the

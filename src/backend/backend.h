@@ -12,8 +12,14 @@
  *     rounded to bf16 before the product and products are accumulated in f32; attention rounds
  *     q, k, v and the probabilities to bf16 when `round_bf16` is set; LayerNorm, softmax and the
  *     residual stream stay f32.
- *   - Ops do not fail: they run on buffers the model allocated through `alloc`. A device failure
- *     is fatal (common/check.h).
+ *   - Ops return nothing: they run on buffers the model allocated through `alloc`. A device
+ *     failure, or scratch memory an op cannot get (CPU attention and bf16 GEMM inputs, CUDA bf16
+ *     GEMM inputs), is fatal (common/check.h); the forward pass's own buffers are allocated
+ *     before the first op, so running out of memory there is an error it returns.
+ * Besides the ops, the table holds what the driver and the communicators need from a device:
+ * host buffers the device copies from at full speed, asynchronous uploads, the device's identity
+ * and the queue ops run on; backend_device_count and backend_memory_info ask about devices before
+ * a backend exists (the GPU for a rank, --tp auto, the memory check).
  * A new backend fills every field of ws_backend_ops; tests/model checks each against the CPU. */
 #ifndef WEBSSL_BACKEND_BACKEND_H
 #define WEBSSL_BACKEND_BACKEND_H
@@ -35,6 +41,21 @@ typedef struct {
     void (*sync)(ws_backend *be);
     /* Release the implementation state and `be` itself. */
     void (*destroy)(ws_backend *be);
+    /* Host memory for buffers that are uploaded or downloaded often (pinned on CUDA, so copies
+     * run asynchronously at full bus speed; plain on CPU). NULL when out of memory. */
+    void *(*host_alloc)(ws_backend *be, size_t bytes);
+    void (*host_free)(ws_backend *be, void *p);
+    /* Enqueue dst (backend) <- src_host (from host_alloc) and return at once: ops enqueued later
+     * see the data. src_host must stay untouched until upload_wait returns. A copy on CPU. */
+    void (*upload_async)(ws_backend *be, void *dst, const void *src_host, size_t bytes);
+    /* Block until every upload_async issued so far has finished reading its host buffer. */
+    void (*upload_wait)(ws_backend *be);
+    /* 16 bytes that tell physical devices apart (CUDA: the GPU UUID, the same whichever ordinal
+     * a process sees it under; CPU: zeros). */
+    void (*device_uuid)(ws_backend *be, unsigned char uuid[16]);
+    /* The queue ops are enqueued on, for a communicator that enqueues on it too (CUDA: the
+     * cudaStream_t); NULL on CPU. */
+    void *(*stream)(ws_backend *be);
 
     /* out[M,N] = in[M,K] . w[N,K]^T (+ bias[N] when not NULL). */
     void (*matmul)(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
@@ -80,10 +101,23 @@ struct ws_backend {
 int backend_create(const char *name, int threads, int device, ws_backend **out);
 void backend_free(ws_backend *be);
 
-/* The implementations' constructors (backend.c dispatches to them). */
+/* Devices of kind `name` this process sees: 1 for "cpu", the visible GPUs for "cuda" (0 when
+ * there is none or no driver). WS_ERR_UNSUPPORTED when the build lacks that backend, WS_ERR_ARG
+ * for an unknown name (messages name the device). */
+int backend_device_count(const char *name);
+
+/* Free and total memory in bytes of device `device` of kind `name`: for "cpu" the available and
+ * total host memory, for "cuda" what cudaMemGetInfo reports (made current first). WS_OK, or an
+ * error naming the device. The one place device memory is read. */
+int backend_memory_info(const char *name, int device, size_t *free_bytes, size_t *total_bytes);
+
+/* The implementations (backend.c dispatches to them). */
 int backend_cpu_create(int threads, ws_backend **out);
+int backend_cpu_memory_info(size_t *free_bytes, size_t *total_bytes);
 #ifdef WEBSSL_HAVE_CUDA
 int backend_cuda_create(int device, ws_backend **out);
+int backend_cuda_device_count(void);
+int backend_cuda_memory_info(int device, size_t *free_bytes, size_t *total_bytes);
 #endif
 
 #endif

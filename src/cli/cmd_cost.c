@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "model/cost_model.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -109,15 +111,11 @@ static int report_arch(const ws_arch *a, const cost_options *o) {
     return WS_OK;
 }
 
-static int parse_int(const char *flag, const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > 1 << 20) {
-        fprintf(stderr, "webssl-dist cost: %s '%s' must be an integer >= %d\n", flag, s, lo);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+/* An integer flag (cli/flags.h), the message printed here. 0 or -1. */
+static int parse_int(const char *flag, const char *s, int *out) {
+    if (flag_int(flag, s, out) == WS_OK) return 0;
+    fprintf(stderr, "webssl-dist cost: %s\n", ws_error_message());
+    return -1;
 }
 
 static int parse_double(const char *flag, const char *s, double *out) {
@@ -151,8 +149,8 @@ int cmd_cost(int argc, char **argv) {
         int bad = 0;
         switch (opt) {
         case 'a': arch_name = optarg; break;
-        case 'r': bad = parse_int("--resolution", optarg, 1, &o.res); break;
-        case 'b': bad = parse_int("--batch", optarg, 1, &o.batch); break;
+        case 'r': bad = parse_int("--resolution", optarg, &o.res); break;
+        case 'b': bad = parse_int("--batch", optarg, &o.batch); break;
         case 'd':
             if (ws_dtype_parse(optarg, &o.dtype) < 0 || o.dtype == WS_DTYPE_F16) {
                 fprintf(stderr, "webssl-dist cost: --dtype '%s' must be fp32 or bf16\n", optarg);
@@ -161,9 +159,9 @@ int cmd_cost(int argc, char **argv) {
             break;
         case 't':
             if (!strcmp(optarg, "auto")) o.tp = 0;
-            else bad = parse_int("--tp", optarg, 1, &o.tp);
+            else bad = parse_int("--tp", optarg, &o.tp);
             break;
-        case 'w': bad = parse_int("--world", optarg, 1, &o.world); break;
+        case 'w': bad = parse_int("--world", optarg, &o.world); break;
         case 'H': hw_name = optarg; break;
         case 'e':
             bad = parse_double("--efficiency", optarg, &efficiency);
@@ -204,7 +202,12 @@ int cmd_cost(int argc, char **argv) {
     }
     if (link_us > 0) o.hw.intra_latency = link_us * 1e-6;
     if (memory && !strcmp(memory, "host")) {
-        o.device_memory = cost_host_memory_per_rank(o.world);
+        size_t free_b = 0, total_b = 0;
+        if (backend_memory_info("cpu", 0, &free_b, &total_b) != WS_OK) {
+            fprintf(stderr, "webssl-dist cost: --device-memory host: %s\n", ws_error_message());
+            return WS_EXIT_USAGE;
+        }
+        o.device_memory = (double)free_b / o.world;
     } else if (memory) {
         if (parse_double("--device-memory", memory, &o.device_memory)) return WS_EXIT_USAGE;
         o.device_memory *= GIB;

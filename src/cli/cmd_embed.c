@@ -1,346 +1,36 @@
-/* `webssl-dist embed`: the distributed driver. Setup in a fixed order, each step agreed by every
- * rank (a failure anywhere stops every rank with that rank's reason, never a hang):
- *   MPI -> options -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout
- *   printed -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto)
- *   -> output directory: lock, run.json, stale temporary files (rank 0) -> input shards (TP
- *   leaders) -> backend, device memory check, TP communicator (embed_device.c) -> model (every
- *   rank, its TP slice) -> buffers -> shard queue
- * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order.
- * Exit status: WS_EXIT_OK, WS_EXIT_USAGE, WS_EXIT_FAILED_SHARDS, WS_EXIT_INTERRUPTED. */
+/* `webssl-dist embed`: parses the flags, hands them to the embed engine (driver/embed.h) and
+ * turns its outcome into the exit status: WS_EXIT_OK, WS_EXIT_USAGE (bad flag or setup error,
+ * printed once by world rank 0), WS_EXIT_FAILED_SHARDS, WS_EXIT_INTERRUPTED. */
 #include "cli/commands.h"
-#include "driver/embed_device.h"
-#include "driver/embed_run.h"
-#include "driver/embed_signal.h"
-#include "driver/tp_auto.h"
-#include "comm/comm_mpi.h"
 #include "comm/launch_env.h"
-#include "common/check.h"
+#include "comm/topology.h"
+#include "common/error.h"
 #include "common/log.h"
-#include "io/run_dir.h"
-#include "loaders/arch_match.h"
-#include "loaders/checkpoint.h"
+#include "driver/embed.h"
 
-#include <cjson/cJSON.h>
+#include <mpi.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#define LAYOUT_LINE 256
-
-/* Rank 0 prints every rank's layout line, in rank order. */
-static void print_layout(const embed_run *r) {
-    char line[LAYOUT_LINE], *all = NULL;
-    topology_describe(&r->topo, r->device_name, line, sizeof line);
-    if (r->topo.world_rank == 0) all = malloc((size_t)r->topo.world_size * LAYOUT_LINE);
-    MPI_CHECK(MPI_Gather(line, LAYOUT_LINE, MPI_CHAR, all, LAYOUT_LINE, MPI_CHAR, 0, r->topo.world));
-    if (r->topo.world_rank != 0) return;
-    LOG_INFO("layout: %d ranks = dp %d x tp %d", r->topo.world_size, r->topo.dp, r->topo.tp);
-    for (int i = 0; all && i < r->topo.world_size; i++) LOG_INFO("layout: %s", all + (size_t)i * LAYOUT_LINE);
-    if (!r->topo.group_on_one_node)
-        LOG_WARN("a TP group spans several nodes: its all-reduces cross the network (place tp ranks per node)");
-    free(all);
-}
-
-/* Rank 0: the architecture the checkpoint will run with, checked against --tp and --resolution
- * before any rank loads weights; the position-embedding rule when --posembed is not given. */
-static int check_arch(embed_run *r, ws_arch *a) {
-    ws_ckpt c;
-    int rc = ckpt_open(r->opt.model, &c);
-    if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
-    rc = arch_for_checkpoint(&c, r->opt.arch, a);
-    if (r->opt.posembed < 0) r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
-    ckpt_close(&c);
-    if (rc != WS_OK) return rc;
-    if ((rc = topology_check_heads(&r->topo, a->num_heads, a->name)) != WS_OK) return rc;
-    int R = r->opt.resolution ? r->opt.resolution : a->preprocess.crop ? a->preprocess.crop : a->img_size;
-    if (R % a->patch_size != 0)
-        return ws_errorf(WS_ERR_ARG, "--resolution %d is not a multiple of the patch size %d of %s", R,
-                         a->patch_size, a->name);
-    return WS_OK;
-}
-
-/* The run configuration stored in DIR/run.json (compared on every later run). */
-static char *config_json(const embed_run *r) {
-    const ws_preprocess *p = &r->pp.pre;
-    char feats[64];
-    h5_features_format(r->layout.features, feats, sizeof feats);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model", r->opt.model);
-    cJSON_AddStringToObject(o, "arch", r->arch.name);
-    cJSON_AddStringToObject(o, "features", feats);
-    cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
-    cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
-    if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
-    cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original" : "hf");
-    cJSON_AddNumberToObject(o, "resolution", r->R);
-    cJSON_AddStringToObject(o, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
-    cJSON_AddNumberToObject(o, "resize", p->mode == WS_PREPROCESS_CROP ? p->resize : 0);
-    cJSON_AddItemToObject(o, "mean", cJSON_CreateFloatArray(p->mean, 3));
-    cJSON_AddItemToObject(o, "std", cJSON_CreateFloatArray(p->std, 3));
-    cJSON_AddNumberToObject(o, "shard_size", r->opt.shard_size);
-    cJSON_AddNumberToObject(o, "max_pixels", (double)r->pp.decode.max_pixels);
-    cJSON_AddBoolToObject(o, "exif_transpose", r->opt.exif_transpose);
-    cJSON_AddBoolToObject(o, "fast_decode", r->opt.fast_decode);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
-
-/* Preprocessing and resolution from the architecture and the flags. */
-static void set_preprocess(embed_run *r) {
-    pipeline_params_default(&r->pp);
-    r->pp.pre = r->arch.preprocess;
-    if (r->opt.preprocess >= 0) r->pp.pre.mode = (ws_preprocess_mode)r->opt.preprocess;
-    if (r->opt.resize) r->pp.pre.resize = r->opt.resize;
-    r->R = r->opt.resolution ? r->opt.resolution : r->arch.preprocess.crop ? r->arch.preprocess.crop : r->arch.img_size;
-    r->pp.pre.crop = r->R;
-    r->pp.resolution = r->R;
-    r->pp.batch = r->B = r->opt.batch;
-    r->pp.threads = r->opt.decode_threads;
-    r->pp.fast_decode = r->opt.fast_decode;
-    r->pp.decode.exif_transpose = r->opt.exif_transpose;
-    if (r->opt.max_pixels) r->pp.decode.max_pixels = (uint64_t)r->opt.max_pixels;
-}
-
-/* Rank 0: lock the output directory, compare/store run.json, remove stale temporary files. */
-static int prepare_output(embed_run *r) {
-    int rc = run_dir_prepare(r->opt.output);
-    if (rc == WS_OK) rc = run_dir_lock(r->opt.output, &r->lock_fd);
-    if (rc != WS_OK) return rc;
-    char *cfg = config_json(r);
-    rc = cfg ? run_dir_check_config(r->opt.output, cfg) : ws_errorf(WS_ERR_NOMEM, "run configuration");
-    cJSON_free(cfg);
-    if (rc != WS_OK) return rc;
-    int removed = run_dir_clean_temps(r->opt.output);
-    if (removed < 0) return removed;
-    if (removed > 0) LOG_INFO("%s: removed %d temporary file(s) left by an earlier run", r->opt.output, removed);
-    return WS_OK;
-}
-
-/* TP leaders: expand --input; every leader must see the same shard count. Agreed over the world. */
-static int load_shards(embed_run *r) {
-    int rc = WS_OK;
-    if (r->topo.is_leader) {
-        rc = input_spec_expand(r->opt.input, (size_t)r->opt.shard_size, &r->shards);
-        if (rc != WS_OK) ws_error_context(rc, "--input %s", r->opt.input);
-        r->num_shards = rc == WS_OK ? (int64_t)r->shards.count : -1;
-    }
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    int64_t lo = 0, hi = 0;
-    if (r->topo.is_leader) {
-        MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
-        MPI_CHECK(MPI_Allreduce(&r->num_shards, &hi, 1, MPI_INT64_T, MPI_MAX, r->topo.leaders));
-    }
-    if (lo != hi)
-        rc = ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
-                       r->opt.input, (long long)lo, (long long)hi);
-    return topology_agree(r->topo.world, rc);
-}
-
-/* TP leaders, with --features head/proto: the DINO head from --head or --model, checked against
- * the backbone width (the head runs on the leader's full CLS tokens after the forward pass). */
-static int load_head(embed_run *r) {
-    const char *path = r->opt.head ? r->opt.head : r->opt.model;
-    const char *flag = r->opt.head ? "--head" : "--model";
-    int rc = head_load_file(path, &r->head);
-    if (rc != WS_OK)
-        return ws_error_context(rc, "--features %s needs a DINO head (a teacher checkpoint, or --head FILE); %s %s",
-                                (r->opt.features & WS_FEAT_HEAD) ? "head" : "proto", flag, path);
-    r->has_head = 1;
-    if (head_in_dim(&r->head) != r->arch.embed_dim)
-        return ws_errorf(WS_ERR_SHAPE, "%s %s: the DINO head takes %d inputs but %s has width %d", flag, path,
-                         head_in_dim(&r->head), r->arch.name, r->arch.embed_dim);
-    if ((r->opt.features & WS_FEAT_PROTO) && r->head.K == 0)
-        return ws_errorf(WS_ERR_UNSUPPORTED, "--features proto: the DINO head in %s %s has no prototype layer",
-                         flag, path);
-    return WS_OK;
-}
-
-static int load_model(embed_run *r) {
-    ws_model_options mo;
-    ws_model_options_init(&mo);
-    mo.arch = r->opt.arch;
-    mo.device = r->opt.device;
-    mo.device_index = r->gpu;
-    mo.backend = r->be;
-    mo.threads = r->opt.threads;
-    mo.compute = r->opt.dtype;
-    mo.posembed = (ws_posembed_rule)r->opt.posembed;
-    mo.tp_rank = r->topo.tp_rank;
-    mo.tp_size = r->topo.tp;
-    mo.comm = r->topo.tp > 1 ? r->comm : NULL;
-    int rc = ws_model_load(r->opt.model, &mo, &r->model);
-    if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
-    r->arch = *ws_model_arch(r->model);
-    return WS_OK;
-}
-
-static int alloc_buffers(embed_run *r) {
-    int g = r->R / r->arch.patch_size;
-    size_t B = (size_t)r->B, D = (size_t)r->arch.embed_dim, P = (size_t)g * (size_t)g;
-    r->layout.D = (int)D;
-    r->layout.P = (int)P;
-    r->pixels = embed_device_host_alloc(r, B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
-    r->cls = calloc(B * D, sizeof(float));
-    r->patch_mean = calloc(B * D, sizeof(float));
-    if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
-    int nomem = !r->pixels || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
-    if (r->has_head) {
-        r->z = calloc(B * (size_t)head_bottleneck(&r->head), sizeof(float));
-        r->proto_index = calloc(B, sizeof *r->proto_index);
-        r->proto_score = calloc(B, sizeof *r->proto_score);
-        nomem |= !r->z || !r->proto_index || !r->proto_score;
-    }
-    if (nomem) return ws_errorf(WS_ERR_NOMEM, "batch buffers for --batch %d at resolution %d", r->B, r->R);
-    return WS_OK;
-}
-
-/* The part of a temporary file name that tells which job and rank wrote it. */
-static void set_tmp_tag(embed_run *r) {
-    char job[64];
-    const char *id = getenv("SLURM_JOB_ID");
-    long pid = (long)getpid();
-    MPI_CHECK(MPI_Bcast(&pid, 1, MPI_LONG, 0, r->topo.world));
-    if (id) snprintf(job, sizeof job, "%s", id);
-    else snprintf(job, sizeof job, "%ld", pid);
-    snprintf(r->tmp_tag, sizeof r->tmp_tag, "%s.%d", job, r->topo.world_rank);
-}
-
-/* Rank 0 lists the shards that failed anywhere (leaders send their indices). */
-static void summarize(embed_run *r, double seconds) {
-    int n = (int)r->num_failed, *counts = NULL, *displs = NULL, total = 0;
-    int rank0 = r->topo.world_rank == 0, W = r->topo.world_size;
-    if (rank0) counts = calloc((size_t)W, sizeof *counts), displs = calloc((size_t)W, sizeof *displs);
-    MPI_CHECK(MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, r->topo.world));
-    for (int i = 0; rank0 && i < W; i++) displs[i] = total, total += counts[i];
-    int64_t *all = rank0 ? malloc(((size_t)total + 1) * sizeof *all) : NULL;
-    MPI_CHECK(MPI_Gatherv(r->failed, n, MPI_INT64_T, all, counts, displs, MPI_INT64_T, 0, r->topo.world));
-    double rss = embed_max_rss_mb(), rss_max = 0, rss_min = 0;
-    MPI_CHECK(MPI_Reduce(&rss, &rss_max, 1, MPI_DOUBLE, MPI_MAX, 0, r->topo.world));
-    MPI_CHECK(MPI_Reduce(&rss, &rss_min, 1, MPI_DOUBLE, MPI_MIN, 0, r->topo.world));
-    double comm = r->total.comm, comm_max = 0, compute = r->total.compute, compute_max = 0;
-    MPI_CHECK(MPI_Reduce(&comm, &comm_max, 1, MPI_DOUBLE, MPI_MAX, 0, r->topo.world));
-    MPI_CHECK(MPI_Reduce(&compute, &compute_max, 1, MPI_DOUBLE, MPI_MAX, 0, r->topo.world));
-    if (rank0) {
-        int64_t c[EQ_COUNT];
-        embed_queue_snapshot(&r->queue, c);
-        embed_progress_show(&r->progress, c, 1);
-        LOG_INFO("summary: %lld shards written, %lld already done, %lld failed, of %lld; %lld images (%lld failed) in %.1f s, %.2f img/s",
-                 (long long)c[EQ_SHARDS_DONE], (long long)c[EQ_SHARDS_SKIPPED], (long long)c[EQ_SHARDS_FAILED],
-                 (long long)r->num_shards, (long long)c[EQ_IMAGES], (long long)c[EQ_IMAGES_FAILED], seconds,
-                 seconds > 0 ? (double)c[EQ_IMAGES] / seconds : 0.0);
-        LOG_INFO("summary: peak memory per rank %.0f-%.0f MiB (weights %.0f MiB per rank); all-reduce %.1f%% of compute",
-                 rss_min, rss_max, (double)ws_model_weight_bytes(r->model) / 1048576.0,
-                 compute_max > 0 ? 100.0 * comm_max / compute_max : 0.0);
-        for (int i = 0; i < total; i++)
-            LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].path);
-        if (r->stopped) LOG_WARN("stopped by a signal: run the same command again to resume");
-    }
-    free(all);
-    free(counts);
-    free(displs);
-}
-
-static void run_free(embed_run *r) {
-    if (r->queue_up) embed_queue_free(&r->queue);
-    ws_model_free(r->model);
-    embed_device_host_free(r, r->pixels);
-    embed_device_free(r);
-    comm_free(r->bcast);
-    shard_list_free(&r->shards);
-    free(r->cls);
-    free(r->patch_mean);
-    free(r->patch);
-    free(r->z);
-    free(r->proto_index);
-    free(r->proto_score);
-    head_free(&r->head);
-    free(r->failed);
-    embed_stats_close(r->stats_fd);
-    run_dir_unlock(r->lock_fd);
-    topology_free(&r->topo);
-}
-
-/* Every setup step, agreed over the world. */
-static int setup(embed_run *r) {
-    int rc = WS_OK;
-    if (r->topo.world_rank == 0) rc = check_arch(r, &r->arch);
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    MPI_CHECK(MPI_Bcast(&r->arch, (int)sizeof r->arch, MPI_BYTE, 0, r->topo.world));
-    MPI_CHECK(MPI_Bcast(&r->opt.posembed, 1, MPI_INT, 0, r->topo.world));
-    if ((r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) && r->topo.is_leader) rc = load_head(r);
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    set_preprocess(r);
-    r->layout.features = r->opt.features;
-    r->layout.out_dtype = r->opt.out_dtype;
-    r->layout.K = r->has_head ? head_bottleneck(&r->head) : 0;
-    if (r->topo.world_rank == 0) rc = prepare_output(r);
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    if ((rc = load_shards(r)) != WS_OK) return rc;
-    MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
-    r->bcast = comm_mpi_create(r->topo.tp_comm);
-    rc = r->bcast ? embed_device_setup(r) : ws_errorf(WS_ERR_NOMEM, "communicator");
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    rc = load_model(r);
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    rc = alloc_buffers(r);
-    if (rc == WS_OK && r->opt.stats && (r->stats_fd = embed_stats_open(r->opt.stats)) == -1) rc = WS_ERR_IO;
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    r->meta.model = r->opt.model;
-    r->meta.arch = &r->arch;
-    r->meta.resolution = r->R;
-    r->meta.preprocess = &r->pp.pre;
-    r->meta.compute_dtype = r->opt.dtype == WS_DTYPE_BF16 ? "bf16" : "fp32";
-    r->meta.creation_time = h5_creation_time();
-    set_tmp_tag(r);
-    if ((rc = embed_queue_create(r->topo.world, &r->queue)) != WS_OK) return rc;
-    r->queue_up = 1;
-    return WS_OK;
-}
 
 int cmd_embed(int argc, char **argv) {
     if (launch_env_check_pre_mpi() != WS_OK || topology_mpi_init(&argc, &argv) != WS_OK) {
         fprintf(stderr, "webssl-dist embed: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }
-    embed_signal_install();
-    embed_run r;
-    memset(&r, 0, sizeof r);
-    r.lock_fd = r.stats_fd = -1;
-    int world_rank = 0, code = WS_EXIT_OK;
+    int world_rank = 0, code = WS_EXIT_USAGE;
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-    int rc = embed_options_parse(argc, argv, &r.opt);
-    if (rc == WS_OK && r.opt.help) {
+    embed_options opt;
+    int rc = embed_options_parse(argc, argv, &opt);
+    if (rc == WS_OK && opt.help) {
         if (world_rank == 0) embed_options_usage(stdout);
-        topology_mpi_finalize();
-        return WS_EXIT_OK;
-    }
-    if (rc == WS_OK && r.opt.tp == 0)
-        rc = tp_auto_pick(r.opt.model, r.opt.arch, r.opt.device, r.opt.resolution, r.opt.batch, r.opt.dtype, &r.opt.tp);
-    if (rc == WS_OK) rc = topology_create(r.opt.tp, &r.topo);
-    if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
-    if (rc == WS_OK) rc = topology_agree(r.topo.world, embed_device_pick(&r));
-    if (rc == WS_OK) {
-        ws_log_set_rank(r.topo.world_rank, r.topo.world_size);
-        print_layout(&r);
-        rc = setup(&r);
-    }
-    if (rc != WS_OK) {
-        if (world_rank == 0) LOG_ERROR("embed: %s", ws_error_message());
-        code = WS_EXIT_USAGE;
+        code = WS_EXIT_OK;
     } else {
-        double t0 = MPI_Wtime();
-        if (world_rank == 0) embed_progress_init(&r.progress, r.num_shards);
-        embed_loop(&r);
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &r.stopped, 1, MPI_INT, MPI_MAX, r.topo.world));
-        embed_stats_write(r.stats_fd, r.topo.world_rank, "total", NULL, &r.total);
-        summarize(&r, MPI_Wtime() - t0);
-        int64_t failed = r.topo.world_rank == 0 ? embed_queue_get(&r.queue, EQ_SHARDS_FAILED) : 0;
-        MPI_CHECK(MPI_Bcast(&failed, 1, MPI_INT64_T, 0, r.topo.world));
-        code = r.stopped ? WS_EXIT_INTERRUPTED : failed > 0 ? WS_EXIT_FAILED_SHARDS : WS_EXIT_OK;
+        if (rc == WS_OK) rc = embed_main(&opt);
+        if (rc < 0 && world_rank == 0) LOG_ERROR("embed: %s", ws_error_message());
+        code = rc == EMBED_DONE            ? WS_EXIT_OK
+               : rc == EMBED_FAILED_SHARDS ? WS_EXIT_FAILED_SHARDS
+               : rc == EMBED_INTERRUPTED   ? WS_EXIT_INTERRUPTED
+                                           : WS_EXIT_USAGE;
     }
-    run_free(&r);
     topology_mpi_finalize();
     return code;
 }

@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 static int write_configs(const char *dir) {
     for (size_t i = 0; i < arch_builtin_count(); i++) {

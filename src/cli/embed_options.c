@@ -1,13 +1,12 @@
 /* `embed` option parsing (see embed_options.h). */
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "data/input_spec.h"
 #include "io/h5_writer.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "webssl.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,16 +42,6 @@ void embed_options_usage(FILE *f) {
         WS_DEFAULT_SHARD_SIZE);
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return ws_errorf(WS_ERR_ARG, "%s '%s': expected an integer in [%d, %d]", flag, v, lo, hi);
-    *out = (int)x;
-    return WS_OK;
-}
-
 int embed_options_parse(int argc, char **argv, embed_options *o) {
     memset(o, 0, sizeof *o);
     o->device = "cpu";
@@ -83,18 +72,14 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--output")) o->output = v;
         else if (!strcmp(a, "--stats")) o->stats = v;
         else if (!strcmp(a, "--head")) o->head = v;
-        else if (!strcmp(a, "--tp")) rc = !strcmp(v, "auto") ? (o->tp = 0, WS_OK) : parse_int(a, v, 1, 4096, &o->tp);
-        else if (!strcmp(a, "--batch")) rc = parse_int(a, v, 1, 65536, &o->batch);
-        else if (!strcmp(a, "--threads")) rc = parse_int(a, v, 0, 4096, &o->threads);
-        else if (!strcmp(a, "--decode-threads")) rc = parse_int(a, v, 1, 1024, &o->decode_threads);
-        else if (!strcmp(a, "--resize")) rc = parse_int(a, v, 1, 65536, &o->resize);
-        else if (!strcmp(a, "--resolution")) rc = parse_int(a, v, 1, 65536, &o->resolution);
-        else if (!strcmp(a, "--shard-size")) rc = parse_int(a, v, 1, INT_MAX, &o->shard_size);
-        else if (!strcmp(a, "--max-pixels")) {
-            int mp;
-            rc = parse_int(a, v, 1, INT_MAX, &mp);
-            o->max_pixels = mp;
-        }
+        else if (!strcmp(a, "--tp")) rc = !strcmp(v, "auto") ? (o->tp = 0, WS_OK) : flag_int(a, v, &o->tp);
+        else if (!strcmp(a, "--batch")) rc = flag_int(a, v, &o->batch);
+        else if (!strcmp(a, "--threads")) rc = flag_int(a, v, &o->threads);
+        else if (!strcmp(a, "--decode-threads")) rc = flag_int(a, v, &o->decode_threads);
+        else if (!strcmp(a, "--resize")) rc = flag_int(a, v, &o->resize);
+        else if (!strcmp(a, "--resolution")) rc = flag_int(a, v, &o->resolution);
+        else if (!strcmp(a, "--shard-size")) rc = flag_int(a, v, &o->shard_size);
+        else if (!strcmp(a, "--max-pixels")) rc = flag_long(a, v, &o->max_pixels);
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))

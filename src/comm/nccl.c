@@ -1,19 +1,30 @@
 /* The NCCL communicator for a TP group (see comm_nccl.h): unique id from the TP leader broadcast
- * over MPI, one ncclComm per group, all-reduce and broadcast on the compute stream. */
+ * over MPI, one ncclComm per group, all-reduce and broadcast on the backend's stream. Failures
+ * in the middle of a run are fatal with the failing call named (NCCL_CHECK), as CUDA_CHECK does
+ * for the backend. */
 #include "comm/comm_nccl.h"
-#include "backend/cuda/cuda_check.h"
 #include "comm/topology.h"
+#include "common/check.h"
+#include "common/error.h"
 #include "common/log.h"
 
+#include <cuda_runtime_api.h>
 #include <nccl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+
+#define NCCL_CHECK(call) \
+    do { ncclResult_t nc_rc_ = (call); \
+         if (nc_rc_ != ncclSuccess) \
+             ws_fatal(__FILE__, __LINE__, "%s failed: %s (%s)", #call, ncclGetErrorString(nc_rc_), \
+                      ncclGetLastError(NULL)); \
+    } while (0)
 
 typedef struct {
     ncclComm_t comm;
-    cudaStream_t stream;
+    ws_backend *be;
+    cudaStream_t stream;   /* the backend's queue */
 } nccl_impl;
 
 static double now_seconds(void) {
@@ -51,7 +62,7 @@ static int nccl_broadcast(ws_comm *c, void *buf, size_t bytes, int root) {
 static void nccl_free(ws_comm *c) {
     nccl_impl *im = c->impl;
     if (im) {
-        CUDA_CHECK(cudaStreamSynchronize(im->stream));
+        im->be->ops->sync(im->be);
         NCCL_CHECK(ncclCommFinalize(im->comm));
         NCCL_CHECK(ncclCommDestroy(im->comm));
         free(im);
@@ -66,55 +77,11 @@ static const ws_comm_ops nccl_ops = {
     .free = nccl_free,
 };
 
-/* Identity of this rank's GPU: host name + device UUID. */
-typedef struct {
-    char host[WS_HOST_MAX];
-    unsigned char uuid[16];
-    int device;
-} gpu_ident;
-
-static int gpu_ident_get(gpu_ident *id) {
-    memset(id, 0, sizeof *id);
-    if (gethostname(id->host, sizeof id->host - 1) != 0) strcpy(id->host, "?");
-    CUDA_TRY(cudaGetDevice(&id->device));
-    struct cudaDeviceProp prop;
-    CUDA_TRY(cudaGetDeviceProperties(&prop, id->device));
-    memcpy(id->uuid, prop.uuid.bytes, sizeof id->uuid);
-    return WS_OK;
-}
-
-/* Every rank gathers every rank's GPU; the same verdict on every rank. */
-static int check_distinct_gpus(MPI_Comm group, int rank, int size) {
-    gpu_ident me;
-    int rc = topology_agree(group, gpu_ident_get(&me));
-    if (rc != WS_OK) return rc;
-    gpu_ident *all = malloc((size_t)size * sizeof *all);
-    rc = topology_agree(group, all ? WS_OK : ws_errorf(WS_ERR_NOMEM, "NCCL setup: out of memory"));
-    if (rc != WS_OK) {
-        free(all);
-        return rc;
-    }
-    MPI_CHECK(MPI_Allgather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, group));
-    rc = WS_OK;
-    for (int i = 0; i < size && rc == WS_OK; i++)
-        for (int j = i + 1; j < size && rc == WS_OK; j++)
-            if (!strcmp(all[i].host, all[j].host) && !memcmp(all[i].uuid, all[j].uuid, sizeof all[i].uuid))
-                rc = ws_errorf(WS_ERR_DEVICE,
-                               "NCCL needs one GPU per rank, but TP ranks %d and %d share GPU %d on %s: start "
-                               "as many ranks per node as GPUs, or use the MPI communicator",
-                               i, j, all[i].device, all[i].host);
-    free(all);
-    (void)rank;
-    return rc;
-}
-
-int comm_nccl_create(MPI_Comm group, cudaStream_t stream, ws_comm **out) {
+int comm_nccl_create(MPI_Comm group, ws_backend *be, ws_comm **out) {
     *out = NULL;
-    int rank = 0, size = 1;
+    int rank = 0, size = 1, rc;
     MPI_CHECK(MPI_Comm_rank(group, &rank));
     MPI_CHECK(MPI_Comm_size(group, &size));
-    int rc = check_distinct_gpus(group, rank, size);
-    if (rc != WS_OK) return rc;
 
     ncclUniqueId id;
     memset(&id, 0, sizeof id);
@@ -148,7 +115,8 @@ int comm_nccl_create(MPI_Comm group, cudaStream_t stream, ws_comm **out) {
         free(im);
         return rc;
     }
-    im->stream = stream;
+    im->be = be;
+    im->stream = (cudaStream_t)be->ops->stream(be);
     c->ops = &nccl_ops;
     c->rank = rank;
     c->size = size;

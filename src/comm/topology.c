@@ -1,5 +1,6 @@
 /* Process topology: MPI start/stop, dp x tp split, setup agreement (see topology.h). */
 #include "comm/topology.h"
+#include "common/check.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -9,8 +10,17 @@
 
 #define AGREE_MSG_MAX 1024
 
+/* ws_fatal's stop hook: a failure on one rank stops every rank instead of leaving them waiting. */
+static void abort_all_ranks(void) {
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down) MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
 int topology_mpi_init(int *argc, char ***argv) {
     int up = 0, provided = 0;
+    ws_fatal_set_stop(abort_all_ranks);
     MPI_Initialized(&up);
     if (up) return WS_OK;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)

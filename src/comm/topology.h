@@ -29,8 +29,9 @@ typedef struct {
     MPI_Comm leaders;            /* the TP leaders (MPI_COMM_NULL on other ranks) */
 } ws_topology;
 
-/* MPI_Init_thread with MPI_THREAD_FUNNELED (decoder threads never call MPI). Works without a
- * launcher (singleton). Returns WS_OK or WS_ERR_COMM. */
+/* MPI_Init_thread with MPI_THREAD_FUNNELED (decoder threads never call MPI), and ws_fatal's stop
+ * hook set to MPI_Abort (common/check.h). Works without a launcher (singleton). Returns WS_OK or
+ * WS_ERR_COMM. */
 int topology_mpi_init(int *argc, char ***argv);
 /* MPI_Finalize when MPI is up and not yet finalized. */
 void topology_mpi_finalize(void);

@@ -2,10 +2,13 @@
 #include "common/check.h"
 #include "common/log.h"
 
-#include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+static void (*stop_hook)(void);
+
+void ws_fatal_set_stop(void (*stop)(void)) { stop_hook = stop; }
 
 void ws_fatal(const char *file, int line, const char *fmt, ...) {
     char msg[1024];
@@ -14,9 +17,6 @@ void ws_fatal(const char *file, int line, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     ws_log(WS_LOG_ERROR, "%s:%d: %s", file, line, msg);
-    int up = 0, down = 0;
-    MPI_Initialized(&up);
-    MPI_Finalized(&down);
-    if (up && !down) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (stop_hook) stop_hook();
     abort();
 }

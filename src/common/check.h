@@ -1,12 +1,19 @@
-/* Checks on library calls whose failure leaves the program in no state to continue (MPI, HDF5
- * internals, CUDA runtime): each prints the failing call with file and line, then stops every rank
- * through ws_fatal (MPI_Abort when MPI is up, so no rank hangs). Asserts stay on in release builds;
- * never put a side effect inside WS_ASSERT. Recoverable errors use common/error.h instead. */
+/* Checks on calls whose failure leaves the program in no state to continue: WS_ASSERT and
+ * MPI_CHECK here (CUDA_CHECK / CUBLAS_CHECK in backend/cuda/cuda_check.h, NCCL_CHECK in
+ * comm/nccl.c). Each logs the failing call with file and line and stops through ws_fatal, which
+ * runs the stop hook (MPI_Abort once MPI is up: comm/topology.c installs it, so no rank hangs)
+ * and aborts. Asserts stay on in release builds; never put a side effect inside WS_ASSERT.
+ * Recoverable errors (HDF5 calls among them: io/h5_check.h) use common/error.h instead. This
+ * file includes no MPI: MPI_CHECK only names MPI's return convention (0 is success). */
 #ifndef WEBSSL_COMMON_CHECK_H
 #define WEBSSL_COMMON_CHECK_H
 
 _Noreturn void ws_fatal(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* What ws_fatal calls after logging and before abort(), e.g. a function that stops every rank;
+ * NULL for none (the default). */
+void ws_fatal_set_stop(void (*stop)(void));
 
 #define WS_ASSERT(cond) \
     do { if (!(cond)) ws_fatal(__FILE__, __LINE__, "assertion failed: %s", #cond); } while (0)

@@ -176,8 +176,8 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     *out = NULL;
     ws_preprocess pre = prm->pre;
     if (prm->resolution > 0) pre.crop = prm->resolution;
-    if (prm->batch < 1 || prm->threads < 1 || pre.crop < 1 || pre.crop > 8192 ||
-        (pre.mode == WS_PREPROCESS_CROP && (pre.resize < 1 || pre.resize > 65536)))
+    if (prm->batch < 1 || prm->threads < 1 || pre.crop < 1 || pre.crop > PIPELINE_MAX_RESOLUTION ||
+        (pre.mode == WS_PREPROCESS_CROP && (pre.resize < 1 || pre.resize > PIPELINE_MAX_RESIZE)))
         return ws_errorf(WS_ERR_ARG, "pipeline: bad parameters (batch %d, threads %d, resize %d, "
                          "resolution %d)", prm->batch, prm->threads, pre.resize, pre.crop);
     for (int c = 0; c < 3; c++)

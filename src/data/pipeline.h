@@ -12,7 +12,11 @@
 
 #include "data/decode.h"
 #include "data/input_spec.h"
-#include "model/arch.h"
+#include "common/arch.h"
+
+/* Largest output side and resize target the pipeline accepts (the --resolution and --resize
+ * bounds of every command). */
+enum { PIPELINE_MAX_RESOLUTION = 8192, PIPELINE_MAX_RESIZE = 65536 };
 
 typedef struct {
     ws_preprocess pre;    /* mode, resize, mean, std (from ws_arch.preprocess or flags) */

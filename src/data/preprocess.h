@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "data/decode.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 /* The size torchvision's Resize(resize) gives a w x h image (shorter side -> resize). */
 void preprocess_resized_size(int w, int h, int resize, int *W, int *H);

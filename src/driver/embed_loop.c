@@ -33,7 +33,7 @@ static void group_forward(embed_run *r, int n, embed_times *t) {
     size_t px = (size_t)n * 3 * (size_t)r->R * (size_t)r->R;
     if (comm_broadcast(r->bcast, r->pixels, px * sizeof(float), 0) != WS_OK)
         ws_fatal(__FILE__, __LINE__, "sending a batch to the TP group: %s", ws_error_message());
-    double t1 = MPI_Wtime(), c0 = r->comm->comm_seconds;
+    double t1 = MPI_Wtime(), c0 = r->dev.comm->comm_seconds;
     ws_features f = {r->cls, (r->layout.features & WS_FEAT_PATCH_MEAN) ? r->patch_mean : NULL,
                      (r->layout.features & WS_FEAT_PATCH) ? r->patch : NULL};
     if (ws_model_forward(r->model, r->pixels, n, r->R, &f) != WS_OK)
@@ -41,7 +41,7 @@ static void group_forward(embed_run *r, int n, embed_times *t) {
     double t2 = MPI_Wtime();
     t->scatter += t1 - t0;
     t->compute += t2 - t1;
-    t->comm += r->comm->comm_seconds - c0;
+    t->comm += r->dev.comm->comm_seconds - c0;
     t->images += n;
     t->batches++;
 }

@@ -1,4 +1,4 @@
-/* State of one `webssl-dist embed` process, shared by the setup (cmd_embed.c) and the shard loop
+/* State of one `webssl-dist embed` process, shared by the setup (embed.c) and the shard loop
  * (embed_loop.c).
  *
  * Protocol inside a TP group: before every step the group agrees on a header
@@ -12,26 +12,26 @@
 
 #include <stdint.h>
 
+#include "driver/device.h"
 #include "driver/embed_options.h"
 #include "driver/embed_progress.h"
 #include "driver/embed_queue.h"
 #include "driver/embed_stats.h"
 #include "comm/topology.h"
 #include "data/input_spec.h"
-#include "backend/backend.h"
 #include "data/pipeline.h"
 #include "io/h5_writer.h"
+#include "loaders/checkpoint.h"
 #include "model/head.h"
 #include "webssl.h"
 
 typedef struct {
     embed_options opt;
     ws_topology topo;
-    ws_comm *comm;             /* the TP group, the model's all-reduces (device buffers on GPUs) */
+    run_device dev;            /* backend and the TP communicator of the model's all-reduces */
     ws_comm *bcast;            /* the TP group over host buffers: batches from the leader */
-    ws_backend *be;            /* GPUs: the backend the model runs on; NULL on CPU */
-    int gpu;                   /* CUDA device of this rank, -1 on CPU */
-    char device_name[32];      /* "cpu" or "cuda:N", for the layout */
+    ws_ckpt ckpt;              /* --model, open from the start until the model is loaded */
+    int have_ckpt;
     ws_model *model;
     ws_arch arch;              /* the model's architecture */
     ws_pipeline_params pp;     /* leaders: decoding and preprocessing */
@@ -46,7 +46,7 @@ typedef struct {
     int lock_fd;               /* world rank 0: DIR/.lock */
     char tmp_tag[96];          /* temporary file suffix: job and rank */
     int R, B;                  /* resolution, batch */
-    float *pixels;             /* [B, 3, R, R] (pinned on GPUs) */
+    float *pixels;             /* [B, 3, R, R] (backend host_alloc: pinned on GPUs) */
     float *cls, *patch_mean, *patch;  /* outputs [B, D], [B, D], [B, P, D] */
     ws_dino_head head;         /* leaders, with --features head/proto: the DINO head */
     int has_head;

@@ -1,6 +1,7 @@
 /* VDS index over the shard files of an output directory (see h5_index.h). */
 #include "io/h5_index.h"
 #include "common/error.h"
+#include "io/h5_check.h"
 
 #include <dirent.h>
 #include <hdf5.h>
@@ -169,7 +170,7 @@ static int write_shard_table(hid_t f, const shard_file *s, size_t n, size_t kept
 }
 
 int h5_index_write(const char *dir, ws_index_info *info) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_lib_init();
     memset(info, 0, sizeof *info);
     shard_file *s = NULL;
     size_t n = 0, kept = 0;

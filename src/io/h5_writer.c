@@ -1,6 +1,7 @@
 /* HDF5 shard writer (see h5_writer.h). */
 #include "io/h5_writer.h"
 #include "common/error.h"
+#include "io/h5_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,17 +32,6 @@ struct ws_h5_writer {
     uint16_t *half;      /* f16 conversion buffer */
     size_t half_len;
 };
-
-/* Library setup before the first HDF5 call of the process: no error stack printing (errors are
- * reported through ws_errorf), and no HDF5 atexit handler: after a failed H5Fclose (disk full)
- * the library keeps a half-closed file that its exit handler would crash on. */
-static void h5_lib_init(void) {
-    static int done = 0;
-    if (done) return;
-    done = 1;
-    H5dont_atexit();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
 
 int h5_features_parse(const char *s, unsigned *features) {
     unsigned f = 0;

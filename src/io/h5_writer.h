@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "common/dtype.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 /* Features a run stores (bit set). */
 enum {

@@ -10,7 +10,7 @@
 #define WEBSSL_LOADERS_ARCH_MATCH_H
 
 #include "loaders/checkpoint.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 typedef enum {
     WS_LAYOUT_HF = 0,     /* transformers: embeddings.*, encoder.layer.{i}.* (Dinov2Model, ViTModel) */

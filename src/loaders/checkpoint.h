@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "common/dtype.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 #define WS_CKPT_MAX_DIMS 8
 
@@ -34,7 +34,7 @@ typedef struct {
 
 typedef enum { WS_CKPT_SAFETENSORS = 0, WS_CKPT_HF_DIR, WS_CKPT_PTH } ws_ckpt_format;
 
-typedef struct {
+typedef struct ws_ckpt {
     ws_ckpt_format format;
     char *path;                  /* what the user passed */
     ws_ckpt_tensor *tensors;

@@ -31,7 +31,7 @@
 #include <stddef.h>
 
 #include "loaders/checkpoint.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "model/weights.h"
 
 typedef struct {

@@ -2,11 +2,11 @@
  * roofline throughput estimate built on them (see cost_model.h and docs/scaling.md). */
 #include "model/cost_model.h"
 #include "common/error.h"
+#include "model/activations.h"
 #include "model/weights.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 /* What a rank needs beyond weights and activations: runtime, decode and output buffers, the
@@ -67,17 +67,17 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
                       + 4.0 * (double)N * (double)N * (double)Cl;
     out->flops_image_rank = patch + (double)L * block_rank;
 
-    /* Activations (f32 in every backend): the buffers model/forward.c allocates for a batch
-     * (x, xn, qkv, att, branch = the all-reduce buffer, ffn, hid, cols, patches, feat; pix on
-     * device backends), the interpolated position table, the caller's input images, the bf16
-     * GEMM scratch of the CPU backend (the rounded input plus one widened weight panel of 512
-     * rows), and the attention core's per-thread K^T, V and 4 score rows, taken for 64 threads. */
-    const size_t BN = (size_t)B * N, K = 3 * P * P, cols = (size_t)B * g * g * K;
-    size_t kmax = C > Hl ? C : Hl;
+    /* Activations (f32 in every backend): the buffers the forward pass allocates for a batch
+     * (model/activations.h; pixel staging counted, as on device backends), the interpolated
+     * position table, the caller's input images, and an allowance for the backends' scratch: in
+     * bf16 the rounded GEMM input plus 512 widened weight rows, and 64 threads' worth of 2*N*hs +
+     * 4*N floats for attention. The CPU backend's actual scratch (backend/cpu: an N x N score
+     * matrix and, in bf16, a 256-row weight panel per thread) can exceed this allowance by up to
+     * ~0.2 GiB at 64 threads; RESERVE_FIXED covers that. */
+    const size_t BN = (size_t)B * N, K = 3 * P * P;
+    size_t kmax = C > Hl ? C : Hl, act_elems[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
-    size_t elems = BN * C + BN * C + BN * 3 * Cl + BN * Cl + BN * C   /* x, xn, qkv, att, branch */
-                 + BN * F * Hl + BN * Hl                              /* ffn, hid */
-                 + 2 * cols + (size_t)B * g * g * C + (size_t)B * C     /* cols, pix, patches, feat */
+    size_t elems = activations_elems(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), 0, act_elems)
                  + (1 + g * g) * C                                    /* position table */
                  + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
                  + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
@@ -118,12 +118,6 @@ void cost_throughput(const ws_cost *c, const ws_hardware *hw, ws_throughput *out
 double cost_rank_bytes(const ws_cost *c) {
     double need = (double)c->weight_bytes_rank + (double)c->activation_bytes_rank;
     return need * (1.0 + RESERVE_FRACTION) + RESERVE_FIXED;
-}
-
-double cost_host_memory_per_rank(int ranks_per_node) {
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0) return 0.0;
-    return (double)pages * (double)page / (ranks_per_node > 0 ? ranks_per_node : 1);
 }
 
 /* "12.04 GiB" or "3.1 MiB": bytes in the unit that keeps a figure readable. */

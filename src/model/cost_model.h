@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "common/dtype.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 typedef struct {
     int B, N, C, L;               /* batch, tokens, channels, depth */
@@ -82,9 +82,6 @@ void cost_throughput(const ws_cost *c, const ws_hardware *hw, ws_throughput *out
 
 /* Memory a rank needs: weights + activations, plus the fixed headroom fraction cost_pick_tp keeps. */
 double cost_rank_bytes(const ws_cost *c);
-
-/* Host memory available to one rank: MemAvailable (sysconf available pages) / ranks_per_node. */
-double cost_host_memory_per_rank(int ranks_per_node);
 
 /* `--tp auto`: the smallest tp that divides world_size, is at most NH, and whose rank-0 weights
  * plus activations (cost_rank_bytes) fit in `memory_bytes`. Every rank must pass the same

@@ -10,29 +10,25 @@
 
 #include <stdint.h>
 
-/* (Re)allocate the activations for B*N tokens. */
+/* (Re)allocate the activations (model/activations.h) for B*N tokens. */
 static int ensure_activations(ws_model *m, int B, int N, int g2) {
     const ws_arch *a = &m->arch;
-    const size_t BN = (size_t)B * N, C = a->embed_dim, hs = C / a->num_heads;
-    const size_t Cl = (size_t)m->tp.NHl * hs, Hl = m->tp.Hl, F = a->ffn == WS_FFN_SWIGLU ? 2 : 1;
-    const size_t cols = (size_t)B * g2 * 3 * a->patch_size * a->patch_size;
-    if (BN <= m->act_tokens && cols <= m->cols_elems) return WS_OK;
     ws_backend *be = m->be;
-    float **bufs[] = {&m->x, &m->xn, &m->qkv, &m->att, &m->branch, &m->ffn, &m->hid, &m->cols,
-                      &m->patches, &m->feat, &m->pix};
-    const size_t elems[] = {BN * C, BN * C, BN * 3 * Cl, BN * Cl, BN * C, BN * F * Hl, BN * Hl,
-                            cols, (size_t)B * g2 * C, (size_t)B * C, be->host_memory ? 1 : cols};
+    size_t elems[ACT_COUNT];
+    activations_elems(a, m->tp.NHl, m->tp.Hl, B, N, g2, be->host_memory, elems);
+    const size_t BN = (size_t)B * N;
+    if (BN <= m->act_tokens && elems[ACT_COLS] <= m->cols_elems) return WS_OK;
     m->act_tokens = 0;
     m->cols_elems = 0;
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        if (*bufs[i]) be->ops->free(be, *bufs[i]);
-        *bufs[i] = be->ops->alloc(be, elems[i] * sizeof(float));
-        if (!*bufs[i])
+    for (int i = 0; i < ACT_COUNT; i++) {
+        if (m->act[i]) be->ops->free(be, m->act[i]);
+        m->act[i] = be->ops->alloc(be, elems[i] * sizeof(float));
+        if (!m->act[i])
             return ws_errorf(WS_ERR_NOMEM, "%s: cannot allocate activations for %d images of %d tokens "
                              "(try a smaller --batch)", a->name, B, N);
     }
     m->act_tokens = BN;
-    m->cols_elems = cols;
+    m->cols_elems = elems[ACT_COLS];
     return WS_OK;
 }
 

@@ -4,6 +4,7 @@
 #define WEBSSL_MODEL_MODEL_H
 
 #include "backend/backend.h"
+#include "model/activations.h"
 #include "model/weights.h"
 #include "webssl.h"
 
@@ -18,15 +19,22 @@ struct ws_model {
     ws_weights w;           /* pointers into wmem */
     void *wmem;             /* the one weight allocation (backend memory) */
     size_t wbytes;
-    /* activations, backend memory, sized for act_tokens = B*N rows (grown on demand) */
-    size_t act_tokens;
-    float *x, *xn, *qkv, *att, *branch, *ffn, *hid;
-    float *cols, *patches, *feat, *pix;   /* pix: pixel staging on device backends */
-    size_t cols_elems;
+    /* activations (model/activations.h), backend memory, sized for act_tokens = B*N rows and
+     * cols_elems im2col elements (grown on demand); by name or as act[ACT_*] */
+    size_t act_tokens, cols_elems;
+    union {
+        struct {
+            float *x, *xn, *qkv, *att, *branch, *ffn, *hid, *cols, *patches, *feat, *pix;
+        };
+        float *act[ACT_COUNT];
+    };
     /* position embeddings interpolated for resolution pos_res ((1 + g*g) x C, backend memory) */
     float *pos_cur;
     int pos_res;
 };
+
+_Static_assert(sizeof(((ws_model *)0)->act) == ACT_COUNT * sizeof(float *),
+               "ws_model: one named activation pointer per ws_act, in enum order");
 
 /* Position embeddings for resolution R (g = R / P): the native table when g is the native grid,
  * else interpolated with m->opt.posembed into m->pos_cur (cached). NULL with an error message

@@ -164,19 +164,28 @@ int ws_model_load(const char *path, const ws_model_options *o, ws_model **out) {
     ws_ckpt c;
     int rc = ckpt_open(path, &c);
     if (rc) return rc;
+    rc = ws_model_load_ckpt(&c, o, out);
+    ckpt_close(&c);
+    return rc;
+}
+
+int ws_model_load_ckpt(const ws_ckpt *c, const ws_model_options *o, ws_model **out) {
+    *out = NULL;
+    const char *path = c->path;
+    int rc;
     ws_arch a;
     ws_name_binding *b = NULL;
     size_t nb = 0;
     ws_model *m = NULL;
     float *tmp = NULL;
     void *h = NULL;
-    if ((rc = arch_for_checkpoint(&c, o->arch, &a))) goto done;
-    const ws_name_layout *layout = namemap_choose(&c, &a);
+    if ((rc = arch_for_checkpoint(c, o->arch, &a))) goto done;
+    const ws_name_layout *layout = namemap_choose(c, &a);
     if (!layout) {
         rc = ws_errorf(WS_ERR_UNSUPPORTED, "%s: no tensor name layout for family %s", path, arch_family_name(a.family));
         goto done;
     }
-    if ((rc = namemap_bind(&c, layout, &a, &b, &nb))) goto done;
+    if ((rc = namemap_bind(c, layout, &a, &b, &nb))) goto done;
     if ((rc = model_alloc(&a, o, &m))) goto done;
     tmp = malloc(max_field_numel(&a) * sizeof(float));
     ws_weights hw;
@@ -203,7 +212,6 @@ done:
     if (h && m && h != m->wmem) free(h);
     free(tmp);
     free(b);
-    ckpt_close(&c);
     if (rc) ws_model_free(m);
     else *out = m;
     return rc;
@@ -288,10 +296,9 @@ int ws_model_create_random(const ws_arch *a, uint64_t seed, const ws_model_optio
 void ws_model_free(ws_model *m) {
     if (!m) return;
     if (m->be) {
-        float *bufs[] = {m->x, m->xn, m->qkv, m->att, m->branch, m->ffn, m->hid, m->cols, m->patches,
-                         m->feat, m->pix, m->pos_cur};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-            if (bufs[i]) m->be->ops->free(m->be, bufs[i]);
+        for (int i = 0; i < ACT_COUNT; i++)
+            if (m->act[i]) m->be->ops->free(m->be, m->act[i]);
+        if (m->pos_cur) m->be->ops->free(m->be, m->pos_cur);
         if (m->wmem) m->be->ops->free(m->be, m->wmem);
         if (m->own_be) backend_free(m->be);
     }

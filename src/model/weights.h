@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "common/dtype.h"
-#include "model/arch.h"
+#include "common/arch.h"
 
 typedef struct {
     ws_dtype wdt;       /* dtype of the matrix fields (f32 or bf16) */

@@ -18,7 +18,7 @@ enum { GPU_TEST_SKIP = 77 };
 
 /* Exit with the skip code, saying why, when no CUDA device is visible. */
 static inline void gpu_skip_without_device(const char *test) {
-    if (cuda_device_count() == 0) {
+    if (backend_device_count("cuda") <= 0) {
         printf("SKIP %s: no CUDA device visible (this machine has no GPU or no driver); the CUDA "
                "code was compiled but not run\n", test);
         exit(GPU_TEST_SKIP);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "comm/comm_mpi.h"
+#include "comm/comm_staged.h"
 #include "gpu_common.h"
 #ifdef WEBSSL_HAVE_NCCL
 #include "comm/comm_nccl.h"
@@ -20,9 +21,9 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const char *mode = argc > 1 ? argv[1] : "";
-    const int ngpu = cuda_device_count();
+    const int ngpu = backend_device_count("cuda");
     const char *skip = NULL;
-    if (ngpu == 0) skip = "no CUDA device visible";
+    if (ngpu <= 0) skip = "no CUDA device visible";
     else if (!strcmp(mode, "nccl") && ngpu < size) skip = "NCCL needs one GPU per rank and there are fewer GPUs than ranks";
 #ifndef WEBSSL_HAVE_NCCL
     if (!strcmp(mode, "nccl")) skip = "built without NCCL";
@@ -36,12 +37,12 @@ int main(int argc, char **argv) {
     int rc = backend_create("cuda", 0, rank % ngpu, &be);
     ws_comm *c = NULL;
     if (rc == WS_OK && !strcmp(mode, "staged")) {
-        c = cuda_comm_staged_create(comm_mpi_create(MPI_COMM_WORLD), be);
+        c = comm_staged_create(comm_mpi_create(MPI_COMM_WORLD), be);
         if (!c) rc = ws_errorf(WS_ERR_NOMEM, "staged communicator: out of memory");
     }
 #ifdef WEBSSL_HAVE_NCCL
     else if (rc == WS_OK && !strcmp(mode, "nccl")) {
-        rc = comm_nccl_create(MPI_COMM_WORLD, cuda_backend_stream(be), &c);
+        rc = comm_nccl_create(MPI_COMM_WORLD, be, &c);
     }
 #endif
     else if (rc == WS_OK) {

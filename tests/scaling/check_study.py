@@ -1,6 +1,6 @@
 """Checks a short launch/scaling-study run (tests/scaling/CMakeLists.txt): every row ok, every
 parameter recorded, GFLOP/s equal to images/s times the FLOPs per image that bench and the cost
-model report independently (model/arch.c vs model/cost_model.c through `webssl-dist cost`),
+model report independently (common/arch.c vs model/cost_model.c through `webssl-dist cost`),
 all-reduce time exactly in the tp > 1 runs, measured peak memory below the cost model's need
 (weights + activations + reserve), and the plots written."""
 import csv

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "model/cost_model.h"
 #include "test_main.h"
 
@@ -131,7 +131,6 @@ START_TEST(test_pick_tp) {
     ck_assert_int_eq(cost_pick_tp(a, 0, 8, WS_DTYPE_F32, 2, 1 * GIB, why, sizeof why), WS_ERR_ARG);
     printf("no fit: %s\n", ws_error_message());
     ck_assert_ptr_nonnull(strstr(ws_error_message(), "--tp auto"));
-    ck_assert(cost_host_memory_per_rank(2) > 0);
 }
 END_TEST
 

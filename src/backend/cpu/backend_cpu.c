@@ -21,6 +21,12 @@ static void cpu_copy(ws_backend *be, void *dst, const void *src, size_t bytes) {
 
 static void cpu_sync(ws_backend *be) {}
 
+static void cpu_upload_wait(ws_backend *be) {}
+
+static void cpu_device_uuid(ws_backend *be, unsigned char uuid[16]) { memset(uuid, 0, 16); }
+
+static void *cpu_stream(ws_backend *be) { return NULL; }
+
 static void cpu_destroy(ws_backend *be) {
     cpu_state *st = be->impl;
     free(st->scratch);
@@ -59,6 +65,12 @@ static const ws_backend_ops cpu_ops = {
     .download = cpu_copy,
     .sync = cpu_sync,
     .destroy = cpu_destroy,
+    .host_alloc = cpu_alloc,
+    .host_free = cpu_free,
+    .upload_async = cpu_copy,
+    .upload_wait = cpu_upload_wait,
+    .device_uuid = cpu_device_uuid,
+    .stream = cpu_stream,
     .matmul = cpu_matmul,
     .layernorm = cpu_layernorm,
     .gelu = cpu_gelu,

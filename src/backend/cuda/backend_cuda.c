@@ -150,6 +150,39 @@ static void cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B
     op_done(be, "token_mean");
 }
 
+static void *cuda_host_alloc(ws_backend *be, size_t bytes) {
+    void *p = NULL;
+    if (cudaHostAlloc(&p, bytes ? bytes : 64, cudaHostAllocPortable) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_host_free(ws_backend *be, void *p) {
+    if (p) CUDA_CHECK(cudaFreeHost(p));
+}
+
+/* The copy runs on the copy stream and the compute stream waits for it, so the upload of batch
+ * k+1 overlaps the forward pass of batch k. */
+static void cuda_upload_async(ws_backend *be, void *dst, const void *src, size_t bytes) {
+    cuda_state *st = state(be);
+    if (!bytes) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st->copy));
+    CUDA_CHECK(cudaEventRecord(st->copied, st->copy));
+    CUDA_CHECK(cudaStreamWaitEvent(st->stream, st->copied, 0));
+}
+
+static void cuda_upload_wait(ws_backend *be) { CUDA_CHECK(cudaStreamSynchronize(state(be)->copy)); }
+
+static void cuda_device_uuid(ws_backend *be, unsigned char uuid[16]) {
+    struct cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, be->device));
+    memcpy(uuid, prop.uuid.bytes, 16);
+}
+
+static void *cuda_stream(ws_backend *be) { return state(be)->stream; }
+
 static const ws_backend_ops cuda_ops = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -158,6 +191,12 @@ static const ws_backend_ops cuda_ops = {
     .download = cuda_download,
     .sync = cuda_sync,
     .destroy = cuda_destroy,
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
+    .upload_async = cuda_upload_async,
+    .upload_wait = cuda_upload_wait,
+    .device_uuid = cuda_device_uuid,
+    .stream = cuda_stream,
     .matmul = cuda_op_matmul,
     .layernorm = cuda_op_layernorm,
     .gelu = cuda_op_gelu,
@@ -169,7 +208,7 @@ static const ws_backend_ops cuda_ops = {
     .token_mean = cuda_op_token_mean,
 };
 
-int cuda_device_count(void) {
+int backend_cuda_device_count(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
         (void)cudaGetLastError();
@@ -178,15 +217,9 @@ int cuda_device_count(void) {
     return n;
 }
 
-int cuda_device_for_rank(int local_rank, int local_size, int *device) {
-    int n = 0;
-    cudaError_t rc = cudaGetDeviceCount(&n);
-    if (rc != cudaSuccess || n == 0)
-        return ws_errorf(WS_ERR_DEVICE, "--device cuda: no CUDA device visible (cudaGetDeviceCount: %s)",
-                         rc != cudaSuccess ? cudaGetErrorString(rc) : "0 devices");
-    if (local_size > n)
-        LOG_WARN("%d ranks on this node share %d GPU(s): NCCL needs one GPU per rank", local_size, n);
-    *device = local_rank % n;
+int backend_cuda_memory_info(int device, size_t *free_bytes, size_t *total_bytes) {
+    CUDA_TRY(cudaSetDevice(device));
+    CUDA_TRY(cudaMemGetInfo(free_bytes, total_bytes));
     return WS_OK;
 }
 
@@ -238,26 +271,3 @@ int backend_cuda_create(int device, ws_backend **out) {
 }
 
 cudaStream_t cuda_backend_stream(ws_backend *be) { return state(be)->stream; }
-
-void *cuda_host_alloc(size_t bytes) {
-    void *p = NULL;
-    if (cudaHostAlloc(&p, bytes ? bytes : 64, cudaHostAllocPortable) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return NULL;
-    }
-    return p;
-}
-
-void cuda_host_free(void *p) {
-    if (p) CUDA_CHECK(cudaFreeHost(p));
-}
-
-void cuda_upload_async(ws_backend *be, void *dst, const void *src, size_t bytes) {
-    cuda_state *st = state(be);
-    if (!bytes) return;
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st->copy));
-    CUDA_CHECK(cudaEventRecord(st->copied, st->copy));
-    CUDA_CHECK(cudaStreamWaitEvent(st->stream, st->copied, 0));
-}
-
-void cuda_upload_wait(ws_backend *be) { CUDA_CHECK(cudaStreamSynchronize(state(be)->copy)); }

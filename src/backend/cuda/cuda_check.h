@@ -1,12 +1,12 @@
-/* Checks on CUDA runtime, cuBLAS(Lt) and NCCL calls, in two flavours:
- *   CUDA_CHECK / CUBLAS_CHECK / NCCL_CHECK: for calls in the middle of a run (kernels, copies,
+/* Checks on CUDA runtime and cuBLAS(Lt) calls (NCCL_CHECK lives in comm/nccl.c), in two flavours:
+ *   CUDA_CHECK / CUBLAS_CHECK: for calls in the middle of a run (kernels, copies,
  *     GEMMs, all-reduces). A failure there leaves the device in no state to continue: the rank
  *     logs the failing call with file and line and stops every rank through ws_fatal (MPI_Abort),
  *     so no rank hangs and no shard is renamed to its final name (the writer renames only after a
  *     complete shard).
- *   CUDA_TRY / CUBLAS_TRY / NCCL_TRY: for setup (device choice, allocation of the model, handle
- *     creation), where the caller can still report and stop cleanly: record the failing call with
- *     ws_errorf and return WS_ERR_DEVICE (or WS_ERR_COMM for NCCL) from the enclosing function. */
+ *   CUDA_TRY / CUBLAS_TRY: for setup (device choice, allocation of the model, handle creation),
+ *     where the caller can still report and stop cleanly: record the failing call with ws_errorf
+ *     and return WS_ERR_DEVICE from the enclosing function. */
 #ifndef WEBSSL_BACKEND_CUDA_CUDA_CHECK_H
 #define WEBSSL_BACKEND_CUDA_CUDA_CHECK_H
 
@@ -43,23 +43,5 @@
              return ws_errorf(WS_ERR_DEVICE, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call, \
                               cublasGetStatusString(cb_rc_)); \
     } while (0)
-
-#ifdef WEBSSL_HAVE_NCCL
-#include <nccl.h>
-
-#define NCCL_CHECK(call) \
-    do { ncclResult_t nc_rc_ = (call); \
-         if (nc_rc_ != ncclSuccess) \
-             ws_fatal(__FILE__, __LINE__, "%s failed: %s (%s)", #call, ncclGetErrorString(nc_rc_), \
-                      ncclGetLastError(NULL)); \
-    } while (0)
-
-#define NCCL_TRY(call) \
-    do { ncclResult_t nc_rc_ = (call); \
-         if (nc_rc_ != ncclSuccess) \
-             return ws_errorf(WS_ERR_COMM, "%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call, \
-                              ncclGetErrorString(nc_rc_), ncclGetLastError(NULL)); \
-    } while (0)
-#endif
 
 #endif

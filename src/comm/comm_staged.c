@@ -1,19 +1,16 @@
-/* A communicator over DEVICE buffers built on a host-buffer communicator (the MPI one): each call
- * copies the buffer to pinned host memory, runs the host communicator's operation, and copies the
- * result back, all ordered on the backend's compute stream. Slower than NCCL, but it runs tp > 1
- * with several ranks sharing one GPU, which NCCL refuses, so the sharded GPU math is testable on
- * a one-GPU machine (docs/cuda.md). */
-#include "backend/cuda/cuda_backend.h"
-#include "backend/cuda/cuda_check.h"
+/* The staged communicator (comm_staged.h): device buffers through host buffers of the backend,
+ * each call ordered on the backend's queue. */
+#include "comm/comm_staged.h"
+#include "common/error.h"
 
 #include <stdlib.h>
 #include <time.h>
 
 typedef struct {
     ws_comm *host;      /* owned */
-    cudaStream_t stream;
-    void *pinned;       /* staging buffer, grows to the largest call */
-    size_t pinned_bytes;
+    ws_backend *be;
+    void *staging;      /* from be->ops->host_alloc (pinned on CUDA), grows to the largest call */
+    size_t staging_bytes;
 } staged_impl;
 
 static double now_seconds(void) {
@@ -23,24 +20,25 @@ static double now_seconds(void) {
 }
 
 static void *staging(staged_impl *im, size_t bytes) {
-    if (bytes > im->pinned_bytes) {
-        cuda_host_free(im->pinned);
-        im->pinned = cuda_host_alloc(bytes);
-        im->pinned_bytes = im->pinned ? bytes : 0;
+    if (bytes > im->staging_bytes) {
+        im->be->ops->upload_wait(im->be);   /* the last copy back may still read the old buffer */
+        im->be->ops->host_free(im->be, im->staging);
+        im->staging = im->be->ops->host_alloc(im->be, bytes);
+        im->staging_bytes = im->staging ? bytes : 0;
     }
-    return im->pinned;
+    return im->staging;
 }
 
-/* Device -> pinned, host operation, pinned -> device. */
+/* Device -> host buffer (waits for the ops queued before), host operation, host buffer ->
+ * device (asynchronous: ops queued after this call see the result). */
 static int staged_run(ws_comm *c, void *buf, size_t bytes, int (*op)(ws_comm *, void *, void *), void *arg) {
     staged_impl *im = c->impl;
     const double t0 = now_seconds();
     void *h = staging(im, bytes);
-    if (!h) return ws_errorf(WS_ERR_NOMEM, "staged communicator: cannot pin %zu bytes of host memory", bytes);
-    CUDA_CHECK(cudaMemcpyAsync(h, buf, bytes, cudaMemcpyDeviceToHost, im->stream));
-    CUDA_CHECK(cudaStreamSynchronize(im->stream));
+    if (!h) return ws_errorf(WS_ERR_NOMEM, "staged communicator: cannot allocate %zu bytes of host memory", bytes);
+    im->be->ops->download(im->be, h, buf, bytes);
     int rc = op(im->host, h, arg);
-    if (rc == WS_OK) CUDA_CHECK(cudaMemcpyAsync(buf, h, bytes, cudaMemcpyHostToDevice, im->stream));
+    if (rc == WS_OK) im->be->ops->upload_async(im->be, buf, h, bytes);
     c->comm_seconds += now_seconds() - t0;
     return rc;
 }
@@ -74,8 +72,8 @@ static int staged_broadcast(ws_comm *c, void *buf, size_t bytes, int root) {
 
 static void staged_free(ws_comm *c) {
     staged_impl *im = c->impl;
-    CUDA_CHECK(cudaStreamSynchronize(im->stream));   /* the last copy back reads `pinned` */
-    cuda_host_free(im->pinned);
+    im->be->ops->upload_wait(im->be);   /* the last copy back reads the staging buffer */
+    im->be->ops->host_free(im->be, im->staging);
     comm_free(im->host);
     free(im);
     free(c);
@@ -88,7 +86,7 @@ static const ws_comm_ops staged_ops = {
     .free = staged_free,
 };
 
-ws_comm *cuda_comm_staged_create(ws_comm *host, ws_backend *be) {
+ws_comm *comm_staged_create(ws_comm *host, ws_backend *be) {
     if (!host) return NULL;
     ws_comm *c = calloc(1, sizeof *c);
     staged_impl *im = calloc(1, sizeof *im);
@@ -99,7 +97,7 @@ ws_comm *cuda_comm_staged_create(ws_comm *host, ws_backend *be) {
         return NULL;
     }
     im->host = host;
-    im->stream = cuda_backend_stream(be);
+    im->be = be;
     c->ops = &staged_ops;
     c->rank = host->rank;
     c->size = host->size;

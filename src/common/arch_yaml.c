@@ -1,7 +1,7 @@
 /* Architecture files (the .yaml files in configs/, fields in docs/formats.md): reading with libyaml, writing,
  * and resolving an --arch value (built-in name or YAML path). Every reading error names the file,
  * the line and the field; unknown and repeated keys are errors. */
-#include "model/arch.h"
+#include "common/arch.h"
 #include "common/error.h"
 
 #include <errno.h>

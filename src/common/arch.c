@@ -1,5 +1,5 @@
 /* Built-in architecture table and derived quantities (see arch.h). */
-#include "model/arch.h"
+#include "common/arch.h"
 #include "common/error.h"
 #include "common/log.h"
 

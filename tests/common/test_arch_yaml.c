@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "test_main.h"
 
 static char tmpdir[256];

@@ -2,8 +2,8 @@
  * shapes, YAML architecture files (the configs directory, format in docs/formats.md), and the derived
  * quantities (FFN hidden size, token count, parameter count). Any consistent ViT shape is
  * accepted, not only the published ones. */
-#ifndef WEBSSL_MODEL_ARCH_H
-#define WEBSSL_MODEL_ARCH_H
+#ifndef WEBSSL_COMMON_ARCH_H
+#define WEBSSL_COMMON_ARCH_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,13 +1,18 @@
 /* MPI communicator and topology test, run under mpirun with any rank count: all-reduce (f32,
  * bf16, f16; uneven sizes) against a double-precision sum of every rank's data computed locally,
  * broadcast from every root, dp x tp splits for every tp that divides the world, a clear error
- * for a tp that does not, and setup agreement when one rank fails. Prints max abs/rel errors. */
+ * for a tp that does not, and setup agreement when one rank fails. The same checks run on the
+ * staged communicator (comm_staged.h) over the CPU backend's buffers, and the TP factory
+ * (comm_tp.h) must give the CPU backend the MPI communicator. Prints max abs/rel errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "comm/comm_mpi.h"
+#include "comm/comm_staged.h"
+#include "comm/comm_tp.h"
 #include "comm/topology.h"
 #include "common/dtype.h"
 #include "common/error.h"
@@ -88,13 +93,25 @@ int main(int argc, char **argv) {
                "layout tp %d: dp %d tp_rank %d group %d", tp, t.dp, t.tp_rank, t.group);
         EXPECT(t.group_on_one_node, "TP group not on one node on a single machine");
         EXPECT(topology_check_heads(&t, 1, "one-head") == (tp > 1 ? WS_ERR_ARG : WS_OK), "heads check");
-        ws_comm *c = comm_mpi_create(t.tp_comm);
-        EXPECT(c && c->size == tp && c->rank == t.tp_rank, "comm rank/size");
-        size_t sizes[] = {1, 7, 1000, 100003};
-        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-            for (int dt = 0; dt < WS_DTYPE_COUNT; dt++) test_allreduce(c, (ws_dtype)dt, sizes[k]);
-        test_broadcast(c);
-        comm_free(c);
+        ws_backend *be = NULL;
+        EXPECT(backend_create("cpu", 1, 0, &be) == WS_OK, "cpu backend: %s", ws_error_message());
+        ws_comm *tpc = NULL;
+        comm_kind kind = COMM_KIND_NCCL;
+        EXPECT(comm_create_tp(t.tp_comm, be, &tpc, &kind, NULL) == WS_OK && kind == COMM_KIND_MPI && tpc &&
+               tpc->size == tp, "comm_create_tp on the cpu backend: kind %d: %s", (int)kind, ws_error_message());
+        comm_free(tpc);
+        for (int staged = 0; staged <= 1; staged++) {
+            ws_comm *c = comm_mpi_create(t.tp_comm);
+            if (staged) c = comm_staged_create(c, be);
+            EXPECT(c && c->size == tp && c->rank == t.tp_rank, "comm rank/size (staged %d)", staged);
+            if (world_rank == 0) printf("communicator %s, tp %d\n", c->ops->name, tp);
+            size_t sizes[] = {1, 7, 1000, 100003};
+            for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+                for (int dt = 0; dt < WS_DTYPE_COUNT; dt++) test_allreduce(c, (ws_dtype)dt, sizes[k]);
+            test_broadcast(c);
+            comm_free(c);
+        }
+        backend_free(be);
         topology_free(&t);
     }
 

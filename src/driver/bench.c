@@ -1,0 +1,117 @@
+/* The forward-pass benchmark (see bench.h). */
+#include "driver/bench.h"
+#include "comm/topology.h"
+#include "common/check.h"
+#include "common/error.h"
+#include "driver/device.h"
+#include "webssl.h"
+
+#include <mpi.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+void bench_options_default(bench_options *o) {
+    memset(o, 0, sizeof *o);
+    o->device = "cpu";
+    o->batch = 8;
+    o->iters = 5;
+    o->warmup = 1;
+    o->tp = 1;
+    o->dtype = WS_DTYPE_F32;
+}
+
+/* What one run holds, released in reverse order by bench_free. */
+typedef struct {
+    ws_topology topo;
+    int have_topo;
+    run_device dev;
+    ws_model *model;
+    float *pixels, *cls, *mean;
+} bench_state;
+
+static void bench_free(bench_state *s) {
+    ws_model_free(s->model);
+    if (s->pixels) s->dev.be->ops->host_free(s->dev.be, s->pixels);
+    free(s->cls);
+    free(s->mean);
+    device_free(&s->dev);
+    if (s->have_topo) topology_free(&s->topo);
+}
+
+/* Topology, device, model and buffers; each step agreed over the world. */
+static int bench_setup(const bench_options *o, const ws_arch *a, int R, bench_state *s) {
+    int rc = topology_create(o->tp, &s->topo);
+    if (rc != WS_OK) return rc;   /* the same on every rank */
+    s->have_topo = 1;
+    MPI_Comm world = s->topo.world;
+    if ((rc = topology_check_heads(&s->topo, a->num_heads, a->name)) != WS_OK) return rc;
+    rc = topology_agree(world, device_pick(o->device, s->topo.local_rank, s->topo.local_size, &s->dev));
+    if (rc == WS_OK) rc = topology_agree(world, device_setup(&s->dev, &s->topo, o->threads, a, R, o->batch, o->dtype));
+    if (rc != WS_OK) return rc;
+    ws_model_options mo;
+    ws_model_options_init(&mo);
+    mo.device = o->device;
+    mo.device_index = s->dev.index;
+    mo.backend = s->dev.be;
+    mo.threads = o->threads;
+    mo.compute = o->dtype;
+    mo.tp_rank = s->topo.tp_rank;
+    mo.tp_size = s->topo.tp;
+    mo.comm = s->topo.tp > 1 ? s->dev.comm : NULL;
+    if ((rc = topology_agree(world, ws_model_create_random(a, 1, &mo, &s->model))) != WS_OK) return rc;
+    const size_t npix = (size_t)o->batch * 3 * (size_t)R * (size_t)R, BC = (size_t)o->batch * (size_t)a->embed_dim;
+    s->pixels = s->dev.be->ops->host_alloc(s->dev.be, npix * sizeof(float));
+    s->cls = malloc(BC * sizeof(float));
+    s->mean = malloc(BC * sizeof(float));
+    rc = s->pixels && s->cls && s->mean
+             ? WS_OK
+             : ws_errorf(WS_ERR_NOMEM, "out of memory for batch %d at %d x %d", o->batch, R, R);
+    if ((rc = topology_agree(world, rc)) != WS_OK) return rc;
+    uint32_t x = 12345u;
+    for (size_t i = 0; i < npix; i++) {
+        x = x * 1664525u + 1013904223u;
+        s->pixels[i] = (float)(x >> 8) / 16777216.0f * 4.0f - 2.0f;
+    }
+    return WS_OK;
+}
+
+int bench_run(const bench_options *o, bench_result *res) {
+    memset(res, 0, sizeof *res);
+    int rc = arch_resolve(o->arch, &res->arch);
+    if ((rc = topology_agree(MPI_COMM_WORLD, rc)) != WS_OK) return rc;
+    const ws_arch *a = &res->arch;
+    const int B = o->batch, R = o->resolution ? o->resolution : a->img_size;
+    bench_state s;
+    memset(&s, 0, sizeof s);
+    rc = bench_setup(o, a, R, &s);
+    if (rc == WS_OK) {
+        ws_comm *comm = s.topo.tp > 1 ? s.dev.comm : NULL;
+        ws_features f = {s.cls, s.mean, NULL};
+        for (int i = 0; i < o->warmup && rc == WS_OK; i++) rc = ws_model_forward(s.model, s.pixels, B, R, &f);
+        if (comm) comm->comm_seconds = 0;
+        const double t0 = MPI_Wtime();
+        for (int i = 0; i < o->iters && rc == WS_OK; i++) rc = ws_model_forward(s.model, s.pixels, B, R, &f);
+        const double dt = (MPI_Wtime() - t0) / o->iters;
+        rc = topology_agree(s.topo.world, rc);
+        if (rc == WS_OK) {
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            double worst[3] = {dt, comm ? comm->comm_seconds : 0.0, ru.ru_maxrss / 1024.0};
+            MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, worst, 3, MPI_DOUBLE, MPI_MAX, s.topo.world));
+            res->resolution = R;
+            res->dp = s.topo.dp;
+            res->tp = s.topo.tp;
+            res->world_rank = s.topo.world_rank;
+            res->seconds_per_batch = worst[0];
+            res->comm_seconds = worst[1];
+            res->peak_rss_mb = worst[2];
+            res->images_per_second = B / worst[0];
+            res->gflops_per_second = arch_flops_per_image(a, R) * res->images_per_second * 1e-9;
+            res->weight_mb = (double)ws_model_weight_bytes(s.model) / 1048576.0;
+        }
+    }
+    bench_free(&s);
+    return rc;
+}

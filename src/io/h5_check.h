@@ -1,0 +1,27 @@
+/* HDF5 calls checked with the failing call named (STYLE #4): H5_CHECK(call) evaluates `call` (an
+ * hid_t or herr_t); when it is negative it records "file:line: call failed: <HDF5's own message>"
+ * with ws_errorf(WS_ERR_IO) and returns WS_ERR_IO from the enclosing function, which must return
+ * an int. HDF5 failures are recoverable here (a full disk fails one output file, not the run). */
+#ifndef WEBSSL_IO_H5_CHECK_H
+#define WEBSSL_IO_H5_CHECK_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define H5_CHECK(call) \
+    do { if ((call) < 0) { char h5_msg_[256]; \
+             return ws_errorf(WS_ERR_IO, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call, \
+                              h5_error_text(h5_msg_, sizeof h5_msg_)); } \
+    } while (0)
+
+/* The API-level message on this thread's HDF5 error stack with its function, e.g. "unable to
+ * create dataset (H5Dcreate2)"; "unknown error" when the stack is empty. */
+const char *h5_error_text(char *buf, size_t len);
+
+/* Process-wide setup before the first HDF5 call: no error stack printing (errors go through
+ * ws_errorf) and no HDF5 atexit handler (after a failed H5Fclose, e.g. disk full, the library
+ * keeps a half-closed file that its exit handler would crash on). Idempotent. */
+void h5_lib_init(void);
+
+#endif
