@@ -3,7 +3,7 @@
 # temporary directory (launch/slurm-local), runs one scenario, and always stops the daemons.
 #
 #   slurm_test.sh srun      srun --mpi=pmix -n 4 embed --tp 2 gives the same outputs as mpirun
-#   slurm_test.sh sbatch    the three launch/slurm/ templates run to completion through sbatch
+#   slurm_test.sh sbatch    the three slurm/ templates run to completion through sbatch
 #   slurm_test.sh requeue   a job sent USR1 mid-run is requeued and finishes, outputs
 #                           byte-identical to an uninterrupted run; a requeue into the same
 #                           output directory with changed flags is refused, naming the flag
@@ -113,26 +113,26 @@ EOF
   local_flags=(--parsable --chdir="$tmp" --gpus-per-node=0 --cpus-per-task=1 --mem=0 --time=10)
   common_env="ALL,MODEL=$tmp/sample/model,OUTPUT=$tmp/out,DEVICE=cpu,TP=2,WEBSSL_DIST=$WEBSSL_BIN,EMBED_ARGS=--shard-size 2 --batch 2"
 
-  echo "== sbatch launch/slurm/single-node.sbatch"
+  echo "== sbatch slurm/single-node.sbatch"
   id=$(sbatch "${local_flags[@]}" --ntasks-per-node=4 --output="$tmp/single.out" \
     --export="$common_env,INPUT=$tmp/shards/{00000..00003}.tar,OUTPUT=$tmp/out-single" \
-    "$SRC/launch/slurm/single-node.sbatch")
+    "$SRC/slurm/single-node.sbatch")
   state=$(wait_job "$id" 120); cat "$tmp/single.out"
   [ "$state" = COMPLETED ] || fail "single-node job $id ended $state"
   compare "$tmp/out-ref" "$tmp/out-single" --bytes || fail "single-node outputs differ from mpirun"
 
-  echo "== sbatch launch/slurm/multi-node.sbatch (one node here, FABRIC=eth over loopback)"
+  echo "== sbatch slurm/multi-node.sbatch (one node here, FABRIC=eth over loopback)"
   id=$(sbatch "${local_flags[@]}" --nodes=1 --ntasks-per-node=2 --output="$tmp/multi.out" \
     --export="$common_env,INPUT=$tmp/shards/{00000..00003}.tar,OUTPUT=$tmp/out-multi,FABRIC=eth,OMPI_MCA_btl_tcp_if_include=lo,NCCL_SOCKET_IFNAME=lo" \
-    "$SRC/launch/slurm/multi-node.sbatch")
+    "$SRC/slurm/multi-node.sbatch")
   state=$(wait_job "$id" 120); cat "$tmp/multi.out"
   [ "$state" = COMPLETED ] || fail "multi-node job $id ended $state"
   compare "$tmp/out-ref" "$tmp/out-multi" --bytes || fail "multi-node outputs differ from mpirun"
 
-  echo "== sbatch --array=0-1 launch/slurm/array.sbatch (2 shards per array task)"
+  echo "== sbatch --array=0-1 slurm/array.sbatch (2 shards per array task)"
   id=$(sbatch "${local_flags[@]}" --array=0-1 --ntasks-per-node=2 --output="$tmp/array-%a.out" \
     --export="$common_env,SHARD_PATTERN=$tmp/shards/%05d.tar,SHARDS_TOTAL=4,SHARDS_PER_TASK=2,OUTPUT=$tmp/out-array" \
-    "$SRC/launch/slurm/array.sbatch")
+    "$SRC/slurm/array.sbatch")
   for a in 0 1; do
     state=$(wait_job "${id}_$a" 120); cat "$tmp/array-$a.out"
     [ "$state" = COMPLETED ] || fail "array task ${id}_$a ended $state"
@@ -152,8 +152,8 @@ requeue)
   env_list="ALL,MODEL=$tmp/sample/model,INPUT=$tmp/images,OUTPUT=$tmp/out,DEVICE=cpu,TP=2,WEBSSL_DIST=$WEBSSL_BIN,EMBED_ARGS=--shard-size 2 --batch 2"
   flags=(--parsable --chdir="$tmp" --gpus-per-node=0 --cpus-per-task=1 --mem=0 --time=10 --ntasks-per-node=2)
 
-  echo "== sbatch launch/slurm/single-node.sbatch; USR1 once the first shard is written"
-  id=$(sbatch "${flags[@]}" --output="$tmp/requeue.out" --export="$env_list" "$SRC/launch/slurm/single-node.sbatch")
+  echo "== sbatch slurm/single-node.sbatch; USR1 once the first shard is written"
+  id=$(sbatch "${flags[@]}" --output="$tmp/requeue.out" --export="$env_list" "$SRC/slurm/single-node.sbatch")
   for _ in $(seq 600); do
     compgen -G "$tmp/out/*.h5" >/dev/null && break
     sleep 0.1
@@ -174,7 +174,7 @@ requeue)
 
   echo "== the same job requeued with changed flags into the same output directory"
   id=$(sbatch "${flags[@]}" --output="$tmp/changed.out" \
-    --export="${env_list/--batch 2/--batch 2 --out-dtype f32}" "$SRC/launch/slurm/single-node.sbatch")
+    --export="${env_list/--batch 2/--batch 2 --out-dtype f32}" "$SRC/slurm/single-node.sbatch")
   state=$(wait_job "$id" 60); cat "$tmp/changed.out"
   [ "$state" = FAILED ] || fail "a job with changed flags into $tmp/out ended $state, not refused"
   grep -q "out_dtype" "$tmp/changed.out" || fail "the refusal does not name the changed setting (out_dtype)"
