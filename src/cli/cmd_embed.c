@@ -16,6 +16,7 @@
 #include "comm/launch_env.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "data/stream_source.h"
 #include "io/run_dir.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
@@ -101,6 +102,7 @@ static void set_preprocess(embed_run *r) {
     r->pp.fast_decode = r->opt.fast_decode;
     r->pp.decode.exif_transpose = r->opt.exif_transpose;
     if (r->opt.max_pixels) r->pp.decode.max_pixels = (uint64_t)r->opt.max_pixels;
+    r->pp.stream = r->opt.stream;
 }
 
 /* Rank 0: lock the output directory, compare/store run.json, remove stale temporary files. */
@@ -121,12 +123,16 @@ static int prepare_output(embed_run *r) {
 /* TP leaders: expand --input; every leader must see the same shard count. Agreed over the world. */
 static int load_shards(embed_run *r) {
     int rc = WS_OK;
+    char *shown = stream_source_redact(r->opt.input);   /* the spec in messages: no credentials */
     if (r->topo.is_leader) {
         rc = input_spec_expand(r->opt.input, (size_t)r->opt.shard_size, &r->shards);
-        if (rc != WS_OK) ws_error_context(rc, "--input %s", r->opt.input);
+        if (rc != WS_OK) ws_error_context(rc, "--input %s", shown ? shown : "");
         r->num_shards = rc == WS_OK ? (int64_t)r->shards.count : -1;
     }
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) {
+        free(shown);
+        return rc;
+    }
     int64_t lo = 0, hi = 0;
     if (r->topo.is_leader) {
         MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
@@ -134,7 +140,8 @@ static int load_shards(embed_run *r) {
     }
     if (lo != hi)
         rc = ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
-                       r->opt.input, (long long)lo, (long long)hi);
+                       shown ? shown : "", (long long)lo, (long long)hi);
+    free(shown);
     return topology_agree(r->topo.world, rc);
 }
 
@@ -234,7 +241,7 @@ static void summarize(embed_run *r, double seconds) {
                  rss_min, rss_max, (double)ws_model_weight_bytes(r->model) / 1048576.0,
                  compute_max > 0 ? 100.0 * comm_max / compute_max : 0.0);
         for (int i = 0; i < total; i++)
-            LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].path);
+            LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].display);
         if (r->stopped) LOG_WARN("stopped by a signal: run the same command again to resume");
     }
     free(all);

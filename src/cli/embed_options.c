@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ void embed_options_usage(FILE *f) {
         "usage: webssl-dist embed --model PATH --input SPEC --output DIR [options]\n"
         "  --model PATH            HF model directory, .safetensors or .pth\n"
         "  --arch NAME|FILE.yaml   architecture (default: from config.json or the tensor shapes)\n"
-        "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, or @list.txt\n"
+        "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, @list.txt,\n"
+        "                          'https://host/shard-{0000..0099}.tar' or 'pipe:CMD'\n"
         "  --output DIR            one HDF5 file per input shard; rerun to resume\n"
         "  --tp N|auto             tensor-parallel ranks per group (divides the world size) [1];\n"
         "                          auto: the smallest that fits the memory of a rank\n"
@@ -39,8 +41,36 @@ void embed_options_usage(FILE *f) {
         "  --threads T             compute threads per rank [OpenMP default]\n"
         "  --decode-threads D      image decoding threads per TP group [2]\n"
         "  --stats FILE            per-rank timing as JSON lines\n"
+        "streamed shards (http://, https://, pipe:CMD):\n"
+        "  --retries N             retries of a failed transfer or command per shard [%d]\n"
+        "  --retry-wait S          seconds before the first retry, doubled for each next one [%g]\n"
+        "  --io-timeout S          seconds to connect, or without a byte, before a retry [%g]\n"
+        "  --max-shard-bytes N     largest shard body (suffix k, M, G, T: powers of 1024) [%lluG]\n"
         "exit status: 0 done, 1 usage/setup error, 2 some shards failed, 3 interrupted (rerun to resume)\n",
-        WS_DEFAULT_SHARD_SIZE);
+        WS_DEFAULT_SHARD_SIZE, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
+        WS_STREAM_DEFAULT_TIMEOUT, (unsigned long long)(WS_STREAM_DEFAULT_MAX_BYTES >> 30));
+}
+
+static int parse_seconds(const char *flag, const char *v, double lo, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= 86400))
+        return ws_errorf(WS_ERR_ARG, "%s '%s': expected seconds in [%g, 86400]", flag, v, lo);
+    *out = x;
+    return WS_OK;
+}
+
+static int parse_bytes(const char *flag, const char *v, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    int shift = !*end ? 0 : !strcmp(end, "k") ? 10 : !strcmp(end, "M") ? 20 : !strcmp(end, "G") ? 30
+              : !strcmp(end, "T") ? 40 : -1;
+    if (errno || end == v || v[0] == '-' || shift < 0 || x == 0 || x > (UINT64_MAX >> shift))
+        return ws_errorf(WS_ERR_ARG, "%s '%s': expected a positive byte count, optionally with k, M, G or T", flag, v);
+    *out = (uint64_t)x << shift;
+    return WS_OK;
 }
 
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
@@ -65,6 +95,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     o->preprocess = -1;
     o->posembed = -1;
     o->shard_size = WS_DEFAULT_SHARD_SIZE;
+    stream_opts_default(&o->stream);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--exif-transpose")) { o->exif_transpose = 1; continue; }
@@ -95,6 +126,10 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
             rc = parse_int(a, v, 1, INT_MAX, &mp);
             o->max_pixels = mp;
         }
+        else if (!strcmp(a, "--retries")) rc = parse_int(a, v, 0, 100, &o->stream.retries);
+        else if (!strcmp(a, "--retry-wait")) rc = parse_seconds(a, v, 0, &o->stream.retry_wait);
+        else if (!strcmp(a, "--io-timeout")) rc = parse_seconds(a, v, 1, &o->stream.timeout);
+        else if (!strcmp(a, "--max-shard-bytes")) rc = parse_bytes(a, v, &o->stream.max_bytes);
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))

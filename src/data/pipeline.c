@@ -52,6 +52,7 @@ void pipeline_params_default(ws_pipeline_params *p) {
     p->threads = 2;
     p->depth = 2;
     p->decode.max_pixels = WS_DEFAULT_MAX_PIXELS;
+    stream_opts_default(&p->stream);
 }
 
 static double now_seconds(void) {
@@ -200,7 +201,7 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_ready, NULL);
     pthread_cond_init(&p->cv_space, NULL);
-    int rc = shard_reader_open(shard, &p->reader);
+    int rc = shard_reader_open(shard, &prm->stream, &p->reader);
     if (rc < 0) { pipeline_close(p); return rc; }
     p->slots = calloc((size_t)p->depth, sizeof *p->slots);
     p->queue = malloc((size_t)p->depth * p->B * sizeof *p->queue);

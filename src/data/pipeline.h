@@ -12,6 +12,7 @@
 
 #include "data/decode.h"
 #include "data/input_spec.h"
+#include "data/stream.h"
 #include "model/arch.h"
 
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
     ws_decode_opts decode;/* pixel limit and exif flag (fast_min_side is set from fast_decode) */
     int fast_decode;      /* 1: JPEG DCT-domain downscaling when the image is far larger than
                            * needed (not pixel-exact; see docs/images.md) */
+    ws_stream_opts stream;/* retries, timeout and size cap of streamed shards */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
 } ws_pipeline_params;
 

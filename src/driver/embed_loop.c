@@ -114,10 +114,10 @@ static int leader_shard(embed_run *r, int64_t idx) {
     ws_pipeline *p = NULL;
     ws_h5_writer *w = NULL;
     if ((rc = pipeline_open(s, &r->pp, &p)) != WS_OK) {
-        LOG_ERROR("shard %s (%s): %s", s->name, s->path, ws_error_message());
+        LOG_ERROR("shard %s (%s): %s", s->name, s->display, ws_error_message());
         return SHARD_FAILED;
     }
-    r->meta.source = s->path;
+    r->meta.source = s->display;
     if ((rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &w)) != WS_OK) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
         pipeline_close(p);
@@ -163,7 +163,7 @@ static int leader_shard(embed_run *r, int64_t idx) {
     }
     const char *why = NULL;
     if (result == SHARD_DONE && pipeline_damaged(p, &why)) {
-        LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->path, why ? why : "");
+        LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->display, why ? why : "");
         result = SHARD_FAILED;
     }
     pipeline_seconds(p, &t.read, &t.decode);

@@ -5,6 +5,7 @@
 #define WEBSSL_DRIVER_EMBED_OPTIONS_H
 
 #include "common/dtype.h"
+#include "data/stream.h"
 
 typedef struct {
     const char *model;        /* --model PATH (required) */
@@ -31,6 +32,8 @@ typedef struct {
     long long max_pixels;     /* --max-pixels N: refuse larger images (status "too large"); 0 = default */
     int exif_transpose;       /* --exif-transpose: apply the EXIF orientation before resizing */
     int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
+    ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes: streamed
+                               * (http(s)://, pipe:) shards */
     int help;                 /* --help given */
 } embed_options;
 
