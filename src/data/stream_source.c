@@ -54,7 +54,7 @@ static char *pipe_name(const char *cmd) {
         while (*p && !isspace((unsigned char)*p)) p++;
         size_t len = (size_t)(p - w);
         while (len && (*w == '\'' || *w == '"')) w++, len--;
-        while (len && (w[len - 1] == '\'' || w[len - 1] == '"')) len--;
+        while (len && strchr("'\";|&)", w[len - 1])) len--;   /* quotes, shell punctuation */
         if (!len) continue;
         size_t q = strcspn(w, "?#");
         if (shard_tar_suffix(w, q < len ? q : len)) pick = w, pick_len = len;

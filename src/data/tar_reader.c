@@ -69,7 +69,8 @@ static int seen_insert(tar_reader *t, const char *key) {
 
 static void set_damaged(tar_reader *t, const char *what) {
     t->done = t->damaged = 1;
-    const char *msg = archive_error_string(t->a);
+    const char *msg = t->stream && *stream_error(t->stream) ? stream_error(t->stream)   /* the cause */
+                                                            : archive_error_string(t->a);
     snprintf(t->why, sizeof t->why, "%s: %s", what, msg ? msg : "unknown libarchive error");
 }
 
