@@ -50,7 +50,10 @@ static int check_arch(embed_run *r, ws_arch *a) {
     int rc = ckpt_open(r->opt.model, &c);
     if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
     rc = arch_for_checkpoint(&c, r->opt.arch, a);
-    if (r->opt.posembed < 0) r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
+    /* HF checkpoints with register tokens are Dinov2WithRegisters, which interpolates with antialias */
+    if (r->opt.posembed < 0)
+        r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL
+                        : rc == WS_OK && a->num_register_tokens > 0 ? WS_POSEMBED_HF_ANTIALIAS : WS_POSEMBED_HF;
     ckpt_close(&c);
     if (rc != WS_OK) return rc;
     if ((rc = topology_check_heads(&r->topo, a->num_heads, a->name)) != WS_OK) return rc;
@@ -73,7 +76,8 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
-    cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original" : "hf");
+    cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"
+                                           : r->opt.posembed == WS_POSEMBED_HF_ANTIALIAS ? "hf-antialias" : "hf");
     cJSON_AddNumberToObject(o, "resolution", r->R);
     cJSON_AddStringToObject(o, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
     cJSON_AddNumberToObject(o, "resize", p->mode == WS_PREPROCESS_CROP ? p->resize : 0);

@@ -32,8 +32,9 @@ void embed_options_usage(FILE *f) {
         "  --preprocess crop|square  resize+center-crop or square resize [the model's]\n"
         "  --resize S              crop mode: shorter side resized to S [the model's]\n"
         "  --resolution R          model input side, a multiple of the patch size [the model's]\n"
-        "  --posembed original|hf  position-embedding interpolation at other resolutions\n"
-        "                          [original for .pth checkpoints, hf otherwise]\n"
+        "  --posembed original|hf|hf-antialias  position-embedding interpolation at other\n"
+        "                          resolutions [original for .pth checkpoints, hf-antialias for HF\n"
+        "                          ones with register tokens (Dinov2WithRegisters), hf otherwise]\n"
         "  --shard-size N          images per shard for directories and lists [%d]\n"
         "  --max-pixels N          refuse images with more pixels [89478485, as Pillow]\n"
         "  --exif-transpose        apply the EXIF orientation (ignored by default, as Pillow)\n"
@@ -148,7 +149,8 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         } else if (!strcmp(a, "--posembed")) {
             if (!strcmp(v, "original")) o->posembed = WS_POSEMBED_ORIGINAL;
             else if (!strcmp(v, "hf")) o->posembed = WS_POSEMBED_HF;
-            else rc = ws_errorf(WS_ERR_ARG, "--posembed '%s': expected original or hf", v);
+            else if (!strcmp(v, "hf-antialias")) o->posembed = WS_POSEMBED_HF_ANTIALIAS;
+            else rc = ws_errorf(WS_ERR_ARG, "--posembed '%s': expected original, hf or hf-antialias", v);
         } else {
             return ws_errorf(WS_ERR_ARG, "unknown option '%s' (see webssl-dist embed --help)", a);
         }
