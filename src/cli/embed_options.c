@@ -40,7 +40,9 @@ void embed_options_usage(FILE *f) {
         "  --exif-transpose        apply the EXIF orientation (ignored by default, as Pillow)\n"
         "  --fast-decode           JPEG DCT-domain downscaling of large images (faster, not exact)\n"
         "  --threads T             compute threads per rank [OpenMP default]\n"
-        "  --decode-threads D      image decoding threads per TP group [2]\n"
+        "  --decode-threads D      image decoding threads per shard being read [2]\n"
+        "  --read-ahead N          shards read at once per TP group; batches come from whichever\n"
+        "                          has one ready, so a slow source does not stall the others [%d]\n"
         "  --stats FILE            per-rank timing as JSON lines\n"
         "streamed shards (http://, https://, pipe:CMD):\n"
         "  --retries N             retries of a failed transfer or command per shard [%d]\n"
@@ -48,7 +50,7 @@ void embed_options_usage(FILE *f) {
         "  --io-timeout S          seconds to connect, or without a byte, before a retry [%g]\n"
         "  --max-shard-bytes N     largest shard body (suffix k, M, G, T: powers of 1024) [%lluG]\n"
         "exit status: 0 done, 1 usage/setup error, 2 some shards failed, 3 interrupted (rerun to resume)\n",
-        WS_DEFAULT_SHARD_SIZE, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
+        WS_DEFAULT_SHARD_SIZE, WS_DEFAULT_READ_AHEAD, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
         WS_STREAM_DEFAULT_TIMEOUT, (unsigned long long)(WS_STREAM_DEFAULT_MAX_BYTES >> 30));
 }
 
@@ -97,6 +99,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     o->posembed = -1;
     o->shard_size = WS_DEFAULT_SHARD_SIZE;
     stream_opts_default(&o->stream);
+    o->read_ahead = WS_DEFAULT_READ_AHEAD;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--exif-transpose")) { o->exif_transpose = 1; continue; }
@@ -127,6 +130,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
             rc = parse_int(a, v, 1, INT_MAX, &mp);
             o->max_pixels = mp;
         }
+        else if (!strcmp(a, "--read-ahead")) rc = parse_int(a, v, 1, WS_MAX_READ_AHEAD, &o->read_ahead);
         else if (!strcmp(a, "--retries")) rc = parse_int(a, v, 0, 100, &o->stream.retries);
         else if (!strcmp(a, "--retry-wait")) rc = parse_seconds(a, v, 0, &o->stream.retry_wait);
         else if (!strcmp(a, "--io-timeout")) rc = parse_seconds(a, v, 1, &o->stream.timeout);

@@ -257,6 +257,14 @@ const ws_batch *pipeline_next_batch(ws_pipeline *p) {
     return &p->end;
 }
 
+int pipeline_batch_ready(ws_pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    slot *s = &p->slots[p->head % p->depth];
+    int ready = (p->head < p->n_filled && s->done == s->b.n) || (p->reader_done && p->head >= p->n_filled);
+    pthread_mutex_unlock(&p->mu);
+    return ready;
+}
+
 int pipeline_damaged(ws_pipeline *p, const char **why) {
     pthread_mutex_lock(&p->mu);
     int d = p->damaged;

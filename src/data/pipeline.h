@@ -49,6 +49,8 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *params, ws_pi
 /* The next batch in input order, valid until the next call or pipeline_close. Blocks until it is
  * ready. Returns NULL only on allocation failure; a batch with n == 0 marks the end. */
 const ws_batch *pipeline_next_batch(ws_pipeline *p);
+/* 1 when pipeline_next_batch would return without blocking (a batch or the end is ready). */
+int pipeline_batch_ready(ws_pipeline *p);
 /* After the end: 1 when the shard ended on damage (why says how), else 0. */
 int pipeline_damaged(ws_pipeline *p, const char **why);
 /* Images and failures so far. */

@@ -7,6 +7,9 @@
 #include "common/dtype.h"
 #include "data/stream.h"
 
+#define WS_DEFAULT_READ_AHEAD 2
+#define WS_MAX_READ_AHEAD 16
+
 typedef struct {
     const char *model;        /* --model PATH (required) */
     const char *arch;         /* --arch NAME|FILE.yaml, or NULL */
@@ -32,6 +35,7 @@ typedef struct {
     long long max_pixels;     /* --max-pixels N: refuse larger images (status "too large"); 0 = default */
     int exif_transpose;       /* --exif-transpose: apply the EXIF orientation before resizing */
     int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
+    int read_ahead;           /* --read-ahead N shards read at once per TP group (1..WS_MAX_READ_AHEAD) */
     ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes: streamed
                                * (http(s)://, pipe:) shards */
     int help;                 /* --help given */
