@@ -26,6 +26,7 @@ struct tar_reader {
     int64_t pending_size;
     ws_stream *stream;        /* streamed shards: the source, read into block */
     char *block;
+    int stream_opened;        /* archive_read_open done (on the first read) */
     uint64_t *seen;           /* hashes of the keys seen, open addressing (0 = empty) */
     size_t seen_cap, seen_n;
 };
@@ -116,8 +117,7 @@ int tar_reader_open_stream(ws_stream *s, tar_reader **out) {
         *out = NULL;
         return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", stream_display(s));
     }
-    t->stream = s;
-    if (archive_read_open(t->a, t, NULL, stream_cb, NULL) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
+    t->stream = s;   /* opened on the first read: libarchive reads as it opens, and that may wait */
     return WS_OK;
 }
 
@@ -197,6 +197,10 @@ static int read_member(tar_reader *t, ws_sample *s) {
 
 int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard) {
     memset(s, 0, sizeof *s);
+    if (t->stream && !t->stream_opened) {
+        t->stream_opened = 1;
+        if (archive_read_open(t->a, t, NULL, stream_cb, NULL) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
+    }
     while (!t->done || t->pending_key) {
         if (!t->pending_key && !next_member(t)) break;
         if (s->key && strcmp(s->key, t->pending_key) != 0) break;   /* next sample starts */

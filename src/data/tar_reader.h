@@ -8,8 +8,9 @@
 typedef struct tar_reader tar_reader;
 
 int tar_reader_open(const char *path, tar_reader **out);
-/* The same over a streamed shard (borrowed; must outlive the reader): a failure of the stream
- * after its retries is damage, with the stream's reason. */
+/* The same over a streamed shard (borrowed; must outlive the reader): nothing is read before the
+ * first tar_reader_next (so opening never waits on the source); a failure of the stream after
+ * its retries is damage, with the stream's reason. */
 int tar_reader_open_stream(ws_stream *s, tar_reader **out);
 /* The same over a tar held in memory (borrowed; must outlive the reader). */
 int tar_reader_open_memory(const void *data, size_t size, tar_reader **out);

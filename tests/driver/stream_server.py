@@ -8,6 +8,7 @@ the files of one directory under /<mode>/<name>, where <mode> picks the behaviou
   endless a tar header declaring a huge member, then zeros (at most 256 MiB)
   stall   the headers and half the body, then silence for 30 s
   slow    the file at about 2 MB/s
+  late    the file after `late` seconds of silence (Server(root, late=S), default 3)
 `hits` counts the requests per path."""
 import collections
 import http.server
@@ -19,8 +20,9 @@ import time
 
 
 class Server:
-    def __init__(self, root):
+    def __init__(self, root, late=3.0):
         self.root = root
+        self.late = late
         self.hits = collections.Counter()
         self.lock = threading.Lock()
         outer = self
@@ -135,6 +137,10 @@ class Server:
                     self.wfile.flush()
                     time.sleep(30)
                     self.close_connection = True
+
+            def serve_late(self, path, first):
+                time.sleep(outer.late)
+                self.serve_ok(path, first)
 
             def serve_slow(self, path, first):
                 data = self.body(path)
