@@ -1,13 +1,16 @@
 """Throughput of `webssl-dist embed` over streamed shards against the same shards as local files.
 A local HTTP server on 127.0.0.1 (tests/driver/stream_server.py) serves WebDataset tars of JPEG
 photographs; the runs alternate within each round (local, http, pipe:cat) and the ratios printed
-are medians over rounds of wall time / local wall time. Then the read-ahead check: one shard whose
+are medians over rounds of wall time / local wall time, and of CPU time (user + sys of the run's
+processes, the server excluded) / local CPU time: on a busy machine wall times swing with the
+load, CPU times show the work streaming adds. Then the read-ahead check: one shard whose
 server answers only after `--late` seconds, among shards served at once, with --read-ahead 1 and 2
 (interleaved): with 2, the other shards' batches are computed while the late one waits.
 Prints the CPU model; on a shared machine the figures are noisy, the ratios less so.
 usage: bench_stream.py [--bin webssl-dist] [--shards S] [--images N] [--rounds R] [--late SEC]"""
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,9 +47,10 @@ def run(binary, model, spec, out, extra=()):
     cmd = MPIRUN + ["-np", "1", binary, "embed", "--model", model, "--input", spec, "--output", out,
                     "--batch", "16", "--preprocess", "crop", "--resize", "128", "--resolution", "112",
                     "--threads", "1", "--decode-threads", "1"] + list(extra)
-    t0 = time.time()
+    t0, c0 = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
-    dt = time.time() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    dt = time.time() - t0, (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
     if p.returncode != 0:
         sys.exit(f"FAIL: {' '.join(cmd)}\n{p.stderr}")
     subprocess.run(["rm", "-rf", out])
@@ -81,22 +85,24 @@ def main():
         for r in range(a.rounds):
             for k, spec in specs.items():
                 times[k].append(run(a.bin, model, spec, os.path.join(w, "out")))
-            print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
+            print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s ({v[-1][1]:.2f} s CPU)"
+                                                   for k, v in times.items()))
         for k in specs:
-            ratio = statistics.median(t / l for t, l in zip(times[k], times["local"]))
-            print(f"{k:9s} median {statistics.median(times[k]):6.2f} s  {n / statistics.median(times[k]):7.1f} img/s  "
-                  f"time / local {ratio:.3f}")
+            wall = statistics.median(t[0] / l[0] for t, l in zip(times[k], times["local"]))
+            cpu = statistics.median(t[1] / l[1] for t, l in zip(times[k], times["local"]))
+            med = statistics.median(t[0] for t in times[k])
+            print(f"{k:9s} median {med:6.2f} s  {n / med:7.1f} img/s  wall / local {wall:.3f}  CPU / local {cpu:.3f}")
 
         late = srv.url + f"/{{late/0000,ok/{{0001..{last}}}}}.tar"
         ra = {1: [], 2: []}
         for r in range(a.rounds):
             for k in ra:
                 ra[k].append(run(a.bin, model, late, os.path.join(w, "out"), ["--read-ahead", str(k)]))
-            print(f"  round {r + 1}: " + ", ".join(f"read-ahead {k} {v[-1]:.2f} s" for k, v in ra.items()))
+            print(f"  round {r + 1}: " + ", ".join(f"read-ahead {k} {v[-1][0]:.2f} s" for k, v in ra.items()))
         for k in ra:
-            print(f"first shard {a.late:.1f} s late, --read-ahead {k}: median {statistics.median(ra[k]):6.2f} s")
-        print(f"read-ahead 2 / read-ahead 1: {statistics.median(x / y for x, y in zip(ra[2], ra[1])):.3f} "
-              f"(ideal: (local time) / (local time + {a.late:.1f} s))")
+            print(f"first shard {a.late:.1f} s late, --read-ahead {k}: median {statistics.median(t[0] for t in ra[k]):6.2f} s")
+        print(f"read-ahead 2 / read-ahead 1 (wall): {statistics.median(x[0] / y[0] for x, y in zip(ra[2], ra[1])):.3f}; "
+              f"read-ahead 2 - local: {statistics.median(t[0] for t in ra[2]) - statistics.median(t[0] for t in times['http']):+.2f} s")
         srv.close()
 
 
