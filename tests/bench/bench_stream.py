@@ -102,7 +102,7 @@ def main():
         for k in ra:
             print(f"first shard {a.late:.1f} s late, --read-ahead {k}: median {statistics.median(t[0] for t in ra[k]):6.2f} s")
         print(f"read-ahead 2 / read-ahead 1 (wall): {statistics.median(x[0] / y[0] for x, y in zip(ra[2], ra[1])):.3f}; "
-              f"read-ahead 2 - local: {statistics.median(t[0] for t in ra[2]) - statistics.median(t[0] for t in times['http']):+.2f} s")
+              f"read-ahead 2 minus the run without a late shard: {statistics.median(t[0] for t in ra[2]) - statistics.median(t[0] for t in times['http']):+.2f} s")
         srv.close()
 
 
