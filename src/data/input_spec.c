@@ -221,6 +221,8 @@ static int expand_list(const char *list, size_t shard_size, ws_shard_list *out) 
     size_t shards = 0;
     for (size_t i = 0; rc >= 0 && i < keys.n; i++) shards += is_shard_line(keys.v[i]);
     if (rc >= 0 && shards == keys.n) rc = expand_tars(list, &keys, out);
+    else if (rc >= 0 && shards) rc = ws_errorf(WS_ERR_ARG, "list file %s mixes tar shards (URLs, pipe: or .tar paths) "
+                                               "with images: list one kind", list);
     else if (rc >= 0) rc = split_files(list, NULL, &keys, shard_size, 1, out);
     strvec_free(&keys);
     return rc;

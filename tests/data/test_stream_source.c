@@ -96,6 +96,11 @@ START_TEST(expansion) {
     ck_assert_str_eq(l.shards[1].name, "remote-2");
     ck_assert_str_eq(l.shards[2].name, "piped-3");
     shard_list_free(&l);
+    f = fopen(list, "a");
+    fprintf(f, "images/a.jpg\n");
+    fclose(f);
+    ck_assert_int_eq(input_spec_expand(spec, 10, &l), WS_ERR_ARG);   /* shards and images mixed */
+    ck_assert_ptr_nonnull(strstr(ws_error_message(), "mixes tar shards"));
     test_tmpdir_remove(dir);
 }
 END_TEST
