@@ -41,6 +41,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     c->skip -= drop;
     data += drop;
     size_t keep = n - drop;
+    if (!keep) return n;
     if (c->pos == c->len) c->pos = c->len = 0;
     if (c->len + keep > c->cap) {
         size_t cap = c->cap ? c->cap : 1 << 16;
