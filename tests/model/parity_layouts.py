@@ -5,7 +5,8 @@ besides model.safetensors (helpers shared with parity_hf.py; same tolerance: fp3
   bin_legacy     pytorch_model.bin written by torch.save(_use_new_zipfile_serialization=False)
   bin_sharded    pytorch_model-0000N-of-0000M.bin + pytorch_model.bin.index.json
   hub_cache      a hub cache folder models--org--name/{refs/main, snapshots/REV/*, blobs/*}, the
-                 snapshot's files symlinks into blobs/, passed as the folder and as the snapshot
+                 snapshot's files symlinks into blobs/, passed as the folder and as the snapshot;
+                 then without refs/main: an error that says so
   registers      Dinov2WithRegistersModel (config dinov2_with_registers, 4 register tokens) at
                  tp 1 and tp 2; patch tokens and patch_mean exclude the registers
   registers_res  the same at resolutions other than the native one (up 42 -> 56, down 98 -> 56),
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -113,6 +115,15 @@ def run_case(tool, c, img, rng):
                 print(f"case {c}: {type(model).__name__} ({', '.join(files)}) from {os.path.relpath(d, tmp)} "
                       f"B={B} R={R} native {img} registers={NR} tp={tp} posembed={posembed}")
                 ok &= compare(ref, got)
+        if c == "hub_cache":   # a cache folder whose refs/main is gone: an error naming it
+            os.remove(os.path.join(dirs[0], "refs", "main"))
+            pix = os.path.join(tmp, "pixels.f32")
+            r = subprocess.run([tool, "--model", dirs[0], "--pixels", pix, "--batch", str(B), "--resolution", str(R),
+                                "--out", os.path.join(tmp, "out")], capture_output=True, text=True)
+            good = r.returncode != 0 and "without refs/main" in r.stderr
+            print(f"hub cache folder without refs/main: exit {r.returncode}, {r.stderr.strip()[:160]}"
+                  + ("" if good else "   <-- FAIL"))
+            ok &= good
     return ok
 
 
