@@ -291,6 +291,7 @@ void pipeline_close(ws_pipeline *p) {
     pthread_cond_broadcast(&p->cv_space);
     pthread_cond_broadcast(&p->cv_ready);
     pthread_mutex_unlock(&p->mu);
+    if (p->reader) shard_reader_cancel(p->reader);   /* a read waiting on a network or a command */
     if (p->started_reader) pthread_join(p->reader_thread, NULL);
     for (int i = 0; i < p->started_workers; i++) pthread_join(p->workers[i], NULL);
     for (int i = 0; p->slots && i < p->depth; i++) {

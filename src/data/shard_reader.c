@@ -95,6 +95,10 @@ int shard_reader_damaged(const ws_shard_reader *r, const char **why) {
     return 0;
 }
 
+void shard_reader_cancel(ws_shard_reader *r) {
+    if (r->stream) stream_cancel(r->stream);
+}
+
 void shard_reader_close(ws_shard_reader *r) {
     if (!r) return;
     tar_reader_close(r->tar);

@@ -42,6 +42,9 @@ int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_sh
 int shard_reader_next(ws_shard_reader *r, ws_sample *s);
 /* After the end: 1 when the shard ended on damage, with a reason in `why` (may be NULL). */
 int shard_reader_damaged(const ws_shard_reader *r, const char **why);
+/* From another thread: a STREAM shard's read in progress, and every later one, fails within about
+ * 0.1 s (the shard ends as damaged); no effect on other kinds. */
+void shard_reader_cancel(ws_shard_reader *r);
 void shard_reader_close(ws_shard_reader *r);
 void sample_free(ws_sample *s);
 

@@ -2,6 +2,7 @@
  * time (see stream.h; the connections are stream_http.c and stream_pipe.c). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct ws_stream {
     uint64_t offset;              /* bytes delivered so far */
     int attempts;                 /* connections opened */
     int ended, failed;
+    atomic_int cancelled;
     char why[512];
 };
 
@@ -70,7 +72,8 @@ ssize_t stream_read(ws_stream *s, void *buf, size_t cap) {
     for (;;) {
         if (!s->conn) {
             s->attempts++;
-            if (!(s->conn = s->ops->open(s->source, s->offset, &s->opts))) return fail(s, "out of memory");
+            if (!(s->conn = s->ops->open(s->source, s->offset, &s->opts, &s->cancelled)))
+                return fail(s, "out of memory");
         }
         char why[384] = "";
         ssize_t n = s->ops->read(s->conn, buf, cap, why, sizeof why);
@@ -103,7 +106,9 @@ ssize_t stream_read(ws_stream *s, void *buf, size_t cap) {
         for (int i = 1; i < s->attempts; i++) wait *= 2;
         LOG_WARN("%s: %s at byte %llu; retry %d of %d in %.3g s", s->display, why,
                  (unsigned long long)s->offset, s->attempts, s->opts.retries, wait);
-        sleep_seconds(wait);
+        for (; wait > 0 && !atomic_load(&s->cancelled); wait -= STREAM_CANCEL_POLL_MS / 1000.0)
+            sleep_seconds(wait < STREAM_CANCEL_POLL_MS / 1000.0 ? wait : STREAM_CANCEL_POLL_MS / 1000.0);
+        if (atomic_load(&s->cancelled)) return fail(s, "cancelled");
     }
 }
 
@@ -113,6 +118,8 @@ int stream_finish(ws_stream *s) {
     while ((n = stream_read(s, buf, sizeof buf)) > 0) {}
     return n == 0 ? WS_OK : -1;
 }
+
+void stream_cancel(ws_stream *s) { atomic_store(&s->cancelled, 1); }
 
 const char *stream_error(const ws_stream *s) { return s->why; }
 

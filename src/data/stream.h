@@ -39,6 +39,9 @@ ssize_t stream_read(ws_stream *s, void *buf, size_t cap);
  * and report whether the whole body arrived: WS_OK, or -1 with stream_error set (a command
  * that exits non-zero after its last useful byte is a failure too). */
 int stream_finish(ws_stream *s);
+/* From another thread: the read in progress returns -1 within about 0.1 s, and so does every
+ * later one ("cancelled"). */
+void stream_cancel(ws_stream *s);
 /* The reason of the last failure ("" when none). */
 const char *stream_error(const ws_stream *s);
 /* The source with its credentials removed, for messages. */

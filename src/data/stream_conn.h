@@ -4,6 +4,7 @@
 #ifndef WEBSSL_DATA_STREAM_CONN_H
 #define WEBSSL_DATA_STREAM_CONN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,13 +13,17 @@
 
 typedef struct stream_conn stream_conn;
 
+#define STREAM_CANCEL_POLL_MS 100
+
 /* What a failed read means for the retries. */
 enum { CONN_RETRY = -1, CONN_PERMANENT = -2 };
 
 typedef struct {
     /* Start delivering the body from byte `offset` (earlier bytes the source sends are skipped).
-     * NULL when out of memory. */
-    stream_conn *(*open)(const char *source, uint64_t offset, const ws_stream_opts *opts);
+     * A read waits at most STREAM_CANCEL_POLL_MS between looks at *cancel; once it is set the read
+     * returns CONN_PERMANENT. NULL when out of memory. */
+    stream_conn *(*open)(const char *source, uint64_t offset, const ws_stream_opts *opts,
+                         const atomic_int *cancel);
     /* > 0 bytes, 0 at the end of a complete body, or CONN_RETRY / CONN_PERMANENT with the reason
      * in why[whylen]. */
     ssize_t (*read)(stream_conn *c, void *buf, size_t cap, char *why, size_t whylen);

@@ -18,6 +18,7 @@ struct stream_conn {
     uint64_t skip;             /* bytes still to drop (the server ignored the Range) */
     uint64_t offset;           /* the byte asked for */
     int started, done, nomem;
+    const atomic_int *cancel;
     CURLcode result;
     char range[32];
     char errbuf[CURL_ERROR_SIZE];
@@ -59,11 +60,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
-static stream_conn *http_open(const char *source, uint64_t offset, const ws_stream_opts *opts) {
+static stream_conn *http_open(const char *source, uint64_t offset, const ws_stream_opts *opts,
+                              const atomic_int *cancel) {
     pthread_once(&curl_once, curl_init);
     stream_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->offset = offset;
+    c->cancel = cancel;
     if (curl_init_rc != CURLE_OK || !(c->multi = curl_multi_init()) || !(c->easy = curl_easy_init())) {
         c->done = 1;
         c->result = curl_init_rc != CURLE_OK ? curl_init_rc : CURLE_OUT_OF_MEMORY;
@@ -104,6 +107,10 @@ static int permanent(CURLcode rc) {
 
 static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_t whylen) {
     while (c->pos == c->len && !c->done) {
+        if (atomic_load(c->cancel)) {
+            snprintf(why, whylen, "cancelled");
+            return CONN_PERMANENT;
+        }
         int running = 0, left = 0;
         if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
             c->done = 1;
@@ -112,7 +119,8 @@ static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_
         CURLMsg *m;
         while ((m = curl_multi_info_read(c->multi, &left)))
             if (m->msg == CURLMSG_DONE) c->done = 1, c->result = m->data.result;
-        if (c->pos == c->len && !c->done && running) curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+        if (c->pos == c->len && !c->done && running)
+            curl_multi_poll(c->multi, NULL, 0, STREAM_CANCEL_POLL_MS, NULL);
     }
     if (c->pos < c->len) {
         size_t n = c->len - c->pos < cap ? c->len - c->pos : cap;

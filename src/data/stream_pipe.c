@@ -23,11 +23,14 @@ struct stream_conn {
     uint64_t skip;
     int timeout_ms;
     int spawn_errno;
+    const atomic_int *cancel;
 };
 
-static stream_conn *pipe_open(const char *source, uint64_t offset, const ws_stream_opts *opts) {
+static stream_conn *pipe_open(const char *source, uint64_t offset, const ws_stream_opts *opts,
+                              const atomic_int *cancel) {
     stream_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    c->cancel = cancel;
     c->fd = -1;
     c->skip = offset;
     c->timeout_ms = opts->timeout > 2e6 ? 2000000000 : (int)(opts->timeout * 1000);
@@ -67,7 +70,8 @@ static stream_conn *pipe_open(const char *source, uint64_t offset, const ws_stre
 static ssize_t reap(stream_conn *c, char *why, size_t whylen) {
     int st = 0;
     pid_t r;
-    for (int waited_ms = 0; (r = waitpid(c->pid, &st, WNOHANG)) == 0 && waited_ms < c->timeout_ms; waited_ms += 10)
+    for (int waited_ms = 0; (r = waitpid(c->pid, &st, WNOHANG)) == 0 && waited_ms < c->timeout_ms && !atomic_load(c->cancel);
+         waited_ms += 10)
         usleep(10000);
     if (r <= 0) {
         kill(-c->pid, SIGKILL);
@@ -88,14 +92,21 @@ static ssize_t pipe_read(stream_conn *c, void *buf, size_t cap, char *why, size_
         snprintf(why, whylen, "cannot start the command: %s", strerror(c->spawn_errno));
         return CONN_RETRY;
     }
-    for (;;) {
+    for (int waited_ms = 0;;) {
+        if (atomic_load(c->cancel)) {
+            snprintf(why, whylen, "cancelled");
+            return CONN_PERMANENT;
+        }
         struct pollfd pf = {c->fd, POLLIN, 0};
-        int pr = poll(&pf, 1, c->timeout_ms);
+        int slice = c->timeout_ms - waited_ms < STREAM_CANCEL_POLL_MS ? c->timeout_ms - waited_ms : STREAM_CANCEL_POLL_MS;
+        int pr = poll(&pf, 1, slice);
         if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0 && (waited_ms += slice) < c->timeout_ms) continue;
         if (pr == 0) {
             snprintf(why, whylen, "no output from the command for %.3g s", c->timeout_ms / 1000.0);
             return CONN_RETRY;
         }
+        waited_ms = 0;
         ssize_t n = read(c->fd, buf, cap);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {

@@ -223,12 +223,13 @@ static int claim_shard(embed_run *r, open_shard *o) {
 }
 
 /* The open shard to step next: the oldest with a batch (or its end) ready; while none is, wait.
- * So a shard whose source stalls (a slow server) does not hold the batches of the others. */
-static int pick_ready(open_shard *open, int n) {
+ * So a shard whose source stalls (a slow server) does not hold the batches of the others, and a
+ * stop is seen while waiting (-1). */
+static int pick_ready(embed_run *r, open_shard *open, int n) {
     for (;;) {
         for (int i = 0; i < n; i++)
             if (pipeline_batch_ready(open[i].p)) return i;
-        if (n == 1 || embed_signal_pending()) return 0;
+        if (embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0) return -1;
         struct timespec ts = {0, 500000};
         nanosleep(&ts, NULL);
     }
@@ -245,7 +246,8 @@ static void leader_loop(embed_run *r) {
             else more = 0;
         if (n == 0) break;
         double t0 = MPI_Wtime();
-        int k = pick_ready(open, n);
+        int k = pick_ready(r, open, n);
+        if (k < 0) break;   /* stop: the group agrees on it below */
         open[k].t.input_wait += MPI_Wtime() - t0;
         int res = shard_step(r, &open[k]);
         if (res == SHARD_RUNNING) continue;

@@ -9,10 +9,14 @@
     than the body, an endless body over --max-shard-bytes, a stalled server past --io-timeout,
     a missing file under pipe:cat, a command killed after its output, a command writing garbage:
     exit status 2, each listed with its reason, no output for them, the good shards written, no
-    temporary file left; a rerun skips the good shards and tries the failed ones again.
+    temporary file left; a rerun skips the good shards and tries the failed ones again;
+  - SIGTERM while every open shard's server stalls: exit status 3 at once (no wait for the
+    --io-timeout), no file left.
 usage: embed_stream.py WORKDIR"""
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tarfile
 import time
@@ -21,7 +25,7 @@ import h5py
 import numpy as np
 
 from embed_common import make_images, run_embed, temp_files
-from webssl_test import fresh_dir, tiny_model
+from webssl_test import BIN, ENV, fresh_dir, tiny_model
 from stream_server import Server
 
 work = fresh_dir(sys.argv[1])
@@ -170,6 +174,22 @@ check(hits == 3, f"404 tried 1 + 2 retries ({hits})")
 p = run_embed(1, args("@" + lst, out, "--io-timeout", "1", "--max-shard-bytes", "4M"), expect=2)
 check(srv.hits["/404/b404.tar"] == 6 and "1 already done" in p.stderr,
       "a rerun skips the good shard and retries the failed ones")
+
+print("stop while every open shard's server stalls")
+out = os.path.join(work, "stopped")
+p = subprocess.Popen([BIN, "embed"] + args(srv.url + "/stall/{0000..0002}.tar", out), env=ENV,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+time.sleep(3)
+t0 = time.time()
+p.send_signal(signal.SIGTERM)
+try:
+    p.communicate(timeout=30)
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.communicate()
+took = time.time() - t0
+check(p.returncode == 3 and took < 5, f"SIGTERM: exit {p.returncode} (3 wanted) after {took:.2f} s (< 5 s wanted)")
+check(not contents(out) and not temp_files(out), "no shard file, no temporary file")
 
 srv.close()
 print("FAILED" if fails else "all ok")
