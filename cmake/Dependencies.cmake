@@ -58,6 +58,13 @@ endif()
 webssl_report("codecs  " "found (libjpeg-turbo ${LIBTURBOJPEG_VERSION}, libpng ${LIBPNG_VERSION}, libwebp ${LIBWEBP_VERSION}, giflib)")
 webssl_report("archive " "found (libarchive ${LIBARCHIVE_VERSION})")
 
+# --- libcurl: http(s):// input shards -------------------------------------
+pkg_check_modules(LIBCURL IMPORTED_TARGET libcurl>=7.85)
+if(NOT LIBCURL_FOUND)
+  message(FATAL_ERROR "webssl: libcurl >= 7.85 not found (install libcurl4-openssl-dev)")
+endif()
+webssl_report("curl    " "found (libcurl ${LIBCURL_VERSION})")
+
 # --- CUDA -----------------------------------------------------------------
 set(WEBSSL_HAVE_CUDA OFF)
 if(NOT WEBSSL_CUDA STREQUAL "OFF")

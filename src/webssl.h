@@ -30,13 +30,15 @@
 
 typedef struct ws_model ws_model;
 
-/* How position embeddings are resized for a resolution other than the native one (both are
- * bicubic with A = -0.75, align_corners=False, no antialiasing, clamped borders):
+/* How position embeddings are resized for a resolution other than the native one (the first two
+ * are bicubic with A = -0.75, align_corners=False, no antialiasing, clamped borders):
  *   WS_POSEMBED_HF:       transformers >= 4.45 Dinov2/ViT interpolate_pos_encoding: output size
  *                         (g_new, g_new), source coordinate (dst + 0.5) * g_old / g_new - 0.5.
  *   WS_POSEMBED_ORIGINAL: the original DINOv2/Web-SSL code: scale factor (g_new + 0.1) / g_old,
- *                         source coordinate (dst + 0.5) * g_old / (g_new + 0.1) - 0.5. */
-typedef enum { WS_POSEMBED_HF = 0, WS_POSEMBED_ORIGINAL } ws_posembed_rule;
+ *                         source coordinate (dst + 0.5) * g_old / (g_new + 0.1) - 0.5.
+ *   WS_POSEMBED_HF_ANTIALIAS: transformers' Dinov2WithRegisters: output size (g_new, g_new) with
+ *                         antialias=True (bicubic A = -0.5, taps renormalised at the borders). */
+typedef enum { WS_POSEMBED_HF = 0, WS_POSEMBED_ORIGINAL, WS_POSEMBED_HF_ANTIALIAS } ws_posembed_rule;
 
 typedef struct {
     const char *arch;            /* architecture name or YAML file overriding the checkpoint's; NULL */

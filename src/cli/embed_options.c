@@ -15,7 +15,8 @@ void embed_options_usage(FILE *f) {
         "usage: webssl-dist embed --model PATH --input SPEC --output DIR [options]\n"
         "  --model PATH            HF model directory, .safetensors or .pth\n"
         "  --arch NAME|FILE.yaml   architecture (default: from config.json or the tensor shapes)\n"
-        "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, or @list.txt\n"
+        "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, @list.txt,\n"
+        "                          'https://host/shard-{0000..0099}.tar' or 'pipe:CMD'\n"
         "  --output DIR            one HDF5 file per input shard; rerun to resume\n"
         "  --tp N|auto             tensor-parallel ranks per group (divides the world size) [1];\n"
         "                          auto: the smallest that fits the memory of a rank\n"
@@ -29,17 +30,26 @@ void embed_options_usage(FILE *f) {
         "  --preprocess crop|square  resize+center-crop or square resize [the model's]\n"
         "  --resize S              crop mode: shorter side resized to S [the model's]\n"
         "  --resolution R          model input side, a multiple of the patch size [the model's]\n"
-        "  --posembed original|hf  position-embedding interpolation at other resolutions\n"
-        "                          [original for .pth checkpoints, hf otherwise]\n"
+        "  --posembed original|hf|hf-antialias  position-embedding interpolation at other\n"
+        "                          resolutions [original for .pth checkpoints, hf-antialias for HF\n"
+        "                          ones with register tokens (Dinov2WithRegisters), hf otherwise]\n"
         "  --shard-size N          images per shard for directories and lists [%d]\n"
         "  --max-pixels N          refuse images with more pixels [89478485, as Pillow]\n"
         "  --exif-transpose        apply the EXIF orientation (ignored by default, as Pillow)\n"
         "  --fast-decode           JPEG DCT-domain downscaling of large images (faster, not exact)\n"
         "  --threads T             compute threads per rank [OpenMP default]\n"
-        "  --decode-threads D      image decoding threads per TP group [2]\n"
+        "  --decode-threads D      image decoding threads per shard being read [2]\n"
+        "  --read-ahead N          shards read at once per TP group; batches come from whichever\n"
+        "                          has one ready, so a slow source does not stall the others [%d]\n"
         "  --stats FILE            per-rank timing as JSON lines\n"
+        "streamed shards (http://, https://, pipe:CMD):\n"
+        "  --retries N             retries of a failed transfer or command per shard [%d]\n"
+        "  --retry-wait S          seconds before the first retry, doubled for each next one [%g]\n"
+        "  --io-timeout S          seconds to connect, or without a byte, before a retry [%g]\n"
+        "  --max-shard-bytes N     largest shard body (suffix k, M, G, T: powers of 1024) [%lluG]\n"
         "exit status: 0 done, 1 usage/setup error, 2 some shards failed, 3 interrupted (rerun to resume)\n",
-        WS_DEFAULT_SHARD_SIZE);
+        WS_DEFAULT_SHARD_SIZE, WS_DEFAULT_READ_AHEAD, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
+        WS_STREAM_DEFAULT_TIMEOUT, (unsigned long long)(WS_STREAM_DEFAULT_MAX_BYTES >> 30));
 }
 
 int embed_options_parse(int argc, char **argv, embed_options *o) {
@@ -54,6 +64,8 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     o->preprocess = -1;
     o->posembed = -1;
     o->shard_size = WS_DEFAULT_SHARD_SIZE;
+    stream_opts_default(&o->stream);
+    o->read_ahead = WS_DEFAULT_READ_AHEAD;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--exif-transpose")) { o->exif_transpose = 1; continue; }
@@ -80,6 +92,11 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--resolution")) rc = flag_int(a, v, &o->resolution);
         else if (!strcmp(a, "--shard-size")) rc = flag_int(a, v, &o->shard_size);
         else if (!strcmp(a, "--max-pixels")) rc = flag_long(a, v, &o->max_pixels);
+        else if (!strcmp(a, "--read-ahead")) rc = flag_int(a, v, &o->read_ahead);
+        else if (!strcmp(a, "--retries")) rc = flag_int(a, v, &o->stream.retries);
+        else if (!strcmp(a, "--retry-wait")) rc = flag_seconds(a, v, 0, &o->stream.retry_wait);
+        else if (!strcmp(a, "--io-timeout")) rc = flag_seconds(a, v, 1, &o->stream.timeout);
+        else if (!strcmp(a, "--max-shard-bytes")) rc = flag_bytes(a, v, &o->stream.max_bytes);
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))
@@ -98,7 +115,8 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         } else if (!strcmp(a, "--posembed")) {
             if (!strcmp(v, "original")) o->posembed = WS_POSEMBED_ORIGINAL;
             else if (!strcmp(v, "hf")) o->posembed = WS_POSEMBED_HF;
-            else rc = ws_errorf(WS_ERR_ARG, "--posembed '%s': expected original or hf", v);
+            else if (!strcmp(v, "hf-antialias")) o->posembed = WS_POSEMBED_HF_ANTIALIAS;
+            else rc = ws_errorf(WS_ERR_ARG, "--posembed '%s': expected original, hf or hf-antialias", v);
         } else {
             return ws_errorf(WS_ERR_ARG, "unknown option '%s' (see webssl-dist embed --help)", a);
         }

@@ -3,9 +3,11 @@
 #include "common/check.h"
 #include "common/error.h"
 #include "data/pipeline.h"
+#include "driver/embed_options.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,8 @@ static const struct {
     {"--iters", 1, INT_MAX},
     {"--warmup", 0, INT_MAX},
     {"--world", 1, 1 << 20},
+    {"--read-ahead", 1, WS_MAX_READ_AHEAD},
+    {"--retries", 0, 100},
 };
 
 int flag_long(const char *flag, const char *value, long long *out) {
@@ -48,4 +52,27 @@ int flag_int(const char *flag, const char *value, int *out) {
         *out = (int)x;
     }
     return rc;
+}
+
+int flag_seconds(const char *flag, const char *value, double lo, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double x = value ? strtod(value, &end) : 0;
+    if (!value || errno || end == value || *end || !(x >= lo && x <= 86400))
+        return ws_errorf(WS_ERR_ARG, "%s '%s': expected seconds in [%g, 86400]", flag, value ? value : "", lo);
+    *out = x;
+    return WS_OK;
+}
+
+int flag_bytes(const char *flag, const char *value, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = value ? strtoull(value, &end, 10) : 0;
+    int shift = !value ? -1 : !*end ? 0 : !strcmp(end, "k") ? 10 : !strcmp(end, "M") ? 20
+              : !strcmp(end, "G") ? 30 : !strcmp(end, "T") ? 40 : -1;
+    if (!value || errno || end == value || value[0] == '-' || shift < 0 || x == 0 || x > (UINT64_MAX >> shift))
+        return ws_errorf(WS_ERR_ARG, "%s '%s': expected a positive byte count, optionally with k, M, G or T",
+                         flag, value ? value : "");
+    *out = (uint64_t)x << shift;
+    return WS_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "data/input_spec.h"
+#include "data/stream_source.h"
 
 #define MAX_EXPANSION 100000000   /* brace expansions per spec */
 
@@ -152,9 +153,10 @@ static int split_files(const char *path, const char *root, strvec *keys, size_t 
         sh->nfiles = n;
         if (asprintf(&sh->name, "%s-%05zu", base, s) < 0) sh->name = NULL;
         sh->path = strdup(path);
+        sh->display = strdup(path);
         sh->keys = calloc(n, sizeof *sh->keys);
         sh->files = calloc(n, sizeof *sh->files);
-        if (!sh->name || !sh->path || !sh->keys || !sh->files) { free(base); return ws_errorf(WS_ERR_NOMEM, "out of memory listing %s", path); }
+        if (!sh->name || !sh->path || !sh->display || !sh->keys || !sh->files) { free(base); return ws_errorf(WS_ERR_NOMEM, "out of memory listing %s", path); }
         for (size_t i = 0; i < n; i++) {
             sh->keys[i] = keys->v[first + i];
             keys->v[first + i] = NULL;
@@ -192,6 +194,13 @@ static int expand_dir(const char *dir, size_t shard_size, ws_shard_list *out) {
     return rc;
 }
 
+static int expand_tars(const char *spec, strvec *pats, ws_shard_list *out);
+
+/* A list line naming a tar shard rather than an image. */
+static int is_shard_line(const char *line) {
+    return stream_source_kind(line) != WS_SOURCE_LOCAL || shard_tar_suffix(line, strlen(line)) > 0;
+}
+
 static int expand_list(const char *list, size_t shard_size, ws_shard_list *out) {
     FILE *f = fopen(list, "r");
     if (!f) return ws_errorf(WS_ERR_IO, "cannot open list file %s: %s", list, strerror(errno));
@@ -209,7 +218,12 @@ static int expand_list(const char *list, size_t shard_size, ws_shard_list *out) 
     free(line);
     fclose(f);
     if (rc >= 0 && keys.n == 0) rc = ws_errorf(WS_ERR_ARG, "list file %s names no images", list);
-    if (rc >= 0) rc = split_files(list, NULL, &keys, shard_size, 1, out);
+    size_t shards = 0;
+    for (size_t i = 0; rc >= 0 && i < keys.n; i++) shards += is_shard_line(keys.v[i]);
+    if (rc >= 0 && shards == keys.n) rc = expand_tars(list, &keys, out);
+    else if (rc >= 0 && shards) rc = ws_errorf(WS_ERR_ARG, "list file %s mixes tar shards (URLs, pipe: or .tar paths) "
+                                               "with images: list one kind", list);
+    else if (rc >= 0) rc = split_files(list, NULL, &keys, shard_size, 1, out);
     strvec_free(&keys);
     return rc;
 }
@@ -218,12 +232,8 @@ static char *tar_name(const char *path) {
     const char *slash = strrchr(path, '/');
     char *name = strdup(slash ? slash + 1 : path);
     if (!name) return NULL;
-    static const char *sfx[] = {".tar.gz", ".tgz", ".tar"};
     size_t len = strlen(name);
-    for (size_t i = 0; i < 3; i++) {
-        size_t k = strlen(sfx[i]);
-        if (len > k && !strcmp(name + len - k, sfx[i])) { name[len - k] = '\0'; break; }
-    }
+    name[len - shard_tar_suffix(name, len)] = '\0';
     return name;
 }
 
@@ -234,7 +244,9 @@ static int expand_tars(const char *spec, strvec *pats, ws_shard_list *out) {
     const char *first_missing = NULL;
     for (size_t i = 0; i < pats->n && rc >= 0; i++) {
         const char *p = pats->v[i];
-        if (strpbrk(p, "*?[")) {
+        if (stream_source_kind(p) != WS_SOURCE_LOCAL) {
+            rc = strvec_push(&paths, strdup(p));
+        } else if (strpbrk(p, "*?[")) {
             glob_t g;
             int grc = glob(p, 0, NULL, &g);
             if (grc == GLOB_NOMATCH) rc = ws_errorf(WS_ERR_ARG, "input pattern '%s' matches nothing", p);
@@ -260,10 +272,15 @@ static int expand_tars(const char *spec, strvec *pats, ws_shard_list *out) {
         rc = ws_errorf(WS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc >= 0 && i < paths.n; i++) {
         ws_shard *sh = &out->shards[out->count++];
-        sh->kind = WS_SHARD_TAR;
+        int streamed = stream_source_kind(paths.v[i]) != WS_SOURCE_LOCAL;
+        sh->kind = streamed ? WS_SHARD_STREAM : WS_SHARD_TAR;
         sh->path = paths.v[i];
         paths.v[i] = NULL;
-        if (!(sh->name = tar_name(sh->path))) rc = ws_errorf(WS_ERR_NOMEM, "out of memory");
+        sh->display = streamed ? stream_source_redact(sh->path) : strdup(sh->path);
+        if (!(sh->name = streamed ? stream_source_name(sh->path) : tar_name(sh->path)))
+            rc = streamed ? WS_ERR_ARG : ws_errorf(WS_ERR_NOMEM, "out of memory");
+        else if (!sh->display)
+            rc = ws_errorf(WS_ERR_NOMEM, "out of memory");
     }
     strvec_free(&paths);
     return rc;
@@ -288,6 +305,8 @@ int input_spec_expand(const char *spec, size_t shard_size, ws_shard_list *out) {
     memset(out, 0, sizeof *out);
     if (!spec || !*spec) return ws_errorf(WS_ERR_ARG, "empty input spec");
     if (shard_size == 0) return ws_errorf(WS_ERR_ARG, "shard size must be positive");
+    char *shown = stream_source_redact(spec);   /* the spec in messages */
+    if (!shown) return ws_errorf(WS_ERR_NOMEM, "out of memory");
     int rc;
     if (spec[0] == '@') {
         rc = expand_list(spec + 1, shard_size, out);
@@ -299,11 +318,12 @@ int input_spec_expand(const char *spec, size_t shard_size, ws_shard_list *out) {
             S_ISDIR(st.st_mode))
             rc = expand_dir(pats.v[0], shard_size, out);
         else if (rc >= 0)
-            rc = expand_tars(spec, &pats, out);
+            rc = expand_tars(shown, &pats, out);
         strvec_free(&pats);
     }
-    if (rc >= 0) rc = check_unique_names(spec, out);
+    if (rc >= 0) rc = check_unique_names(shown, out);
     if (rc < 0) shard_list_free(out);
+    free(shown);
     return rc;
 }
 
@@ -315,10 +335,12 @@ void shard_list_free(ws_shard_list *l) {
             if (s->files) free(s->files[k]);
             if (s->keys) free(s->keys[k]);
         }
-        free(s->files); free(s->keys); free(s->name); free(s->path);
+        free(s->files); free(s->keys); free(s->name); free(s->path); free(s->display);
     }
     free(l->shards);
     memset(l, 0, sizeof *l);
 }
 
-const char *shard_kind_name(ws_shard_kind kind) { return kind == WS_SHARD_TAR ? "tar" : "files"; }
+const char *shard_kind_name(ws_shard_kind kind) {
+    return kind == WS_SHARD_TAR ? "tar" : kind == WS_SHARD_STREAM ? "stream" : "files";
+}

@@ -6,9 +6,13 @@
  *                              (jpg jpeg png webp gif bmp, any case) sorted by relative path,
  *                              split into FILES shards of `shard_size` images
  *   '@list.txt'                one image path per line (blank lines and '#' lines skipped), in
- *                              file order, split likewise
+ *                              file order, split likewise; a list whose every line is a tar shard
+ *                              (a .tar/.tar.gz/.tgz path, a URL or pipe:CMD) lists shards instead
+ *   'https://h/d/{0000..0099}.tar', 'pipe:CMD'   streamed shards (data/stream_source.h): brace
+ *                              ranges and lists are expanded (inside CMD too), nothing else
  * Every shard has a stable name, the base name of its output file:
  *   TAR:   the tar's base name without .tar / .tar.gz / .tgz ("data/00042.tar" -> "00042");
+ *   STREAM: the URL's or the command's last path element (data/stream_source.h);
  *   FILES: "<dir or list base name>-<index %05d>" ("images/" -> "images-00000", "images-00001";
  *          "@lists/train.txt" -> "train-00000"), index = first image / shard_size.
  * The names depend only on the spec, the files present and shard_size. A pattern that matches
@@ -18,12 +22,14 @@
 
 #include <stddef.h>
 
-typedef enum { WS_SHARD_TAR = 0, WS_SHARD_FILES } ws_shard_kind;
+typedef enum { WS_SHARD_TAR = 0, WS_SHARD_FILES, WS_SHARD_STREAM } ws_shard_kind;
 
 typedef struct {
     char *name;          /* stable output name (no extension, no directory) */
     ws_shard_kind kind;
-    char *path;          /* TAR: the tar file; FILES: the directory or the list file */
+    char *path;          /* TAR: the tar file; FILES: the directory or the list file; STREAM: the
+                          * URL or pipe:CMD, credentials included: never print it */
+    char *display;       /* path as it may be shown (logs, HDF5 attributes): credentials removed */
     char **files;        /* FILES: image paths to open, in order; NULL for TAR */
     char **keys;         /* FILES: key of each image (path relative to the directory, or the list
                           * line as written); NULL for TAR */

@@ -52,6 +52,7 @@ void pipeline_params_default(ws_pipeline_params *p) {
     p->threads = 2;
     p->depth = 2;
     p->decode.max_pixels = WS_DEFAULT_MAX_PIXELS;
+    stream_opts_default(&p->stream);
 }
 
 static double now_seconds(void) {
@@ -200,7 +201,7 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_ready, NULL);
     pthread_cond_init(&p->cv_space, NULL);
-    int rc = shard_reader_open(shard, &p->reader);
+    int rc = shard_reader_open(shard, &prm->stream, &p->reader);
     if (rc < 0) { pipeline_close(p); return rc; }
     p->slots = calloc((size_t)p->depth, sizeof *p->slots);
     p->queue = malloc((size_t)p->depth * p->B * sizeof *p->queue);
@@ -256,6 +257,14 @@ const ws_batch *pipeline_next_batch(ws_pipeline *p) {
     return &p->end;
 }
 
+int pipeline_batch_ready(ws_pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    slot *s = &p->slots[p->head % p->depth];
+    int ready = (p->head < p->n_filled && s->done == s->b.n) || (p->reader_done && p->head >= p->n_filled);
+    pthread_mutex_unlock(&p->mu);
+    return ready;
+}
+
 int pipeline_damaged(ws_pipeline *p, const char **why) {
     pthread_mutex_lock(&p->mu);
     int d = p->damaged;
@@ -282,6 +291,7 @@ void pipeline_close(ws_pipeline *p) {
     pthread_cond_broadcast(&p->cv_space);
     pthread_cond_broadcast(&p->cv_ready);
     pthread_mutex_unlock(&p->mu);
+    if (p->reader) shard_reader_cancel(p->reader);   /* a read waiting on a network or a command */
     if (p->started_reader) pthread_join(p->reader_thread, NULL);
     for (int i = 0; i < p->started_workers; i++) pthread_join(p->workers[i], NULL);
     for (int i = 0; p->slots && i < p->depth; i++) {

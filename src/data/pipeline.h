@@ -12,6 +12,7 @@
 
 #include "data/decode.h"
 #include "data/input_spec.h"
+#include "data/stream.h"
 #include "common/arch.h"
 
 /* Largest output side and resize target the pipeline accepts (the --resolution and --resize
@@ -27,6 +28,7 @@ typedef struct {
     ws_decode_opts decode;/* pixel limit and exif flag (fast_min_side is set from fast_decode) */
     int fast_decode;      /* 1: JPEG DCT-domain downscaling when the image is far larger than
                            * needed (not pixel-exact; see docs/images.md) */
+    ws_stream_opts stream;/* retries, timeout and size cap of streamed shards */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
 } ws_pipeline_params;
 
@@ -51,6 +53,8 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *params, ws_pi
 /* The next batch in input order, valid until the next call or pipeline_close. Blocks until it is
  * ready. Returns NULL only on allocation failure; a batch with n == 0 marks the end. */
 const ws_batch *pipeline_next_batch(ws_pipeline *p);
+/* 1 when pipeline_next_batch would return without blocking (a batch or the end is ready). */
+int pipeline_batch_ready(ws_pipeline *p);
 /* After the end: 1 when the shard ended on damage (why says how), else 0. */
 int pipeline_damaged(ws_pipeline *p, const char **why);
 /* Images and failures so far. */

@@ -1,4 +1,5 @@
-/* Shard reader: dispatches to the tar reader, or reads the listed files of a FILES shard. */
+/* Shard reader: dispatches to the tar reader (over a file or a stream), or reads the listed files
+ * of a FILES shard. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +13,13 @@
 
 struct ws_shard_reader {
     const ws_shard *shard;
-    tar_reader *tar;     /* TAR shards */
+    tar_reader *tar;     /* TAR and STREAM shards */
+    ws_stream *stream;   /* STREAM shards */
+    int stream_failed;   /* the body went wrong after the tar's end */
     size_t next;         /* FILES shards: next file */
 };
 
-int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
+int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_shard_reader **out) {
     *out = NULL;
     ws_shard_reader *r = calloc(1, sizeof *r);
     if (!r) return ws_errorf(WS_ERR_NOMEM, "out of memory opening shard %s", shard->name);
@@ -24,6 +27,12 @@ int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
     if (shard->kind == WS_SHARD_TAR) {
         int rc = tar_reader_open(shard->path, &r->tar);
         if (rc < 0) { free(r); return rc; }
+    } else if (shard->kind == WS_SHARD_STREAM) {
+        ws_stream_opts dflt;
+        if (!stream) stream_opts_default(&dflt), stream = &dflt;
+        int rc = stream_open(shard->path, stream, &r->stream);
+        if (rc == WS_OK) rc = tar_reader_open_stream(r->stream, &r->tar);
+        if (rc < 0) { shard_reader_close(r); return rc; }
     }
     *out = r;
     return WS_OK;
@@ -57,7 +66,12 @@ static void read_file(const char *path, ws_sample *s) {
 }
 
 int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
-    if (r->tar) return tar_reader_next(r->tar, s, r->shard->name);
+    if (r->tar) {
+        int more = tar_reader_next(r->tar, s, r->shard->name);
+        if (!more && r->stream && !r->stream_failed && !tar_reader_damaged(r->tar, NULL))
+            r->stream_failed = stream_finish(r->stream) != WS_OK;
+        return more;
+    }
     memset(s, 0, sizeof *s);
     if (r->next >= r->shard->nfiles) return 0;
     size_t i = r->next++;
@@ -72,14 +86,23 @@ int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
 }
 
 int shard_reader_damaged(const ws_shard_reader *r, const char **why) {
+    if (r->stream_failed) {
+        if (why) *why = stream_error(r->stream);
+        return 1;
+    }
     if (r->tar) return tar_reader_damaged(r->tar, why);
     if (why) *why = NULL;
     return 0;
 }
 
+void shard_reader_cancel(ws_shard_reader *r) {
+    if (r->stream) stream_cancel(r->stream);
+}
+
 void shard_reader_close(ws_shard_reader *r) {
     if (!r) return;
     tar_reader_close(r->tar);
+    stream_close(r->stream);
     free(r);
 }
 

@@ -3,7 +3,9 @@
  * sharing a key (the member path up to the first dot of its base name: "a/b/000123.jpg" ->
  * "a/b/000123"); its image is the first jpg/jpeg/png/webp/gif/bmp member (extension after the last
  * dot, any case); other members (txt, json, cls...) are skipped. A key that reappears later is a
- * new sample (logged). FILES: one sample per path; key = shard->keys[i].
+ * new sample (logged). FILES: one sample per path; key = shard->keys[i]. STREAM: a tar read from
+ * a URL or a pipe: command (data/stream.h), with nothing on local disk; a stream that fails after
+ * its retries, or whose body does not end well after the tar's last member, is damage.
  * Per-sample problems (unreadable file, no image member, member larger than the limit, member cut
  * short) come back as a sample with a non-zero status and a reason; the shard goes on. Damage to
  * the container itself (truncated tar, garbage header) ends the shard: every sample before the
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include "data/input_spec.h"
+#include "data/stream.h"
 
 typedef struct {
     char *key;           /* owned by the sample */
@@ -29,15 +32,19 @@ typedef struct ws_shard_reader ws_shard_reader;
 /* Largest image member or file read into memory (bytes); larger ones get WS_IMG_TOO_LARGE. */
 #define WS_MAX_IMAGE_BYTES ((size_t)256 << 20)
 
-/* Open `shard` (borrowed; must outlive the reader). WS_OK, or WS_ERR_IO when a tar cannot be
- * opened (message names the file). A tar whose first header is garbage opens fine and reports
- * damage on the first read. */
-int shard_reader_open(const ws_shard *shard, ws_shard_reader **out);
+/* Open `shard` (borrowed; must outlive the reader); `stream` (copied) says how STREAM shards
+ * retry, and may be NULL for the defaults. WS_OK, or WS_ERR_IO when a tar cannot be opened
+ * (message names the file). A tar whose first header is garbage, and any stream, open fine and
+ * report damage on a read. */
+int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_shard_reader **out);
 /* Next sample into *s (previous contents are not freed: call sample_free).
  * Returns 1 with a sample, 0 at the end of the shard (normal or after damage). */
 int shard_reader_next(ws_shard_reader *r, ws_sample *s);
 /* After the end: 1 when the shard ended on damage, with a reason in `why` (may be NULL). */
 int shard_reader_damaged(const ws_shard_reader *r, const char **why);
+/* From another thread: a STREAM shard's read in progress, and every later one, fails within about
+ * 0.1 s (the shard ends as damaged); no effect on other kinds. */
+void shard_reader_cancel(ws_shard_reader *r);
 void shard_reader_close(ws_shard_reader *r);
 void sample_free(ws_sample *s);
 

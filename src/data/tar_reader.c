@@ -15,6 +15,8 @@
 #include "data/image_status.h"
 #include "data/tar_reader.h"
 
+#define STREAM_BLOCK (1 << 16)
+
 struct tar_reader {
     struct archive *a;
     int done, damaged;
@@ -22,6 +24,9 @@ struct tar_reader {
     char *pending_key;        /* key of a member header read but not yet consumed */
     int pending_image;        /* that member is an image */
     int64_t pending_size;
+    ws_stream *stream;        /* streamed shards: the source, read into block */
+    char *block;
+    int stream_opened;        /* archive_read_open done (on the first read) */
     uint64_t *seen;           /* hashes of the keys seen, open addressing (0 = empty) */
     size_t seen_cap, seen_n;
 };
@@ -65,7 +70,8 @@ static int seen_insert(tar_reader *t, const char *key) {
 
 static void set_damaged(tar_reader *t, const char *what) {
     t->done = t->damaged = 1;
-    const char *msg = archive_error_string(t->a);
+    const char *msg = t->stream && *stream_error(t->stream) ? stream_error(t->stream)   /* the cause */
+                                                            : archive_error_string(t->a);
     snprintf(t->why, sizeof t->why, "%s: %s", what, msg ? msg : "unknown libarchive error");
 }
 
@@ -91,6 +97,27 @@ int tar_reader_open(const char *path, tar_reader **out) {
     if (archive_read_open_filename(t->a, path, 1 << 16) != ARCHIVE_OK)
         set_damaged(t, "not a readable tar");
     *out = t;
+    return WS_OK;
+}
+
+/* libarchive's read callback over a stream. */
+static la_ssize_t stream_cb(struct archive *a, void *arg, const void **buf) {
+    tar_reader *t = arg;
+    ssize_t n = stream_read(t->stream, t->block, STREAM_BLOCK);
+    if (n < 0) archive_set_error(a, EIO, "%s", stream_error(t->stream));
+    *buf = t->block;
+    return n;
+}
+
+int tar_reader_open_stream(ws_stream *s, tar_reader **out) {
+    tar_reader *t = tar_reader_new();
+    *out = t;
+    if (!t || !(t->block = malloc(STREAM_BLOCK))) {
+        tar_reader_close(t);
+        *out = NULL;
+        return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", stream_display(s));
+    }
+    t->stream = s;   /* opened on the first read: libarchive reads as it opens, and that may wait */
     return WS_OK;
 }
 
@@ -170,6 +197,10 @@ static int read_member(tar_reader *t, ws_sample *s) {
 
 int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard) {
     memset(s, 0, sizeof *s);
+    if (t->stream && !t->stream_opened) {
+        t->stream_opened = 1;
+        if (archive_read_open(t->a, t, NULL, stream_cb, NULL) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
+    }
     while (!t->done || t->pending_key) {
         if (!t->pending_key && !next_member(t)) break;
         if (s->key && strcmp(s->key, t->pending_key) != 0) break;   /* next sample starts */
@@ -205,5 +236,6 @@ void tar_reader_close(tar_reader *t) {
     archive_read_free(t->a);
     free(t->pending_key);
     free(t->seen);
+    free(t->block);
     free(t);
 }

@@ -3,10 +3,15 @@
 #define WEBSSL_DATA_TAR_READER_H
 
 #include "data/shard_reader.h"
+#include "data/stream.h"
 
 typedef struct tar_reader tar_reader;
 
 int tar_reader_open(const char *path, tar_reader **out);
+/* The same over a streamed shard (borrowed; must outlive the reader): nothing is read before the
+ * first tar_reader_next (so opening never waits on the source); a failure of the stream after
+ * its retries is damage, with the stream's reason. */
+int tar_reader_open_stream(ws_stream *s, tar_reader **out);
 /* The same over a tar held in memory (borrowed; must outlive the reader). */
 int tar_reader_open_memory(const void *data, size_t size, tar_reader **out);
 /* Same contract as shard_reader_next; `damage` receives a reason when the tar is damaged. */

@@ -14,6 +14,7 @@
 #include "comm/launch_env.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "data/stream_source.h"
 #include "io/run_dir.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
@@ -44,7 +45,10 @@ static void print_layout(const embed_run *r) {
  * before any rank loads weights; the position-embedding rule when --posembed is not given. */
 static int check_arch(embed_run *r, ws_arch *a) {
     int rc = arch_for_checkpoint(&r->ckpt, r->opt.arch, a);
-    if (r->opt.posembed < 0) r->opt.posembed = r->ckpt.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
+    /* HF checkpoints with register tokens are Dinov2WithRegisters, which interpolates with antialias */
+    if (r->opt.posembed < 0)
+        r->opt.posembed = r->ckpt.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL
+                        : rc == WS_OK && a->num_register_tokens > 0 ? WS_POSEMBED_HF_ANTIALIAS : WS_POSEMBED_HF;
     if (rc != WS_OK) return rc;
     if ((rc = topology_check_heads(&r->topo, a->num_heads, a->name)) != WS_OK) return rc;
     int R = r->opt.resolution ? r->opt.resolution : a->preprocess.crop ? a->preprocess.crop : a->img_size;
@@ -66,7 +70,8 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
-    cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original" : "hf");
+    cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"
+                                           : r->opt.posembed == WS_POSEMBED_HF_ANTIALIAS ? "hf-antialias" : "hf");
     cJSON_AddNumberToObject(o, "resolution", r->R);
     cJSON_AddStringToObject(o, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
     cJSON_AddNumberToObject(o, "resize", p->mode == WS_PREPROCESS_CROP ? p->resize : 0);
@@ -95,6 +100,7 @@ static void set_preprocess(embed_run *r) {
     r->pp.fast_decode = r->opt.fast_decode;
     r->pp.decode.exif_transpose = r->opt.exif_transpose;
     if (r->opt.max_pixels) r->pp.decode.max_pixels = (uint64_t)r->opt.max_pixels;
+    r->pp.stream = r->opt.stream;
 }
 
 /* Rank 0: lock the output directory, compare/store run.json, remove stale temporary files. */
@@ -115,12 +121,16 @@ static int prepare_output(embed_run *r) {
 /* TP leaders: expand --input; every leader must see the same shard count. Agreed over the world. */
 static int load_shards(embed_run *r) {
     int rc = WS_OK;
+    char *shown = stream_source_redact(r->opt.input);   /* the spec in messages: no credentials */
     if (r->topo.is_leader) {
         rc = input_spec_expand(r->opt.input, (size_t)r->opt.shard_size, &r->shards);
-        if (rc != WS_OK) ws_error_context(rc, "--input %s", r->opt.input);
+        if (rc != WS_OK) ws_error_context(rc, "--input %s", shown ? shown : "");
         r->num_shards = rc == WS_OK ? (int64_t)r->shards.count : -1;
     }
-    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) {
+        free(shown);
+        return rc;
+    }
     int64_t lo = 0, hi = 0;
     if (r->topo.is_leader) {
         MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
@@ -128,7 +138,8 @@ static int load_shards(embed_run *r) {
     }
     if (lo != hi)
         rc = ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
-                       r->opt.input, (long long)lo, (long long)hi);
+                       shown ? shown : "", (long long)lo, (long long)hi);
+    free(shown);
     return topology_agree(r->topo.world, rc);
 }
 
@@ -230,7 +241,7 @@ static void summarize(embed_run *r, double seconds) {
                  rss_min, rss_max, (double)ws_model_weight_bytes(r->model) / 1048576.0,
                  compute_max > 0 ? 100.0 * comm_max / compute_max : 0.0);
         for (int i = 0; i < total; i++)
-            LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].path);
+            LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].display);
         if (r->stopped) LOG_WARN("stopped by a signal: run the same command again to resume");
     }
     free(all);

@@ -1,6 +1,7 @@
-/* The shard loop of `embed`: TP leaders claim shards, read/decode them through the pipeline,
- * hand each batch to their TP peers, run the forward pass and write the shard file; peers follow
- * the leader's commands (protocol in embed_run.h). */
+/* The shard loop of `embed`: TP leaders claim shards, read/decode them through the pipeline (a
+ * few shards at once, so one slow source does not stall the rest), hand each batch to their TP
+ * peers, run the forward pass and write the shard file; peers follow the leader's commands
+ * (protocol in embed_run.h). */
 #include "driver/embed_run.h"
 #include "driver/embed_signal.h"
 #include "common/check.h"
@@ -9,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { CMD_NONE = 0, CMD_BATCH, CMD_SHARD_END, CMD_FINISH };
@@ -92,10 +94,23 @@ static void show_progress(embed_run *r, int final) {
     embed_progress_show(&r->progress, c, final);
 }
 
-/* Leader: one shard, from the existence check to the rename. */
-static int leader_shard(embed_run *r, int64_t idx) {
+/* A shard the leader works on: its pipeline (reading ahead) and its temporary output file. */
+typedef struct {
+    int64_t idx;
+    ws_pipeline *p;
+    ws_h5_writer *w;
+    embed_times t;
+} open_shard;
+
+enum { SHARD_OPEN = SHARD_STOPPED + 1, SHARD_RUNNING };
+
+/* Leader: the existence check, then the pipeline and the temporary file. SHARD_OPEN with `o`
+ * filled, SHARD_SKIPPED when the output is complete, or SHARD_FAILED. */
+static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
     const ws_shard *s = &r->shards.shards[idx];
     char final[4096], tmp[4096];
+    memset(o, 0, sizeof *o);
+    o->idx = idx;
     if (run_dir_shard_path(r->opt.output, s->name, final, sizeof final) != WS_OK ||
         run_dir_tmp_path(r->opt.output, s->name, r->tmp_tag, tmp, sizeof tmp) != WS_OK) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
@@ -111,98 +126,145 @@ static int leader_shard(embed_run *r, int64_t idx) {
         LOG_WARN("%s; redoing shard %s", ws_error_message(), s->name);
         unlink(final);
     }
-    ws_pipeline *p = NULL;
-    ws_h5_writer *w = NULL;
-    if ((rc = pipeline_open(s, &r->pp, &p)) != WS_OK) {
-        LOG_ERROR("shard %s (%s): %s", s->name, s->path, ws_error_message());
+    if ((rc = pipeline_open(s, &r->pp, &o->p)) != WS_OK) {
+        LOG_ERROR("shard %s (%s): %s", s->name, s->display, ws_error_message());
         return SHARD_FAILED;
     }
-    r->meta.source = s->path;
-    if ((rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &w)) != WS_OK) {
+    r->meta.source = s->display;
+    if ((rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &o->w)) != WS_OK) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
-        pipeline_close(p);
+        pipeline_close(o->p);
         return SHARD_FAILED;
     }
-    embed_times t = {0};
-    int result = SHARD_DONE;
-    for (;;) {
-        double t0 = MPI_Wtime();
-        const ws_batch *b = pipeline_next_batch(p);
-        t.input_wait += MPI_Wtime() - t0;
-        if (!b) {
-            LOG_ERROR("shard %s: out of memory in the image pipeline", s->name);
-            result = SHARD_FAILED;
-            break;
-        }
-        tp_header h = {b->n > 0 ? CMD_BATCH : CMD_SHARD_END, b->n, idx, embed_queue_get(&r->queue, EQ_STOP) > 0};
-        tp_agree(r, &h);
-        if (h.stop) {
-            result = SHARD_STOPPED;
-            break;
-        }
-        if (b->n == 0) break;
-        memcpy(r->pixels, b->pixels, (size_t)b->n * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
-        group_forward(r, b->n, &t);
-        leader_head(r, b->n, &t);
-        zero_failed_rows(r, b);
-        double t1 = MPI_Wtime();
-        ws_h5_rows rows = {(const char *const *)b->keys, b->status, r->cls, r->patch_mean, r->patch, r->z,
-                           r->proto_index, r->proto_score};
-        rc = h5_writer_append(w, b->n, &rows);
-        t.write += MPI_Wtime() - t1;
-        int failed_images = 0;
-        for (int i = 0; i < b->n; i++) failed_images += b->status[i] != 0;
-        embed_queue_add(&r->queue, EQ_IMAGES, b->n);
-        if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
-        if (rc != WS_OK) {
-            LOG_ERROR("shard %s: %s", s->name, ws_error_message());
-            result = SHARD_FAILED;
-            break;
-        }
-        show_progress(r, 0);
+    return SHARD_OPEN;
+}
+
+/* Leader: the shard's next batch through the TP group and into its file. SHARD_RUNNING, or how
+ * the shard ends: SHARD_DONE (its last batch), SHARD_FAILED or SHARD_STOPPED. */
+static int shard_step(embed_run *r, open_shard *o) {
+    const ws_shard *s = &r->shards.shards[o->idx];
+    embed_times *t = &o->t;
+    double t0 = MPI_Wtime();
+    const ws_batch *b = pipeline_next_batch(o->p);
+    t->input_wait += MPI_Wtime() - t0;
+    if (!b) {
+        LOG_ERROR("shard %s: out of memory in the image pipeline", s->name);
+        return SHARD_FAILED;
     }
+    tp_header h = {b->n > 0 ? CMD_BATCH : CMD_SHARD_END, b->n, o->idx, embed_queue_get(&r->queue, EQ_STOP) > 0};
+    tp_agree(r, &h);
+    if (h.stop) return SHARD_STOPPED;
+    if (b->n == 0) return SHARD_DONE;
+    memcpy(r->pixels, b->pixels, (size_t)b->n * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
+    group_forward(r, b->n, t);
+    leader_head(r, b->n, t);
+    zero_failed_rows(r, b);
+    double t1 = MPI_Wtime();
+    ws_h5_rows rows = {(const char *const *)b->keys, b->status, r->cls, r->patch_mean, r->patch, r->z,
+                       r->proto_index, r->proto_score};
+    int rc = h5_writer_append(o->w, b->n, &rows);
+    t->write += MPI_Wtime() - t1;
+    int failed_images = 0;
+    for (int i = 0; i < b->n; i++) failed_images += b->status[i] != 0;
+    embed_queue_add(&r->queue, EQ_IMAGES, b->n);
+    if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
+    if (rc != WS_OK) {
+        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+        return SHARD_FAILED;
+    }
+    show_progress(r, 0);
+    return SHARD_RUNNING;
+}
+
+/* Leader: close the shard that ended with `result`: rename its file when it is complete (a
+ * damaged input fails it), else remove it. Returns the final result. */
+static int shard_close(embed_run *r, open_shard *o, int result) {
+    const ws_shard *s = &r->shards.shards[o->idx];
     const char *why = NULL;
-    if (result == SHARD_DONE && pipeline_damaged(p, &why)) {
-        LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->path, why ? why : "");
+    if (result == SHARD_DONE && pipeline_damaged(o->p, &why)) {
+        LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->display, why ? why : "");
         result = SHARD_FAILED;
     }
-    pipeline_seconds(p, &t.read, &t.decode);
-    pipeline_close(p);
+    pipeline_seconds(o->p, &o->t.read, &o->t.decode);
+    pipeline_close(o->p);
     if (result == SHARD_DONE) {
         double t1 = MPI_Wtime();
-        rc = h5_writer_finish(w);
-        t.write += MPI_Wtime() - t1;
+        int rc = h5_writer_finish(o->w);
+        o->t.write += MPI_Wtime() - t1;
         if (rc != WS_OK) {
             LOG_ERROR("shard %s: %s", s->name, ws_error_message());
             result = SHARD_FAILED;
         }
     } else {
-        h5_writer_abort(w);
+        h5_writer_abort(o->w);
     }
-    if (result != SHARD_STOPPED) embed_stats_write(r->stats_fd, r->topo.world_rank, "shard", s->name, &t);
-    embed_times_add(&r->total, &t);
+    if (result != SHARD_STOPPED) embed_stats_write(r->stats_fd, r->topo.world_rank, "shard", s->name, &o->t);
+    embed_times_add(&r->total, &o->t);
     return result;
 }
 
-static void leader_loop(embed_run *r) {
+static void count_shard(embed_run *r, int64_t idx, int res) {
+    embed_queue_add(&r->queue, res == SHARD_DONE ? EQ_SHARDS_DONE : res == SHARD_SKIPPED ? EQ_SHARDS_SKIPPED
+                                                                                          : EQ_SHARDS_FAILED, 1);
+    if (res == SHARD_FAILED) record_failed(r, idx);
+    show_progress(r, 0);
+}
+
+/* Leader: claim shards until one needs work and open it (1), or none is left / a stop is asked (0). */
+static int claim_shard(embed_run *r, open_shard *o) {
     for (;;) {
-        int stop = embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0;
-        int64_t idx = stop ? r->num_shards : embed_queue_add(&r->queue, EQ_NEXT_SHARD, 1);
-        if (stop || idx >= r->num_shards) {
-            tp_header h = {CMD_FINISH, 0, 0, stop};
-            tp_agree(r, &h);
-            r->stopped = (int)h.stop;
-            break;
-        }
-        int res = leader_shard(r, idx);
-        if (res == SHARD_STOPPED) {
-            r->stopped = 1;
-            break;
-        }
-        embed_queue_add(&r->queue, res == SHARD_DONE ? EQ_SHARDS_DONE : res == SHARD_SKIPPED ? EQ_SHARDS_SKIPPED
-                                                                                              : EQ_SHARDS_FAILED, 1);
-        if (res == SHARD_FAILED) record_failed(r, idx);
-        show_progress(r, 0);
+        if (embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0) return 0;
+        int64_t idx = embed_queue_add(&r->queue, EQ_NEXT_SHARD, 1);
+        if (idx >= r->num_shards) return 0;
+        int res = shard_open(r, idx, o);
+        if (res == SHARD_OPEN) return 1;
+        count_shard(r, idx, res);
+    }
+}
+
+/* The open shard to step next: the oldest with a batch (or its end) ready; while none is, wait.
+ * So a shard whose source stalls (a slow server) does not hold the batches of the others, and a
+ * stop is seen while waiting (-1). */
+static int pick_ready(embed_run *r, open_shard *open, int n) {
+    for (;;) {
+        for (int i = 0; i < n; i++)
+            if (pipeline_batch_ready(open[i].p)) return i;
+        if (embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0) return -1;
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Leader: up to --read-ahead shards open at once (their pipelines read ahead), batches taken from
+ * whichever has one ready; each shard's rows still go to its own file in its own order. */
+static void leader_loop(embed_run *r) {
+    open_shard open[WS_MAX_READ_AHEAD];
+    int n = 0, more = 1, stopped = 0;
+    while (!stopped) {
+        while (more && n < r->opt.read_ahead)
+            if (claim_shard(r, &open[n])) n++;
+            else more = 0;
+        if (n == 0) break;
+        double t0 = MPI_Wtime();
+        int k = pick_ready(r, open, n);
+        if (k < 0) break;   /* stop: the group agrees on it below */
+        open[k].t.input_wait += MPI_Wtime() - t0;
+        int res = shard_step(r, &open[k]);
+        if (res == SHARD_RUNNING) continue;
+        res = shard_close(r, &open[k], res);
+        int64_t idx = open[k].idx;
+        memmove(&open[k], &open[k + 1], (size_t)(n - k - 1) * sizeof *open);
+        n--;
+        if (res == SHARD_STOPPED) stopped = 1;
+        else count_shard(r, idx, res);
+    }
+    for (int i = 0; i < n; i++) shard_close(r, &open[i], SHARD_STOPPED);   /* claimed, left for a rerun */
+    if (stopped) {
+        r->stopped = 1;
+    } else {
+        tp_header h = {CMD_FINISH, 0, 0, embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0};
+        tp_agree(r, &h);
+        r->stopped = (int)h.stop;
     }
     if (r->stopped) embed_queue_add(&r->queue, EQ_STOP, 1);  /* stop the other groups too */
 }

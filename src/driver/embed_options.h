@@ -5,6 +5,10 @@
 #define WEBSSL_DRIVER_EMBED_OPTIONS_H
 
 #include "common/dtype.h"
+#include "data/stream.h"
+
+#define WS_DEFAULT_READ_AHEAD 2
+#define WS_MAX_READ_AHEAD 16
 
 typedef struct {
     const char *model;        /* --model PATH (required) */
@@ -31,6 +35,9 @@ typedef struct {
     long long max_pixels;     /* --max-pixels N: refuse larger images (status "too large"); 0 = default */
     int exif_transpose;       /* --exif-transpose: apply the EXIF orientation before resizing */
     int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
+    int read_ahead;           /* --read-ahead N shards read at once per TP group (1..WS_MAX_READ_AHEAD) */
+    ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes: streamed
+                               * (http(s)://, pipe:) shards */
     int help;                 /* --help given */
 } embed_options;
 

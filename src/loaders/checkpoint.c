@@ -55,7 +55,7 @@ int ckpt_open(const char *path, ws_ckpt *out) {
         }
         size_t got = fread(magic, 1, sizeof magic, f);
         fclose(f);
-        if (got == 4 && !memcmp(magic, "PK\x03\x04", 4)) {
+        if ((got == 4 && !memcmp(magic, "PK\x03\x04", 4)) || (got == 4 && !memcmp(magic, "\x80\x02\x8a\x0a", 4))) {
             out->format = WS_CKPT_PTH;
             rc = ckpt_open_pth(path, out);
         } else {

@@ -50,7 +50,8 @@ typedef struct ws_ckpt {
 
 /* Open any supported checkpoint: a directory (HF), *.safetensors, or *.pth / *.pt (zip). The
  * format is detected from content: a directory is an HF directory, a file starting with the zip
- * magic "PK\x03\x04" is a .pth, anything else is read as safetensors. `out` is initialised here;
+ * magic "PK\x03\x04" or with torch's legacy pickle header is a .pth (also pytorch_model.bin),
+ * anything else is read as safetensors. `out` is initialised here;
  * on failure it is left closed. Returns WS_OK or an error naming the file (and the tensor). */
 int ckpt_open(const char *path, ws_ckpt *out);
 void ckpt_close(ws_ckpt *c);

@@ -1,7 +1,11 @@
-/* HuggingFace model directories: config.json (model_type dinov2 with SwiGLU, or vit for MAE) gives
- * the architecture, preprocessor_config.json (when present) the preprocessing, and the weights
- * are model.safetensors or the shards named by model.safetensors.index.json. Absent config keys
- * take the transformers class defaults, except layer_norm_eps (1e-6, with a warning). */
+/* HuggingFace model directories: config.json (model_type dinov2 or dinov2_with_registers with
+ * SwiGLU, or vit for MAE) gives the architecture, preprocessor_config.json (when present) the
+ * preprocessing, and the weights are the first present of model.safetensors, the shards named by
+ * model.safetensors.index.json, pytorch_model.bin (torch.save, zip or legacy) and the shards named
+ * by pytorch_model.bin.index.json. Absent config keys take the transformers class defaults, except
+ * layer_norm_eps (1e-6, with a warning). A hub cache folder (models--org--name, holding refs/ and
+ * snapshots/) stands for the snapshot its refs/main names; files that are symlinks into blobs/
+ * are read through them. */
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
 #include "common/error.h"
@@ -82,7 +86,7 @@ static const char *get_str(const cJSON *o, const char *key) {
 static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
     memset(a, 0, sizeof *a);
     const char *type = get_str(cfg, "model_type");
-    if (!type) return ws_errorf(WS_ERR_FORMAT, "%s: no model_type (expected \"dinov2\" or \"vit\")", file);
+    if (!type) return ws_errorf(WS_ERR_FORMAT, "%s: no model_type (expected \"dinov2\", \"dinov2_with_registers\" or \"vit\")", file);
     int rc = 0, channels;
     double eps, ratio;
     /* transformers class defaults where the key is absent */
@@ -104,7 +108,7 @@ static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
     a->norm_eps = (float)eps;
     a->proj_bias = a->ffn_bias = 1;
     const char *act = get_str(cfg, "hidden_act");
-    if (!strcmp(type, "dinov2")) {
+    if (!strcmp(type, "dinov2") || !strcmp(type, "dinov2_with_registers")) {
         int swiglu;
         double ls;
         rc = get_bool(file, cfg, "use_swiglu_ffn", 0, &swiglu);
@@ -128,8 +132,8 @@ static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
         rc = get_int(file, cfg, "intermediate_size", 3072, &a->ffn_hidden);
         if (rc) return rc;
     } else {
-        return ws_errorf(WS_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (expected \"dinov2\" or \"vit\")",
-                         file, type);
+        return ws_errorf(WS_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (expected \"dinov2\", "
+                         "\"dinov2_with_registers\" or \"vit\")", file, type);
     }
     return WS_OK;
 }
@@ -221,9 +225,11 @@ static void name_from_dir(const char *dir, char *out, size_t n) {
     out[len_name] = '\0';
 }
 
-/* model.safetensors.index.json: open every shard once, then check that each listed tensor is
- * in the shard the index names. */
-static int open_shards(const char *dir, const char *index_path, ws_ckpt *out) {
+typedef int (*file_opener)(const char *path, ws_ckpt *out);
+
+/* model.safetensors.index.json / pytorch_model.bin.index.json: open every shard once with `open`,
+ * then check that each listed tensor is in the shard the index names. */
+static int open_shards(const char *dir, const char *index_path, file_opener open, ws_ckpt *out) {
     cJSON *idx;
     int rc = json_load(index_path, 0, &idx);
     if (rc) return rc;
@@ -253,7 +259,7 @@ static int open_shards(const char *dir, const char *index_path, ws_ckpt *out) {
             rc = ws_errorf(WS_ERR_IO, "%s: shard %s (listed in %s) is missing", dir, shard, index_path);
             break;
         }
-        rc = ckpt_open_safetensors(path, out);
+        rc = open(path, out);
         if (rc) break;
     }
     cJSON_ArrayForEach(e, map) {
@@ -271,11 +277,53 @@ static int open_shards(const char *dir, const char *index_path, ws_ckpt *out) {
     return rc;
 }
 
-int ckpt_open_hf_dir(const char *dir, ws_ckpt *out) {
+/* A hub cache folder (models--org--name with refs/main and snapshots/): the snapshot refs/main
+ * names, into snap[cap]. 1 when `dir` is such a folder (WS_OK in *rc or an error), else 0. */
+static int hub_cache_snapshot(const char *dir, char *snap, size_t cap, int *rc) {
     char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/snapshots", dir);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (stat(path, &st) == 0) return 0;   /* an ordinary model directory */
+    snprintf(path, sizeof path, "%s/refs/main", dir);
+    FILE *f = fopen(path, "r");
+    char rev[256] = "";
+    if (!f) {
+        *rc = ws_errorf(WS_ERR_IO, "%s: a hub cache folder without refs/main (%s); pass the snapshot "
+                        "directory, %s/snapshots/<revision>", dir, strerror(errno), dir);
+        return 1;
+    }
+    if (!fgets(rev, sizeof rev, f)) rev[0] = '\0';
+    fclose(f);
+    rev[strcspn(rev, "\r\n")] = '\0';
+    if (!rev[0] || strchr(rev, '/') || !strcmp(rev, "..") || !strcmp(rev, ".")) {
+        *rc = ws_errorf(WS_ERR_FORMAT, "%s: refs/main does not hold a revision", dir);
+        return 1;
+    }
+    if ((size_t)snprintf(snap, cap, "%s/snapshots/%s", dir, rev) >= cap) {
+        *rc = ws_errorf(WS_ERR_ARG, "%s: path too long", dir);
+        return 1;
+    }
+    if (stat(snap, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        *rc = ws_errorf(WS_ERR_IO, "%s: refs/main names revision %s but %s is missing", dir, rev, snap);
+        return 1;
+    }
+    *rc = WS_OK;
+    return 1;
+}
+
+int ckpt_open_hf_dir(const char *dir, ws_ckpt *out) {
+    char path[4096], snap[2048];
+    int rc;
+    if (hub_cache_snapshot(dir, snap, sizeof snap, &rc)) {
+        if (rc != WS_OK) return rc;
+        LOG_INFO("%s: hub cache folder; reading snapshot %s", dir, snap);
+        dir = snap;
+    }
     cJSON *cfg = NULL, *pp = NULL;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    int rc = json_load(path, 0, &cfg);
+    rc = json_load(path, 0, &cfg);
     if (rc) return rc;
     ws_arch a;
     rc = arch_from_config(path, cfg, &a);
@@ -296,17 +344,23 @@ int ckpt_open_hf_dir(const char *dir, ws_ckpt *out) {
     rc = arch_validate(&a);
     if (rc) return ws_error_context(rc, "%s", path);
 
+    /* the weights: the first of these present */
+    static const struct { const char *file; int index; file_opener open; } weights[] = {
+        {"model.safetensors", 0, ckpt_open_safetensors},
+        {"model.safetensors.index.json", 1, ckpt_open_safetensors},
+        {"pytorch_model.bin", 0, ckpt_open_pth},
+        {"pytorch_model.bin.index.json", 1, ckpt_open_pth},
+    };
+    size_t w = 0;
     struct stat st;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (stat(path, &st) == 0) {
-        rc = ckpt_open_safetensors(path, out);
-    } else {
-        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-        if (stat(path, &st) != 0)
-            return ws_errorf(WS_ERR_IO, "%s: neither model.safetensors nor model.safetensors.index.json is present "
-                             "(pytorch_model.bin is not read)", dir);
-        rc = open_shards(dir, path, out);
+    for (; w < sizeof weights / sizeof weights[0]; w++) {
+        snprintf(path, sizeof path, "%s/%s", dir, weights[w].file);
+        if (stat(path, &st) == 0) break;
     }
+    if (w == sizeof weights / sizeof weights[0])
+        return ws_errorf(WS_ERR_IO, "%s: no weights: none of model.safetensors, model.safetensors.index.json, "
+                         "pytorch_model.bin, pytorch_model.bin.index.json is present", dir);
+    rc = weights[w].index ? open_shards(dir, path, weights[w].open, out) : weights[w].open(path, out);
     if (rc) return rc;
     out->has_arch = 1;
     out->arch = a;

@@ -270,16 +270,18 @@ static int memo_get(unpickler *u, uint64_t idx) {
     return push(u, u->memo[idx]);
 }
 
-/* BINPERSID: ('storage', <Type>Storage, key, location, numel) -> a storage record. */
+/* BINPERSID: ('storage', <Type>Storage, key, location, numel[, None]) -> a storage record. */
 static int op_persid(unpickler *u) {
     pk_value *pid = NULL;
     int rc = pop(u, &pid);
     if (rc != WS_OK) return rc;
     pk_value **it = pid->u.seq.items;
-    if (pid->kind != PK_TUPLE || pid->u.seq.n != 5 || it[0]->kind != PK_STR || strcmp(it[0]->u.str.s, "storage") ||
-        it[1]->kind != PK_GLOBAL || it[1]->u.global.id != G_STORAGE || it[2]->kind != PK_STR ||
-        it[3]->kind != PK_STR || it[4]->kind != PK_INT)
-        return fail(u, WS_ERR_FORMAT, "persistent id is not a ('storage', type, key, location, numel) record");
+    /* the legacy (non-zip) format adds a 6th item, view metadata: None for every storage it writes */
+    if (pid->kind != PK_TUPLE || pid->u.seq.n < 5 || pid->u.seq.n > 6 || it[0]->kind != PK_STR ||
+        strcmp(it[0]->u.str.s, "storage") || it[1]->kind != PK_GLOBAL || it[1]->u.global.id != G_STORAGE ||
+        it[2]->kind != PK_STR || it[3]->kind != PK_STR || it[4]->kind != PK_INT ||
+        (pid->u.seq.n == 6 && it[5]->kind != PK_NONE))
+        return fail(u, WS_ERR_FORMAT, "persistent id is not a ('storage', type, key, location, numel[, None]) record");
     const pk_storage_type *type = it[1]->u.global.storage;
     int64_t numel = it[4]->u.i;
     if (numel < 0 || numel > INT64_MAX / type->elsize)
@@ -560,7 +562,7 @@ static int step(unpickler *u, int *done) {
     }
 }
 
-int pk_parse(const void *data, size_t len, const char *label, pk_doc *out) {
+int pk_parse_prefix(const void *data, size_t len, const char *label, pk_doc *out, size_t *used) {
     memset(out, 0, sizeof *out);
     unpickler u = {.start = data, .p = data, .end = (const unsigned char *)data + len, .label = label, .doc = out};
     int rc = WS_OK, done = 0;
@@ -569,7 +571,12 @@ int pk_parse(const void *data, size_t len, const char *label, pk_doc *out) {
     free(u.marks);
     free(u.memo);
     if (rc != WS_OK) pk_free(out);
+    if (used) *used = rc == WS_OK ? (size_t)(u.p - u.start) : 0;
     return rc;
+}
+
+int pk_parse(const void *data, size_t len, const char *label, pk_doc *out) {
+    return pk_parse_prefix(data, len, label, out, NULL);
 }
 
 void pk_free(pk_doc *d) {

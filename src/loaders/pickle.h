@@ -68,6 +68,9 @@ typedef struct {
 /* Unpickle `data[0, len)`. `label` names the input in error messages. Returns WS_OK or a negative
  * ws_err with a message naming the problem and its byte offset; on failure `out` needs no pk_free. */
 int pk_parse(const void *data, size_t len, const char *label, pk_doc *out);
+/* The same for a pickle followed by other bytes (torch's legacy format writes several in a row):
+ * *used receives the bytes up to and including its STOP opcode. */
+int pk_parse_prefix(const void *data, size_t len, const char *label, pk_doc *out, size_t *used);
 void pk_free(pk_doc *d);
 
 /* Number of key/value pairs of a PK_DICT, and the i-th key and value. */

@@ -1,7 +1,8 @@
-/* libFuzzer target for the .pth container: the input is a whole archive. The zip reader must fail
+/* libFuzzer target for the .pth container: the input is a whole file. The zip reader must fail
  * cleanly or give entries inside the input (each is read in full, so ASan sees any out-of-bounds
- * offset); an archive that parses is then read as a checkpoint (data.pkl through the restricted
- * unpickler, storages checked against their entries) and every tensor is read in full. */
+ * offset); the input is then read as a checkpoint, zip or legacy layout (pickles through the
+ * restricted unpickler, storages checked against their entries or the bytes left) and every
+ * tensor is read in full. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,13 @@ static volatile uint8_t sink;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ws_log_set_level(WS_LOG_ERROR);
     ws_zip z;
-    if (zip_open_mem(data, size, "fuzz.pth", &z) != 0) return 0;
-    for (size_t i = 0; i < z.num_entries; i++) {
-        const uint8_t *p = zip_entry_data(&z, &z.entries[i]);
-        for (uint64_t k = 0; k < z.entries[i].size; k++) sink += p[k];
+    if (zip_open_mem(data, size, "fuzz.pth", &z) == 0) {
+        for (size_t i = 0; i < z.num_entries; i++) {
+            const uint8_t *p = zip_entry_data(&z, &z.entries[i]);
+            for (uint64_t k = 0; k < z.entries[i].size; k++) sink += p[k];
+        }
+        zip_close(&z);
     }
-    zip_close(&z);
     ws_ckpt c = {.path = strdup("fuzz.pth")};
     if (ckpt_parse_pth(&c, "fuzz.pth", data, size) == 0) {
         for (size_t i = 0; i < c.num_tensors; i++) {

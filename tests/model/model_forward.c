@@ -2,7 +2,7 @@
  * features as raw float32 files, so a Python script can compare them with transformers / PyTorch.
  *
  *   model_forward (--model PATH | --random ARCH --seed S) --pixels FILE --batch B --resolution R
- *                 --out PREFIX [--dtype fp32|bf16] [--posembed hf|original] [--tp N] [--arch A]
+ *                 --out PREFIX [--dtype fp32|bf16] [--posembed hf|original|hf-antialias] [--tp N] [--arch A]
  *                 [--device cpu|cuda]
  *
  * Writes PREFIX.cls [B,C], PREFIX.patch_mean [B,C], PREFIX.patch [B,g*g,C]. With --tp N the model
@@ -97,7 +97,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--dtype")) {
             if (ws_dtype_parse(v, &base.opt.compute)) { fprintf(stderr, "bad --dtype %s\n", v); return 1; }
         } else if (!strcmp(k, "--posembed")) {
-            base.opt.posembed = !strcmp(v, "original") ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
+            base.opt.posembed = !strcmp(v, "original") ? WS_POSEMBED_ORIGINAL
+                              : !strcmp(v, "hf-antialias") ? WS_POSEMBED_HF_ANTIALIAS : WS_POSEMBED_HF;
         } else {
             fprintf(stderr, "model_forward: unknown option %s\n", k);
             return 1;
@@ -105,7 +106,7 @@ int main(int argc, char **argv) {
     }
     if ((!base.model && !base.random) || !base.pixels_file || !base.out || base.R <= 0 || base.B <= 0 || base.tp < 1) {
         fprintf(stderr, "usage: model_forward (--model PATH | --random ARCH --seed S) --pixels FILE "
-                        "--batch B --resolution R --out PREFIX [--dtype D] [--posembed hf|original] [--tp N] "
+                        "--batch B --resolution R --out PREFIX [--dtype D] [--posembed hf|original|hf-antialias] [--tp N] "
                         "[--device cpu|cuda]\n");
         return 1;
     }

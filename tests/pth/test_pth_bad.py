@@ -153,5 +153,29 @@ expect("shared dict", path("shared.pth"), "under 'a' appears more than once")
 pthgen.write_pth(path("not_dict.pth"), b"\x80\x02N.", {})
 expect("top level not a dict", path("not_dict.pth"), "not a dict")
 
+# The legacy (non-zip) layout: pickles in a row, then count + bytes per storage.
+def legacy(name, obj):
+    torch.save(obj, path(name), _use_new_zipfile_serialization=False)
+    return open(path(name), "rb").read()
+
+
+leg = legacy("legacy.pth", good)
+rc, out, err = pthgen.run_dump(tool, path("legacy.pth"))
+print(f"{'legacy layout, good':22s} exit {rc}  -> {'ok' if rc == 0 else 'FAIL: ' + err[:300]}")
+failures += rc != 0
+legacy("legacy_system.pth", {"a": torch.zeros(2), "x": Payload(os.system, (f"touch {marker}",))})
+expect("legacy os.system", path("legacy_system.pth"), "refusing global", "system")
+for label, data, needle in [
+        ("legacy truncated", leg[:-20], "bytes are left"),
+        ("legacy cut in pickles", leg[:120], "legacy"),
+        ("legacy huge count", leg[:leg.rfind(struct.pack("<q", 24))] + struct.pack("<q", 1 << 60) +
+         leg[leg.rfind(struct.pack("<q", 24)) + 8:], "claims"),
+        ("legacy version", leg[:15] + leg[15:21].replace(b"\xe9\x03", b"\xea\x03") + leg[21:], "protocol version"),
+        ("legacy big-endian", leg.replace(b"little_endianq\x02\x88", b"little_endianq\x02\x89", 1), "little-endian")]:
+    assert data != leg, label
+    with open(path("legacy_bad.pth"), "wb") as f:
+        f.write(data)
+    expect(label, path("legacy_bad.pth"), needle)
+
 print("FAILED" if failures else "every bad input refused with a clear message", f"({failures} failures)")
 sys.exit(1 if failures else 0)

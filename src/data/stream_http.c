@@ -1,0 +1,153 @@
+/* HTTP(S) connections of streamed shards on libcurl: one transfer driven from the caller's thread
+ * through the multi interface (no threads of its own), resumed with a Range request (see
+ * stream_conn.h). */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/stream_conn.h"
+
+struct stream_conn {
+    CURLM *multi;
+    CURL *easy;
+    char *buf;                 /* body bytes received and not yet read: [pos, len) */
+    size_t pos, len, cap;
+    uint64_t skip;             /* bytes still to drop (the server ignored the Range) */
+    uint64_t offset;           /* the byte asked for */
+    int started, done, nomem;
+    const atomic_int *cancel;
+    CURLcode result;
+    char range[32];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
+    stream_conn *c = arg;
+    size_t n = size * nmemb;
+    if (!c->started) {
+        long code = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+        c->skip = code == 206 ? 0 : c->offset;
+        c->started = 1;
+    }
+    size_t drop = c->skip < n ? (size_t)c->skip : n;
+    c->skip -= drop;
+    data += drop;
+    size_t keep = n - drop;
+    if (!keep) return n;
+    if (c->pos == c->len) c->pos = c->len = 0;
+    if (c->len + keep > c->cap) {
+        size_t cap = c->cap ? c->cap : 1 << 16;
+        while (cap < c->len + keep) cap *= 2;
+        char *b = realloc(c->buf, cap);
+        if (!b) {
+            c->nomem = 1;
+            return 0;
+        }
+        c->buf = b;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, data, keep);
+    c->len += keep;
+    return n;
+}
+
+static stream_conn *http_open(const char *source, uint64_t offset, const ws_stream_opts *opts,
+                              const atomic_int *cancel) {
+    pthread_once(&curl_once, curl_init);
+    stream_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->offset = offset;
+    c->cancel = cancel;
+    if (curl_init_rc != CURLE_OK || !(c->multi = curl_multi_init()) || !(c->easy = curl_easy_init())) {
+        c->done = 1;
+        c->result = curl_init_rc != CURLE_OK ? curl_init_rc : CURLE_OUT_OF_MEMORY;
+        return c;
+    }
+    long timeout = opts->timeout < 1 ? 1 : (long)opts->timeout;
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_URL, source);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);        /* under 1 byte/s for `timeout` s */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "identity");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    if (offset) {
+        snprintf(c->range, sizeof c->range, "%llu-", (unsigned long long)offset);
+        curl_easy_setopt(e, CURLOPT_RANGE, c->range);
+    }
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        c->done = 1;
+        c->result = CURLE_OUT_OF_MEMORY;
+    }
+    return c;
+}
+
+/* A failure worth another attempt? Transfers that cannot go better are not. */
+static int permanent(CURLcode rc) {
+    return rc == CURLE_TOO_MANY_REDIRECTS || rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
+           rc == CURLE_OUT_OF_MEMORY;
+}
+
+static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_t whylen) {
+    while (c->pos == c->len && !c->done) {
+        if (atomic_load(c->cancel)) {
+            snprintf(why, whylen, "cancelled");
+            return CONN_PERMANENT;
+        }
+        int running = 0, left = 0;
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+            c->done = 1;
+            c->result = CURLE_RECV_ERROR;
+        }
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(c->multi, &left)))
+            if (m->msg == CURLMSG_DONE) c->done = 1, c->result = m->data.result;
+        if (c->pos == c->len && !c->done && running)
+            curl_multi_poll(c->multi, NULL, 0, STREAM_CANCEL_POLL_MS, NULL);
+    }
+    if (c->pos < c->len) {
+        size_t n = c->len - c->pos < cap ? c->len - c->pos : cap;
+        memcpy(buf, c->buf + c->pos, n);
+        c->pos += n;
+        return (ssize_t)n;
+    }
+    if (c->result == CURLE_OK) return 0;
+    if (c->nomem) {
+        snprintf(why, whylen, "out of memory receiving the body");
+        return CONN_PERMANENT;
+    }
+    long code = 0;
+    if (c->easy) curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+    const char *msg = c->errbuf[0] ? c->errbuf : curl_easy_strerror(c->result);
+    if (c->result == CURLE_HTTP_RETURNED_ERROR) snprintf(why, whylen, "HTTP status %ld", code);
+    else snprintf(why, whylen, "%s", msg);
+    return permanent(c->result) ? CONN_PERMANENT : CONN_RETRY;
+}
+
+static void http_close(stream_conn *c) {
+    if (!c) return;
+    if (c->multi && c->easy) curl_multi_remove_handle(c->multi, c->easy);
+    if (c->easy) curl_easy_cleanup(c->easy);
+    if (c->multi) curl_multi_cleanup(c->multi);
+    free(c->buf);
+    free(c);
+}
+
+const stream_conn_ops stream_conn_http = {.open = http_open, .read = http_read, .close = http_close};
