@@ -19,6 +19,7 @@
 #include "io/run_dir.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
+#include "loaders/ckpt_fingerprint.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ static int check_arch(embed_run *r, ws_arch *a) {
     int rc = ckpt_open(r->opt.model, &c);
     if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
     rc = arch_for_checkpoint(&c, r->opt.arch, a);
+    if (rc == WS_OK) rc = ckpt_fingerprint(&c, &r->weights);
     if (r->opt.posembed < 0) r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
     ckpt_close(&c);
     if (rc != WS_OK) return rc;
@@ -67,6 +69,7 @@ static char *config_json(const embed_run *r) {
     h5_features_format(r->layout.features, feats, sizeof feats);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", r->opt.model);
+    cJSON_AddItemToObject(o, "weights", cJSON_Parse(r->weights));
     cJSON_AddStringToObject(o, "arch", r->arch.name);
     cJSON_AddStringToObject(o, "features", feats);
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
@@ -257,6 +260,7 @@ static void run_free(embed_run *r) {
     free(r->proto_score);
     head_free(&r->head);
     free(r->failed);
+    free(r->weights);
     embed_stats_close(r->stats_fd);
     run_dir_unlock(r->lock_fd);
     topology_free(&r->topo);

@@ -2,11 +2,12 @@
  *   'data/{00000..00999}.tar'  brace ranges (zero padding kept from the first bound) and
  *   'data/{a,b}/x.tar'         comma lists, several braces per spec, then
  *   'data/train-??.tar'        glob patterns (* ? [..], sorted) -> one TAR shard per file
- *   'images/'                  a directory, walked recursively, files with an image extension
+ *   'images/'                  a directory, walked recursively (symlinks followed, each
+ *                              directory once), files with an image extension
  *                              (jpg jpeg png webp gif bmp, any case) sorted by relative path,
  *                              split into FILES shards of `shard_size` images
  *   '@list.txt'                one image path per line (blank lines and '#' lines skipped), in
- *                              file order, split likewise
+ *                              file order, split likewise; the list must be a regular file
  * Every shard has a stable name, the base name of its output file:
  *   TAR:   the tar's base name without .tar / .tar.gz / .tgz ("data/00042.tar" -> "00042");
  *   FILES: "<dir or list base name>-<index %05d>" ("images/" -> "images-00000", "images-00001";

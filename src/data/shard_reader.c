@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
+#include "common/file_open.h"
 #include "data/image_status.h"
 #include "data/shard_reader.h"
 #include "data/tar_reader.h"
@@ -14,6 +16,8 @@ struct ws_shard_reader {
     const ws_shard *shard;
     tar_reader *tar;     /* TAR shards */
     size_t next;         /* FILES shards: next file */
+    int vanished;        /* FILES shards: a listed file no longer exists */
+    char why[300];
 };
 
 int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
@@ -29,13 +33,17 @@ int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
     return WS_OK;
 }
 
-static void read_file(const char *path, ws_sample *s) {
-    FILE *f = fopen(path, "rb");
+/* Read one file into s. Returns 0 when the file does not exist (any more). */
+static int read_file(const char *path, ws_sample *s) {
     struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    const char *why = NULL;
+    int fd = ws_open_regular(path, &st, &why);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) return 0;
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd), why = "out of memory";
         s->status = WS_IMG_READ_ERROR;
-        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path,
-                 f ? "not a regular file" : strerror(errno));
+        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path, why);
     } else if (st.st_size == 0) {
         s->status = WS_IMG_EMPTY;
         snprintf(s->reason, sizeof s->reason, "zero-byte file");
@@ -54,12 +62,13 @@ static void read_file(const char *path, ws_sample *s) {
         s->size = (size_t)st.st_size;
     }
     if (f) fclose(f);
+    return 1;
 }
 
 int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
     if (r->tar) return tar_reader_next(r->tar, s, r->shard->name);
     memset(s, 0, sizeof *s);
-    if (r->next >= r->shard->nfiles) return 0;
+    if (r->vanished || r->next >= r->shard->nfiles) return 0;
     size_t i = r->next++;
     s->key = strdup(r->shard->keys[i]);
     if (!s->key) {
@@ -67,14 +76,22 @@ int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
         snprintf(s->reason, sizeof s->reason, "out of memory");
         return 1;
     }
-    read_file(r->shard->files[i], s);
+    if (!read_file(r->shard->files[i], s)) {
+        /* A listed file that is gone (a directory unmounted or removed mid-run): the shard is
+         * incomplete, not a row of read errors that a resume would keep. */
+        r->vanished = 1;
+        snprintf(r->why, sizeof r->why, "input file %s does not exist (removed after the input was listed?)",
+                 r->shard->files[i]);
+        sample_free(s);
+        return 0;
+    }
     return 1;
 }
 
 int shard_reader_damaged(const ws_shard_reader *r, const char **why) {
     if (r->tar) return tar_reader_damaged(r->tar, why);
-    if (why) *why = NULL;
-    return 0;
+    if (why) *why = r->vanished ? r->why : NULL;
+    return r->vanished;
 }
 
 void shard_reader_close(ws_shard_reader *r) {

@@ -3,13 +3,13 @@
  * the leader's commands (protocol in embed_run.h). */
 #include "driver/embed_run.h"
 #include "driver/embed_signal.h"
+#include "driver/resume.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "io/run_dir.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum { CMD_NONE = 0, CMD_BATCH, CMD_SHARD_END, CMD_FINISH };
 enum { SHARD_DONE, SHARD_SKIPPED, SHARD_FAILED, SHARD_STOPPED };
@@ -101,24 +101,33 @@ static int leader_shard(embed_run *r, int64_t idx) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
         return SHARD_FAILED;
     }
-    int64_t count = 0;
-    int rc = h5_shard_check(final, &r->layout, &count);
-    if (rc == WS_OK) {
-        LOG_DEBUG("shard %s: already complete (%lld images), skipped", s->name, (long long)count);
-        return SHARD_SKIPPED;
+    ws_manifest manifest;
+    if (shard_manifest_build(s, &manifest) != WS_OK) {
+        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+        return SHARD_FAILED;
     }
-    if (rc != WS_ERR_IO || access(final, F_OK) == 0) {
-        LOG_WARN("%s; redoing shard %s", ws_error_message(), s->name);
-        unlink(final);
+    int64_t count = 0;
+    resume_verdict v = resume_check_shard(final, &r->layout, s, &manifest, &count);
+    if (v != RESUME_REDO) {
+        if (v == RESUME_SKIP) LOG_DEBUG("shard %s: already complete (%lld images), skipped", s->name, (long long)count);
+        shard_manifest_free(&manifest);
+        return v == RESUME_SKIP ? SHARD_SKIPPED : SHARD_FAILED;
     }
     ws_pipeline *p = NULL;
     ws_h5_writer *w = NULL;
+    int rc;
     if ((rc = pipeline_open(s, &r->pp, &p)) != WS_OK) {
         LOG_ERROR("shard %s (%s): %s", s->name, s->path, ws_error_message());
+        shard_manifest_free(&manifest);
         return SHARD_FAILED;
     }
     r->meta.source = s->path;
-    if ((rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &w)) != WS_OK) {
+    r->meta.manifest = manifest.text;
+    r->meta.manifest_digest = manifest.digest;
+    rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &w);
+    r->meta.manifest = r->meta.manifest_digest = NULL;
+    shard_manifest_free(&manifest);
+    if (rc != WS_OK) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
         pipeline_close(p);
         return SHARD_FAILED;

@@ -34,6 +34,7 @@ typedef struct {
     char device_name[32];      /* "cpu" or "cuda:N", for the layout */
     ws_model *model;
     ws_arch arch;              /* the model's architecture */
+    char *weights;             /* rank 0: the checkpoint's fingerprint (JSON object, run.json "weights") */
     ws_pipeline_params pp;     /* leaders: decoding and preprocessing */
     ws_shard_list shards;      /* leaders: the input shards */
     int64_t num_shards;

@@ -5,6 +5,7 @@
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
 #include "common/error.h"
+#include "common/file_open.h"
 #include "common/log.h"
 
 #include <cjson/cJSON.h>
@@ -13,16 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define JSON_FILE_MAX (64L * 1024 * 1024)
 
 /* Parse a small JSON file; *out is NULL (and WS_OK returned) when `optional` and absent. */
 static int json_load(const char *path, int optional, cJSON **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    const char *why = NULL;
+    int fd = ws_open_regular(path, NULL, &why);
+    if (fd < 0 && optional && errno == ENOENT) return WS_OK;
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        if (optional && errno == ENOENT) return WS_OK;
-        return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, fd >= 0 ? "out of memory" : why);
     }
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
