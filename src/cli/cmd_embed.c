@@ -276,6 +276,11 @@ static int setup(embed_run *r) {
     if ((r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) && r->topo.is_leader) rc = load_head(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     set_preprocess(r);
+    const ws_preprocess *pre = &r->pp.pre;
+    if (r->topo.world_rank == 0 && pre->mode == WS_PREPROCESS_CROP && r->R > pre->resize)
+        LOG_WARN("--resolution %d is larger than the resize to %d: the centre crop pads each image with zeros "
+                 "(%.0f%% of a square image's input); use --resize %d or --preprocess square",
+                 r->R, pre->resize, 100.0 * (1.0 - (double)pre->resize * pre->resize / ((double)r->R * r->R)), r->R);
     r->layout.features = r->opt.features;
     r->layout.out_dtype = r->opt.out_dtype;
     r->layout.K = r->has_head ? head_bottleneck(&r->head) : 0;

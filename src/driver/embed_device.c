@@ -1,6 +1,7 @@
 /* Device choice and device-side setup of `embed` (see embed_device.h); the one embed file that
  * knows whether the CUDA backend and NCCL were built. */
 #include "driver/embed_device.h"
+#include "backend/cpu/cpu_memory.h"
 #include "comm/comm_mpi.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -73,7 +74,8 @@ int embed_device_setup(embed_run *r) {
         r->comm = comm_mpi_create(r->topo.tp_comm);
         if (!r->comm) return ws_errorf(WS_ERR_NOMEM, "communicator");
     }
-    if (!on_gpu(r)) return WS_OK;
+    if (!on_gpu(r))
+        return cpu_memory_check(&r->arch, r->R, r->B, r->topo.tp, r->opt.dtype, r->opt.threads, r->topo.local_size);
 #ifdef WEBSSL_HAVE_CUDA
     int rc = backend_create("cuda", r->opt.threads, r->gpu, &r->be);
     if (rc == WS_OK) rc = cuda_memory_check(r->be, &r->arch, r->R, r->B, r->topo.tp, r->opt.dtype);

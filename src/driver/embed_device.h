@@ -14,7 +14,7 @@
 
 /* Set r->gpu (-1 on CPU) and r->device_name ("cpu" or "cuda:N"). Local; errors name --device. */
 int embed_device_pick(embed_run *r);
-/* Create r->be (NULL on CPU: the model makes its own), check the device memory for the run's
+/* Create r->be (NULL on CPU: the model makes its own), check the device (on CPU: host) memory for the run's
  * architecture, resolution, batch, tp and dtype (the error gives the memory needed and a tp that
  * fits), and create r->comm. Collective over the TP group on GPUs with tp > 1. */
 int embed_device_setup(embed_run *r);

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,10 @@ static int preprocess_from_config(const char *file, const cJSON *pp, ws_arch *a)
     int rc = read_triple(file, pp, "image_mean", p.mean);
     rc = rc ? rc : read_triple(file, pp, "image_std", p.std);
     if (rc) return rc;
+    for (int c = 0; c < 3; c++)   /* the pipeline divides by it */
+        if (!(p.std[c] > 0) || !isfinite(p.std[c]))
+            return ws_errorf(WS_ERR_FORMAT, "%s: image_std [%g, %g, %g]: every value must be a positive number",
+                             file, p.std[0], p.std[1], p.std[2]);
     int crop, side, shortest, crop_side, crop_short;
     rc = get_bool(file, pp, "do_center_crop", 0, &crop);
     if (rc) return rc;

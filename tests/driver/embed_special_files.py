@@ -8,7 +8,9 @@ fails the test instead of blocking it):
   - symlinked images (and a symlink loop) in an input directory are followed;
   - a file name that is not UTF-8: the key is stored escaped and h5py reads every key as str;
   - stderr closed by its reader (a log pipe gone): the run goes on and exits 0;
-  - --input given twice, run.json a directory: exit 1 with a clear message.
+  - --input given twice, run.json a directory, --resolution 7000 (memory), image_std 0 in
+    preprocessor_config.json: exit 1 with a clear message; --resolution above the resize of a
+    centre crop: a warning.
 usage: embed_special_files.py WORKDIR"""
 import os
 import re
@@ -164,6 +166,20 @@ check("given twice" in err, line(err, "twice"))
 os.makedirs(os.path.join(work, "o10", "run.json"))
 err = embed(imgs, os.path.join(work, "o10"), code=1, what="run.json a directory")
 check("not a regular file" in err, line(err, "run.json"))
+
+print("setup checks")
+err = embed(imgs, os.path.join(work, "o11"), "--resolution", "7000", code=1, what="--resolution 7000")
+check("--resolution 7000" in err and "GiB" in err, line(err, "--resolution 7000"))
+zero_std = os.path.join(work, "dino-std0")
+shutil.copytree(model, zero_std)
+with open(os.path.join(zero_std, "preprocessor_config.json"), "w") as f:
+    f.write('{"image_mean": [0.5, 0.5, 0.5], "image_std": [0.0, 0.2, 0.2], "size": {"height": 28, "width": 28}, '
+            '"do_center_crop": false}')
+err = embed(imgs, os.path.join(work, "o12"), code=1, what="image_std 0 in preprocessor_config.json", model_path=zero_std)
+check("image_std" in line(err, "preprocessor_config.json"), line(err, "image_std"))
+err = embed(imgs, os.path.join(work, "o13"), "--preprocess", "crop", "--resize", "28", "--resolution", "56",
+            what="--resolution above the resize")
+check("pads" in err, line(err, "pads"))
 
 print("embed special files:", "FAILED" if fails else "passed")
 sys.exit(1 if fails else 0)
