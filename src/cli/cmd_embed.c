@@ -51,6 +51,9 @@ static int check_arch(embed_run *r, ws_arch *a) {
     if (rc != WS_OK) return ws_error_context(rc, "--model %s", r->opt.model);
     rc = arch_for_checkpoint(&c, r->opt.arch, a);
     if (rc == WS_OK) rc = ckpt_fingerprint(&c, &r->weights);
+    if (rc == WS_OK && r->opt.head && (r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) &&
+        (rc = ckpt_fingerprint_path(r->opt.head, &r->head_weights)) != WS_OK)
+        ws_error_context(rc, "--head %s", r->opt.head);
     if (r->opt.posembed < 0) r->opt.posembed = c.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL : WS_POSEMBED_HF;
     ckpt_close(&c);
     if (rc != WS_OK) return rc;
@@ -75,6 +78,7 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
+    if (r->has_head && r->head_weights) cJSON_AddItemToObject(o, "head_weights", cJSON_Parse(r->head_weights));
     cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original" : "hf");
     cJSON_AddNumberToObject(o, "resolution", r->R);
     cJSON_AddStringToObject(o, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
@@ -261,6 +265,7 @@ static void run_free(embed_run *r) {
     head_free(&r->head);
     free(r->failed);
     free(r->weights);
+    free(r->head_weights);
     embed_stats_close(r->stats_fd);
     run_dir_unlock(r->lock_fd);
     topology_free(&r->topo);

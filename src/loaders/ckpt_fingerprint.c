@@ -75,6 +75,16 @@ static int add_file(cJSON *o, const ws_ckpt *c, const char *path) {
     return rc;
 }
 
+int ckpt_fingerprint_path(const char *path, char **json) {
+    ws_ckpt c;
+    *json = NULL;
+    int rc = ckpt_open(path, &c);
+    if (rc != WS_OK) return rc;
+    rc = ckpt_fingerprint(&c, json);
+    ckpt_close(&c);
+    return rc;
+}
+
 int ckpt_fingerprint(const ws_ckpt *c, char **json) {
     *json = NULL;
     cJSON *o = cJSON_CreateObject();

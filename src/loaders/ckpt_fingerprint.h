@@ -15,5 +15,7 @@
  * names relative to the checkpoint path; malloc'ed into *json). WS_OK, or WS_ERR_IO naming the
  * file that cannot be read, or WS_ERR_NOMEM. */
 int ckpt_fingerprint(const ws_ckpt *c, char **json);
+/* The same for the checkpoint at `path` (opened and closed here). */
+int ckpt_fingerprint_path(const char *path, char **json);
 
 #endif
