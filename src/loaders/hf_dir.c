@@ -43,9 +43,16 @@ static int json_load(const char *path, int optional, cJSON **out) {
     }
     size_t got = fread(buf, 1, (size_t)n, f);
     fclose(f);
-    *out = cJSON_ParseWithLength(buf, got);
+    const char *end = NULL;
+    *out = cJSON_ParseWithLengthOpts(buf, got, &end, 0);
+    if (!*out) {   /* name the place of the syntax error: line and column (1-based) */
+        int line = 1, col = 1;
+        for (const char *p = buf; end && p < end && p < buf + got; p++) col = *p == '\n' ? (line++, 1) : col + 1;
+        free(buf);
+        return ws_errorf(WS_ERR_FORMAT, "%s: JSON syntax error at line %d, column %d", path, line, col);
+    }
     free(buf);
-    if (!*out || !cJSON_IsObject(*out)) {
+    if (!cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
         *out = NULL;
         return ws_errorf(WS_ERR_FORMAT, "%s: not a JSON object", path);

@@ -9,7 +9,8 @@ fails the test instead of blocking it):
   - a file name that is not UTF-8: the key is stored escaped and h5py reads every key as str;
   - stderr closed by its reader (a log pipe gone): the run goes on and exits 0;
   - --input given twice, run.json a directory, --resolution 7000 (memory), image_std 0 in
-    preprocessor_config.json: exit 1 with a clear message; --resolution above the resize of a
+    preprocessor_config.json, a config.json syntax error (line and column named): exit 1 with a
+    clear message; --resolution above the resize of a
     centre crop: a warning.
 usage: embed_special_files.py WORKDIR"""
 import os
@@ -177,6 +178,15 @@ with open(os.path.join(zero_std, "preprocessor_config.json"), "w") as f:
             '"do_center_crop": false}')
 err = embed(imgs, os.path.join(work, "o12"), code=1, what="image_std 0 in preprocessor_config.json", model_path=zero_std)
 check("image_std" in line(err, "preprocessor_config.json"), line(err, "image_std"))
+bad_json = os.path.join(work, "dino-badjson")
+shutil.copytree(model, bad_json)
+with open(os.path.join(bad_json, "config.json")) as f:
+    cfg = f.read()
+with open(os.path.join(bad_json, "config.json"), "w") as f:
+    f.write(cfg.replace('"hidden_size": 48,', '"hidden_size": 48,,', 1))
+want = next(i for i, l in enumerate(cfg.splitlines()) if '"hidden_size"' in l) + 1
+err = embed(imgs, os.path.join(work, "o14"), code=1, what="config.json syntax error", model_path=bad_json)
+check(f"line {want}, column" in line(err, "config.json"), line(err, "config.json"))
 err = embed(imgs, os.path.join(work, "o13"), "--preprocess", "crop", "--resize", "28", "--resolution", "56",
             what="--resolution above the resize")
 check("pads" in err, line(err, "pads"))
