@@ -2,6 +2,7 @@
  * knows whether the CUDA backend and NCCL were built. */
 #include "driver/embed_device.h"
 #include "backend/cpu/cpu_memory.h"
+#include "model/cost_model.h"
 #include "comm/comm_mpi.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -18,6 +19,25 @@
 #endif
 
 static int on_gpu(const embed_run *r) { return !strcmp(r->opt.device, "cuda"); }
+
+/* CPU: weights and activations per rank (model/cost_model.h) plus the attention's score matrix
+ * per thread must fit in the memory available to each rank of the node, so that a resolution or
+ * batch too large is an error naming both, not an allocation failure inside the forward pass. */
+static int cpu_memory_check(const embed_run *r) {
+    ws_cost c;
+    int rc = cost_compute(&r->arch, r->R, r->B, r->topo.tp, r->opt.dtype, &c);
+    if (rc != WS_OK) return rc;
+    const double GIB = 1024.0 * 1024.0 * 1024.0;
+    int T = cpu_backend_threads(r->opt.threads);
+    double scores = (double)cpu_attention_thread_bytes(c.N), rest = cost_rank_bytes(&c);
+    double need = rest + scores * T, have = cost_host_memory_per_rank(r->topo.local_size);
+    if (have <= 0 || need <= have) return WS_OK;
+    return ws_errorf(WS_ERR_LIMIT,
+                     "--resolution %d, --batch %d: %s needs about %.1f GiB per rank (%d tokens per image: "
+                     "attention scores %.2f GiB per thread x %d threads, weights and activations %.2f GiB) "
+                     "but %.1f GiB are available per rank; lower --resolution or --batch",
+                     r->R, r->B, r->arch.name, need / GIB, c.N, scores / GIB, T, rest / GIB, have / GIB);
+}
 
 int embed_device_pick(embed_run *r) {
     r->gpu = -1;
@@ -74,8 +94,7 @@ int embed_device_setup(embed_run *r) {
         r->comm = comm_mpi_create(r->topo.tp_comm);
         if (!r->comm) return ws_errorf(WS_ERR_NOMEM, "communicator");
     }
-    if (!on_gpu(r))
-        return cpu_memory_check(&r->arch, r->R, r->B, r->topo.tp, r->opt.dtype, r->opt.threads, r->topo.local_size);
+    if (!on_gpu(r)) return cpu_memory_check(r);
 #ifdef WEBSSL_HAVE_CUDA
     int rc = backend_create("cuda", r->opt.threads, r->gpu, &r->be);
     if (rc == WS_OK) rc = cuda_memory_check(r->be, &r->arch, r->R, r->B, r->topo.tp, r->opt.dtype);

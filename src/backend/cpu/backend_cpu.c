@@ -1,5 +1,6 @@
 /* The CPU backend: memory helpers and the op table (ops live one per file in this directory). */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_memory.h"
 #include "common/check.h"
 #include "common/error.h"
 
@@ -70,6 +71,8 @@ static const ws_backend_ops cpu_ops = {
     .token_mean = cpu_token_mean,
 };
 
+int cpu_backend_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+
 int backend_cpu_create(int threads, ws_backend **out) {
     ws_backend *be = calloc(1, sizeof *be);
     cpu_state *st = calloc(1, sizeof *st);
@@ -82,7 +85,7 @@ int backend_cpu_create(int threads, ws_backend **out) {
     if (threads > 0) omp_set_num_threads(threads);
     openblas_set_num_threads(1);
     be->ops = &cpu_ops;
-    be->threads = threads > 0 ? threads : omp_get_max_threads();
+    be->threads = cpu_backend_threads(threads);
     be->device = -1;
     be->host_memory = 1;
     be->impl = st;

@@ -1,16 +1,13 @@
-/* Host memory check of the CPU backend before a model is loaded: weights and activations per
- * rank (model/cost_model.h) plus the CPU attention's score matrix, N x N floats per thread
- * (attention.c), against the memory available to each rank of the node. A resolution or batch
- * that cannot fit is an error naming both flags and the memory needed, not an allocation
- * failure in the middle of the forward pass. */
+/* Host memory the CPU backend's ops hold beyond the model's activations, for checks made before
+ * a model is loaded (driver/embed_device.c): the attention's score matrix, one per thread. */
 #ifndef WEBSSL_BACKEND_CPU_MEMORY_H
 #define WEBSSL_BACKEND_CPU_MEMORY_H
 
-#include "common/dtype.h"
-#include "model/arch.h"
+#include <stddef.h>
 
-/* threads: OpenMP threads per rank (0: the OpenMP default); ranks_per_node: ranks sharing the
- * node's memory. WS_OK, or WS_ERR_LIMIT with the figures. */
-int cpu_memory_check(const ws_arch *a, int res, int B, int tp, ws_dtype dt, int threads, int ranks_per_node);
+/* Bytes of one thread's attention scratch for N tokens: an N x N f32 score matrix (attention.c). */
+size_t cpu_attention_thread_bytes(int N);
+/* OpenMP threads the CPU backend runs with when asked for `threads` (0: the OpenMP default). */
+int cpu_backend_threads(int threads);
 
 #endif
