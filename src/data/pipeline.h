@@ -24,6 +24,7 @@ typedef struct {
     int fast_decode;      /* 1: JPEG DCT-domain downscaling when the image is far larger than
                            * needed (not pixel-exact; see docs/images.md) */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
+    int (*stop_requested)(void); /* optional: polled while waiting for a batch (non-zero: stop) */
 } ws_pipeline_params;
 
 /* Defaults: ImageNet crop 256 -> 224, B 32, 2 threads, Pillow's pixel limit. */
@@ -45,7 +46,10 @@ typedef struct ws_pipeline ws_pipeline;
  * (WS_ERR_IO) or the parameters are bad (WS_ERR_ARG); nothing is started then. */
 int pipeline_open(const ws_shard *shard, const ws_pipeline_params *params, ws_pipeline **out);
 /* The next batch in input order, valid until the next call or pipeline_close. Blocks until it is
- * ready. Returns NULL only on allocation failure; a batch with n == 0 marks the end. */
+ * ready, or until params.stop_requested() says stop (polled every 100 ms): then it returns the
+ * end marker at once, whatever the reader thread is doing (a read blocked in the kernel), and
+ * the caller, which knows about the stop, treats the shard as stopped. Returns NULL only on
+ * allocation failure; a batch with n == 0 marks the end. */
 const ws_batch *pipeline_next_batch(ws_pipeline *p);
 /* After the end: 1 when the shard ended on damage (why says how), else 0. */
 int pipeline_damaged(ws_pipeline *p, const char **why);
@@ -55,7 +59,9 @@ size_t pipeline_failures(const ws_pipeline *p);
 /* Seconds so far summed over the threads: the reader inside the shard reader (file and tar I/O),
  * the workers decoding and preprocessing. They overlap each other and the consumer's work. */
 void pipeline_seconds(ws_pipeline *p, double *read_seconds, double *decode_seconds);
-/* Stop the threads (also mid-shard, e.g. on a signal) and free everything. NULL is fine. */
+/* Stop the threads (also mid-shard, e.g. on a signal) and free everything. NULL is fine. A
+ * reader thread that does not return within a second (blocked in a read or open that never
+ * completes) is detached and the pipeline's memory left to it, so closing never hangs. */
 void pipeline_close(ws_pipeline *p);
 
 #endif

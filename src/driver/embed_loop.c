@@ -194,6 +194,7 @@ static int leader_shard(embed_run *r, int64_t idx) {
 }
 
 static void leader_loop(embed_run *r) {
+    r->pp.stop_requested = embed_signal_pending;   /* a reader blocked in I/O does not hold up a stop */
     for (;;) {
         int stop = embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0;
         int64_t idx = stop ? r->num_shards : embed_queue_add(&r->queue, EQ_NEXT_SHARD, 1);

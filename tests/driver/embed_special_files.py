@@ -12,13 +12,17 @@ fails the test instead of blocking it):
     preprocessor_config.json, a config.json syntax error (line and column named): exit 1 with a
     clear message; --resolution above the resize of a
     centre crop: a warning.
-usage: embed_special_files.py WORKDIR"""
+  - SIGTERM while the reader thread is stuck in an open that never returns (block_open.c, loaded
+    with LD_PRELOAD): the run still stops with exit status 3 and leaves no shard file.
+usage: embed_special_files.py WORKDIR [block_open.so]"""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 
 import h5py
 
@@ -167,6 +171,35 @@ check("given twice" in err, line(err, "twice"))
 os.makedirs(os.path.join(work, "o10", "run.json"))
 err = embed(imgs, os.path.join(work, "o10"), code=1, what="run.json a directory")
 check("not a regular file" in err, line(err, "run.json"))
+
+print("a stop signal while an open never returns (hung network file system)")
+if len(sys.argv) < 3:
+    print("  skipped: no open-blocking library given")
+else:
+    blk = os.path.join(work, "blocked")
+    make_images(blk, 2)
+    shutil.copy(os.path.join(blk, "img0000.jpg"), os.path.join(blk, "BLOCKS_FOREVER.jpg"))  # sorts first
+    bo = os.path.join(work, "o15")
+    env = dict(ENV, LD_PRELOAD=sys.argv[2],
+               ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    p = subprocess.Popen([BIN] + embed_args(blk, bo, "--batch", "1"), env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    t0 = time.time()   # wait until the shard is open (its temporary file exists)
+    while time.time() - t0 < TIMEOUT and not (os.path.isdir(bo) and [n for n in os.listdir(bo) if ".tmp." in n]):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    t1 = time.time()
+    try:
+        _, err = p.communicate(timeout=TIMEOUT)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        rc = "hang"
+    left = sorted(os.listdir(bo))
+    check(rc == 3 and not [n for n in left if n.endswith(".h5") or ".tmp." in n],
+          f"exit {rc} {time.time() - t1:.1f} s after SIGTERM; files left {left}; {line(err, 'blocked')}")
 
 print("setup checks")
 err = embed(imgs, os.path.join(work, "o11"), "--resolution", "7000", code=1, what="--resolution 7000")
