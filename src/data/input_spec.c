@@ -154,6 +154,7 @@ static int split_files(const char *path, const char *root, strvec *keys, size_t 
         size_t first = s * shard_size, n = keys->n - first < shard_size ? keys->n - first : shard_size;
         sh->kind = WS_SHARD_FILES;
         sh->nfiles = n;
+        sh->from_dir = root != NULL;
         if (asprintf(&sh->name, "%s-%05zu", base, s) < 0) sh->name = NULL;
         sh->path = strdup(path);
         sh->keys = calloc(n, sizeof *sh->keys);

@@ -29,6 +29,8 @@ typedef struct {
     char **keys;         /* FILES: key of each image (path relative to the directory, or the list
                           * line as written); NULL for TAR */
     size_t nfiles;
+    int from_dir;        /* FILES: 1 when the files were found by walking a directory (each one
+                          * existed then), 0 for a list */
 } ws_shard;
 
 typedef struct {

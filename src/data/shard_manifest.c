@@ -10,11 +10,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* "<size>\t<sec>.<nsec>" or the reason the path cannot be stat'ed. */
-static void stat_fields(FILE *f, const char *path) {
+/* "<size>\t<sec>.<nsec>" or the reason the path cannot be stat'ed. Returns 0 when it does not exist. */
+static int stat_fields(FILE *f, const char *path) {
     struct stat st;
-    if (stat(path, &st) != 0) fprintf(f, "%s", errno == ENOENT ? "missing" : strerror(errno));
-    else fprintf(f, "%lld\t%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    if (stat(path, &st) == 0) {
+        fprintf(f, "%lld\t%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        return 1;
+    }
+    int gone = errno == ENOENT || errno == ENOTDIR;
+    fprintf(f, "%s", gone ? "missing" : strerror(errno));
+    return !gone;
 }
 
 /* Print `s` escaped; 0 when out of memory. */
@@ -39,7 +44,7 @@ int shard_manifest_build(const ws_shard *s, ws_manifest *m) {
         fputc('\n', f);
         ok = put_escaped(f, s->keys[i]);
         fputc('\t', f);
-        stat_fields(f, s->files[i]);
+        if (!stat_fields(f, s->files[i]) && !m->missing++) m->first_missing = s->files[i];
     }
     fputc('\n', f);
     ok = fclose(f) == 0 && ok;

@@ -22,6 +22,8 @@ typedef struct {
     char *text;                   /* NUL-terminated */
     size_t len;
     char digest[WS_DIGEST_HEX];   /* SHA-256 of text, hex */
+    size_t missing;               /* FILES: members that do not exist */
+    const char *first_missing;    /* the first of them (a path of the shard), NULL when none */
 } ws_manifest;
 
 /* Build the manifest of `shard` now (stats its files). WS_OK or WS_ERR_NOMEM. A tar that cannot

@@ -16,8 +16,6 @@ struct ws_shard_reader {
     const ws_shard *shard;
     tar_reader *tar;     /* TAR shards */
     size_t next;         /* FILES shards: next file */
-    int vanished;        /* FILES shards: a listed file no longer exists */
-    char why[300];
 };
 
 int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
@@ -33,12 +31,10 @@ int shard_reader_open(const ws_shard *shard, ws_shard_reader **out) {
     return WS_OK;
 }
 
-/* Read one file into s. Returns 0 when the file does not exist (any more). */
-static int read_file(const char *path, ws_sample *s) {
+static void read_file(const char *path, ws_sample *s) {
     struct stat st;
     const char *why = NULL;
     int fd = ws_open_regular(path, &st, &why);
-    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) return 0;
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         if (fd >= 0) close(fd), why = "out of memory";
@@ -62,13 +58,12 @@ static int read_file(const char *path, ws_sample *s) {
         s->size = (size_t)st.st_size;
     }
     if (f) fclose(f);
-    return 1;
 }
 
 int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
     if (r->tar) return tar_reader_next(r->tar, s, r->shard->name);
     memset(s, 0, sizeof *s);
-    if (r->vanished || r->next >= r->shard->nfiles) return 0;
+    if (r->next >= r->shard->nfiles) return 0;
     size_t i = r->next++;
     s->key = strdup(r->shard->keys[i]);
     if (!s->key) {
@@ -76,22 +71,14 @@ int shard_reader_next(ws_shard_reader *r, ws_sample *s) {
         snprintf(s->reason, sizeof s->reason, "out of memory");
         return 1;
     }
-    if (!read_file(r->shard->files[i], s)) {
-        /* A listed file that is gone (a directory unmounted or removed mid-run): the shard is
-         * incomplete, not a row of read errors that a resume would keep. */
-        r->vanished = 1;
-        snprintf(r->why, sizeof r->why, "input file %s does not exist (removed after the input was listed?)",
-                 r->shard->files[i]);
-        sample_free(s);
-        return 0;
-    }
+    read_file(r->shard->files[i], s);
     return 1;
 }
 
 int shard_reader_damaged(const ws_shard_reader *r, const char **why) {
     if (r->tar) return tar_reader_damaged(r->tar, why);
-    if (why) *why = r->vanished ? r->why : NULL;
-    return r->vanished;
+    if (why) *why = NULL;
+    return 0;
 }
 
 void shard_reader_close(ws_shard_reader *r) {

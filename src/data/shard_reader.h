@@ -8,9 +8,7 @@
  * short) come back as a sample with a non-zero status and a reason; the shard goes on. Damage to
  * the container itself (truncated tar, garbage header) ends the shard: every sample before the
  * damage has been returned, shard_reader_damaged() then says so and why. A FILES member that
- * does not exist any more counts as damage too (the shard is incomplete, so it fails and a rerun
- * retries it); a member that is not a regular file (FIFO, device) is a read-error row, opened
- * without blocking. */
+ * is not a regular file (FIFO, device) is a read-error row, opened without blocking. */
 #ifndef WEBSSL_DATA_SHARD_READER_H
 #define WEBSSL_DATA_SHARD_READER_H
 

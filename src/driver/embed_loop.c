@@ -108,6 +108,10 @@ static int leader_shard(embed_run *r, int64_t idx) {
     }
     int64_t count = 0;
     resume_verdict v = resume_check_shard(final, &r->layout, s, &manifest, &count);
+    if (v == RESUME_REDO && resume_inputs_present(s, &manifest) != WS_OK) {
+        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+        v = RESUME_FAIL;
+    }
     if (v != RESUME_REDO) {
         if (v == RESUME_SKIP) LOG_DEBUG("shard %s: already complete (%lld images), skipped", s->name, (long long)count);
         shard_manifest_free(&manifest);
@@ -126,10 +130,10 @@ static int leader_shard(embed_run *r, int64_t idx) {
     r->meta.manifest_digest = manifest.digest;
     rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &w);
     r->meta.manifest = r->meta.manifest_digest = NULL;
-    shard_manifest_free(&manifest);
     if (rc != WS_OK) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
         pipeline_close(p);
+        shard_manifest_free(&manifest);
         return SHARD_FAILED;
     }
     embed_times t = {0};
@@ -175,6 +179,11 @@ static int leader_shard(embed_run *r, int64_t idx) {
         LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->path, why ? why : "");
         result = SHARD_FAILED;
     }
+    if (result == SHARD_DONE && resume_inputs_unchanged(s, &manifest) != WS_OK) {
+        LOG_ERROR("shard %s (%s): %s; no output written", s->name, s->path, ws_error_message());
+        result = SHARD_FAILED;
+    }
+    shard_manifest_free(&manifest);
     pipeline_seconds(p, &t.read, &t.decode);
     pipeline_close(p);
     if (result == SHARD_DONE) {

@@ -45,7 +45,7 @@ resume_verdict resume_check_shard(const char *final, const ws_h5_layout *layout,
         if (rename(final, aside) != 0) {
             LOG_ERROR("shard %s: %s is not a shard file written by webssl-dist (%s) and cannot be moved aside: %s",
                       s->name, final, why, strerror(errno));
-            return RESUME_REFUSE;
+            return RESUME_FAIL;
         }
         LOG_WARN("shard %s: %s is not a shard file written by webssl-dist (%s); moved it to %s and redoing the shard",
                  s->name, final, why, aside);
@@ -59,4 +59,23 @@ resume_verdict resume_check_shard(const char *final, const ws_h5_layout *layout,
     LOG_WARN("shard %s: redoing it, %s", s->name, why);
     unlink(final);
     return RESUME_REDO;
+}
+
+int resume_inputs_present(const ws_shard *s, const ws_manifest *m) {
+    if (s->kind != WS_SHARD_FILES || !s->from_dir || !m->missing) return WS_OK;
+    return ws_errorf(WS_ERR_IO, "%zu file(s) of directory %s vanished since it was listed, first %s", m->missing,
+                     s->path, m->first_missing);
+}
+
+int resume_inputs_unchanged(const ws_shard *s, const ws_manifest *m) {
+    ws_manifest now;
+    int rc = shard_manifest_build(s, &now);
+    if (rc != WS_OK) return rc;
+    if (strcmp(now.digest, m->digest) != 0) {
+        char diff[400];
+        shard_manifest_diff(m->text, now.text, diff, sizeof diff);
+        rc = ws_errorf(WS_ERR_IO, "its inputs changed while it was read: %s", diff);
+    }
+    shard_manifest_free(&now);
+    return rc;
 }
