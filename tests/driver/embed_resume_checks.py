@@ -4,6 +4,7 @@
   - an image added to an input directory: the shards whose members changed are redone, the
     others skipped, and every image ends up embedded once; an image rewritten in place: its
     shard is redone, the log names the file;
+  - a list entry naming a file that does not exist: a read-error row; redone once it exists;
   - a tar replaced by another tar of the same name is redone;
   - a 0-byte tar fails (exit 2, no output); when the real tar arrives the rerun embeds it;
   - weights replaced at the same --model path: refused, naming the changed file;
@@ -92,6 +93,20 @@ shutil.copy(os.path.join(work, "extra", "img0006.jpg"), os.path.join(imgs, "img0
 err = embed(imgs, out, what="rerun after rewriting img0000.jpg")
 redo = line(err, "redoing it")
 check("img-00000" in redo and "img0000.jpg" in redo and "2 already done" in err, f"only shard 0 redone: {redo.strip()[:200]}")
+
+print("a list entry that does not exist yet")
+lst = os.path.join(work, "list.txt")
+late = os.path.join(work, "late.jpg")
+with open(lst, "w") as f:
+    f.write(os.path.join(imgs, "img0001.jpg") + "\n" + late + "\n")
+lout = os.path.join(work, "lout")
+embed("@" + lst, lout, what="list with a missing entry")
+with h5py.File(os.path.join(lout, "list-00000.h5")) as f:
+    check(list(f["status"][:]) == [0, 1] and late + "\tmissing" in f.attrs["manifest"], "a read-error row, 'missing' in the manifest")
+shutil.copy(os.path.join(imgs, "img0002.jpg"), late)
+err = embed("@" + lst, lout, what="rerun once the file exists")
+with h5py.File(os.path.join(lout, "list-00000.h5")) as f:
+    check(list(f["status"][:]) == [0, 0] and "missing" in line(err, "redoing it"), line(err, "redoing it").strip()[:200])
 
 print("tar replaced by another of the same name; 0-byte tar")
 tars = os.path.join(work, "tars")

@@ -122,8 +122,11 @@ os.chmod(wrapper, 0o755)
 err = run(MPIRUN + ["-np", "1", wrapper, BIN] + embed_args(many, vo, "--shard-size", "10", "--batch", "1"), 2,
           "directory removed mid-run")
 r = rows(vo)
-check(all(v == 0 for v in r.values()) and len(r) < 30, f"no rows for vanished files ({len(r)} rows kept): "
-      f"{line(err, 'does not exist')}")
+check(all(v == 0 for v in r.values()) and len(r) < 30, f"no rows for vanished files ({len(r)} rows kept)")
+check("vanished since it was listed" in err and "failed shard: many-00002" in err,
+      f"later shards fail: {line(err, 'vanished since')}")
+check("changed while it was read" in err or "many-00000.h5" in os.listdir(vo),
+      f"the shard being read fails unless it was read whole: {line(err, 'changed while it was read')}")
 shutil.copytree(keep, many)
 embed(many, vo, "--shard-size", "10", "--batch", "1", what="rerun with the directory back")
 r = rows(vo)
