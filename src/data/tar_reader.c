@@ -2,8 +2,6 @@
  * first image member's bytes, stops cleanly at a truncated member or a damaged header. */
 #include <archive.h>
 #include <archive_entry.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
