@@ -158,9 +158,12 @@ int run_dir_check_config(const char *dir, const char *config_json) {
     return rc;
 }
 
-/* ".<shard>.h5.tmp.<job>.<rank>" as run_dir_tmp_path makes it (rank: digits), and nothing else:
- * other dotfiles in DIR are the user's. */
+/* ".<shard>.h5.tmp.<job>.<rank>" as run_dir_tmp_path makes it (rank: digits), or the index's
+ * temporary file, and nothing else: other dotfiles in DIR are the user's. */
 static int is_temp_name(const char *n) {
+    static const char index_tmp[] = "." RUN_DIR_INDEX_NAME ".h5.tmp.";   /* h5_index.c: ".index.h5.tmp.<pid>" */
+    if (!strncmp(n, index_tmp, sizeof index_tmp - 1))
+        return n[sizeof index_tmp - 1] && strspn(n + sizeof index_tmp - 1, "0123456789") == strlen(n + sizeof index_tmp - 1);
     const char *t = strstr(n, ".h5.tmp."), *next;
     if (n[0] != '.' || !t || t == n + 1) return 0;
     while ((next = strstr(t + 1, ".h5.tmp."))) t = next;

@@ -32,8 +32,8 @@ void run_dir_unlock(int fd);
  * inner field: "weights.model.safetensors"). run.json that is not a regular file: WS_ERR_IO. */
 int run_dir_check_config(const char *dir, const char *config_json);
 
-/* Remove the temporary shard files (".<shard>.h5.tmp.<job>.<rank>") left by crashed runs, and
- * no other file. Call only while holding the lock. Returns the number removed, or WS_ERR_IO when
+/* Remove the temporary shard files (".<shard>.h5.tmp.<job>.<rank>") and index files
+ * (".index.h5.tmp.<pid>") left by crashed runs, and no other file. Call only while holding the lock. Returns the number removed, or WS_ERR_IO when
  * the directory cannot be read. */
 int run_dir_clean_temps(const char *dir);
 

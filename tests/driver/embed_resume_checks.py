@@ -149,12 +149,14 @@ print("files of the user in the output directory")
 user = os.path.join(out, "img-00002.h5")
 with open(user, "w") as f:
     f.write("my notes")
-with open(os.path.join(out, ".notes.tmp.txt"), "w") as f:
-    f.write("keep me")
+for n in (".notes.tmp.txt", ".img-00000.h5.tmp.4242.0", ".index.h5.tmp.4242"):
+    with open(os.path.join(out, n), "w") as f:
+        f.write("keep me" if "notes" in n else "left by a crash")
 err = embed(imgs, out, what="rerun with a user's file at a shard's name")
 moved = [n for n in os.listdir(out) if n.startswith("img-00002.h5.moved.")]
 check(len(moved) == 1 and open(os.path.join(out, moved[0])).read() == "my notes", f"moved aside: {moved}")
-check(os.path.exists(os.path.join(out, ".notes.tmp.txt")), "unrelated .notes.tmp.txt kept")
+left = sorted(n for n in os.listdir(out) if ".tmp." in n)
+check(left == [".notes.tmp.txt"], f"temporary files of crashed runs removed, unrelated .notes.tmp.txt kept: {left}")
 
 print("reserved and hidden shard names")
 names = os.path.join(work, "names")
