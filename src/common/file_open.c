@@ -15,6 +15,12 @@ static const char *kind_name(mode_t m) {
     return "not a regular file";
 }
 
+const char *ws_not_regular(const char *path) {
+    struct stat s;
+    if (stat(path, &s) != 0) return strerror(errno);
+    return S_ISREG(s.st_mode) ? NULL : kind_name(s.st_mode);
+}
+
 int ws_open_regular(const char *path, struct stat *st, const char **why) {
     struct stat s;
     /* O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef WEBSSL_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -21,8 +22,10 @@
 static int on_gpu(const embed_run *r) { return !strcmp(r->opt.device, "cuda"); }
 
 /* CPU: weights and activations per rank (model/cost_model.h) plus the attention's score matrix
- * per thread must fit in the memory available to each rank of the node, so that a resolution or
- * batch too large is an error naming both, not an allocation failure inside the forward pass. */
+ * per thread must fit in the node's physical memory shared by its ranks, so that a resolution or
+ * batch too large is an error naming both, not an allocation failure inside the forward pass.
+ * Physical, not free memory: free memory moves with the page cache and other jobs, and a check
+ * against it would refuse runs that fit. */
 static int cpu_memory_check(const embed_run *r) {
     ws_cost c;
     int rc = cost_compute(&r->arch, r->R, r->B, r->topo.tp, r->opt.dtype, &c);
@@ -30,12 +33,13 @@ static int cpu_memory_check(const embed_run *r) {
     const double GIB = 1024.0 * 1024.0 * 1024.0;
     int T = cpu_backend_threads(r->opt.threads);
     double scores = (double)cpu_attention_thread_bytes(c.N), rest = cost_rank_bytes(&c);
-    double need = rest + scores * T, have = cost_host_memory_per_rank(r->topo.local_size);
-    if (have <= 0 || need <= have) return WS_OK;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double need = rest + scores * T, have = (double)pages * (double)page / r->topo.local_size;
+    if (pages <= 0 || page <= 0 || need <= have) return WS_OK;
     return ws_errorf(WS_ERR_LIMIT,
                      "--resolution %d, --batch %d: %s needs about %.1f GiB per rank (%d tokens per image: "
                      "attention scores %.2f GiB per thread x %d threads, weights and activations %.2f GiB) "
-                     "but %.1f GiB are available per rank; lower --resolution or --batch",
+                     "but the node has %.1f GiB of memory per rank; lower --resolution or --batch",
                      r->R, r->B, r->arch.name, need / GIB, c.N, scores / GIB, T, rest / GIB, have / GIB);
 }
 

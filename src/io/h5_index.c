@@ -1,6 +1,7 @@
 /* VDS index over the shard files of an output directory (see h5_index.h). */
 #include "io/h5_index.h"
 #include "common/error.h"
+#include "common/file_open.h"
 #include "io/run_dir.h"
 
 #include <dirent.h>
@@ -39,6 +40,8 @@ static int is_shard_name(const char *n) {
 /* Read a complete shard's row count and check its datasets against `info` (filled from the
  * first shard). Returns WS_OK, WS_ERR_FORMAT (incomplete: skip) or WS_ERR_ARG (disagrees). */
 static int inspect_shard(const char *path, ds_info info[NDS], int first, int64_t *rows) {
+    const char *irregular = ws_not_regular(path);   /* H5Fopen of a FIFO would wait forever */
+    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
     int64_t complete = 0;

@@ -2,6 +2,7 @@
 #include "io/h5_writer.h"
 #include "common/error.h"
 #include "common/escape.h"
+#include "common/file_open.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -405,6 +406,8 @@ int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_inf
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
     if (access(path, F_OK) != 0) return ws_errorf(WS_ERR_IO, "%s: %s", path, strerror(errno));
+    const char *irregular = ws_not_regular(path);   /* H5Fopen of a FIFO would wait forever */
+    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
     char version[128];

@@ -2,7 +2,8 @@
 fails the test instead of blocking it):
   - a FIFO named x.jpg in an input directory and as a list entry: a read-error row, exit 0;
     a FIFO named x.tar: that shard fails (exit 2); a FIFO as the @list file or as --model: exit 1
-    naming it; `inspect` of a FIFO: an error, no hang;
+    naming it; `inspect` of a FIFO: an error, no hang; a FIFO at a shard's output name is moved
+    aside, and `index` leaves one out;
   - an input directory removed mid-run: the shards that lost files fail (exit 2), no shard file
     holds a row for a vanished file, and the rerun with the directory back embeds everything;
   - symlinked images (and a symlink loop) in an input directory are followed;
@@ -107,6 +108,15 @@ err = embed(imgs, os.path.join(work, "o5"), code=1, what="FIFO as --model", mode
 check("FIFO" in line(err, "model-fifo"), line(err, "model-fifo"))
 err = run([BIN, "inspect", os.path.join(work, "model-fifo")], 1, "inspect of a FIFO")
 check("FIFO" in err, line(err, "FIFO"))
+
+fo = os.path.join(work, "o16")
+os.makedirs(fo)
+os.mkfifo(os.path.join(fo, "img-00000.h5"))
+embed(imgs, fo, what="FIFO at a shard's output name")
+check(len([n for n in os.listdir(fo) if n.startswith("img-00000.h5.moved.")]) == 1 and len(rows(fo)) == 6,
+      f"moved aside, shard redone: {sorted(os.listdir(fo))}")
+os.mkfifo(os.path.join(fo, "zz.h5"))
+err = run([BIN, "index", fo], 0, "index of a directory holding a FIFO named zz.h5")
 
 print("an input directory that vanishes mid-run")
 many = os.path.join(work, "many")
