@@ -41,8 +41,8 @@ if(NOT OpenMP_C_FOUND)
 endif()
 webssl_report("OpenMP  " "found (${OpenMP_C_VERSION})")
 
-# --- small libraries: image codecs, tar, JSON, YAML -----------------------
-foreach(lib libjpeg libturbojpeg libpng libwebp libwebpdemux libarchive libcjson yaml-0.1)
+# --- small libraries: image codecs, tar, JSON, YAML, SHA-256 -----------------------
+foreach(lib libjpeg libturbojpeg libpng libwebp libwebpdemux libarchive libcjson yaml-0.1 libcrypto)
   string(MAKE_C_IDENTIFIER "${lib}" _id)
   string(TOUPPER "${_id}" _id)
   pkg_check_modules(${_id} IMPORTED_TARGET ${lib})
@@ -57,6 +57,7 @@ if(NOT GIF_LIBRARY OR NOT GIF_INCLUDE_DIR)
 endif()
 webssl_report("codecs  " "found (libjpeg-turbo ${LIBTURBOJPEG_VERSION}, libpng ${LIBPNG_VERSION}, libwebp ${LIBWEBP_VERSION}, giflib)")
 webssl_report("archive " "found (libarchive ${LIBARCHIVE_VERSION})")
+webssl_report("crypto  " "found (OpenSSL libcrypto ${LIBCRYPTO_VERSION}: SHA-256 of shard manifests and weights)")
 
 # --- libcurl: http(s):// input shards -------------------------------------
 pkg_check_modules(LIBCURL IMPORTED_TARGET libcurl>=7.85)

@@ -56,6 +56,10 @@ typedef struct {
     /* The queue ops are enqueued on, for a communicator that enqueues on it too (CUDA: the
      * cudaStream_t); NULL on CPU. */
     void *(*stream)(ws_backend *be);
+    /* Bytes the ops hold beyond the model's activations for images of N tokens, for memory checks
+     * made before a model is loaded (CPU: one N x N f32 attention score matrix per thread; CUDA:
+     * 0, its attention is tiled). */
+    size_t (*scratch_bytes)(ws_backend *be, int N);
 
     /* out[M,N] = in[M,K] . w[N,K]^T (+ bias[N] when not NULL). */
     void (*matmul)(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,

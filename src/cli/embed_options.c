@@ -80,6 +80,10 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         int rc = WS_OK;
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--arch")) o->arch = v;
+        else if (!strcmp(a, "--input") && o->input)   /* later options override earlier ones, but two
+                                                         * input specs are never meant as one */
+            rc = ws_errorf(WS_ERR_ARG, "--input is given twice ('%s' and '%s'): give one spec (braces, globs "
+                           "or @list name several shards)", o->input, v);
         else if (!strcmp(a, "--input")) o->input = v;
         else if (!strcmp(a, "--output")) o->output = v;
         else if (!strcmp(a, "--stats")) o->stats = v;

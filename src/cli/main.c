@@ -1,4 +1,5 @@
 /* webssl-dist entry point: dispatches to the subcommand named by argv[1]. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@ static void print_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* A closed stdout/stderr pipe (a log reader gone) must not kill a long run: writes to it
+     * fail with EPIPE instead and the work goes on. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? WS_EXIT_USAGE : WS_EXIT_OK;

@@ -33,6 +33,8 @@ int decode_bmp(const uint8_t *d, size_t n, const ws_decode_opts *opts, ws_image 
         return ws_errorf(WS_ERR_UNSUPPORTED, "BMP: bitfields other than 8-bit BGR");
     if ((comp != 0 && comp != 3) || !(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 24 || bpp == 32))
         return ws_errorf(WS_ERR_UNSUPPORTED, "BMP: %u-bit, compression %u", bpp, comp);
+    if (bpp <= 8 && ncolors > 256)   /* Pillow refuses a palette of more than 256 colours */
+        return ws_errorf(WS_ERR_FORMAT, "BMP: palette of %u colours (at most 256)", ncolors);
     if (bpp <= 8 && (ncolors == 0 || ncolors > (1u << bpp))) ncolors = 1u << bpp;
     size_t pal = 14 + (size_t)hsize;
     if (bpp <= 8 && pal + (size_t)ncolors * palent > n)

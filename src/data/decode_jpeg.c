@@ -144,10 +144,12 @@ int decode_jpeg(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws
     }
     img->valid = need;
     int orientation = 1;
-    if (opts && opts->exif_transpose)
+    if (opts && opts->exif_transpose)   /* the first Exif segment counts, as in Pillow */
         for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next)
-            if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && !memcmp(m->data, "Exif\0\0", 6))
+            if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && !memcmp(m->data, "Exif\0\0", 6)) {
                 orientation = exif_orientation(m->data + 6, m->data_length - 6);
+                break;
+            }
     /* No jpeg_finish_decompress: every pixel is in; a missing EOI after them is no error. */
     jpeg_destroy_decompress(&cinfo);
     free(row);

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
+#include "common/file_open.h"
+#include "common/log.h"
 #include "data/input_spec.h"
 #include "data/stream_source.h"
 
@@ -115,6 +118,7 @@ static int walk_visit(const char *path, const struct stat *st, int type, struct 
         walk_rc = ws_errorf(WS_ERR_IO, "cannot read directory %s", path);
         return 1;
     }
+    if (type == FTW_SLN && has_image_ext(path)) LOG_WARN("%s: a symlink to nothing, left out", path);
     if (type == FTW_F && has_image_ext(path)) {
         const char *rel = path + walk_root_len;
         while (*rel == '/') rel++;
@@ -151,6 +155,7 @@ static int split_files(const char *path, const char *root, strvec *keys, size_t 
         size_t first = s * shard_size, n = keys->n - first < shard_size ? keys->n - first : shard_size;
         sh->kind = WS_SHARD_FILES;
         sh->nfiles = n;
+        sh->from_dir = root != NULL;
         if (asprintf(&sh->name, "%s-%05zu", base, s) < 0) sh->name = NULL;
         sh->path = strdup(path);
         sh->display = strdup(path);
@@ -181,7 +186,8 @@ static int expand_dir(const char *dir, size_t shard_size, ws_shard_list *out) {
     walk_out = &keys;
     walk_root_len = len;
     walk_rc = WS_OK;
-    int rc = nftw(root, walk_visit, 32, FTW_PHYS) < 0
+    /* Symlinks are followed; nftw visits a directory reached twice (a symlink loop) only once. */
+    int rc = nftw(root, walk_visit, 32, 0) < 0
         ? ws_errorf(WS_ERR_IO, "cannot walk directory %s: %s", dir, strerror(errno)) : walk_rc;
     if (rc >= 0 && keys.n == 0)
         rc = ws_errorf(WS_ERR_ARG, "input directory %s holds no image files (jpg jpeg png webp gif bmp)", dir);
@@ -202,8 +208,13 @@ static int is_shard_line(const char *line) {
 }
 
 static int expand_list(const char *list, size_t shard_size, ws_shard_list *out) {
-    FILE *f = fopen(list, "r");
-    if (!f) return ws_errorf(WS_ERR_IO, "cannot open list file %s: %s", list, strerror(errno));
+    const char *why = NULL;
+    int fd = ws_open_regular(list, NULL, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return ws_errorf(WS_ERR_IO, "cannot open list file %s: %s", list, fd >= 0 ? strerror(errno) : why);
+    }
     strvec keys = {0};
     char *line = NULL;
     size_t cap = 0;

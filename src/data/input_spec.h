@@ -2,11 +2,12 @@
  *   'data/{00000..00999}.tar'  brace ranges (zero padding kept from the first bound) and
  *   'data/{a,b}/x.tar'         comma lists, several braces per spec, then
  *   'data/train-??.tar'        glob patterns (* ? [..], sorted) -> one TAR shard per file
- *   'images/'                  a directory, walked recursively, files with an image extension
+ *   'images/'                  a directory, walked recursively (symlinks followed, each
+ *                              directory once), files with an image extension
  *                              (jpg jpeg png webp gif bmp, any case) sorted by relative path,
  *                              split into FILES shards of `shard_size` images
  *   '@list.txt'                one image path per line (blank lines and '#' lines skipped), in
- *                              file order, split likewise; a list whose every line is a tar shard
+ *                              file order, split likewise (the list must be a regular file); a list whose every line is a tar shard
  *                              (a .tar/.tar.gz/.tgz path, a URL or pipe:CMD) lists shards instead
  *   'https://h/d/{0000..0099}.tar', 'pipe:CMD'   streamed shards (data/stream_source.h): brace
  *                              ranges and lists are expanded (inside CMD too), nothing else
@@ -34,6 +35,8 @@ typedef struct {
     char **keys;         /* FILES: key of each image (path relative to the directory, or the list
                           * line as written); NULL for TAR */
     size_t nfiles;
+    int from_dir;        /* FILES: 1 when the files were found by walking a directory (each one
+                          * existed then), 0 for a list */
 } ws_shard;
 
 typedef struct {

@@ -2,6 +2,7 @@
  * (see pipeline.h). Slot life: FREE -> FILLING (reader adds samples, workers process them as they
  * come) -> handed to the consumer once the reader closed it and every item is done -> FREE again
  * on the consumer's next call. */
+#define _GNU_SOURCE   /* pthread_timedjoin_np */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +252,16 @@ const ws_batch *pipeline_next_batch(ws_pipeline *p) {
             return &s->b;
         }
         if (p->reader_done && p->head >= p->n_filled) break;
-        pthread_cond_wait(&p->cv_ready, &p->mu);
+        if (!p->prm.stop_requested) {
+            pthread_cond_wait(&p->cv_ready, &p->mu);
+            continue;
+        }
+        if (p->prm.stop_requested()) break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&p->cv_ready, &p->mu, &until);
     }
     pthread_mutex_unlock(&p->mu);
     return &p->end;
@@ -283,6 +293,14 @@ void pipeline_seconds(ws_pipeline *p, double *read_seconds, double *decode_secon
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Join the reader, waiting at most a second. */
+static int reader_joined(ws_pipeline *p) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    return pthread_timedjoin_np(p->reader_thread, NULL, &until) == 0;
+}
+
 void pipeline_close(ws_pipeline *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
@@ -292,8 +310,13 @@ void pipeline_close(ws_pipeline *p) {
     pthread_cond_broadcast(&p->cv_ready);
     pthread_mutex_unlock(&p->mu);
     if (p->reader) shard_reader_cancel(p->reader);   /* a read waiting on a network or a command */
-    if (p->started_reader) pthread_join(p->reader_thread, NULL);
     for (int i = 0; i < p->started_workers; i++) pthread_join(p->workers[i], NULL);
+    if (p->started_reader && !reader_joined(p)) {
+        LOG_WARN("%s: the reader thread is blocked (in a read or open that does not return); left behind",
+                 p->shard->name);
+        pthread_detach(p->reader_thread);
+        return;   /* the reader still uses p: it is not freed */
+    }
     for (int i = 0; p->slots && i < p->depth; i++) {
         slot *s = &p->slots[i];
         for (int k = 0; s->raw && k < p->B; k++) sample_free(&s->raw[k]);

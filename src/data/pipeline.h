@@ -30,6 +30,7 @@ typedef struct {
                            * needed (not pixel-exact; see docs/images.md) */
     ws_stream_opts stream;/* retries, timeout and size cap of streamed shards */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
+    int (*stop_requested)(void); /* optional: polled while waiting for a batch (non-zero: stop) */
 } ws_pipeline_params;
 
 /* Defaults: ImageNet crop 256 -> 224, B 32, 2 threads, Pillow's pixel limit. */
@@ -51,7 +52,10 @@ typedef struct ws_pipeline ws_pipeline;
  * (WS_ERR_IO) or the parameters are bad (WS_ERR_ARG); nothing is started then. */
 int pipeline_open(const ws_shard *shard, const ws_pipeline_params *params, ws_pipeline **out);
 /* The next batch in input order, valid until the next call or pipeline_close. Blocks until it is
- * ready. Returns NULL only on allocation failure; a batch with n == 0 marks the end. */
+ * ready, or until params.stop_requested() says stop (polled every 100 ms): then it returns the
+ * end marker at once, whatever the reader thread is doing (a read blocked in the kernel), and
+ * the caller, which knows about the stop, treats the shard as stopped. Returns NULL only on
+ * allocation failure; a batch with n == 0 marks the end. */
 const ws_batch *pipeline_next_batch(ws_pipeline *p);
 /* 1 when pipeline_next_batch would return without blocking (a batch or the end is ready). */
 int pipeline_batch_ready(ws_pipeline *p);
@@ -63,7 +67,9 @@ size_t pipeline_failures(const ws_pipeline *p);
 /* Seconds so far summed over the threads: the reader inside the shard reader (file and tar I/O),
  * the workers decoding and preprocessing. They overlap each other and the consumer's work. */
 void pipeline_seconds(ws_pipeline *p, double *read_seconds, double *decode_seconds);
-/* Stop the threads (also mid-shard, e.g. on a signal) and free everything. NULL is fine. */
+/* Stop the threads (also mid-shard, e.g. on a signal) and free everything. NULL is fine. A
+ * reader thread that does not return within a second (blocked in a read or open that never
+ * completes) is detached and the pipeline's memory left to it, so closing never hangs. */
 void pipeline_close(ws_pipeline *p);
 
 #endif

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
+#include "common/file_open.h"
 #include "data/image_status.h"
 #include "data/shard_reader.h"
 #include "data/tar_reader.h"
@@ -39,12 +41,14 @@ int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_sh
 }
 
 static void read_file(const char *path, ws_sample *s) {
-    FILE *f = fopen(path, "rb");
     struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    const char *why = NULL;
+    int fd = ws_open_regular(path, &st, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd), why = "out of memory";
         s->status = WS_IMG_READ_ERROR;
-        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path,
-                 f ? "not a regular file" : strerror(errno));
+        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path, why);
     } else if (st.st_size == 0) {
         s->status = WS_IMG_EMPTY;
         snprintf(s->reason, sizeof s->reason, "zero-byte file");

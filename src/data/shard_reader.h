@@ -9,7 +9,8 @@
  * Per-sample problems (unreadable file, no image member, member larger than the limit, member cut
  * short) come back as a sample with a non-zero status and a reason; the shard goes on. Damage to
  * the container itself (truncated tar, garbage header) ends the shard: every sample before the
- * damage has been returned, shard_reader_damaged() then says so and why. */
+ * damage has been returned, shard_reader_damaged() then says so and why. A FILES member that
+ * is not a regular file (FIFO, device) is a read-error row, opened without blocking. */
 #ifndef WEBSSL_DATA_SHARD_READER_H
 #define WEBSSL_DATA_SHARD_READER_H
 
@@ -33,9 +34,9 @@ typedef struct ws_shard_reader ws_shard_reader;
 #define WS_MAX_IMAGE_BYTES ((size_t)256 << 20)
 
 /* Open `shard` (borrowed; must outlive the reader); `stream` (copied) says how STREAM shards
- * retry, and may be NULL for the defaults. WS_OK, or WS_ERR_IO when a tar cannot be opened
- * (message names the file). A tar whose first header is garbage, and any stream, open fine and
- * report damage on a read. */
+ * retry, and may be NULL for the defaults. WS_OK, or WS_ERR_IO when a tar cannot be opened, is
+ * not a regular file or is empty (0 bytes; message names the file). A tar whose first header is
+ * garbage, and any stream, open fine and report damage on a read. */
 int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_shard_reader **out);
 /* Next sample into *s (previous contents are not freed: call sample_free).
  * Returns 1 with a sample, 0 at the end of the shard (normal or after damage). */

@@ -2,15 +2,15 @@
  * first image member's bytes, stops cleanly at a truncated member or a damaged header. */
 #include <archive.h>
 #include <archive_entry.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/file_open.h"
 #include "common/log.h"
 #include "data/image_status.h"
 #include "data/tar_reader.h"
@@ -19,6 +19,7 @@
 
 struct tar_reader {
     struct archive *a;
+    int fd;                   /* the tar file (-1 for in-memory tars) */
     int done, damaged;
     char why[256];
     char *pending_key;        /* key of a member header read but not yet consumed */
@@ -81,6 +82,7 @@ static tar_reader *tar_reader_new(void) {
         free(t);
         return NULL;
     }
+    t->fd = -1;
     archive_read_support_format_tar(t->a);
     archive_read_support_format_empty(t->a);
     archive_read_support_filter_all(t->a);
@@ -89,13 +91,21 @@ static tar_reader *tar_reader_new(void) {
 
 int tar_reader_open(const char *path, tar_reader **out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return ws_errorf(WS_ERR_IO, "cannot open shard %s: %s", path, strerror(errno));
-    close(fd);
+    struct stat st;
+    const char *why = NULL;
+    int fd = ws_open_regular(path, &st, &why);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "cannot open shard %s: %s", path, why);
+    if (st.st_size == 0) {   /* GNU tar and Python's tarfile refuse it too: an unfinished copy */
+        close(fd);
+        return ws_errorf(WS_ERR_IO, "shard %s is an empty (0-byte) file, not a tar", path);
+    }
     tar_reader *t = tar_reader_new();
-    if (!t) return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", path);
-    if (archive_read_open_filename(t->a, path, 1 << 16) != ARCHIVE_OK)
-        set_damaged(t, "not a readable tar");
+    if (!t) {
+        close(fd);
+        return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", path);
+    }
+    if (archive_read_open_fd(t->a, fd, 1 << 16) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
+    t->fd = fd;
     *out = t;
     return WS_OK;
 }
@@ -234,6 +244,7 @@ int tar_reader_damaged(const tar_reader *t, const char **why) {
 void tar_reader_close(tar_reader *t) {
     if (!t) return;
     archive_read_free(t->a);
+    if (t->fd >= 0) close(t->fd);
     free(t->pending_key);
     free(t->seen);
     free(t->block);

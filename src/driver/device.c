@@ -53,11 +53,32 @@ static int memory_check(const run_device *d, const ws_arch *a, int R, int B, int
                      a->num_heads, dt == WS_DTYPE_F32 ? " or use --dtype bf16" : "");
 }
 
+/* Host memory (CPU backend): weights and activations per rank plus the ops' scratch (the attention
+ * scores per thread) against the node's physical memory shared by its ranks, so that a resolution
+ * or batch too large is an error naming both, not an allocation failure inside the forward pass.
+ * Physical, not available memory: available memory moves with the page cache and other jobs, and
+ * a check against it would refuse runs that fit. */
+static int host_memory_check(const run_device *d, const ws_topology *t, const ws_arch *a, int R, int B, ws_dtype dt) {
+    ws_cost c;
+    int rc = cost_compute(a, R, B, t->tp, dt, &c);
+    if (rc != WS_OK) return rc;
+    size_t free_b = 0, total_b = 0;
+    if ((rc = backend_memory_info(d->kind, d->index, &free_b, &total_b)) != WS_OK) return rc;
+    const double scratch = (double)d->be->ops->scratch_bytes(d->be, c.N), rest = cost_rank_bytes(&c);
+    const double need = scratch + rest, have = (double)total_b / t->local_size;
+    if (need <= have) return WS_OK;
+    return ws_errorf(WS_ERR_LIMIT,
+                     "--resolution %d, --batch %d: %s needs about %.1f GiB per rank (%d tokens per image: "
+                     "op scratch %.2f GiB with %d threads, weights and activations %.2f GiB) but the node "
+                     "has %.1f GiB of memory per rank; lower --resolution or --batch",
+                     R, B, a->name, need / GIB, c.N, scratch / GIB, d->be->threads, rest / GIB, have / GIB);
+}
+
 int device_setup(run_device *d, const ws_topology *t, int threads, const ws_arch *a, int R, int B, ws_dtype dt) {
     if (strcmp(d->kind, "cpu") != 0 && d->sharing > 1 && t->local_rank == 0)
         LOG_WARN("%d ranks on this node share %d GPU(s): NCCL needs one GPU per rank", t->local_size, d->count);
     int rc = backend_create(d->kind, threads, d->index, &d->be);
-    if (rc == WS_OK && !d->be->host_memory) rc = memory_check(d, a, R, B, t->tp, dt);
+    if (rc == WS_OK) rc = d->be->host_memory ? host_memory_check(d, t, a, R, B, dt) : memory_check(d, a, R, B, t->tp, dt);
     if (rc != WS_OK) rc = ws_error_context(rc, "--device %s", d->name);
     /* every rank of the group joins the communicator's creation, or none does */
     if ((rc = topology_agree(t->tp_comm, rc)) != WS_OK) return rc;

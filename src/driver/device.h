@@ -30,7 +30,8 @@ int device_pick(const char *kind, int local_rank, int local_size, run_device *d)
 
 /* Create d->be (`threads`: CPU threads, 0 = OpenMP default), check that architecture `a` at
  * resolution R, batch B, t->tp and weight type dt fits the device memory (devices with their own
- * memory; the error gives the memory needed and a tp that fits), and create d->comm over
+ * memory: the error gives the memory needed and a tp that fits; the host: the node's memory per
+ * rank, the error names --resolution and --batch), and create d->comm over
  * t->tp_comm. Warns when more ranks than GPUs share a node. Collective over the TP group: the
  * same result on every rank of it. */
 int device_setup(run_device *d, const ws_topology *t, int threads, const ws_arch *a, int R, int B, ws_dtype dt);

@@ -18,6 +18,7 @@
 #include "io/run_dir.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
+#include "loaders/ckpt_fingerprint.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -45,6 +46,10 @@ static void print_layout(const embed_run *r) {
  * before any rank loads weights; the position-embedding rule when --posembed is not given. */
 static int check_arch(embed_run *r, ws_arch *a) {
     int rc = arch_for_checkpoint(&r->ckpt, r->opt.arch, a);
+    if (rc == WS_OK) rc = ckpt_fingerprint(&r->ckpt, &r->weights);
+    if (rc == WS_OK && r->opt.head && (r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) &&
+        (rc = ckpt_fingerprint_path(r->opt.head, &r->head_weights)) != WS_OK)
+        ws_error_context(rc, "--head %s", r->opt.head);
     /* HF checkpoints with register tokens are Dinov2WithRegisters, which interpolates with antialias */
     if (r->opt.posembed < 0)
         r->opt.posembed = r->ckpt.format == WS_CKPT_PTH ? WS_POSEMBED_ORIGINAL
@@ -65,11 +70,13 @@ static char *config_json(const embed_run *r) {
     h5_features_format(r->layout.features, feats, sizeof feats);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", r->opt.model);
+    cJSON_AddItemToObject(o, "weights", cJSON_Parse(r->weights));
     cJSON_AddStringToObject(o, "arch", r->arch.name);
     cJSON_AddStringToObject(o, "features", feats);
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
+    if (r->has_head && r->head_weights) cJSON_AddItemToObject(o, "head_weights", cJSON_Parse(r->head_weights));
     cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"
                                            : r->opt.posembed == WS_POSEMBED_HF_ANTIALIAS ? "hf-antialias" : "hf");
     cJSON_AddNumberToObject(o, "resolution", r->R);
@@ -265,6 +272,8 @@ static void run_free(embed_run *r) {
     free(r->proto_score);
     head_free(&r->head);
     free(r->failed);
+    free(r->weights);
+    free(r->head_weights);
     embed_stats_close(r->stats_fd);
     run_dir_unlock(r->lock_fd);
     topology_free(&r->topo);
@@ -280,6 +289,11 @@ static int setup(embed_run *r) {
     if ((r->opt.features & (WS_FEAT_HEAD | WS_FEAT_PROTO)) && r->topo.is_leader) rc = load_head(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     set_preprocess(r);
+    const ws_preprocess *pre = &r->pp.pre;
+    if (r->topo.world_rank == 0 && pre->mode == WS_PREPROCESS_CROP && r->R > pre->resize)
+        LOG_WARN("--resolution %d is larger than the resize to %d: the centre crop pads each image with zeros "
+                 "(%.0f%% of a square image's input); use --resize %d or --preprocess square",
+                 r->R, pre->resize, 100.0 * (1.0 - (double)pre->resize * pre->resize / ((double)r->R * r->R)), r->R);
     r->layout.features = r->opt.features;
     r->layout.out_dtype = r->opt.out_dtype;
     r->layout.K = r->has_head ? head_bottleneck(&r->head) : 0;

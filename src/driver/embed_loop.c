@@ -4,6 +4,7 @@
  * (protocol in embed_run.h). */
 #include "driver/embed_run.h"
 #include "driver/embed_signal.h"
+#include "driver/resume.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "io/run_dir.h"
@@ -94,11 +95,13 @@ static void show_progress(embed_run *r, int final) {
     embed_progress_show(&r->progress, c, final);
 }
 
-/* A shard the leader works on: its pipeline (reading ahead) and its temporary output file. */
+/* A shard the leader works on: its pipeline (reading ahead), its temporary output file and the
+ * manifest of its inputs taken when it was opened (checked again when it closes). */
 typedef struct {
     int64_t idx;
     ws_pipeline *p;
     ws_h5_writer *w;
+    ws_manifest manifest;
     embed_times t;
 } open_shard;
 
@@ -116,24 +119,37 @@ static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
         return SHARD_FAILED;
     }
+    ws_manifest *manifest = &o->manifest;
+    if (shard_manifest_build(s, manifest) != WS_OK) {
+        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+        return SHARD_FAILED;
+    }
     int64_t count = 0;
-    int rc = h5_shard_check(final, &r->layout, &count);
-    if (rc == WS_OK) {
-        LOG_DEBUG("shard %s: already complete (%lld images), skipped", s->name, (long long)count);
-        return SHARD_SKIPPED;
+    resume_verdict v = resume_check_shard(final, &r->layout, s, manifest, &count);
+    if (v == RESUME_REDO && resume_inputs_present(s, manifest) != WS_OK) {
+        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+        v = RESUME_FAIL;
     }
-    if (rc != WS_ERR_IO || access(final, F_OK) == 0) {
-        LOG_WARN("%s; redoing shard %s", ws_error_message(), s->name);
-        unlink(final);
+    if (v != RESUME_REDO) {
+        if (v == RESUME_SKIP) LOG_DEBUG("shard %s: already complete (%lld images), skipped", s->name, (long long)count);
+        shard_manifest_free(manifest);
+        return v == RESUME_SKIP ? SHARD_SKIPPED : SHARD_FAILED;
     }
+    int rc;
     if ((rc = pipeline_open(s, &r->pp, &o->p)) != WS_OK) {
         LOG_ERROR("shard %s (%s): %s", s->name, s->display, ws_error_message());
+        shard_manifest_free(manifest);
         return SHARD_FAILED;
     }
     r->meta.source = s->display;
-    if ((rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &o->w)) != WS_OK) {
+    r->meta.manifest = manifest->text;
+    r->meta.manifest_digest = manifest->digest;
+    rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &o->w);
+    r->meta.manifest = r->meta.manifest_digest = NULL;
+    if (rc != WS_OK) {
         LOG_ERROR("shard %s: %s", s->name, ws_error_message());
         pipeline_close(o->p);
+        shard_manifest_free(manifest);
         return SHARD_FAILED;
     }
     return SHARD_OPEN;
@@ -185,6 +201,11 @@ static int shard_close(embed_run *r, open_shard *o, int result) {
         LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->display, why ? why : "");
         result = SHARD_FAILED;
     }
+    if (result == SHARD_DONE && resume_inputs_unchanged(s, &o->manifest) != WS_OK) {
+        LOG_ERROR("shard %s (%s): %s; no output written", s->name, s->display, ws_error_message());
+        result = SHARD_FAILED;
+    }
+    shard_manifest_free(&o->manifest);
     pipeline_seconds(o->p, &o->t.read, &o->t.decode);
     pipeline_close(o->p);
     if (result == SHARD_DONE) {
@@ -238,6 +259,7 @@ static int pick_ready(embed_run *r, open_shard *open, int n) {
 /* Leader: up to --read-ahead shards open at once (their pipelines read ahead), batches taken from
  * whichever has one ready; each shard's rows still go to its own file in its own order. */
 static void leader_loop(embed_run *r) {
+    r->pp.stop_requested = embed_signal_pending;   /* a reader blocked in I/O does not hold up a stop */
     open_shard open[WS_MAX_READ_AHEAD];
     int n = 0, more = 1, stopped = 0;
     while (!stopped) {

@@ -34,6 +34,8 @@ typedef struct {
     int have_ckpt;
     ws_model *model;
     ws_arch arch;              /* the model's architecture */
+    char *weights;             /* rank 0: the checkpoint's fingerprint (JSON object, run.json "weights") */
+    char *head_weights;        /* rank 0, with --head: the head file's ("head_weights") */
     ws_pipeline_params pp;     /* leaders: decoding and preprocessing */
     ws_shard_list shards;      /* leaders: the input shards */
     int64_t num_shards;

@@ -2,6 +2,8 @@
 #include "io/h5_index.h"
 #include "common/error.h"
 #include "io/h5_check.h"
+#include "common/file_open.h"
+#include "io/run_dir.h"
 
 #include <dirent.h>
 #include <hdf5.h>
@@ -32,12 +34,15 @@ static int cmp_names(const void *a, const void *b) {
 
 static int is_shard_name(const char *n) {
     size_t len = strlen(n);
-    return n[0] != '.' && len > 3 && !strcmp(n + len - 3, ".h5") && strcmp(n, "index.h5") != 0;
+    /* temporary files end in .tmp.<tag>, so a shard whose name starts with a dot is indexed too */
+    return len > 3 && !strcmp(n + len - 3, ".h5") && strcmp(n, RUN_DIR_INDEX_NAME ".h5") != 0;
 }
 
 /* Read a complete shard's row count and check its datasets against `info` (filled from the
  * first shard). Returns WS_OK, WS_ERR_FORMAT (incomplete: skip) or WS_ERR_ARG (disagrees). */
 static int inspect_shard(const char *path, ds_info info[NDS], int first, int64_t *rows) {
+    const char *irregular = ws_not_regular(path);   /* H5Fopen of a FIFO would wait forever */
+    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
     int64_t complete = 0;
@@ -195,8 +200,8 @@ int h5_index_write(const char *dir, ws_index_info *info) {
     if (rc == WS_OK && kept == 0) rc = ws_errorf(WS_ERR_ARG, "%s: no complete shard file to index", dir);
     info->shards = (int64_t)kept;
     char tmp[4096], final[4096];
-    snprintf(final, sizeof final, "%s/index.h5", dir);
-    snprintf(tmp, sizeof tmp, "%s/.index.h5.tmp.%d", dir, (int)getpid());
+    snprintf(final, sizeof final, "%s/" RUN_DIR_INDEX_NAME ".h5", dir);
+    snprintf(tmp, sizeof tmp, "%s/." RUN_DIR_INDEX_NAME ".h5.tmp.%d", dir, (int)getpid());
     if (rc == WS_OK) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
         H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);  /* VDS needs the 1.10 format */

@@ -2,6 +2,8 @@
 #include "io/h5_writer.h"
 #include "common/error.h"
 #include "io/h5_check.h"
+#include "common/escape.h"
+#include "common/file_open.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,8 +139,11 @@ static int write_meta(ws_h5_writer *w, const ws_h5_meta *m) {
     bad |= attr_str(f, s, "out_dtype", w->layout.out_dtype == WS_DTYPE_F16 ? "f16" : "f32");
     bad |= attr_str(f, s, "features", feats);
     bad |= attr_str(f, s, "program_version", "webssl-dist " WEBSSL_VERSION);
-    bad |= attr_str(f, s, "source", m->source);
+    char *source = ws_escape_bytes(m->source ? m->source : "");
+    bad |= !source || attr_str(f, s, "source", source);
+    free(source);
     bad |= attr_i64(f, "creation_time", m->creation_time);
+    if (m->manifest) bad |= attr_str(f, s, "manifest", m->manifest) || attr_str(f, s, "manifest_digest", m->manifest_digest);
     return bad ? ws_errorf(WS_ERR_IO, "%s: writing root attributes failed", w->tmp_path) : WS_OK;
 }
 
@@ -284,8 +289,13 @@ int h5_writer_append(ws_h5_writer *w, int n, const ws_h5_rows *r) {
     for (int i = 0; i < DS_COUNT; i++)
         if ((i < DS_CLS || (L->features & ds_feature[i])) && !feat[i])
             return ws_errorf(WS_ERR_ARG, "%s: no %s rows given", w->tmp_path, ds_names[i]);
+    char **keys = calloc((size_t)n, sizeof *keys);
+    int bad = !keys;
+    for (int j = 0; j < n && !bad; j++) bad = !(keys[j] = ws_escape_bytes(r->keys[j] ? r->keys[j] : ""));
     errno = 0;
-    int bad = append_rows(w, DS_KEY, w->str, n, r->keys) || append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, r->status);
+    bad = bad || append_rows(w, DS_KEY, w->str, n, keys) || append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, r->status);
+    for (int j = 0; keys && j < n; j++) free(keys[j]);
+    free(keys);
     for (int i = DS_CLS; i < DS_COUNT && !bad; i++) {
         if (!(L->features & ds_feature[i])) continue;
         if (i == DS_PROTO_INDEX) bad = append_rows(w, i, H5T_NATIVE_INT32, n, r->proto_index);
@@ -344,11 +354,57 @@ static int read_i64_attr(hid_t loc, const char *name, int64_t *v) {
     return rc < 0 ? -1 : 0;
 }
 
-int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count) {
+/* A string attribute as a malloc'ed copy; NULL when absent or not a string. */
+static char *read_str_attr_dup(hid_t loc, const char *name) {
+    if (H5Aexists(loc, name) <= 0) return NULL;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = make_str_type();
+    char *v = NULL, *copy = NULL;
+    if (a >= 0 && t >= 0 && H5Aread(a, t, &v) >= 0 && v) copy = strdup(v);
+    if (v) H5free_memory(v);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return copy;
+}
+
+static int read_str_attr(hid_t loc, const char *name, char *buf, size_t len) {
+    char *v = read_str_attr_dup(loc, name);
+    snprintf(buf, len, "%s", v ? v : "");
+    free(v);
+    return v ? 0 : -1;
+}
+
+/* 1 when dataset i has the type this layout writes. */
+static int type_matches(hid_t ds, int i, const ws_h5_layout *layout) {
+    hid_t t = H5Dget_type(ds);
+    if (t < 0) return 0;
+    H5T_class_t c = H5Tget_class(t);
+    size_t size = H5Tget_size(t);
+    int vlen = c == H5T_STRING && H5Tis_variable_str(t) > 0;
+    H5Tclose(t);
+    switch (i) {
+    case DS_KEY: return vlen;
+    case DS_STATUS: return c == H5T_INTEGER && size == 1;
+    case DS_PROTO_INDEX: return c == H5T_INTEGER && size == 4;
+    case DS_PROTO_SCORE: return c == H5T_FLOAT && size == 4;
+    default: return c == H5T_FLOAT && size == (layout->out_dtype == WS_DTYPE_F16 ? 2u : 4u);
+    }
+}
+
+int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_info *info) {
     h5_lib_init();
+    ws_h5_shard_info local;
+    if (!info) info = &local;
+    memset(info, 0, sizeof *info);
     if (access(path, F_OK) != 0) return ws_errorf(WS_ERR_IO, "%s: %s", path, strerror(errno));
+    const char *irregular = ws_not_regular(path);   /* H5Fopen of a FIFO would wait forever */
+    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
+    char version[128];
+    info->ours = read_str_attr(f, "program_version", version, sizeof version) == 0 &&
+                 !strncmp(version, "webssl-dist", 11);
+    read_str_attr(f, "source", info->source, sizeof info->source);
+    read_str_attr(f, "manifest_digest", info->manifest_digest, sizeof info->manifest_digest);
     int64_t complete = 0, n = -1;
     int rc = WS_OK;
     if (read_i64_attr(f, "complete", &complete) != 0 || complete != 1 || read_i64_attr(f, "image_count", &n) != 0)
@@ -357,20 +413,37 @@ int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count)
                                  {0, (hsize_t)layout->P, (hsize_t)layout->D}, {0, (hsize_t)layout->K}, {0}, {0}};
     int want_rank[DS_COUNT] = {1, 1, 2, 2, 3, 2, 1, 1};
     for (int i = 0; i < DS_COUNT && rc == WS_OK; i++) {
-        if (i >= DS_CLS && !(layout->features & ds_feature[i])) continue;
-        hid_t ds = H5Dopen2(f, ds_names[i], H5P_DEFAULT);
+        if (i >= DS_CLS && !(layout->features & ds_feature[i])) {
+            if (H5Lexists(f, ds_names[i], H5P_DEFAULT) > 0)
+                rc = ws_errorf(WS_ERR_FORMAT, "%s: holds dataset %s, which this run does not write", path,
+                               ds_names[i]);
+            continue;
+        }
+        hid_t ds = H5Lexists(f, ds_names[i], H5P_DEFAULT) > 0 ? H5Dopen2(f, ds_names[i], H5P_DEFAULT) : -1;
         hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
         hsize_t dims[3] = {0, 0, 0};
         int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
         if (rank == want_rank[i]) H5Sget_simple_extent_dims(sp, dims, NULL);
+        int typed = ds >= 0 && type_matches(ds, i, layout);
         if (sp >= 0) H5Sclose(sp);
         if (ds >= 0) H5Dclose(ds);
         want[i][0] = (hsize_t)n;
         if (rank != want_rank[i] || memcmp(dims, want[i], sizeof dims) != 0)
             rc = ws_errorf(WS_ERR_FORMAT, "%s: dataset %s missing or not %lld rows of the expected shape",
                            path, ds_names[i], (long long)n);
+        else if (!typed)
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: dataset %s is not of this run's type (%s)", path, ds_names[i],
+                           i >= DS_CLS && i <= DS_HEAD ? ws_dtype_name(layout->out_dtype) : "as written by this program");
     }
     if (H5Fclose(f) < 0 && rc == WS_OK) rc = ws_errorf(WS_ERR_FORMAT, "%s: close failed", path);
-    if (rc == WS_OK && count) *count = n;
+    if (rc == WS_OK) info->count = n;
     return rc;
+}
+
+int h5_shard_read_manifest(const char *path, char **text) {
+    h5_lib_init();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    *text = f >= 0 ? read_str_attr_dup(f, "manifest") : NULL;
+    if (f >= 0) H5Fclose(f);
+    return *text ? WS_OK : ws_errorf(WS_ERR_FORMAT, "%s: no readable manifest", path);
 }

@@ -1,11 +1,13 @@
 /* HDF5 output: one file per input shard (schema in docs/output.md).
  *
- * Datasets: key [N] (variable-length UTF-8 strings), status [N] int8, and per requested feature
+ * Datasets: key [N] (variable-length UTF-8 strings: the sample keys escaped with ws_escape_bytes,
+ * so file names that are not UTF-8 survive), status [N] int8, and per requested feature
  * cls [N, D], patch_mean [N, D], patch [N, P, D] (one chunk per image), head [N, K], stored as
  * f32 or as an IEEE half type that h5py reads as float16, and proto_index [N] int32 +
  * proto_score [N] float32 (always f32). Root attributes describe the model,
  * architecture, resolution, preprocessing, dtypes, program version, source shard, counts and
- * creation time; the attribute `complete` = 1 is written last.
+ * creation time, and `manifest` + `manifest_digest` (what the shard was made from, see
+ * data/shard_manifest.h); the attribute `complete` = 1 is written last.
  *
  * Crash safety: the file is written under a temporary name in the same directory (one that
  * never looks complete: ".<name>.tmp.<tag>"), flushed, fsync'ed, renamed onto the final name,
@@ -21,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/digest.h"
 #include "common/dtype.h"
 #include "common/arch.h"
 
@@ -54,8 +57,10 @@ typedef struct {
     int resolution;             /* input side R */
     const ws_preprocess *preprocess;
     const char *compute_dtype;  /* "fp32" / "bf16" */
-    const char *source;         /* input shard path or spec */
+    const char *source;         /* input shard path or spec (stored escaped) */
     int64_t creation_time;      /* seconds since the epoch */
+    const char *manifest;       /* the shard's manifest text (NULL: none stored) */
+    const char *manifest_digest;/* its SHA-256, hex (attribute manifest_digest) */
 } ws_h5_meta;
 
 /* Seconds since the epoch for the creation_time attribute: SOURCE_DATE_EPOCH when set (for
@@ -88,9 +93,23 @@ int h5_writer_finish(ws_h5_writer *w);
 /* Close, remove the temporary file and free w. NULL is allowed. */
 void h5_writer_abort(ws_h5_writer *w);
 
-/* Check that `path` is a complete shard file with `layout`'s datasets: it opens, `complete` is
- * 1, and every dataset has image_count rows. WS_OK, or WS_ERR_FORMAT / WS_ERR_IO with the reason
- * (missing file: WS_ERR_IO). *count receives image_count when not NULL. */
-int h5_shard_check(const char *path, const ws_h5_layout *layout, int64_t *count);
+/* What a finished shard file says about itself (read by h5_shard_check, attributes only). */
+typedef struct {
+    int64_t count;                        /* image_count */
+    int ours;                             /* program_version names webssl-dist: a file this
+                                           * program wrote (complete or not) */
+    char source[4096];                    /* source attribute (escaped), "" when absent */
+    char manifest_digest[WS_DIGEST_HEX];  /* "" when absent */
+} ws_h5_shard_info;
+
+/* Check that `path` is a complete shard file with exactly `layout`'s datasets: it opens,
+ * `complete` is 1, every dataset has image_count rows, the expected shape and type (f16/f32 as
+ * layout->out_dtype), and no feature dataset the layout lacks is present. WS_OK, or
+ * WS_ERR_FORMAT / WS_ERR_IO with the reason (missing file: WS_ERR_IO). `info` (may be NULL) is
+ * filled as far as the file could be read, also on failure. Reads attributes and dataset
+ * headers only, never rows. */
+int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_info *info);
+/* The `manifest` attribute of a shard file (malloc'ed into *text). WS_OK or WS_ERR_FORMAT. */
+int h5_shard_read_manifest(const char *path, char **text);
 
 #endif

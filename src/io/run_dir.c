@@ -101,9 +101,33 @@ static int write_config(const char *path, const char *json) {
     return rc;
 }
 
+/* The dotted name of the first field of `now` that `old` lacks or holds differently (objects are
+ * compared field by field, so "weights.model.safetensors" names the changed file), or NULL. */
+static const cJSON *first_change(const cJSON *old, const cJSON *now, char *name, size_t len, const cJSON **was) {
+    const cJSON *item;
+    size_t used = strlen(name);
+    cJSON_ArrayForEach(item, now) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(old, item->string);
+        if (w && cJSON_Compare(w, item, 1)) continue;
+        snprintf(name + used, len - used, "%s%s", used ? "." : "", item->string);
+        if (w && cJSON_IsObject(w) && cJSON_IsObject(item)) {
+            const cJSON *inner = first_change(w, item, name, len, was);
+            if (inner) return inner;
+            /* same fields of `now`, but `old` has more: report the object as a whole */
+        }
+        *was = w;
+        return item;
+    }
+    name[used] = '\0';
+    return NULL;
+}
+
 int run_dir_check_config(const char *dir, const char *config_json) {
     char path[4096];
     snprintf(path, sizeof path, "%s/run.json", dir);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ws_errorf(WS_ERR_IO, "%s is not a regular file; remove it or use another --output", path);
     char *old_text = read_text(path);
     if (!old_text) {
         if (errno != ENOENT) return ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
@@ -117,23 +141,35 @@ int run_dir_check_config(const char *dir, const char *config_json) {
     } else if (!old || !cJSON_IsObject(old)) {
         rc = ws_errorf(WS_ERR_ARG, "%s: not a JSON object; remove it or use another --output", path);
     } else {
-        const cJSON *item;
-        cJSON_ArrayForEach(item, now) {
-            const cJSON *was = cJSON_GetObjectItemCaseSensitive(old, item->string);
-            if (was && cJSON_Compare(was, item, 1)) continue;
+        char name[512] = "";
+        const cJSON *was = NULL, *item = first_change(old, now, name, sizeof name, &was);
+        if (item) {
             char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = cJSON_PrintUnformatted(item);
             rc = ws_errorf(WS_ERR_ARG,
                            "%s: this run's %s is %s but the earlier run into %s used %s; use the same "
                            "settings to resume, or another --output",
-                           path, item->string, b ? b : "?", dir, a ? a : "(not set)");
+                           path, name, b ? b : "?", dir, a ? a : "(not set)");
             free(a);
             free(b);
-            break;
         }
     }
     cJSON_Delete(old);
     cJSON_Delete(now);
     return rc;
+}
+
+/* ".<shard>.h5.tmp.<job>.<rank>" as run_dir_tmp_path makes it (rank: digits), or the index's
+ * temporary file, and nothing else: other dotfiles in DIR are the user's. */
+static int is_temp_name(const char *n) {
+    static const char index_tmp[] = "." RUN_DIR_INDEX_NAME ".h5.tmp.";   /* h5_index.c: ".index.h5.tmp.<pid>" */
+    if (!strncmp(n, index_tmp, sizeof index_tmp - 1))
+        return n[sizeof index_tmp - 1] && strspn(n + sizeof index_tmp - 1, "0123456789") == strlen(n + sizeof index_tmp - 1);
+    const char *t = strstr(n, ".h5.tmp."), *next;
+    if (n[0] != '.' || !t || t == n + 1) return 0;
+    while ((next = strstr(t + 1, ".h5.tmp."))) t = next;
+    const char *tag = t + 8, *dot = strrchr(tag, '.');
+    if (!dot || dot == tag || !dot[1]) return 0;
+    return strspn(dot + 1, "0123456789") == strlen(dot + 1);
 }
 
 int run_dir_clean_temps(const char *dir) {
@@ -143,7 +179,7 @@ int run_dir_clean_temps(const char *dir) {
     struct dirent *e;
     char path[4096];
     while ((e = readdir(d))) {
-        if (e->d_name[0] != '.' || !strstr(e->d_name, ".tmp.")) continue;
+        if (!is_temp_name(e->d_name)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (unlink(path) == 0) removed++;
     }
@@ -152,6 +188,9 @@ int run_dir_clean_temps(const char *dir) {
 }
 
 int run_dir_shard_path(const char *dir, const char *name, char *buf, size_t len) {
+    if (!strcmp(name, RUN_DIR_INDEX_NAME))
+        return ws_errorf(WS_ERR_ARG, "shard name '%s' is reserved: %s/%s.h5 is the file `webssl-dist index` "
+                         "writes; rename the input (e.g. %s-0.tar)", name, dir, name, name);
     if ((size_t)snprintf(buf, len, "%s/%s.h5", dir, name) >= len)
         return ws_errorf(WS_ERR_ARG, "output path for shard %s is too long", name);
     return WS_OK;

@@ -6,6 +6,7 @@
  *   DIR/run.json                     the run configuration (model, arch, features, dtypes,
  *                                    resolution, preprocessing, shard size)
  *   DIR/.lock                        flock'ed by world rank 0 for the whole run
+ *   DIR/index.h5                     written by `webssl-dist index` (a shard may not be named so)
  *
  * A later run into the same DIR must have the same configuration (so a requeued job resumes
  * with the same settings); a different one is refused with the differing field named. */
@@ -27,14 +28,20 @@ void run_dir_unlock(int fd);
 
 /* Compare `config_json` (a JSON object, unformatted) with DIR/run.json: when absent, write it
  * (temporary file + rename); when present and equal field by field, WS_OK; when different,
- * WS_ERR_ARG naming the first differing field with both values. */
+ * WS_ERR_ARG naming the first differing field with both values (inside an object field, the
+ * inner field: "weights.model.safetensors"). run.json that is not a regular file: WS_ERR_IO. */
 int run_dir_check_config(const char *dir, const char *config_json);
 
-/* Remove DIR/.*.tmp.* files left by crashed runs. Call only while holding the lock. Returns the
- * number removed, or WS_ERR_IO when the directory cannot be read. */
+/* Remove the temporary shard files (".<shard>.h5.tmp.<job>.<rank>") and index files
+ * (".index.h5.tmp.<pid>") left by crashed runs, and no other file. Call only while holding the lock. Returns the number removed, or WS_ERR_IO when
+ * the directory cannot be read. */
 int run_dir_clean_temps(const char *dir);
 
-/* DIR/<name>.h5 and DIR/.<name>.h5.tmp.<tag> into buf. WS_OK or WS_ERR_ARG when too long. */
+/* The base name of the index file (io/h5_index.h); no shard may have it. */
+#define RUN_DIR_INDEX_NAME "index"
+
+/* DIR/<name>.h5 and DIR/.<name>.h5.tmp.<tag> into buf. WS_OK, or WS_ERR_ARG when too long or,
+ * for the shard path, when the name is the index's. */
 int run_dir_shard_path(const char *dir, const char *name, char *buf, size_t len);
 int run_dir_tmp_path(const char *dir, const char *name, const char *tag, char *buf, size_t len);
 

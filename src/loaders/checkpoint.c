@@ -2,6 +2,7 @@
  * the tensor and mapping lists, lookup, and windowed reads converted to float. */
 #include "loaders/checkpoint.h"
 #include "common/error.h"
+#include "common/file_open.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Elements converted per step when the source is not aligned to its element size. */
 #define UNALIGNED_CHUNK 256
@@ -48,14 +50,15 @@ int ckpt_open(const char *path, ws_ckpt *out) {
         rc = ckpt_open_hf_dir(path, out);
     } else {
         unsigned char magic[4] = {0};
-        FILE *f = fopen(path, "rb");
-        if (!f) {
+        const char *why = NULL;
+        int fd = ws_open_regular(path, NULL, &why);
+        if (fd < 0) {
             ckpt_close(out);
-            return ws_errorf(WS_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+            return ws_errorf(WS_ERR_IO, "%s: cannot open checkpoint: %s", path, why);
         }
-        size_t got = fread(magic, 1, sizeof magic, f);
-        fclose(f);
-        if ((got == 4 && !memcmp(magic, "PK\x03\x04", 4)) || (got == 4 && !memcmp(magic, "\x80\x02\x8a\x0a", 4))) {
+        ssize_t got = read(fd, magic, sizeof magic);
+        close(fd);
+        if (got == 4 && (!memcmp(magic, "PK\x03\x04", 4) || !memcmp(magic, "\x80\x02\x8a\x0a", 4))) {
             out->format = WS_CKPT_PTH;
             rc = ckpt_open_pth(path, out);
         } else {

@@ -9,24 +9,30 @@
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
 #include "common/error.h"
+#include "common/file_open.h"
 #include "common/log.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define JSON_FILE_MAX (64L * 1024 * 1024)
 
 /* Parse a small JSON file; *out is NULL (and WS_OK returned) when `optional` and absent. */
 static int json_load(const char *path, int optional, cJSON **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    const char *why = NULL;
+    int fd = ws_open_regular(path, NULL, &why);
+    if (fd < 0 && optional && errno == ENOENT) return WS_OK;
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        if (optional && errno == ENOENT) return WS_OK;
-        return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, fd >= 0 ? "out of memory" : why);
     }
     long n = -1;
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
@@ -41,9 +47,16 @@ static int json_load(const char *path, int optional, cJSON **out) {
     }
     size_t got = fread(buf, 1, (size_t)n, f);
     fclose(f);
-    *out = cJSON_ParseWithLength(buf, got);
+    const char *end = NULL;
+    *out = cJSON_ParseWithLengthOpts(buf, got, &end, 0);
+    if (!*out) {   /* name the place of the syntax error: line and column (1-based) */
+        int line = 1, col = 1;
+        for (const char *p = buf; end && p < end && p < buf + got; p++) col = *p == '\n' ? (line++, 1) : col + 1;
+        free(buf);
+        return ws_errorf(WS_ERR_FORMAT, "%s: JSON syntax error at line %d, column %d", path, line, col);
+    }
     free(buf);
-    if (!*out || !cJSON_IsObject(*out)) {
+    if (!cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
         *out = NULL;
         return ws_errorf(WS_ERR_FORMAT, "%s: not a JSON object", path);
@@ -173,6 +186,10 @@ static int preprocess_from_config(const char *file, const cJSON *pp, ws_arch *a)
     int rc = read_triple(file, pp, "image_mean", p.mean);
     rc = rc ? rc : read_triple(file, pp, "image_std", p.std);
     if (rc) return rc;
+    for (int c = 0; c < 3; c++)   /* the pipeline divides by it */
+        if (!(p.std[c] > 0) || !isfinite(p.std[c]))
+            return ws_errorf(WS_ERR_FORMAT, "%s: image_std [%g, %g, %g]: every value must be a positive number",
+                             file, p.std[0], p.std[1], p.std[2]);
     int crop, side, shortest, crop_side, crop_short;
     rc = get_bool(file, pp, "do_center_crop", 0, &crop);
     if (rc) return rc;

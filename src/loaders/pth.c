@@ -16,10 +16,10 @@
 #include "loaders/pickle.h"
 #include "loaders/zip.h"
 #include "common/error.h"
+#include "common/file_open.h"
 #include "common/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,10 +281,11 @@ int ckpt_parse_pth(ws_ckpt *out, const char *path, const void *map, size_t len) 
 }
 
 int ckpt_open_pth(const char *path, ws_ckpt *out) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    const char *why = NULL;
+    int fd = ws_open_regular(path, &st, &why);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, why);
+    if (st.st_size <= 0) {
         close(fd);
         return ws_errorf(WS_ERR_FORMAT, "%s: empty or unreadable file", path);
     }

@@ -4,10 +4,10 @@
  * validated before a tensor is added (see docs/formats.md for the messages). */
 #include "loaders/checkpoint.h"
 #include "common/error.h"
+#include "common/file_open.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,13 +179,10 @@ int ckpt_parse_safetensors(ws_ckpt *c, const char *file, const void *data, size_
 }
 
 int ckpt_open_safetensors(const char *path, ws_ckpt *out) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ws_errorf(WS_ERR_IO, "%s: not a regular file", path);
-    }
+    const char *why = NULL;
+    int fd = ws_open_regular(path, &st, &why);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open: %s", path, why);
     size_t len = (size_t)st.st_size;
     if (len < 8) {
         close(fd);

@@ -3,7 +3,8 @@ tiny, odd and extreme sizes, every JPEG/PNG/WebP/GIF/BMP mode the decoders handl
 for every file that the program's decoded RGB equals Image.open(f).convert("RGB"), that its
 bicubic resize equals Pillow's Image.resize(size, BICUBIC), and that its crop-mode preprocessing
 (computed as a window of the resize) equals torchvision CenterCrop(R)(Resize(S, BICUBIC)), all
-exactly (crops larger than the resized image included, which torchvision pads with zeros).
+exactly (crops larger than the resized image included, which torchvision pads with zeros);
+and that files Pillow refuses (a BMP palette of more than 256 colours) are refused too.
 usage: test_pixels.py IMAGE_TOOL"""
 import io
 import os
@@ -111,6 +112,7 @@ def build_corpus(d, tool):
     add("l.bmp", rgb.convert("L"), "BMP")
     add("bw.bmp", rgb.convert("1"), "BMP")
     add("jpeg_named.png", rgb, "JPEG")   # content decides, not the extension
+    bmp_palette(os.path.join(d, "p4_17colours.bmp"), 4, 17); files.append((os.path.join(d, "p4_17colours.bmp"), {}))
     # EXIF orientations, checked with --exif against ImageOps.exif_transpose
     for o in range(1, 9):
         ex = Image.Exif(); ex[0x0112] = o
@@ -118,7 +120,40 @@ def build_corpus(d, tool):
         Image.fromarray(smooth(40, 24)).save(p, "JPEG", exif=ex.tobytes())
         files.append((p, {"exif": True}))
         files.append((p, {}))
+    # two Exif segments (orientations 6, then 3): Pillow uses the first
+    b = io.BytesIO()
+    Image.fromarray(smooth(40, 24)).save(b, "JPEG", exif=exif_bytes(6))
+    j, seg = b.getvalue(), exif_bytes(3)
+    end = j.index(b"\xff\xe1") + 2 + int.from_bytes(j[j.index(b"\xff\xe1") + 2:j.index(b"\xff\xe1") + 4], "big")
+    p = os.path.join(d, "exif_twice.jpg")
+    with open(p, "wb") as f:
+        f.write(j[:end] + b"\xff\xe1" + (len(seg) + 2).to_bytes(2, "big") + seg + j[end:])
+    files.append((p, {"exif": True}))
     return files
+
+
+def exif_bytes(orientation):
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    return ex.tobytes()
+
+
+def bmp_palette(path, bpp, ncolors):
+    """A 2x2 palette BMP whose header declares `ncolors` palette entries (all present)."""
+    row = ((2 * bpp + 31) // 32) * 4
+    pal = b"".join(bytes([i % 256, (i * 3) % 256, (i * 7) % 256, 0]) for i in range(ncolors))
+    px = bytes(range(1, row * 2 + 1))
+    off = 14 + 40 + len(pal)
+    with open(path, "wb") as f:
+        f.write(b"BM" + struct.pack("<IHHI", off + len(px), 0, 0, off) +
+                struct.pack("<IiiHHIIiiII", 40, 2, 2, 1, bpp, 0, len(px), 2835, 2835, ncolors, 0) + pal + px)
+
+
+def refused(d, tool):
+    """Files Pillow refuses must be refused here too: (path, why)."""
+    p = os.path.join(d, "p8_300colours.bmp")
+    bmp_palette(p, 8, 300)
+    return [(p, "BMP palette of 300 colours")]
 
 
 def run_tool(tool, path, out, size, exif, crop):
@@ -126,7 +161,7 @@ def run_tool(tool, path, out, size, exif, crop):
     cmd += [path, out, str(size[0]), str(size[1])]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        return None, None, r.stdout + r.stderr
+        return None, None, None, r.stdout + r.stderr
     with open(out, "rb") as f:
         blob = f.read()
     nl = blob.index(b"\n")
@@ -184,6 +219,16 @@ def main():
                 m = np.abs(cropped.astype(int) - refc.astype(int))
                 print(f"FAIL {name}: crop {crop} of {w}x{h}: max abs {m.max()}, {np.count_nonzero(m)} values differ")
                 bad += 1
+        for path, why in refused(d, tool):
+            try:
+                Image.open(path).convert("RGB")
+                pillow = "accepts"
+            except (OSError, ValueError) as e:
+                pillow = f"refuses ({e})"
+            dec, _, _, err = run_tool(tool, path, os.path.join(d, "out.bin"), (4, 4), False, (4, 4))
+            ok = dec is None and pillow.startswith("refuses")
+            print(f"{'ok  ' if ok else 'FAIL'} {why}: Pillow {pillow}; ours {'refuses: ' + err.strip() if dec is None else 'accepts'}")
+            bad += not ok
     print(f"{len(files) - bad}/{len(files)} images decode, resize and crop exactly as Pillow + torchvision (max abs error 0)")
     sys.exit(1 if bad else 0)
 

@@ -7,6 +7,7 @@ cls and head max abs error <= 1e-4 x max |ref| (fp32), proto_index equal to torc
 proto_score within the same tolerance. Also: --posembed hf changes the outputs, and
 --features head on a checkpoint without a head fails before the output directory is created.
 usage: embed_head.py WORKDIR"""
+import json
 import os
 import sys
 
@@ -77,6 +78,12 @@ for label, model, extra, tp in runs:
     fails += not ok
     if got["proto_index"][bad] != -1 or np.abs(got["head"][bad]).max() != 0:
         print("  FAIL: the failed image's row is not -1 / zeros"); fails += 1
+    if extra:   # a separate --head file: its fingerprint is in run.json too, so a resume refuses another one
+        with open(os.path.join(out, "run.json")) as f:
+            hw = json.load(f).get("head_weights", {})
+        ok = list(hw) == [os.path.basename(ck_heads)] and "sha256" in hw[os.path.basename(ck_heads)]
+        print(f"  run.json head_weights {hw} {'ok' if ok else 'FAIL'}")
+        fails += not ok
 
 # --posembed hf overrides the .pth default: the CLS must move away from the original-rule reference.
 out = os.path.join(work, "out-hf")

@@ -1,5 +1,7 @@
 """Reads the files test_h5_writer wrote with h5py: dtypes (float16 for f16 files), values
-against numpy computed independently, keys, status, attributes; prints max abs error."""
+against numpy computed independently, keys (escaped; unescaped back to bytes), the manifest,
+status, attributes; prints max abs error."""
+import re
 import sys
 
 import h5py
@@ -13,6 +15,13 @@ def val(i, j):
     return np.sin(0.1 * (i[:, None] * 1000 + j[None, :])).astype(np.float32)
 
 
+def unescape_key(k):
+    """The original bytes of a key (docs/output.md): a doubled backslash is one backslash, a
+    backslash, x and two hex digits one byte."""
+    return re.sub(rb"\\(\\|x[0-9a-f]{2})", lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(1)[1:], 16)]),
+                  k.encode())
+
+
 rows = np.arange(N)
 ref = {
     "cls": val(rows, np.arange(D)),
@@ -23,9 +32,12 @@ ref = {
 fails = 0
 for name, dt, tol in (("f16.h5", np.float16, 1e-3), ("f32.h5", np.float32, 0)):
     with h5py.File(f"{d}/{name}", "r") as f:
-        keys = [k.decode() for k in f["key"][:]]
-        if keys != ["a/0", "a/1", "b/été", "c", "d"]:
-            print(f"{name}: keys {keys}"); fails += 1
+        keys = list(f["key"].asstr()[:])
+        raw = [unescape_key(k) for k in keys]
+        if keys != ["a/0", "a/1", "b/été", "c\\\\x", "d\\xff\\x0a"] or raw[3:] != [b"c\\x", b"d\xff\n"]:
+            print(f"{name}: keys {keys} {raw}"); fails += 1
+        if f.attrs["manifest"] != "webssl-dist manifest 1\nsource\tshard-000\n":
+            print(f"{name}: manifest {f.attrs['manifest']!r}"); fails += 1
         if f["status"].dtype != np.int8 or list(f["status"][:]) != [0, 3, 0, 0, 0]:
             print(f"{name}: status {f['status'][:]}"); fails += 1
         for ds, r in ref.items():

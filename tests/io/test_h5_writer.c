@@ -1,6 +1,8 @@
 /* Writes shard files with the HDF5 writer for check_h5_writer.py to read back with h5py:
  * DIR/f16.h5 and DIR/f32.h5 (every feature, 5 rows appended as 3 + 2, row 1 failed), checks
- * h5_shard_check on them (proto_index[i] = 7i - 1, proto_score[i] = x[i][900]), on a file left unfinished and on a file that is not HDF5, and that an
+ * h5_shard_check on them (proto_index[i] = 7i - 1, proto_score[i] = x[i][900]; keys with a backslash
+ * and with bytes that are not UTF-8, stored escaped; a manifest read back; another dtype or an extra
+ * dataset refused), on a file left unfinished and on a file that is not HDF5, and that an
  * aborted writer leaves nothing behind. Values: x[i][j] = sin(0.1 * (i * 1000 + j)). */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "io/h5_writer.h"
 
 enum { N = 5, D = 6, P = 4, K = 3 };
+#define MANIFEST "webssl-dist manifest 1\nsource\tshard-000\n"
 
 static float val(int i, int j) { return (float)sin(0.1 * (i * 1000 + j)); }
 
@@ -22,7 +25,7 @@ static int write_file(const char *dir, const char *name, ws_dtype dt, int finish
     arch.embed_dim = D;
     arch.preprocess.crop = 28;
     ws_h5_layout L = {WS_FEAT_CLS | WS_FEAT_PATCH_MEAN | WS_FEAT_PATCH | WS_FEAT_HEAD | WS_FEAT_PROTO, D, P, K, dt};
-    ws_h5_meta m = {"model-dir", &arch, 28, &arch.preprocess, "fp32", "shard-000", 1234};
+    ws_h5_meta m = {"model-dir", &arch, 28, &arch.preprocess, "fp32", "shard-000", 1234, MANIFEST, "d1g35t"};
     char final[512], tmp[512];
     snprintf(final, sizeof final, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp.test", dir, name);
@@ -35,7 +38,7 @@ static int write_file(const char *dir, const char *name, ws_dtype dt, int finish
         for (int j = 0; j < P * D; j++) patch[i * P * D + j] = val(i, 200 + j);
         for (int j = 0; j < K; j++) head[i * K + j] = val(i, 500 + j);
     }
-    const char *keys[N] = {"a/0", "a/1", "b/\xc3\xa9t\xc3\xa9", "c", "d"};
+    const char *keys[N] = {"a/0", "a/1", "b/\xc3\xa9t\xc3\xa9", "c\\x", "d\xff\n"};  /* the last two escaped */
     int8_t status[N] = {0, 3, 0, 0, 0};
     ws_h5_writer *w;
     int rc = h5_writer_open(final, tmp, &L, &m, &w);
@@ -68,14 +71,30 @@ int main(int argc, char **argv) {
 
     ws_h5_layout L = {WS_FEAT_CLS | WS_FEAT_PATCH_MEAN | WS_FEAT_PATCH | WS_FEAT_HEAD | WS_FEAT_PROTO, D, P, K,
                       WS_DTYPE_F16};
-    int64_t n = 0;
+    ws_h5_shard_info info;
     snprintf(path, sizeof path, "%s/f16.h5", dir);
-    if (h5_shard_check(path, &L, &n) != WS_OK || n != N)
+    if (h5_shard_check(path, &L, &info) != WS_OK || info.count != N || !info.ours)
         fprintf(stderr, "FAIL check complete: %s\n", ws_error_message()), fails++;
+    if (strcmp(info.manifest_digest, "d1g35t") || strcmp(info.source, "shard-000"))
+        fprintf(stderr, "FAIL info: digest '%s' source '%s'\n", info.manifest_digest, info.source), fails++;
+    char *manifest = NULL;
+    if (h5_shard_read_manifest(path, &manifest) != WS_OK || strcmp(manifest, MANIFEST))
+        fprintf(stderr, "FAIL manifest read back: %s\n", manifest ? manifest : ws_error_message()), fails++;
+    free(manifest);
     ws_h5_layout L2 = L;
     L2.D = D + 1;
     if (h5_shard_check(path, &L2, NULL) != WS_ERR_FORMAT)
         fprintf(stderr, "FAIL check with other D passed\n"), fails++;
+    L2 = L;
+    L2.out_dtype = WS_DTYPE_F32;
+    if (h5_shard_check(path, &L2, NULL) != WS_ERR_FORMAT)
+        fprintf(stderr, "FAIL check with the other out dtype passed\n"), fails++;
+    else printf("other dtype rejected: %s\n", ws_error_message());
+    L2 = L;
+    L2.features &= ~(unsigned)WS_FEAT_PATCH;
+    if (h5_shard_check(path, &L2, NULL) != WS_ERR_FORMAT)
+        fprintf(stderr, "FAIL check with an extra dataset passed\n"), fails++;
+    else printf("extra dataset rejected: %s\n", ws_error_message());
     snprintf(path, sizeof path, "%s/garbage.h5", dir);
     FILE *f = fopen(path, "w");
     fputs("not hdf5", f);

@@ -318,6 +318,9 @@ START_TEST(hf_dirs) {
     expect_fail(dir, "config.json", "use_swiglu_ffn", NULL);
     dir = path_of("badjson");
     make_hf_dir(dir, "{\"model_type\": ");
+    expect_fail(dir, "config.json", "JSON syntax error at line 1, column 15", NULL);
+    dir = path_of("jsonarray");
+    make_hf_dir(dir, "[1, 2]");
     expect_fail(dir, "config.json", "not a JSON object", NULL);
     dir = path_of("badfield");
     make_hf_dir(dir, "{\"model_type\": \"vit\", \"hidden_size\": \"big\"}");

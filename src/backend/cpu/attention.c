@@ -4,6 +4,7 @@
  * 3*NH*hs) and write the head's columns of `out` directly. With round_bf16, q, k, v are first
  * rounded to bf16 (one pass over qkv into scratch) and so are the probabilities. */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_memory.h"
 #include "common/check.h"
 
 #include <cblas.h>
@@ -31,6 +32,8 @@ CPU_HOT static void round_copy(float *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(ws_f32_to_bf16(src[i]));
 }
 
+size_t cpu_attention_thread_bytes(int N) { return (size_t)N * (size_t)N * sizeof(float); }
+
 void cpu_attention(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
                    int round_bf16) {
     const size_t Cl = (size_t)NH * hs, ld = 3 * Cl;
@@ -43,7 +46,7 @@ void cpu_attention(ws_backend *be, float *out, const float *qkv, int B, int N, i
     const float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel
     {
-        float *S = cpu_thread_scratch(be, (size_t)N * N * sizeof(float));
+        float *S = cpu_thread_scratch(be, cpu_attention_thread_bytes(N));
         WS_ASSERT(S != NULL);
         #pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)

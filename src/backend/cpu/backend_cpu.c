@@ -1,5 +1,6 @@
 /* The CPU backend: memory helpers and the op table (ops live one per file in this directory). */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_memory.h"
 #include "common/check.h"
 #include "common/error.h"
 
@@ -57,6 +58,10 @@ float *cpu_thread_scratch(ws_backend *be, size_t bytes) {
     return st->thread_scratch[t];
 }
 
+static size_t cpu_scratch_bytes(ws_backend *be, int N) {
+    return (size_t)be->threads * cpu_attention_thread_bytes(N);
+}
+
 static const ws_backend_ops cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -71,6 +76,7 @@ static const ws_backend_ops cpu_ops = {
     .upload_wait = cpu_upload_wait,
     .device_uuid = cpu_device_uuid,
     .stream = cpu_stream,
+    .scratch_bytes = cpu_scratch_bytes,
     .matmul = cpu_matmul,
     .layernorm = cpu_layernorm,
     .gelu = cpu_gelu,

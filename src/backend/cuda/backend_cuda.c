@@ -183,6 +183,12 @@ static void cuda_device_uuid(ws_backend *be, unsigned char uuid[16]) {
 
 static void *cuda_stream(ws_backend *be) { return state(be)->stream; }
 
+static size_t cuda_scratch_bytes(ws_backend *be, int N) {
+    (void)be;
+    (void)N;
+    return 0;
+}
+
 static const ws_backend_ops cuda_ops = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -197,6 +203,7 @@ static const ws_backend_ops cuda_ops = {
     .upload_wait = cuda_upload_wait,
     .device_uuid = cuda_device_uuid,
     .stream = cuda_stream,
+    .scratch_bytes = cuda_scratch_bytes,
     .matmul = cuda_op_matmul,
     .layernorm = cuda_op_layernorm,
     .gelu = cuda_op_gelu,
