@@ -2,6 +2,7 @@
  * first image member's bytes, stops cleanly at a truncated member or a damaged header. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "model/arch.h"
+#include "common/arch.h"
 #include "model/weights.h"
 #include "test_main.h"
 
