@@ -35,7 +35,7 @@ int shard_manifest_build(const ws_shard *s, ws_manifest *m) {
     memset(m, 0, sizeof *m);
     FILE *f = open_memstream(&m->text, &m->len);
     if (!f) return ws_errorf(WS_ERR_NOMEM, "out of memory building the manifest of shard %s", s->name);
-    int ok = fputs("webssl-dist manifest 1\nsource\t", f) >= 0 && put_escaped(f, s->path);
+    int ok = fputs("webssl-dist manifest 1\nsource\t", f) >= 0 && put_escaped(f, s->display);
     if (s->kind == WS_SHARD_TAR) {
         fputs("\ntar\t", f);
         stat_fields(f, s->path);

@@ -14,7 +14,7 @@
 /* Why the kept file does not belong to this shard any more, into why; 0 when it does. */
 static int stale_reason(const char *final, const ws_h5_shard_info *info, const ws_shard *s,
                         const ws_manifest *m, char *why, size_t len) {
-    char *source = ws_escape_bytes(s->path);
+    char *source = ws_escape_bytes(s->display);
     int moved = source && strcmp(source, info->source) != 0;
     if (moved) snprintf(why, len, "it was made from '%.1000s', this run's shard is '%.1000s'", info->source, source);
     free(source);

@@ -61,14 +61,19 @@ def args(spec, out, *extra):
             "--retries", "2", "--retry-wait", "0.05"] + list(extra)
 
 
+SOURCE_ATTRS = ("source", "manifest", "manifest_digest")
+
+
 def contents(d):
-    """{file: (datasets, attributes without source, source)} of the shard files in d."""
+    """{file: (datasets, attributes without those describing the input, source)} of the shard files
+    in d. The source and its manifest (a local tar's size and time, a stream's redacted URL or
+    command) differ by nature between a local and a streamed run."""
     out = {}
     for n in sorted(os.listdir(d)):
         if n.endswith(".h5") and not n.startswith("."):
             with h5py.File(os.path.join(d, n), "r") as f:
                 ds = {k: f[k][:] for k in f.keys()}
-                at = {k: f.attrs[k] for k in f.attrs.keys() if k != "source"}
+                at = {k: f.attrs[k] for k in f.attrs.keys() if k not in SOURCE_ATTRS}
                 out[n] = (ds, at, f.attrs["source"])
     return out
 
