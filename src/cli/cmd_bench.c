@@ -52,7 +52,7 @@ static int parse_int(const char *flag, const char *v, int lo, int *out) {
 
 static int write_json(const char *path, const ws_arch *a, const char *dtype, int B, int R, int threads,
                       int iters, double sec_per_iter, double img_s, double gflops, double peak_mb,
-                      const ws_topology *t, double comm_s) {
+                      const ws_topology *t, double comm_s, const char *gemm) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "arch", a->name);
     cJSON_AddStringToObject(j, "dtype", dtype);
@@ -67,6 +67,7 @@ static int write_json(const char *path, const ws_arch *a, const char *dtype, int
     cJSON_AddNumberToObject(j, "tp", t->tp);
     cJSON_AddNumberToObject(j, "dp", t->dp);
     cJSON_AddNumberToObject(j, "comm_seconds", comm_s);
+    cJSON_AddStringToObject(j, "gemm", gemm);
     cJSON_AddStringToObject(j, "version", ws_version());
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -181,15 +182,18 @@ static int bench_rank(int argc, char **argv, bench_mpi *mp) {
     double comm_s = worst[1];
     double img_s = B / dt, gflops = arch_flops_per_image(&a, R) * B / dt * 1e-9;
     double peak_mb = worst[2];
-    if (rank0) printf("arch %s  dtype %s  batch %d  resolution %d  threads %d\n", a.name, dtype, B, R, o.threads);
+    if (rank0) printf("arch %s  dtype %s  batch %d  resolution %d  threads %d\n%s\n", a.name, dtype, B, R,
+                      o.threads, ws_model_gemm_info(m));
     if (rank0)
         printf("%.4f s/batch  %.3f img/s  %.1f GFLOP/s  peak RSS %.0f MB  (weights %.0f MB)  "
                "dp %d x tp %d, all-reduce %.1f%%\n", dt, img_s, gflops, peak_mb,
                ws_model_weight_bytes(m) / 1048576.0, mp->topo.dp, tp, 100.0 * comm_s / (dt * iters));
+    char gemm[320];
+    snprintf(gemm, sizeof gemm, "%s", ws_model_gemm_info(m));
     ws_model_free(m);
     free(pixels); free(cls); free(mean);
     if (rank0 && json &&
-        write_json(json, &a, dtype, B, R, o.threads, iters, dt, img_s, gflops, peak_mb, &mp->topo, comm_s))
+        write_json(json, &a, dtype, B, R, o.threads, iters, dt, img_s, gflops, peak_mb, &mp->topo, comm_s, gemm))
         return WS_EXIT_USAGE;
     return WS_EXIT_OK;
 }

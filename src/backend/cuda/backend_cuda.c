@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "common/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -128,6 +129,11 @@ static void cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B
     CUDA_CHECK(cuda_token_mean(out, x, B, N, first, C, state(be)->stream));
 }
 
+static int cuda_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
+    snprintf(desc, n, "gemm cublasLt %s", ws_dtype_name(wdt));
+    return WS_OK;
+}
+
 static const ws_backend_ops cuda_ops = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -136,6 +142,7 @@ static const ws_backend_ops cuda_ops = {
     .download = cuda_download,
     .sync = cuda_sync,
     .destroy = cuda_destroy,
+    .gemm_select = cuda_gemm_select,
     .matmul = cuda_op_matmul,
     .layernorm = cuda_op_layernorm,
     .gelu = cuda_op_gelu,
