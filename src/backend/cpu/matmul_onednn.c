@@ -1,10 +1,11 @@
 /* oneDNN GEMM paths of the CPU backend (built when oneDNN is found): out[M,N] = in[M,K] . w[N,K]^T
  * + bias through the oneDNN matmul primitive, f32 accumulation.
  * - Weights: w[N,K] row-major is the [K,N] matrix in oneDNN's "ba" layout. The primitive is asked
- *   for the weights layout it prefers (format "any"); when that differs from "ba" (blocked layouts
- *   of the AVX-512 / AMX kernels) the weights are reordered once, at their first use, and kept
- *   (keyed by the weights pointer, dropped when the backend frees that memory). When the preferred
- *   layout is "ba" (the AVX2 kernels) the weights are used in place, with no copy.
+ *   for the weights layout it prefers (format "any"). A blocked layout (the AVX-512 / AMX kernels)
+ *   gets a copy of the weights, reordered once at their first use and kept (keyed by the weights
+ *   pointer, dropped when the backend frees that memory): the weights are then held twice. A
+ *   plain preferred layout (the AVX2 gemm kernels) gains nothing from a copy, so the primitive is
+ *   made for "ba" and the weights are used in place.
  * - bf16 weights: the input is rounded to bf16 (round to nearest even, as torch.autocast) and the
  *   primitive multiplies bf16 x bf16 with f32 accumulation and f32 output: native on CPUs with
  *   AVX512_BF16 or AMX, emulated by oneDNN on other AVX-512 CPUs, not offered on AVX2.
@@ -83,12 +84,14 @@ static void md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t d
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 2, dims, dt, tag));
 }
 
-/* The primitive descriptor for one shape, or NULL when oneDNN has no implementation for it. */
-static dnnl_primitive_desc_t make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias) {
+/* The primitive descriptor for one shape with weights layout `wtag`, or NULL when oneDNN has no
+ * implementation for it. */
+static dnnl_primitive_desc_t make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias,
+                                     dnnl_format_tag_t wtag) {
     const dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bmd, dst;
     md_2d(&src, M, K, dt, dnnl_ab);
-    md_2d(&wei, K, N, dt, dnnl_format_tag_any);
+    md_2d(&wei, K, N, dt, wtag);
     md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
     md_2d(&dst, M, N, dnnl_f32, dnnl_ab);
     dnnl_matmul_desc_t desc;
@@ -104,7 +107,7 @@ int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n) {
     cpu_onednn *d = state(be);
     const int bf16 = wdt == WS_DTYPE_BF16;
     const dnnl_version_t *v = dnnl_version();
-    dnnl_primitive_desc_t pd = make_pd(d, 64, 64, 64, bf16, 1);
+    dnnl_primitive_desc_t pd = make_pd(d, 64, 64, 64, bf16, 1, dnnl_format_tag_any);
     if (!pd)
         return ws_errorf(WS_ERR_UNSUPPORTED,
                          "oneDNN %d.%d.%d has no %s matmul on this CPU "
@@ -122,9 +125,18 @@ static const prim_entry *get_prim(cpu_onednn *d, int M, int N, int K, int bf16, 
         const prim_entry *p = &d->prims[i];
         if (p->M == M && p->N == N && p->K == K && p->bf16 == bf16 && p->bias == bias) return p;
     }
-    dnnl_primitive_desc_t pd = make_pd(d, M, N, K, bf16, bias);
+    dnnl_primitive_desc_t pd = make_pd(d, M, N, K, bf16, bias, dnnl_format_tag_any);
     /* cpu_gemm_select probed this dtype; another shape without an implementation is a bug */
     WS_ASSERT(pd != NULL);
+    /* A plain preferred layout gains nothing from a copy: take the weights as they are. */
+    const dnnl_memory_desc_t *pref = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (pref->format_kind == dnnl_blocked && pref->format_desc.blocking.inner_nblks == 0) {
+        dnnl_primitive_desc_t plain = make_pd(d, M, N, K, bf16, bias, dnnl_ba);
+        if (plain) {
+            DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+            pd = plain;
+        }
+    }
     prim_entry *grown = realloc(d->prims, (d->nprims + 1) * sizeof *grown);
     WS_ASSERT(grown != NULL);
     d->prims = grown;
