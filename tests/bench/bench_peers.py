@@ -16,7 +16,7 @@ The peers live in their own venv (PyTorch 2.x from PyPI pulls about 3 GB of CUDA
 on first use at --venv, outside the repository by default; the script re-runs itself there.
 
 usage: bench_peers.py --bin PATH/webssl-dist [--arch webssl-dino300m-full2b-224] [--batch 8]
-                      [--threads 2] [--rounds 2] [--iters 1] [--timeout 900]
+                      [--threads 2] [--rounds 2] [--iters 1] [--warmup 1] [--timeout 900]
                       [--systems webssl-fp32,webssl-bf16,torch-fp32,...] [--venv DIR]
 """
 import argparse
@@ -113,7 +113,8 @@ def worker(args):
 
             def step():
                 req.infer({0: x})
-    step()
+    for _ in range(args.warmup):
+        step()
     t0 = time.perf_counter()
     for _ in range(args.iters):
         step()
@@ -124,11 +125,11 @@ def run_system(args, system, img):
     if system.startswith("webssl"):
         cmd = [args.bin, "bench", "--arch", args.arch, "--batch", str(args.batch), "--threads",
                str(args.threads), "--dtype", system.split("-")[1], "--iters", str(args.iters),
-               "--warmup", "1", "--json", os.path.join(args.work, "bench.json")]
+               "--warmup", str(args.warmup), "--json", os.path.join(args.work, "bench.json")]
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", system, "--arch", args.arch,
                "--batch", str(args.batch), "--threads", str(args.threads), "--iters", str(args.iters),
-               "--work", args.work, "--img", str(img), "--bin", args.bin]
+               "--warmup", str(args.warmup), "--work", args.work, "--img", str(img), "--bin", args.bin]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
@@ -152,6 +153,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--iters", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed batches first (each system)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per system per round")
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--venv", default=os.path.join(os.path.expanduser("~"), ".cache", "webssl-dist",
@@ -191,7 +193,7 @@ def main():
                       f"   ({info[s]}; load {os.getloadavg()[0]:.1f})", flush=True)
     med = {s: statistics.median(v) for s, v in rates.items() if v}
     print(f"\n{args.arch}, batch {args.batch}, {args.threads} threads, {args.rounds} interleaved "
-          f"rounds of {args.iters} timed batch(es) after 1 warm-up")
+          f"rounds of {args.iters} timed batch(es) after {args.warmup} warm-up")
     print("| system | img/s per round | median | webssl (same dtype) / system |\n|---|---|---|---|")
     for s in systems:
         ours = med.get("webssl-" + s.rsplit("-", 1)[1])
