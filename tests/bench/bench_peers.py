@@ -52,7 +52,7 @@ def torch_model(arch, torch_threads):
     """The transformers model of `arch` (random weights) and its image size."""
     import torch
     sys.path.insert(0, HERE)
-    from bench_vs_torch import ARCH_FIELDS, torch_model as make   # one table of bench shapes
+    from bench_vs_torch import torch_model as make   # one table of bench shapes
     torch.set_num_threads(torch_threads)
     return make(arch)   # transformers 5.x picks SDPA attention by default (printed per run)
 
