@@ -74,6 +74,8 @@ def onnx_file(args, work):
 def worker(args):
     """Run one system: warm-up batch, then `iters` timed batches; print a JSON line."""
     import numpy as np
+    if args.worker == "export":
+        return onnx_file(args, args.work)
     system, dtype = args.worker.rsplit("-", 1)
     info = ""
     if system == "torch":
@@ -177,9 +179,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         args.work = args.work or tmp
         os.makedirs(args.work, exist_ok=True)
-        _, img = torch_model(args.arch, args.threads)
+        sys.path.insert(0, HERE)
+        from bench_vs_torch import ARCH_FIELDS
+        img = ARCH_FIELDS[args.arch][-1]
         if any(s.split("-")[0] in ("onnxruntime", "openvino") for s in systems):
-            onnx_file(args, args.work)
+            # in its own process, so that the exporter's memory is gone before the runs
+            subprocess.check_call([sys.executable, os.path.abspath(__file__), "--worker", "export",
+                                   "--arch", args.arch, "--batch", str(args.batch), "--threads",
+                                   str(args.threads), "--work", args.work, "--bin", args.bin])
         rates = {s: [] for s in systems}
         info = {}
         for r in range(args.rounds):
