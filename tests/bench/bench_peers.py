@@ -181,6 +181,8 @@ def main():
         os.makedirs(args.work, exist_ok=True)
         sys.path.insert(0, HERE)
         from bench_vs_torch import ARCH_FIELDS
+        if args.arch not in ARCH_FIELDS:
+            sys.exit(f"--arch {args.arch}: expected one of {', '.join(sorted(ARCH_FIELDS))}")
         img = ARCH_FIELDS[args.arch][-1]
         if any(s.split("-")[0] in ("onnxruntime", "openvino") for s in systems):
             # in its own process, so that the exporter's memory is gone before the runs
