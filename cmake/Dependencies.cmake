@@ -34,6 +34,28 @@ if(NOT BLAS_FOUND)
 endif()
 webssl_report("BLAS    " "found (OpenBLAS ${BLAS_VERSION})")
 
+# --- oneDNN (optional GEMM paths of the CPU backend) -----------------------
+set(WEBSSL_HAVE_DNNL OFF)
+if(NOT WEBSSL_ONEDNN STREQUAL "OFF")
+  # By header and library: Debian's dnnl-config.cmake also demands OpenCL, which the CPU path
+  # does not use.
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+  find_library(DNNL_LIBRARY dnnl)
+  if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY)
+    set(WEBSSL_HAVE_DNNL ON)
+    file(STRINGS "${DNNL_INCLUDE_DIR}/oneapi/dnnl/dnnl_version.h" _dnnl_v REGEX "define DNNL_VERSION_(MAJOR|MINOR|PATCH) ")
+    string(REGEX REPLACE "[^0-9;]" "" _dnnl_v "${_dnnl_v}")
+    string(REPLACE ";" "." dnnl_VERSION "${_dnnl_v}")
+    webssl_report("oneDNN  " "found (${dnnl_VERSION})")
+  elseif(WEBSSL_ONEDNN STREQUAL "ON")
+    message(FATAL_ERROR "webssl: oneDNN asked for (WEBSSL_ONEDNN=ON) but not found (install libdnnl-dev)")
+  else()
+    webssl_report("oneDNN  " "not found (OpenBLAS GEMMs only)")
+  endif()
+else()
+  webssl_report("oneDNN  " "off (WEBSSL_ONEDNN=OFF)")
+endif()
+
 # --- OpenMP ---------------------------------------------------------------
 find_package(OpenMP COMPONENTS C)
 if(NOT OpenMP_C_FOUND)

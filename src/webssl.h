@@ -77,6 +77,10 @@ int ws_model_create_random(const ws_arch *a, uint64_t seed, const ws_model_optio
 const ws_arch *ws_model_arch(const ws_model *m);
 /* Bytes of this rank's weight allocation. */
 size_t ws_model_weight_bytes(const ws_model *m);
+/* How the model's GEMMs run, one line: the path (e.g. "gemm openblas f32", "gemm onednn bf16
+ * native (...)") and, on CPU, the CPU features it relies on. Chosen at load; WEBSSL_GEMM forces
+ * a CPU path (backend/cpu/gemm_path.c). */
+const char *ws_model_gemm_info(const ws_model *m);
 
 typedef struct {
     float *cls;          /* [B, C], required */

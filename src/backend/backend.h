@@ -61,6 +61,11 @@ typedef struct {
      * 0, its attention is tiled). */
     size_t (*scratch_bytes)(ws_backend *be, int N);
 
+    /* Choose how matmul multiplies weights of dtype `wdt`; called once by the model at load,
+     * before any matmul with such weights. Writes a one-line description (the GEMM path and, on
+     * CPU, the CPU features it relies on) into desc[n]. WS_OK, or an error naming the path and
+     * what is missing (e.g. a forced GEMM path this CPU or build cannot run). */
+    int (*gemm_select)(ws_backend *be, ws_dtype wdt, char *desc, size_t n);
     /* out[M,N] = in[M,K] . w[N,K]^T (+ bias[N] when not NULL). */
     void (*matmul)(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
                    const float *bias, int M, int N, int K);
@@ -100,8 +105,8 @@ struct ws_backend {
 
 /* Create a backend by name: "cpu" (threads > 0 sets the OpenMP thread count, 0 keeps the
  * default; OpenBLAS is switched to one thread for the whole process, since the CPU ops run their
- * BLAS calls inside OpenMP regions) or "cuda" (device ordinal `device`; an error when built
- * without CUDA). Returns WS_OK or an error naming the backend. */
+ * BLAS calls inside OpenMP regions; GEMM paths: backend/cpu/gemm_path.c) or "cuda" (device
+ * ordinal `device`; an error when built without CUDA). Returns WS_OK or an error naming the backend. */
 int backend_create(const char *name, int threads, int device, ws_backend **out);
 void backend_free(ws_backend *be);
 

@@ -37,6 +37,7 @@ static int write_json(const char *path, const bench_options *o, const char *dtyp
     cJSON_AddNumberToObject(j, "tp", r->tp);
     cJSON_AddNumberToObject(j, "dp", r->dp);
     cJSON_AddNumberToObject(j, "comm_seconds", r->comm_seconds);
+    cJSON_AddStringToObject(j, "gemm", r->gemm);
     cJSON_AddStringToObject(j, "version", ws_version());
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -96,8 +97,8 @@ static int bench_cmd(int argc, char **argv, int world_rank) {
         return WS_EXIT_USAGE;
     }
     if (world_rank != 0) return WS_EXIT_OK;
-    printf("arch %s  dtype %s  batch %d  resolution %d  threads %d\n", r.arch.name, dtype, o.batch, r.resolution,
-           o.threads);
+    printf("arch %s  dtype %s  batch %d  resolution %d  threads %d\n%s\n", r.arch.name, dtype, o.batch,
+           r.resolution, o.threads, r.gemm);
     printf("%.4f s/batch  %.3f img/s  %.1f GFLOP/s  peak RSS %.0f MB  (weights %.0f MB)  dp %d x tp %d, "
            "all-reduce %.1f%%\n", r.seconds_per_batch, r.images_per_second, r.gflops_per_second, r.peak_rss_mb,
            r.weight_mb, r.dp, r.tp, 100.0 * r.comm_seconds / (r.seconds_per_batch * o.iters));

@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -110,6 +111,7 @@ int bench_run(const bench_options *o, bench_result *res) {
             res->images_per_second = B / worst[0];
             res->gflops_per_second = arch_flops_per_image(a, R) * res->images_per_second * 1e-9;
             res->weight_mb = (double)ws_model_weight_bytes(s.model) / 1048576.0;
+            snprintf(res->gemm, sizeof res->gemm, "%s", ws_model_gemm_info(s.model));
         }
     }
     bench_free(&s);

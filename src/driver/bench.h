@@ -31,6 +31,7 @@ typedef struct {
     double gflops_per_second;   /* arch_flops_per_image * images_per_second */
     double peak_rss_mb;         /* largest over the ranks */
     double weight_mb;           /* this rank's weight allocation */
+    char gemm[320];             /* the GEMM path and CPU features used (ws_model_gemm_info) */
 } bench_result;
 
 /* Collective over MPI_COMM_WORLD (MPI up, left up). WS_OK with *res set on every rank, or the same

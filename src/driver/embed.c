@@ -247,6 +247,7 @@ static void summarize(embed_run *r, double seconds) {
         LOG_INFO("summary: peak memory per rank %.0f-%.0f MiB (weights %.0f MiB per rank); all-reduce %.1f%% of compute",
                  rss_min, rss_max, (double)ws_model_weight_bytes(r->model) / 1048576.0,
                  compute_max > 0 ? 100.0 * comm_max / compute_max : 0.0);
+        LOG_INFO("summary: %s", ws_model_gemm_info(r->model));
         for (int i = 0; i < total; i++)
             LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].display);
         if (r->stopped) LOG_WARN("stopped by a signal: run the same command again to resume");

@@ -14,6 +14,7 @@ struct ws_model {
     ws_tp_slice tp;
     ws_backend *be;
     int own_be;             /* 1 when be was made here (not ws_model_options.backend) */
+    char gemm_info[320];    /* the backend's GEMM path and CPU features (gemm_select) */
     ws_comm *comm;
     int own_comm;           /* 1 when comm was made here (comm_self) */
     ws_weights w;           /* pointers into wmem */

@@ -26,6 +26,8 @@ const ws_arch *ws_model_arch(const ws_model *m) { return &m->arch; }
 
 size_t ws_model_weight_bytes(const ws_model *m) { return m->wbytes; }
 
+const char *ws_model_gemm_info(const ws_model *m) { return m->gemm_info; }
+
 int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
     *out = NULL;
     int rc = arch_validate(a);
@@ -46,6 +48,7 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
         if ((rc = backend_create(o->device ? o->device : "cpu", o->threads, o->device_index, &m->be))) goto fail;
         m->own_be = 1;
     }
+    if ((rc = m->be->ops->gemm_select(m->be, o->compute, m->gemm_info, sizeof m->gemm_info))) goto fail;
     m->comm = o->comm;
     if (!m->comm) {
         if (!(m->comm = comm_self_create())) {

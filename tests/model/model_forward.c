@@ -50,6 +50,7 @@ static void *run_rank(void *arg) {
         j->rc = ws_model_load(j->model, &o, &m);
     }
     if (!j->rc) {
+        if (o.tp_rank == 0) fprintf(stderr, "model_forward: %s\n", ws_model_gemm_info(m));
         const ws_arch *a = ws_model_arch(m);
         size_t C = (size_t)a->embed_dim, g = (size_t)(j->R / a->patch_size);
         j->C = C;

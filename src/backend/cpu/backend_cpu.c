@@ -5,6 +5,7 @@
 #include "common/error.h"
 
 #include <cblas.h>
+#include <malloc.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,10 @@ static void *cpu_alloc(ws_backend *be, size_t bytes) {
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
-static void cpu_free(ws_backend *be, void *p) { free(p); }
+static void cpu_free(ws_backend *be, void *p) {
+    if (p) cpu_gemm_forget(be, p, malloc_usable_size(p));   /* weights a GEMM path kept a copy of */
+    free(p);
+}
 
 static void cpu_copy(ws_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes) memcpy(dst, src, bytes);
@@ -30,6 +34,7 @@ static void *cpu_stream(ws_backend *be) { return NULL; }
 
 static void cpu_destroy(ws_backend *be) {
     cpu_state *st = be->impl;
+    cpu_gemm_free(be);
     free(st->scratch);
     for (int t = 0; t < CPU_MAX_THREADS; t++) free(st->thread_scratch[t]);
     free(st);
@@ -77,6 +82,7 @@ static const ws_backend_ops cpu_ops = {
     .device_uuid = cpu_device_uuid,
     .stream = cpu_stream,
     .scratch_bytes = cpu_scratch_bytes,
+    .gemm_select = cpu_gemm_select,
     .matmul = cpu_matmul,
     .layernorm = cpu_layernorm,
     .gelu = cpu_gelu,
@@ -99,6 +105,8 @@ int backend_cpu_create(int threads, ws_backend **out) {
     /* One thread pool: OpenMP. BLAS calls run single-threaded inside OpenMP regions (matmul.c). */
     if (threads > 0) omp_set_num_threads(threads);
     openblas_set_num_threads(1);
+    st->gemm[0] = cpu_gemm_openblas_f32;   /* until the model calls gemm_select */
+    st->gemm[1] = cpu_gemm_openblas_bf16;
     be->ops = &cpu_ops;
     be->threads = threads > 0 ? threads : omp_get_max_threads();
     be->device = -1;

@@ -1,4 +1,5 @@
-/* CPU GEMM: out[M,N] = in[M,K] . w[N,K]^T + bias, with OpenBLAS sgemm.
+/* CPU GEMM: the matmul op dispatches to the path gemm_path.c chose for the weights dtype; this
+ * file also holds the OpenBLAS paths: out[M,N] = in[M,K] . w[N,K]^T + bias with sgemm.
  * Threading: OpenBLAS runs single-threaded (backend_cpu.c) and the OpenMP threads split the output
  * columns, one sgemm per thread on its own slice of w. One thread pool for the whole forward pass:
  * a second pool (OpenBLAS's) spinning between GEMMs would steal the cores from the OpenMP ops.
@@ -34,28 +35,37 @@ static void gemm_cols(float *out, const float *in, const float *w, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, nb, K, 1.0f, in, K, w, K, 1.0f, out, ldo);
 }
 
-void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
-                const float *bias, int M, int N, int K) {
-    WS_ASSERT(wdt == WS_DTYPE_F32 || wdt == WS_DTYPE_BF16);
-    const float *x = in;
-    if (wdt == WS_DTYPE_BF16) {
-        float *xr = cpu_scratch(be, (size_t)M * K * sizeof(float));
-        WS_ASSERT(xr != NULL);
-        round_to_bf16(xr, in, (size_t)M * K);
-        x = xr;
-    }
+/* The OpenMP thread's columns [c0, c1) of N, in multiples of ALIGN_COLS (call inside a region). */
+static void thread_cols(int N, int *c0, int *c1) {
+    const int T = omp_get_num_threads(), t = omp_get_thread_num();
+    const int units = (N + ALIGN_COLS - 1) / ALIGN_COLS;
+    const int u0 = units * t / T, u1 = units * (t + 1) / T;
+    *c0 = u0 * ALIGN_COLS;
+    *c1 = u1 * ALIGN_COLS < N ? u1 * ALIGN_COLS : N;
+}
+
+void cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
+                           const float *bias, int M, int N, int K) {
     #pragma omp parallel
     {
-        const int T = omp_get_num_threads(), t = omp_get_thread_num();
-        /* this thread's columns, in multiples of ALIGN_COLS */
-        const int units = (N + ALIGN_COLS - 1) / ALIGN_COLS;
-        const int u0 = units * t / T, u1 = units * (t + 1) / T;
-        const int c0 = u0 * ALIGN_COLS, c1 = u1 * ALIGN_COLS < N ? u1 * ALIGN_COLS : N;
-        if (wdt == WS_DTYPE_F32) {
-            if (c1 > c0)
-                gemm_cols(out + c0, x, (const float *)w + (size_t)c0 * K, bias ? bias + c0 : NULL, M,
-                          c1 - c0, K, N);
-        } else if (c1 > c0) {
+        int c0, c1;
+        thread_cols(N, &c0, &c1);
+        if (c1 > c0)
+            gemm_cols(out + c0, in, (const float *)w + (size_t)c0 * K, bias ? bias + c0 : NULL, M,
+                      c1 - c0, K, N);
+    }
+}
+
+void cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
+                            const float *bias, int M, int N, int K) {
+    float *x = cpu_scratch(be, (size_t)M * K * sizeof(float));
+    WS_ASSERT(x != NULL);
+    round_to_bf16(x, in, (size_t)M * K);
+    #pragma omp parallel
+    {
+        int c0, c1;
+        thread_cols(N, &c0, &c1);
+        if (c1 > c0) {
             float *panel = cpu_thread_scratch(be, (size_t)PANEL * K * sizeof(float));
             WS_ASSERT(panel != NULL);
             for (int n0 = c0; n0 < c1; n0 += PANEL) {
@@ -65,4 +75,11 @@ void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_d
             }
         }
     }
+}
+
+void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
+                const float *bias, int M, int N, int K) {
+    WS_ASSERT(wdt == WS_DTYPE_F32 || wdt == WS_DTYPE_BF16);
+    const cpu_state *st = be->impl;
+    st->gemm[wdt == WS_DTYPE_BF16](be, out, in, w, bias, M, N, K);
 }

@@ -9,6 +9,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "common/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,11 @@ static size_t cuda_scratch_bytes(ws_backend *be, int N) {
     return 0;
 }
 
+static int cuda_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
+    snprintf(desc, n, "gemm cublasLt %s", ws_dtype_name(wdt));
+    return WS_OK;
+}
+
 static const ws_backend_ops cuda_ops = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -204,6 +210,7 @@ static const ws_backend_ops cuda_ops = {
     .device_uuid = cuda_device_uuid,
     .stream = cuda_stream,
     .scratch_bytes = cuda_scratch_bytes,
+    .gemm_select = cuda_gemm_select,
     .matmul = cuda_op_matmul,
     .layernorm = cuda_op_layernorm,
     .gelu = cuda_op_gelu,

@@ -1,0 +1,77 @@
+/* Which GEMM implementation the CPU backend's matmul runs, per weights dtype; the only CPU file
+ * that knows whether oneDNN is built in. The environment variable WEBSSL_GEMM forces a path:
+ *   openblas  f32: OpenBLAS sgemm. bf16: weights widened to f32 per panel, then sgemm (any CPU).
+ *   onednn    oneDNN matmul for both dtypes. bf16 is native on CPUs with AVX512_BF16 or AMX,
+ *             emulated by oneDNN on other AVX-512 CPUs, and an error where oneDNN offers none.
+ *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat on the CPUs measured
+ *             (docs/performance.md); bf16: oneDNN where the CPU has native bf16, else widened.
+ * A path the build or the CPU cannot run is an error naming the path and what is missing, never
+ * a silent fallback. */
+#include "backend/cpu/cpu.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { PATH_AUTO, PATH_OPENBLAS, PATH_ONEDNN } gemm_path;
+
+static int forced_path(gemm_path *out) {
+    const char *v = getenv("WEBSSL_GEMM");
+    *out = PATH_AUTO;
+    if (!v || !*v || !strcmp(v, "auto")) return WS_OK;
+    if (!strcmp(v, "openblas")) *out = PATH_OPENBLAS;
+    else if (!strcmp(v, "onednn")) *out = PATH_ONEDNN;
+    else return ws_errorf(WS_ERR_ARG, "WEBSSL_GEMM='%s': expected auto, openblas or onednn", v);
+    return WS_OK;
+}
+
+int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
+    cpu_state *st = be->impl;
+    const int bf16 = wdt == WS_DTYPE_BF16;
+    if (wdt != WS_DTYPE_F32 && !bf16)
+        return ws_errorf(WS_ERR_UNSUPPORTED, "cpu GEMM: weights dtype %s (expected f32 or bf16)",
+                         ws_dtype_name(wdt));
+    gemm_path path;
+    int rc = forced_path(&path);
+    if (rc) return rc;
+    char cpu[128];
+    cpu_features_describe(cpu, sizeof cpu);
+#ifdef WEBSSL_HAVE_DNNL
+    char impl[160] = "";
+    if (path == PATH_AUTO && bf16 && cpu_onednn_native_bf16()) {
+        if (cpu_onednn_probe(be, wdt, impl, sizeof impl) == WS_OK) path = PATH_ONEDNN;
+        else LOG_WARN("cpu GEMM: native bf16 reported, but %s; using bf16 widened to f32", ws_error_message());
+    } else if (path == PATH_ONEDNN && cpu_onednn_probe(be, wdt, impl, sizeof impl)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", ws_error_message());
+        return ws_errorf(WS_ERR_UNSUPPORTED, "WEBSSL_GEMM=onednn: %s", why);
+    }
+    if (path == PATH_ONEDNN) {
+        st->gemm[bf16] = bf16 ? cpu_gemm_onednn_bf16 : cpu_gemm_onednn_f32;
+        snprintf(desc, n, "gemm onednn %s%s (%s); cpu %s", ws_dtype_name(wdt),
+                 bf16 ? (cpu_onednn_native_bf16() ? " native" : " emulated") : "", impl, cpu);
+        return WS_OK;
+    }
+#else
+    if (path == PATH_ONEDNN)
+        return ws_errorf(WS_ERR_UNSUPPORTED, "WEBSSL_GEMM=onednn: this build has no oneDNN "
+                         "(install libdnnl-dev and build again)");
+#endif
+    st->gemm[bf16] = bf16 ? cpu_gemm_openblas_bf16 : cpu_gemm_openblas_f32;
+    snprintf(desc, n, "gemm openblas %s; cpu %s", bf16 ? "bf16 widened to f32" : "f32", cpu);
+    return WS_OK;
+}
+
+void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes) {
+#ifdef WEBSSL_HAVE_DNNL
+    cpu_onednn_forget(be, p, bytes);
+#endif
+}
+
+void cpu_gemm_free(ws_backend *be) {
+#ifdef WEBSSL_HAVE_DNNL
+    cpu_onednn_free(be);
+#endif
+}

@@ -1,0 +1,142 @@
+/* Every CPU GEMM path this machine and build can run (WEBSSL_GEMM = openblas, onednn; f32 and
+ * bf16 weights), on small odd shapes, against a double-precision product of the same operands
+ * (for bf16: the inputs and weights rounded to bf16 first, as torch.autocast does). Prints the max
+ * abs and relative error per case; fails past 1e-5 of max |ref|. A path the CPU or build cannot
+ * run must be refused by gemm_select with an error naming WEBSSL_GEMM (and is then skipped).
+ * Also: an unknown WEBSSL_GEMM value is an error, and freed weights never leave a stale copy. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "common/dtype.h"
+#include "common/error.h"
+#include "test_main.h"
+
+static const char *const paths[] = {"openblas", "onednn"};
+static const int shapes[][3] = {{1, 1, 1}, {5, 3, 7}, {37, 40, 33}, {257, 48, 64}, {19, 130, 300}};
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* 1 when the path ran (and matched), 0 when gemm_select refused it as unsupported. */
+static int check_path(const char *path, ws_dtype wdt) {
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", path, 1), 0);
+    ws_backend *be = NULL;
+    ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
+    char desc[320];
+    int rc = be->ops->gemm_select(be, wdt, desc, sizeof desc);
+    if (rc == WS_ERR_UNSUPPORTED) {
+        printf("gemm %-8s %s: skipped: %s\n", path, ws_dtype_name(wdt), ws_error_message());
+        ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_GEMM="));
+        backend_free(be);
+        return 0;
+    }
+    ck_assert_int_eq(rc, WS_OK);
+    const int bf16 = wdt == WS_DTYPE_BF16;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        unsigned seed = 12345u + (unsigned)s;
+        float *in = malloc(sizeof(float) * M * K), *bias = malloc(sizeof(float) * N);
+        float *out = malloc(sizeof(float) * M * N), *wf = malloc(sizeof(float) * N * K);
+        void *w = be->ops->alloc(be, (size_t)N * K * ws_dtype_size(wdt));
+        ck_assert(in && bias && out && wf && w);
+        for (int i = 0; i < M * K; i++) in[i] = frand(&seed);
+        for (int i = 0; i < N; i++) bias[i] = frand(&seed);
+        for (int i = 0; i < N * K; i++) wf[i] = frand(&seed);
+        ws_convert_from_f32(w, wdt, wf, (size_t)N * K);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const float *b = with_bias ? bias : NULL;
+            be->ops->matmul(be, out, in, w, wdt, b, M, N, K);
+            double err = 0, scale = 0;
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double ref = b ? b[n] : 0.0;
+                    for (int k = 0; k < K; k++) {
+                        float x = in[(size_t)m * K + k], y = wf[(size_t)n * K + k];
+                        if (bf16) {
+                            x = ws_bf16_to_f32(ws_f32_to_bf16(x));
+                            y = ws_bf16_to_f32(ws_f32_to_bf16(y));
+                        }
+                        ref += (double)x * y;
+                    }
+                    err = fmax(err, fabs(ref - out[(size_t)m * N + n]));
+                    scale = fmax(scale, fabs(ref));
+                }
+            printf("gemm %-8s %s M=%d N=%d K=%d bias=%d: max abs err %.3e  rel %.3e  (%s)\n", path,
+                   ws_dtype_name(wdt), M, N, K, with_bias, err, err / scale, desc);
+            ck_assert_msg(err <= 1e-5 * scale, "%s %s: error %g past 1e-5 of %g", path,
+                          ws_dtype_name(wdt), err, scale);
+        }
+        be->ops->free(be, w);
+        free(in); free(bias); free(out); free(wf);
+    }
+    backend_free(be);
+    return 1;
+}
+
+START_TEST(every_path_the_machine_runs) {
+    int ran = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        ran += check_path(paths[p], WS_DTYPE_F32);
+        ran += check_path(paths[p], WS_DTYPE_BF16);
+    }
+    ck_assert_int_ge(ran, 2);   /* OpenBLAS runs everywhere, f32 and widened bf16 */
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
+START_TEST(unknown_path_is_an_error) {
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", "mkl", 1), 0);
+    ws_backend *be = NULL;
+    ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
+    char desc[320];
+    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc), WS_ERR_ARG);
+    printf("unknown path: %s\n", ws_error_message());
+    ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_GEMM='mkl'"));
+    backend_free(be);
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
+/* Weights freed and new ones allocated (often at the same address): a path that keeps a
+ * reordered copy must not use the old one. */
+START_TEST(freed_weights_leave_no_stale_copy) {
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[p], 1), 0);
+        ws_backend *be = NULL;
+        ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
+        char desc[320];
+        if (be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc) != WS_OK) {
+            backend_free(be);
+            continue;
+        }
+        enum { M = 4, N = 32, K = 16 };
+        float in[M * K], out[M * N];
+        for (int i = 0; i < M * K; i++) in[i] = 1.0f;
+        for (int round = 1; round <= 3; round++) {
+            float *w = be->ops->alloc(be, sizeof(float) * N * K);
+            ck_assert_ptr_nonnull(w);
+            for (int i = 0; i < N * K; i++) w[i] = (float)round;
+            be->ops->matmul(be, out, in, w, WS_DTYPE_F32, NULL, M, N, K);
+            for (int i = 0; i < M * N; i++) ck_assert_float_eq(out[i], (float)(round * K));
+            be->ops->free(be, w);
+        }
+        backend_free(be);
+    }
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("gemm_paths");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, every_path_the_machine_runs);
+    tcase_add_test(tc, unknown_path_is_an_error);
+    tcase_add_test(tc, freed_weights_leave_no_stale_copy);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s, CK_NORMAL);
+}
