@@ -78,9 +78,8 @@ int cmd_inspect(int argc, char **argv) {
 
     ws_ckpt_layout L;
     if (arch_infer(&c, &L) == WS_OK)
-        printf("layout:  %s, prefix '%s', %d blocks%s, patch %d, grid %dx%d, %s FFN hidden %d\n",
-               L.layout == WS_LAYOUT_HF ? "transformers" : "original/timm", L.prefix, L.depth,
-               L.block_chunks ? " in chunks" : "", L.patch_size, L.grid, L.grid, arch_ffn_name(L.ffn), L.ffn_hidden);
+        printf("layout:  %s, prefix '%s', %d blocks, patch %d, grid %dx%d, %s FFN hidden %d\n", L.layout->name,
+               L.prefix, L.depth, L.patch_size, L.grid, L.grid, arch_ffn_name(L.ffn), L.ffn_hidden);
     else
         printf("layout:  unknown: %s\n", ws_error_message());
     ws_arch a;

@@ -1,185 +1,197 @@
-/* Architecture from tensor shapes, matching against the built-in table, and checking a given
- * architecture against a checkpoint (see arch_match.h). */
+/* Architecture from tensor shapes read through the name tables, matching against the built-in
+ * table, and checking a given architecture against a checkpoint (see arch_match.h). */
 #include "loaders/arch_match.h"
 #include "common/error.h"
 #include "common/log.h"
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BLOCKS 4096
-
-/* Names of the tensors looked at, per layout. Block tensors are relative to the block prefix. */
+/* Every tensor of a checkpoint resolved under one layout. */
 typedef struct {
-    const char *cls, *pos, *patch, *registers, *blocks;
-    const char *q_weight, *q_bias;   /* HF: query only ([C, C]); ORIGINAL: packed qkv ([3C, C]) */
-    const char *swiglu_in, *swiglu_out, *mlp_in, *mlp_out, *ls1;
-} layout_names;
+    const ws_name_layout *layout;
+    const ws_name_entry **entry;   /* [num_tensors]: NULL when the name is not the layout's */
+    int *layer;                    /* [num_tensors] */
+    size_t prefix_len;             /* of the first resolved tensor */
+    size_t hits;                   /* tensors resolved */
+} resolved;
 
-static const layout_names names_of[] = {
-    [WS_LAYOUT_HF] = {"embeddings.cls_token", "embeddings.position_embeddings",
-                      "embeddings.patch_embeddings.projection.weight", "embeddings.register_tokens",
-                      "encoder.layer.", "attention.attention.query.weight", "attention.attention.query.bias",
-                      "mlp.weights_in.weight", "mlp.weights_out.weight", "intermediate.dense.weight",
-                      "output.dense.weight", "layer_scale1.lambda1"},
-    [WS_LAYOUT_ORIGINAL] = {"cls_token", "pos_embed", "patch_embed.proj.weight", "register_tokens", "blocks.",
-                            "attn.qkv.weight", "attn.qkv.bias", "mlp.w12.weight", "mlp.w3.weight",
-                            "mlp.fc1.weight", "mlp.fc2.weight", "ls1.gamma"},
-};
-
-/* Where each block lives: its full name prefix ("module.blocks.1.5." ...). */
-typedef struct {
-    ws_ckpt_layout L;
-    char (*block)[96];   /* [depth] */
-} found;
-
-static const ws_ckpt_tensor *lookup(const ws_ckpt *c, const char *prefix, const char *name, char *full, size_t n) {
-    snprintf(full, n, "%s%s", prefix, name);
-    return ckpt_find(c, full);
+static void resolved_free(resolved *r) {
+    free(r->entry);
+    free(r->layer);
+    memset(r, 0, sizeof *r);
 }
 
-static void shape_str(const ws_ckpt_tensor *t, char *buf, size_t n) {
+static int resolve(const ws_ckpt *c, const ws_name_layout *l, resolved *r) {
+    memset(r, 0, sizeof *r);
+    r->layout = l;
+    size_t n = c->num_tensors ? c->num_tensors : 1;
+    r->entry = calloc(n, sizeof *r->entry);
+    r->layer = calloc(n, sizeof *r->layer);
+    if (!r->entry || !r->layer) {
+        resolved_free(r);
+        return ws_errorf(WS_ERR_NOMEM, "%s: out of memory while resolving tensor names", c->path);
+    }
+    for (size_t t = 0; t < c->num_tensors; t++) {
+        size_t plen;
+        r->entry[t] = namemap_resolve(l, c->tensors[t].name, &plen, &r->layer[t]);
+        if (r->entry[t] && !r->hits++) r->prefix_len = plen;
+    }
+    return WS_OK;
+}
+
+/* The first tensor holding `field` at `layer` (-1: not per layer); with `group0_only`, only one
+ * that holds the field's first row group (HF's query of q/k/v). */
+static const ws_ckpt_tensor *field_tensor(const ws_ckpt *c, const resolved *r, ws_field field, int layer,
+                                          int group0_only) {
+    for (size_t t = 0; t < c->num_tensors; t++) {
+        const ws_name_entry *e = r->entry[t];
+        if (e && e->field == field && r->layer[t] == layer && (!group0_only || !e->ngroups || !e->group0))
+            return &c->tensors[t];
+    }
+    return NULL;
+}
+
+/* Name of `field`'s tensor at `layer` under the layout, for messages: prefix + expanded pattern. */
+static void field_name(const ws_ckpt *c, const resolved *r, ws_field field, int layer, char *s, size_t n) {
+    const ws_name_entry *e = namemap_entry_for(r->layout, field);
+    char nm[192];
+    if (e) namemap_expand(e, layer, nm, sizeof nm);
+    else snprintf(nm, sizeof nm, "(%s)", weights_field_info(field)->name);
+    const char *first = NULL;
+    for (size_t t = 0; t < c->num_tensors && !first; t++)
+        if (r->entry[t]) first = c->tensors[t].name;
+    snprintf(s, n, "%.*s%s", first ? (int)r->prefix_len : 0, first ? first : "", nm);
+}
+
+static void shape_str(const int64_t *d, int nd, char *buf, size_t n) {
     size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < t->ndim && k < n; d++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    for (int i = 0; i < nd && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)d[i]);
     if (k < n) snprintf(buf + k, n - k, "]");
-}
-
-/* Parse a decimal block index at *s, advancing past it and the following '.'; -1 if none. */
-static long parse_index(const char **s) {
-    const char *p = *s;
-    if (!isdigit((unsigned char)*p)) return -1;
-    long v = 0;
-    while (isdigit((unsigned char)*p) && v < MAX_BLOCKS) v = v * 10 + (*p++ - '0');
-    if (*p != '.' || v >= MAX_BLOCKS) return -1;
-    *s = p + 1;
-    return v;
 }
 
 static int last_dim(const ws_ckpt_tensor *t) { return t->ndim ? (int)t->shape[t->ndim - 1] : 0; }
 
-static int infer(const ws_ckpt *c, found *f) {
-    memset(f, 0, sizeof *f);
-    ws_ckpt_layout *L = &f->L;
-    const ws_ckpt_tensor *cls = NULL;
-    /* The CLS token fixes layout and prefix: the shortest name ending in (embeddings.)cls_token. */
-    for (size_t i = 0; i < c->num_tensors; i++) {
-        const char *nm = c->tensors[i].name;
-        size_t n = strlen(nm), k = strlen("cls_token");
-        if (n < k || strcmp(nm + n - k, "cls_token") || (n > k && nm[n - k - 1] != '.')) continue;
-        if (cls && strlen(cls->name) <= n) continue;
-        cls = &c->tensors[i];
-        size_t hf = strlen("embeddings.cls_token");
-        L->layout = n >= hf && !strcmp(nm + n - hf, "embeddings.cls_token") ? WS_LAYOUT_HF : WS_LAYOUT_ORIGINAL;
-        size_t plen = n - (L->layout == WS_LAYOUT_HF ? hf : k);
-        if (plen >= sizeof L->prefix)
-            return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s': name prefix too long", c->path, nm);
-        memcpy(L->prefix, nm, plen);
-        L->prefix[plen] = '\0';
+/* The layout under which the most tensor names resolve (ties: the one with fewer entries, the
+ * more specific), into *r. */
+static int resolve_best(const ws_ckpt *c, resolved *r) {
+    memset(r, 0, sizeof *r);
+    for (size_t i = 0; i < namemap_layout_count(); i++) {
+        resolved x;
+        int rc = resolve(c, namemap_layout_at(i), &x);
+        if (rc) {
+            resolved_free(r);
+            return rc;
+        }
+        if (!r->layout || x.hits > r->hits ||
+            (x.hits == r->hits && x.layout->num_entries < r->layout->num_entries)) {
+            resolved_free(r);
+            *r = x;
+        } else {
+            resolved_free(&x);
+        }
     }
-    if (!cls)
-        return ws_errorf(WS_ERR_FORMAT, "%s: no cls_token tensor (looked for embeddings.cls_token, cls_token, "
-                         "module.cls_token, backbone.cls_token ...): not a ViT checkpoint of a known layout", c->path);
-    const layout_names *N = &names_of[L->layout];
+    if (!r->hits) {
+        resolved_free(r);
+        return ws_errorf(WS_ERR_FORMAT, "%s: no tensor is named as in a known layout (cls_token, "
+                         "embeddings.cls_token, blocks.{i}.*, encoder.layer.{i}.* ...): not a ViT checkpoint",
+                         c->path);
+    }
+    return WS_OK;
+}
+
+static int infer(const ws_ckpt *c, const resolved *r, ws_ckpt_layout *L) {
+    memset(L, 0, sizeof *L);
+    L->layout = r->layout;
     char full[256], sh[96];
+    const ws_ckpt_tensor *cls = field_tensor(c, r, WS_W_CLS, -1, 0);
+    field_name(c, r, WS_W_CLS, -1, full, sizeof full);
+    if (!cls) return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s' is missing (layout %s)", c->path, full, r->layout->name);
+    snprintf(L->prefix, sizeof L->prefix, "%.*s", (int)r->prefix_len, cls->name);
     L->embed_dim = last_dim(cls);
     if (L->embed_dim <= 0)
         return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has no embedding dimension", c->path, cls->name);
 
-    const ws_ckpt_tensor *t = lookup(c, L->prefix, N->patch, full, sizeof full);
+    const ws_ckpt_tensor *t = field_tensor(c, r, WS_W_PATCH_W, -1, 0);
+    field_name(c, r, WS_W_PATCH_W, -1, full, sizeof full);
     if (!t) return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s' is missing", c->path, full);
     if (t->ndim != 4 || t->shape[0] != L->embed_dim || t->shape[1] != 3 || t->shape[2] != t->shape[3] ||
         t->shape[2] <= 0) {
-        shape_str(t, sh, sizeof sh);
-        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [%d, 3, P, P]", c->path, full, sh,
+        shape_str(t->shape, t->ndim, sh, sizeof sh);
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [%d, 3, P, P]", c->path, t->name, sh,
                          L->embed_dim);
     }
     L->patch_size = (int)t->shape[2];
 
-    t = lookup(c, L->prefix, N->pos, full, sizeof full);
+    t = field_tensor(c, r, WS_W_POS, -1, 0);
+    field_name(c, r, WS_W_POS, -1, full, sizeof full);
     if (!t) return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s' is missing", c->path, full);
     int64_t npos = t->ndim == 3 && t->shape[0] == 1 && t->shape[2] == L->embed_dim ? t->shape[1] - 1 : -1;
     int64_t g = npos > 0 ? (int64_t)llround(sqrt((double)npos)) : 0;
     if (npos <= 0 || g * g != npos) {
-        shape_str(t, sh, sizeof sh);
-        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [1, 1 + G*G, %d]", c->path, full, sh,
-                         L->embed_dim);
+        shape_str(t->shape, t->ndim, sh, sizeof sh);
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [1, 1 + G*G, %d]", c->path, t->name,
+                         sh, L->embed_dim);
     }
     L->grid = (int)g;
     L->img_size = L->grid * L->patch_size;
-    t = lookup(c, L->prefix, N->registers, full, sizeof full);
+    t = field_tensor(c, r, WS_W_REG, -1, 0);
     L->num_register_tokens = t && t->ndim == 3 ? (int)t->shape[1] : 0;
 
-    /* Blocks: every name <prefix><blocks>{i}. or, ORIGINAL with chunks, <prefix>blocks.{chunk}.{i}. */
-    f->block = calloc(MAX_BLOCKS, sizeof *f->block);
-    if (!f->block) return ws_errorf(WS_ERR_NOMEM, "%s: out of memory", c->path);
-    char head[160];
-    snprintf(head, sizeof head, "%s%s", L->prefix, N->blocks);
-    size_t hlen = strlen(head);
-    int max_chunk = -1;
-    for (size_t i = 0; i < c->num_tensors; i++) {
-        const char *nm = c->tensors[i].name;
-        if (strncmp(nm, head, hlen)) continue;
-        const char *s = nm + hlen;
-        long a = parse_index(&s), b = -1;
-        if (a < 0) return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s': cannot read a block index", c->path, nm);
-        if (L->layout == WS_LAYOUT_ORIGINAL) b = parse_index(&s);
-        long idx = b >= 0 ? b : a;
-        if (b >= 0 && a > max_chunk) max_chunk = (int)a;
-        if (idx + 1 > L->depth) L->depth = (int)idx + 1;
-        int plen = (int)(s - nm);
-        if (f->block[idx][0] && strncmp(f->block[idx], nm, (size_t)plen))
-            return ws_errorf(WS_ERR_FORMAT, "%s: block %ld is stored under two names (%s and %.*s)", c->path, idx,
-                             f->block[idx], plen, nm);
-        if (plen >= (int)sizeof f->block[idx])
-            return ws_errorf(WS_ERR_FORMAT, "%s: tensor '%s': name too long", c->path, nm);
-        snprintf(f->block[idx], sizeof f->block[idx], "%.*s", plen, nm);
-    }
-    L->block_chunks = max_chunk + 1;
-    if (L->depth == 0) return ws_errorf(WS_ERR_FORMAT, "%s: no transformer blocks (no tensor named %s...)", c->path, head);
-    for (int i = 0; i < L->depth; i++)
-        if (!f->block[i][0])
-            return ws_errorf(WS_ERR_FORMAT, "%s: block %d is missing (blocks up to %d are present)", c->path, i,
-                             L->depth - 1);
+    /* Blocks: indices 0..L-1 each hold at least one tensor. */
+    for (size_t i = 0; i < c->num_tensors; i++)
+        if (r->entry[i] && r->layer[i] + 1 > L->depth) L->depth = r->layer[i] + 1;
+    if (L->depth == 0) return ws_errorf(WS_ERR_FORMAT, "%s: no transformer blocks (layout %s)", c->path, r->layout->name);
+    unsigned char *seen = calloc((size_t)L->depth, 1);
+    if (!seen) return ws_errorf(WS_ERR_NOMEM, "%s: out of memory", c->path);
+    for (size_t i = 0; i < c->num_tensors; i++)
+        if (r->entry[i] && r->layer[i] >= 0) seen[r->layer[i]] = 1;
+    int gap = -1;
+    for (int i = L->depth - 1; i >= 0; i--)
+        if (!seen[i]) gap = i;
+    free(seen);
+    if (gap >= 0)
+        return ws_errorf(WS_ERR_FORMAT, "%s: block %d is missing (blocks up to %d are present)", c->path, gap,
+                         L->depth - 1);
 
-    /* Block 0 tells the FFN kind and sizes, the biases and LayerScale. */
-    const ws_ckpt_tensor *in = lookup(c, f->block[0], N->swiglu_in, full, sizeof full);
-    if (in) {
-        L->family = WS_FAMILY_DINO;
-        L->ffn = WS_FFN_SWIGLU;
-        if (in->ndim != 2 || in->shape[0] % 2 || in->shape[1] != L->embed_dim) {
-            shape_str(in, sh, sizeof sh);
-            return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [2H, %d]", c->path, full, sh,
-                             L->embed_dim);
-        }
-        L->ffn_hidden = (int)(in->shape[0] / 2);
-    } else if ((in = lookup(c, f->block[0], N->mlp_in, full, sizeof full))) {
-        L->family = WS_FAMILY_MAE;
-        L->ffn = WS_FFN_MLP;
-        if (in->ndim != 2 || in->shape[1] != L->embed_dim) {
-            shape_str(in, sh, sizeof sh);
-            return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [H, %d]", c->path, full, sh,
-                             L->embed_dim);
-        }
-        L->ffn_hidden = (int)in->shape[0];
-    } else {
-        return ws_errorf(WS_ERR_FORMAT, "%s: block 0 has no FFN input weight (%s%s or %s%s)", c->path, f->block[0],
-                         N->swiglu_in, f->block[0], N->mlp_in);
+    /* Block 0 tells the FFN kind and sizes, the biases and LayerScale: the FFN output is [C, H],
+     * the input [2H, C] for SwiGLU (gate and linear rows) and [H, C] for a GELU MLP. */
+    const ws_ckpt_tensor *in = field_tensor(c, r, WS_W_FC1_W, 0, 0), *out = field_tensor(c, r, WS_W_FC2_W, 0, 0);
+    if (!in || !out) {
+        field_name(c, r, in ? WS_W_FC2_W : WS_W_FC1_W, 0, full, sizeof full);
+        return ws_errorf(WS_ERR_FORMAT, "%s: block 0 has no FFN %s weight (%s)", c->path, in ? "output" : "input",
+                         full);
     }
-    L->layerscale = lookup(c, f->block[0], N->ls1, full, sizeof full) != NULL;
-    L->qkv_bias = lookup(c, f->block[0], N->q_bias, full, sizeof full) != NULL;
+    if (out->ndim != 2 || out->shape[0] != L->embed_dim || out->shape[1] <= 0) {
+        shape_str(out->shape, out->ndim, sh, sizeof sh);
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [%d, H]", c->path, out->name, sh,
+                         L->embed_dim);
+    }
+    L->ffn_hidden = (int)out->shape[1];
+    int64_t rows = in->ndim == 2 && in->shape[1] == L->embed_dim ? in->shape[0] : -1;
+    if (rows != L->ffn_hidden && rows != 2 * (int64_t)L->ffn_hidden) {
+        shape_str(in->shape, in->ndim, sh, sizeof sh);
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected [2H, %d] (SwiGLU) or [H, %d] "
+                         "(MLP) with H = %d from '%s'", c->path, in->name, sh, L->embed_dim, L->embed_dim,
+                         L->ffn_hidden, out->name);
+    }
+    L->ffn = rows == L->ffn_hidden ? WS_FFN_MLP : WS_FFN_SWIGLU;
+    L->family = L->ffn == WS_FFN_SWIGLU ? WS_FAMILY_DINO : WS_FAMILY_MAE;
+    L->layerscale = field_tensor(c, r, WS_W_LS1, 0, 0) != NULL;
+    L->qkv_bias = field_tensor(c, r, WS_W_QKV_B, 0, 0) != NULL;
     return WS_OK;
 }
 
 int arch_infer(const ws_ckpt *c, ws_ckpt_layout *out) {
-    found f;
-    int rc = infer(c, &f);
-    free(f.block);
-    if (rc == WS_OK) *out = f.L;
+    resolved r;
+    int rc = resolve_best(c, &r);
+    if (rc) return rc;
+    rc = infer(c, &r, out);
+    resolved_free(&r);
     return rc;
 }
 
@@ -273,81 +285,61 @@ int arch_match_builtin(const ws_ckpt *c, const char *prefer, ws_arch *out) {
     return WS_OK;
 }
 
-/* Tensor `full` must exist with the given shape (ndim dims). */
-static int expect(const ws_ckpt *c, const ws_arch *a, const char *full, int ndim, ...) {
-    const ws_ckpt_tensor *t = ckpt_find(c, full);
-    if (!t)
-        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' needed by architecture %s is absent", c->path, full, a->name);
-    int64_t want[WS_CKPT_MAX_DIMS];
-    va_list ap;
-    va_start(ap, ndim);
-    int same = t->ndim == ndim;
-    for (int d = 0; d < ndim; d++) {
-        want[d] = va_arg(ap, int64_t);
-        if (same && t->shape[d] != want[d]) same = 0;
-    }
-    va_end(ap);
-    if (same) return WS_OK;
-    char sh[96], ex[96];
-    size_t k = (size_t)snprintf(ex, sizeof ex, "[");
-    for (int d = 0; d < ndim && k < sizeof ex; d++)
-        k += (size_t)snprintf(ex + k, sizeof ex - k, "%s%lld", d ? ", " : "", (long long)want[d]);
-    if (k < sizeof ex) snprintf(ex + k, sizeof ex - k, "]");
-    shape_str(t, sh, sizeof sh);
-    return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s but architecture %s expects %s", c->path, full, sh,
-                     a->name, ex);
-}
-
-static int presence(const ws_ckpt *c, const ws_arch *a, const char *full, int want, const char *field) {
-    int have = ckpt_find(c, full) != NULL;
-    if (have == want) return WS_OK;
-    return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' is %s but architecture %s has %s: %s", c->path, full,
-                     have ? "present" : "absent", a->name, field, want ? "true" : "false");
-}
-
-static int check(const ws_ckpt *c, const ws_arch *a, const found *f) {
-    const ws_ckpt_layout *L = &f->L;
-    const layout_names *N = &names_of[L->layout];
-    const int64_t C = a->embed_dim, H = a->ffn_hidden, P = a->patch_size, G = a->img_size / a->patch_size;
+/* Field `f` at `layer` against `a`: its tensors present exactly when `a` has the field, each
+ * with the shape the name table gives for `a`. */
+static int check_field(const ws_ckpt *c, const resolved *r, const ws_arch *a, ws_field f, int layer) {
+    const ws_field_info *fi = weights_field_info(f);
+    const int want = weights_field_present(a, f);
+    const ws_ckpt_tensor *t = field_tensor(c, r, f, layer, 0);
     char full[256];
-    int rc;
-    snprintf(full, sizeof full, "%s%s", L->prefix, N->cls);
-    if ((rc = expect(c, a, full, 3, (int64_t)1, (int64_t)1, C))) return rc;
-    snprintf(full, sizeof full, "%s%s", L->prefix, N->patch);
-    if ((rc = expect(c, a, full, 4, C, (int64_t)3, P, P))) return rc;
-    snprintf(full, sizeof full, "%s%s", L->prefix, N->pos);
-    if ((rc = expect(c, a, full, 3, (int64_t)1, 1 + G * G, C))) return rc;
-    snprintf(full, sizeof full, "%s%s", L->prefix, N->registers);
-    if (a->num_register_tokens && (rc = expect(c, a, full, 3, (int64_t)1, (int64_t)a->num_register_tokens, C)))
-        return rc;
-    if (!a->num_register_tokens && ckpt_find(c, full))
-        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' is present but architecture %s has no register tokens",
-                         c->path, full, a->name);
-    if (L->depth != a->depth)
-        return ws_errorf(WS_ERR_SHAPE, "%s: the checkpoint has %d blocks (%s to %s) but architecture %s has depth %d",
-                         c->path, L->depth, f->block[0], f->block[L->depth - 1], a->name, a->depth);
-    const int swiglu = a->ffn == WS_FFN_SWIGLU;
-    for (int i = 0; i < a->depth; i++) {
-        const char *b = f->block[i];
-        snprintf(full, sizeof full, "%s%s", b, N->q_weight);
-        if ((rc = expect(c, a, full, 2, L->layout == WS_LAYOUT_HF ? C : 3 * C, C))) return rc;
-        snprintf(full, sizeof full, "%s%s", b, N->q_bias);
-        if ((rc = presence(c, a, full, a->qkv_bias, "qkv_bias"))) return rc;
-        snprintf(full, sizeof full, "%s%s", b, swiglu ? N->swiglu_in : N->mlp_in);
-        if ((rc = expect(c, a, full, 2, swiglu ? 2 * H : H, C))) return rc;
-        snprintf(full, sizeof full, "%s%s", b, swiglu ? N->swiglu_out : N->mlp_out);
-        if ((rc = expect(c, a, full, 2, C, H))) return rc;
-        snprintf(full, sizeof full, "%s%s", b, N->ls1);
-        if ((rc = presence(c, a, full, a->layerscale, "layerscale"))) return rc;
+    if (!t && want) {
+        field_name(c, r, f, layer, full, sizeof full);
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' needed by architecture %s is absent", c->path, full, a->name);
+    }
+    if (t && !want)
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' is present but architecture %s has no %s", c->path, t->name,
+                         a->name, fi->name);
+    for (size_t i = 0; i < c->num_tensors; i++) {
+        const ws_name_entry *e = r->entry[i];
+        if (!e || e->field != f || r->layer[i] != layer) continue;
+        t = &c->tensors[i];
+        int64_t exp[WS_CKPT_MAX_DIMS];
+        int nd = namemap_expected_shape(e, a, exp);
+        int same = nd == t->ndim;
+        for (int d = 0; same && d < nd; d++) same = exp[d] == t->shape[d];
+        if (same) continue;
+        char sh[96], ex[96];
+        shape_str(t->shape, t->ndim, sh, sizeof sh);
+        shape_str(exp, nd, ex, sizeof ex);
+        return ws_errorf(WS_ERR_SHAPE, "%s: tensor '%s' has shape %s but architecture %s expects %s", c->path, t->name,
+                         sh, a->name, ex);
     }
     return WS_OK;
 }
 
+static int check(const ws_ckpt *c, const ws_arch *a, const ws_ckpt_layout *L, const resolved *r) {
+    static const ws_field global[] = {WS_W_CLS, WS_W_PATCH_W, WS_W_PATCH_B, WS_W_POS, WS_W_REG, WS_W_LNF_W,
+                                      WS_W_LNF_B};
+    int rc;
+    for (size_t k = 0; k < sizeof global / sizeof global[0]; k++)
+        if ((rc = check_field(c, r, a, global[k], -1))) return rc;
+    if (L->depth != a->depth)
+        return ws_errorf(WS_ERR_SHAPE, "%s: the checkpoint has %d blocks but architecture %s has depth %d", c->path,
+                         L->depth, a->name, a->depth);
+    for (int i = 0; i < a->depth; i++)
+        for (int f = 0; f < WS_W_COUNT; f++)
+            if (weights_field_info((ws_field)f)->per_layer && (rc = check_field(c, r, a, (ws_field)f, i))) return rc;
+    return WS_OK;
+}
+
 int arch_check(const ws_ckpt *c, const ws_arch *a) {
-    found f;
-    int rc = infer(c, &f);
-    if (rc == WS_OK) rc = check(c, a, &f);
-    free(f.block);
+    ws_ckpt_layout L;
+    int rc = arch_infer(c, &L);
+    if (rc) return rc;
+    resolved r;
+    if ((rc = resolve(c, namemap_choose(c, a), &r))) return rc;
+    rc = check(c, a, &L, &r);
+    resolved_free(&r);
     return rc;
 }
 

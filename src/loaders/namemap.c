@@ -18,6 +18,9 @@ static const ws_name_layout *const layouts[] = {
 };
 static const size_t num_layouts = sizeof layouts / sizeof layouts[0];
 
+size_t namemap_layout_count(void) { return num_layouts; }
+const ws_name_layout *namemap_layout_at(size_t i) { return i < num_layouts ? layouts[i] : NULL; }
+
 int namemap_match(const char *pattern, const char *name, int *layer) {
     *layer = -1;
     const char *p = pattern, *n = name;
@@ -58,6 +61,19 @@ static int is_ignored(const ws_name_layout *l, const char *name) {
 static const ws_name_entry *find_entry(const ws_name_layout *l, const char *name, int *layer) {
     for (size_t e = 0; e < l->num_entries; e++)
         if (namemap_match(l->entries[e].pattern, name, layer)) return &l->entries[e];
+    return NULL;
+}
+
+const ws_name_entry *namemap_resolve(const ws_name_layout *l, const char *name, size_t *prefix_len,
+                                     int *layer) {
+    const char *rest = strip_prefix(l, name);
+    *prefix_len = (size_t)(rest - name);
+    return find_entry(l, rest, layer);
+}
+
+const ws_name_entry *namemap_entry_for(const ws_name_layout *l, ws_field field) {
+    for (size_t e = 0; e < l->num_entries; e++)
+        if (l->entries[e].field == field && (!l->entries[e].ngroups || !l->entries[e].group0)) return &l->entries[e];
     return NULL;
 }
 
@@ -116,10 +132,9 @@ static void format_shape(char *s, size_t cap, const int64_t *d, int nd) {
     if (k < cap) snprintf(s + k, cap - k, "]");
 }
 
-/* The pattern of `e` with {i} replaced by `layer` and {c} shown as-is. */
-static void expand_pattern(char *s, size_t cap, const char *pattern, int layer) {
+void namemap_expand(const ws_name_entry *e, int layer, char *s, size_t cap) {
     size_t k = 0;
-    for (const char *p = pattern; *p && k + 1 < cap;) {
+    for (const char *p = e->pattern; *p && k + 1 < cap;) {
         if (!strncmp(p, "{i}", 3)) {
             k += (size_t)snprintf(s + k, cap - k, "%d", layer);
             p += 3;
@@ -216,7 +231,7 @@ int namemap_bind(const ws_ckpt *c, const ws_name_layout *l, const ws_arch *a,
                 char nm[256], se[128];
                 int64_t exp[WS_CKPT_MAX_DIMS];
                 int nd = namemap_expected_shape(e, a, exp);
-                expand_pattern(nm, sizeof nm, e->pattern, li);
+                namemap_expand(e, li, nm, sizeof nm);
                 format_shape(se, sizeof se, exp, nd);
                 problem(&pr, "\n  missing tensor '%s' %s", nm, se);
                 g = e_end - 1;  /* one line per missing tensor, not per group */

@@ -58,6 +58,22 @@ extern const ws_name_layout namemap_pth_timm;     /* timm VisionTransformer .pth
 /* Match `name` against `pattern`; on success returns 1 and sets *layer (-1 without {i}). */
 int namemap_match(const char *pattern, const char *name, int *layer);
 
+/* The layouts above, in a fixed order: i in [0, namemap_layout_count()). */
+size_t namemap_layout_count(void);
+const ws_name_layout *namemap_layout_at(size_t i);
+
+/* The entry of `layout` that checkpoint tensor `name` maps to, after stripping the layout's
+ * prefix (its length in *prefix_len); sets *layer (-1 for fields that are not per layer). NULL
+ * when no entry matches. */
+const ws_name_entry *namemap_resolve(const ws_name_layout *layout, const char *name, size_t *prefix_len,
+                                     int *layer);
+
+/* The first entry of `layout` for `field` (its first row group), NULL when the layout has none. */
+const ws_name_entry *namemap_entry_for(const ws_name_layout *layout, ws_field field);
+
+/* `e`'s pattern with {i} replaced by `layer`, into s[cap]. */
+void namemap_expand(const ws_name_entry *e, int layer, char *s, size_t cap);
+
 /* One checkpoint tensor resolved to its entry. */
 typedef struct {
     const ws_ckpt_tensor *tensor;
