@@ -145,7 +145,8 @@ static int infer(const ws_ckpt *c, const resolved *r, ws_ckpt_layout *L) {
     /* Blocks: indices 0..L-1 each hold at least one tensor. */
     for (size_t i = 0; i < c->num_tensors; i++)
         if (r->entry[i] && r->layer[i] + 1 > L->depth) L->depth = r->layer[i] + 1;
-    if (L->depth == 0) return ws_errorf(WS_ERR_FORMAT, "%s: no transformer blocks (layout %s)", c->path, r->layout->name);
+    if (L->depth == 0)
+        return ws_errorf(WS_ERR_FORMAT, "%s: no transformer blocks (layout %s)", c->path, r->layout->name);
     unsigned char *seen = calloc((size_t)L->depth, 1);
     if (!seen) return ws_errorf(WS_ERR_NOMEM, "%s: out of memory", c->path);
     for (size_t i = 0; i < c->num_tensors; i++)

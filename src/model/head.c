@@ -1,30 +1,60 @@
-/* DINO head: reading its tensors and running it on the host with BLAS (see head.h). */
+/* DINO head: reading its tensors through the head name table (loaders/namemap_head.h) and running
+ * it on the host with BLAS (see head.h). */
 #include "model/head.h"
 #include "common/error.h"
+#include "loaders/namemap_head.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HEAD_TAG "dino_head."
-#define NAME_MAX_LEN 512
 #define L2_EPS 1e-12f
 #define PROTO_BLOCK 8192   /* prototypes scored per GEMM, bounds the score buffer */
 
+/* The head's tensors, placed by the name table (loaders/namemap_head.h). */
 typedef struct {
     const ws_ckpt *c;
-    char prefix[NAME_MAX_LEN];   /* everything up to and including "dino_head." */
-    unsigned char *used;         /* per checkpoint tensor */
-} head_reader;
+    const char *prefix;          /* first head tensor's name; its first prefix_len chars are the prefix */
+    size_t prefix_len;
+    const ws_ckpt_tensor *w[WS_HEAD_MAX_LAYERS], *b[WS_HEAD_MAX_LAYERS];
+    const ws_ckpt_tensor *g, *v, *plain;
+} head_tensors;
 
-static const ws_ckpt_tensor *lookup(head_reader *r, const char *rel) {
-    char name[2 * NAME_MAX_LEN];
-    snprintf(name, sizeof name, "%s%s", r->prefix, rel);
-    const ws_ckpt_tensor *t = ckpt_find(r->c, name);
-    if (t) r->used[t - r->c->tensors] = 1;
-    return t;
+/* Place every tensor under the first head prefix; errors for names the table does not know, two
+ * tensors in one place, and too many layers. */
+static int head_collect(const ws_ckpt *c, head_tensors *r) {
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    for (size_t i = 0; i < c->num_tensors; i++) {
+        const ws_ckpt_tensor *t = &c->tensors[i];
+        size_t plen;
+        ws_head_part part;
+        int layer, k = namemap_head_resolve(t->name, &plen, &part, &layer);
+        if (!k) continue;
+        if (!r->prefix) {
+            r->prefix = t->name;
+            r->prefix_len = plen;
+        } else if (plen != r->prefix_len || strncmp(t->name, r->prefix, plen)) {
+            continue;
+        }
+        if (k < 0)
+            return ws_errorf(WS_ERR_FORMAT, "%s: head tensor '%s' is not part of a DINO head (batch-norm and "
+                             "other variants are not supported)", c->path, t->name);
+        if (layer >= WS_HEAD_MAX_LAYERS)
+            return ws_errorf(WS_ERR_UNSUPPORTED, "%s: DINO head with more than %d layers ('%s')", c->path,
+                             WS_HEAD_MAX_LAYERS, t->name);
+        const ws_ckpt_tensor **slot = part == WS_HEAD_MLP_W ? &r->w[layer] : part == WS_HEAD_MLP_B ? &r->b[layer]
+                                    : part == WS_HEAD_PROTO_G ? &r->g : part == WS_HEAD_PROTO_V ? &r->v : &r->plain;
+        if (*slot)
+            return ws_errorf(WS_ERR_FORMAT, "%s: head tensors '%s' and '%s' hold the same weight", c->path,
+                             (*slot)->name, t->name);
+        *slot = t;
+    }
+    if (!r->prefix)
+        return ws_errorf(WS_ERR_FORMAT, "%s: no DINO head tensors (dino_head.*): pass an SSL teacher or heads "
+                         "checkpoint", c->path);
+    return WS_OK;
 }
 
 /* Copy tensor `t` (expected rows x cols, or a vector of `rows` when cols is 0) to a new float array. */
@@ -44,50 +74,45 @@ static int read_matrix(const ws_ckpt *c, const ws_ckpt_tensor *t, int64_t rows, 
     return rc;
 }
 
-static int load_mlp(head_reader *r, ws_dino_head *h) {
-    char rel[64];
-    for (int l = 0;; l++) {
-        snprintf(rel, sizeof rel, "mlp.%d.weight", 2 * l);
-        const ws_ckpt_tensor *w = lookup(r, rel);
-        if (!w && l == 0) w = lookup(r, "mlp.weight");   /* nlayers 1: mlp is the Linear itself */
-        if (!w) break;
-        if (l == WS_HEAD_MAX_LAYERS)
-            return ws_errorf(WS_ERR_UNSUPPORTED, "%s: DINO head with more than %d layers", r->c->path, WS_HEAD_MAX_LAYERS);
+static int load_mlp(const head_tensors *r, ws_dino_head *h) {
+    const char *path = r->c->path;
+    for (int l = 0; l < WS_HEAD_MAX_LAYERS && r->w[l]; l++) {
+        const ws_ckpt_tensor *w = r->w[l];
         if (w->ndim != 2 || w->shape[0] <= 0 || w->shape[1] <= 0 || w->shape[0] > (1 << 20) || w->shape[1] > (1 << 20))
-            return ws_errorf(WS_ERR_SHAPE, "%s: head tensor '%s' is not a Linear weight", r->c->path, w->name);
+            return ws_errorf(WS_ERR_SHAPE, "%s: head tensor '%s' is not a Linear weight", path, w->name);
         if (l == 0) h->dims[0] = (int)w->shape[1];
         if (w->shape[1] != h->dims[l])
             return ws_errorf(WS_ERR_SHAPE, "%s: head tensor '%s' takes %lld inputs but the previous layer gives %d",
-                             r->c->path, w->name, (long long)w->shape[1], h->dims[l]);
+                             path, w->name, (long long)w->shape[1], h->dims[l]);
         h->dims[l + 1] = (int)w->shape[0];
         h->nlayers = l + 1;
         int rc = read_matrix(r->c, w, w->shape[0], w->shape[1], &h->w[l]);
+        if (rc == WS_OK && r->b[l]) rc = read_matrix(r->c, r->b[l], w->shape[0], 0, &h->b[l]);
         if (rc != WS_OK) return rc;
-        int single = !strcmp(w->name + strlen(r->prefix), "mlp.weight");
-        if (single) snprintf(rel, sizeof rel, "mlp.bias");
-        else snprintf(rel, sizeof rel, "mlp.%d.bias", 2 * l);
-        const ws_ckpt_tensor *b = lookup(r, rel);
-        if (b && (rc = read_matrix(r->c, b, w->shape[0], 0, &h->b[l])) != WS_OK) return rc;
-        if (single) break;
     }
-    if (!h->nlayers) return ws_errorf(WS_ERR_FORMAT, "%s: no %smlp.0.weight (DINO head MLP)", r->c->path, r->prefix);
+    if (!h->nlayers)
+        return ws_errorf(WS_ERR_FORMAT, "%s: no %.*smlp.0.weight (DINO head MLP)", path, (int)r->prefix_len, r->prefix);
+    for (int l = h->nlayers; l < WS_HEAD_MAX_LAYERS; l++) {
+        const ws_ckpt_tensor *t = r->w[l] ? r->w[l] : r->b[l];
+        if (t)
+            return ws_errorf(WS_ERR_FORMAT, "%s: head tensor '%s' follows a missing layer (no %.*smlp.%d.weight)",
+                             path, t->name, (int)r->prefix_len, r->prefix, 2 * h->nlayers);
+    }
     return WS_OK;
 }
 
 /* Prototype rows g * v / ||v||, from weight_norm's g and v or a plain weight. */
-static int load_last_layer(head_reader *r, ws_dino_head *h) {
+static int load_last_layer(const head_tensors *r, ws_dino_head *h) {
     const int D = h->dims[h->nlayers];
-    const ws_ckpt_tensor *g = lookup(r, "last_layer.weight_g"), *v = lookup(r, "last_layer.weight_v");
-    if (!g && !v) {
-        g = lookup(r, "last_layer.parametrizations.weight.original0");
-        v = lookup(r, "last_layer.parametrizations.weight.original1");
-    }
-    const ws_ckpt_tensor *plain = (!g && !v) ? lookup(r, "last_layer.weight") : NULL;
+    const ws_ckpt_tensor *g = r->g, *v = r->v, *plain = r->plain;
     if (!g && !v && !plain) return WS_OK;   /* heads without prototypes: --features proto unavailable */
+    if (plain && (g || v))
+        return ws_errorf(WS_ERR_FORMAT, "%s: head tensors '%s' and '%s' both give the prototypes", r->c->path,
+                         plain->name, (g ? g : v)->name);
     const ws_ckpt_tensor *m = plain ? plain : v;
     if (!m || (!plain && !g))
-        return ws_errorf(WS_ERR_FORMAT, "%s: %slast_layer has %s but not %s", r->c->path, r->prefix,
-                         g ? "weight_g" : "weight_v", g ? "weight_v" : "weight_g");
+        return ws_errorf(WS_ERR_FORMAT, "%s: %.*slast_layer has %s but not %s", r->c->path, (int)r->prefix_len,
+                         r->prefix, g ? "weight_g" : "weight_v", g ? "weight_v" : "weight_g");
     if (m->ndim != 2 || m->shape[1] != D || m->shape[0] <= 0 || m->shape[0] > (1 << 24))
         return ws_errorf(WS_ERR_SHAPE, "%s: head tensor '%s' should be [K, %d] (bottleneck %d)", r->c->path, m->name, D, D);
     h->K = (int)m->shape[0];
@@ -106,33 +131,12 @@ static int load_last_layer(head_reader *r, ws_dino_head *h) {
     return WS_OK;
 }
 
-/* Sets r->prefix from the first tensor whose name contains "dino_head." at a name boundary. */
-static int find_prefix(head_reader *r) {
-    for (size_t i = 0; i < r->c->num_tensors; i++) {
-        const char *name = r->c->tensors[i].name, *p = strstr(name, HEAD_TAG);
-        if (!p || (p != name && p[-1] != '.')) continue;
-        size_t n = (size_t)(p - name) + strlen(HEAD_TAG);
-        if (n >= sizeof r->prefix) continue;
-        memcpy(r->prefix, name, n);
-        r->prefix[n] = '\0';
-        return WS_OK;
-    }
-    return ws_errorf(WS_ERR_FORMAT, "%s: no DINO head tensors (dino_head.*): pass an SSL teacher or heads "
-                     "checkpoint", r->c->path);
-}
-
 int head_load(const ws_ckpt *c, ws_dino_head *h) {
     memset(h, 0, sizeof *h);
-    head_reader r = {.c = c, .used = calloc(c->num_tensors ? c->num_tensors : 1, 1)};
-    if (!r.used) return ws_errorf(WS_ERR_NOMEM, "%s: out of memory", c->path);
-    int rc = find_prefix(&r);
+    head_tensors r;
+    int rc = head_collect(c, &r);
     if (rc == WS_OK) rc = load_mlp(&r, h);
     if (rc == WS_OK) rc = load_last_layer(&r, h);
-    for (size_t i = 0; rc == WS_OK && i < c->num_tensors; i++)
-        if (!r.used[i] && !strncmp(c->tensors[i].name, r.prefix, strlen(r.prefix)))
-            rc = ws_errorf(WS_ERR_FORMAT, "%s: head tensor '%s' is not part of a DINO head (batch-norm and "
-                           "other variants are not supported)", c->path, c->tensors[i].name);
-    free(r.used);
     if (rc != WS_OK) head_free(h);
     return rc;
 }

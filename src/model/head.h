@@ -4,11 +4,9 @@
  * L2 normalisation (F.normalize, eps 1e-12), and the weight-normed prototype layer
  * W = g * v / ||v|| (per row, no bias; K prototypes). Every size is read from the tensor shapes.
  *
- * Tensor names (after any prefix ending in "dino_head.", e.g. "dino_head." in a teacher
- * checkpoint, "module.dino_head." in a DDP one): mlp.{0,2,4...}.{weight,bias} (or mlp.{weight,bias}
- * for a one-layer head), last_layer.weight_g [K, 1] + last_layer.weight_v [K, bottleneck]
- * (torch.nn.utils.weight_norm), or last_layer.parametrizations.weight.original0/original1 (the
- * parametrize form), or a plain last_layer.weight. Every dino_head tensor must be used. */
+ * Tensor names: the head name table, loaders/namemap_head.h (mlp.{0,2,4...}.{weight,bias},
+ * weight-normed or plain last_layer, after a prefix ending in "dino_head."). Every dino_head
+ * tensor must be placed by the table, one tensor per weight. */
 #ifndef WEBSSL_MODEL_HEAD_H
 #define WEBSSL_MODEL_HEAD_H
 

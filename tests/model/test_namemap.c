@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "loaders/namemap.h"
+#include "loaders/namemap_head.h"
 #include "model/weights.h"
 #include "test_main.h"
 
@@ -99,6 +100,26 @@ START_TEST(test_patterns) {
 }
 END_TEST
 
+/* The DINO head table: Sequential indices to layers, both weight-norm forms, unknown names. */
+START_TEST(test_head_names) {
+    size_t plen;
+    ws_head_part part;
+    int layer;
+    ck_assert_int_eq(namemap_head_resolve("module.dino_head.mlp.4.bias", &plen, &part, &layer), 1);
+    ck_assert(plen == strlen("module.dino_head.") && part == WS_HEAD_MLP_B && layer == 2);
+    ck_assert_int_eq(namemap_head_resolve("dino_head.mlp.weight", &plen, &part, &layer), 1);
+    ck_assert(part == WS_HEAD_MLP_W && layer == 0);
+    ck_assert_int_eq(namemap_head_resolve("dino_head.last_layer.parametrizations.weight.original1", &plen, &part,
+                                          &layer), 1);
+    ck_assert_int_eq(part, WS_HEAD_PROTO_V);
+    ck_assert_int_eq(namemap_head_resolve("dino_head.last_layer.weight_g", &plen, &part, &layer), 1);
+    ck_assert_int_eq(part, WS_HEAD_PROTO_G);
+    ck_assert_int_eq(namemap_head_resolve("dino_head.mlp.1.weight", &plen, &part, &layer), -1);   /* batch norm */
+    ck_assert_int_eq(namemap_head_resolve("ibot_head.mlp.0.weight", &plen, &part, &layer), 0);
+    ck_assert_int_eq(namemap_head_resolve("backbone.not_dino_head.x", &plen, &part, &layer), 0);
+}
+END_TEST
+
 START_TEST(test_split_and_sizes) {
     int off, cnt;
     weights_split(21, 2, 0, &off, &cnt);
@@ -132,6 +153,7 @@ int main(void) {
     tcase_add_test(tc, test_complete_binds);
     tcase_add_test(tc, test_all_problems_reported);
     tcase_add_test(tc, test_patterns);
+    tcase_add_test(tc, test_head_names);
     tcase_add_test(tc, test_split_and_sizes);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);
