@@ -1,7 +1,10 @@
 /* HDF5 calls checked with the failing call named (STYLE #4): H5_CHECK(call) evaluates `call` (an
  * hid_t or herr_t); when it is negative it records "file:line: call failed: <HDF5's own message>"
  * with ws_errorf(WS_ERR_IO) and returns WS_ERR_IO from the enclosing function, which must return
- * an int. HDF5 failures are recoverable here (a full disk fails one output file, not the run). */
+ * an int. H5_TRY(rc, call) is the same check for a run of calls followed by one cleanup: while
+ * `rc` is WS_OK it evaluates `call` and, when that fails, records the message and sets `rc` to
+ * WS_ERR_IO; once `rc` holds an error it evaluates nothing. HDF5 failures are recoverable here (a
+ * full disk fails one output file, not the run). */
 #ifndef WEBSSL_IO_H5_CHECK_H
 #define WEBSSL_IO_H5_CHECK_H
 
@@ -9,11 +12,15 @@
 
 #include "common/error.h"
 
+/* The message of both; `text` is the call as written (stringified before macro expansion). */
+#define H5_FAILED_(text) \
+    ws_errorf(WS_ERR_IO, "%s:%d: %s failed: %s", __FILE__, __LINE__, text, h5_error_text((char[256]){0}, 256))
+
 #define H5_CHECK(call) \
-    do { if ((call) < 0) { char h5_msg_[256]; \
-             return ws_errorf(WS_ERR_IO, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call, \
-                              h5_error_text(h5_msg_, sizeof h5_msg_)); } \
-    } while (0)
+    do { if ((call) < 0) return H5_FAILED_(#call); } while (0)
+
+#define H5_TRY(rc, call) \
+    do { if ((rc) == WS_OK && (call) < 0) (rc) = H5_FAILED_(#call); } while (0)
 
 /* The API-level message on this thread's HDF5 error stack with its function, e.g. "unable to
  * create dataset (H5Dcreate2)"; "unknown error" when the stack is empty. */

@@ -74,33 +74,38 @@ int64_t h5_creation_time(void) {
 }
 
 /* An IEEE binary16 type built the way h5py builds it, so h5py reads it as float16. */
-static hid_t make_f16_type(void) {
-    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
-    if (t < 0) return t;
-    if (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_size(t, 2) < 0 || H5Tset_ebias(t, 15) < 0) {
-        H5Tclose(t);
-        return -1;
-    }
-    return t;
+static int make_f16_type(hid_t *out) {
+    int rc = WS_OK;
+    hid_t t = -1;
+    H5_TRY(rc, t = H5Tcopy(H5T_IEEE_F32LE));
+    H5_TRY(rc, H5Tset_fields(t, 15, 10, 5, 0, 10));
+    H5_TRY(rc, H5Tset_size(t, 2));
+    H5_TRY(rc, H5Tset_ebias(t, 15));
+    if (rc != WS_OK && t >= 0) H5Tclose(t);
+    *out = rc == WS_OK ? t : -1;
+    return rc;
 }
 
-static hid_t make_str_type(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0) return t;
-    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
-        H5Tclose(t);
-        return -1;
-    }
-    return t;
+static int make_str_type(hid_t *out) {
+    int rc = WS_OK;
+    hid_t t = -1;
+    H5_TRY(rc, t = H5Tcopy(H5T_C_S1));
+    H5_TRY(rc, H5Tset_size(t, H5T_VARIABLE));
+    H5_TRY(rc, H5Tset_cset(t, H5T_CSET_UTF8));
+    if (rc != WS_OK && t >= 0) H5Tclose(t);
+    *out = rc == WS_OK ? t : -1;
+    return rc;
 }
 
 static int attr_write(hid_t loc, const char *name, hid_t type, int rank, hsize_t n, const void *v) {
-    hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
-    hid_t a = sp < 0 ? -1 : H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
+    int rc = WS_OK;
+    hid_t sp = -1, a = -1;
+    H5_TRY(rc, sp = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL));
+    H5_TRY(rc, a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT));
+    H5_TRY(rc, H5Awrite(a, type, v));
     if (a >= 0) H5Aclose(a);
     if (sp >= 0) H5Sclose(sp);
-    return rc < 0 ? -1 : 0;
+    return rc == WS_OK ? WS_OK : ws_error_context(rc, "attribute %s", name);
 }
 
 static int attr_i64(hid_t loc, const char *name, int64_t v) {
@@ -118,47 +123,50 @@ static int write_meta(ws_h5_writer *w, const ws_h5_meta *m) {
     const ws_preprocess *p = m->preprocess;
     char feats[64];
     h5_features_format(w->layout.features, feats, sizeof feats);
-    int bad = 0;
-    bad |= attr_str(f, s, "model", m->model);
-    bad |= attr_str(f, s, "arch", a->name);
-    bad |= attr_str(f, s, "family", arch_family_name(a->family));
-    bad |= attr_i64(f, "embed_dim", a->embed_dim);
-    bad |= attr_i64(f, "depth", a->depth);
-    bad |= attr_i64(f, "num_heads", a->num_heads);
-    bad |= attr_i64(f, "patch_size", a->patch_size);
-    bad |= attr_str(f, s, "ffn", arch_ffn_name(a->ffn));
-    bad |= attr_i64(f, "ffn_hidden", a->ffn_hidden);
-    bad |= attr_i64(f, "img_size", a->img_size);
-    bad |= attr_i64(f, "resolution", m->resolution);
-    bad |= attr_str(f, s, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
-    bad |= attr_i64(f, "resize", p->resize);
-    bad |= attr_i64(f, "crop", p->crop);
-    bad |= attr_write(f, "mean", H5T_NATIVE_FLOAT, 1, 3, p->mean);
-    bad |= attr_write(f, "std", H5T_NATIVE_FLOAT, 1, 3, p->std);
-    bad |= attr_str(f, s, "compute_dtype", m->compute_dtype);
-    bad |= attr_str(f, s, "out_dtype", w->layout.out_dtype == WS_DTYPE_F16 ? "f16" : "f32");
-    bad |= attr_str(f, s, "features", feats);
-    bad |= attr_str(f, s, "program_version", "webssl-dist " WEBSSL_VERSION);
     char *source = ws_escape_bytes(m->source ? m->source : "");
-    bad |= !source || attr_str(f, s, "source", source);
+    int rc = source ? WS_OK : ws_errorf(WS_ERR_NOMEM, "out of memory");
+    if (rc == WS_OK) rc = attr_str(f, s, "model", m->model);
+    if (rc == WS_OK) rc = attr_str(f, s, "arch", a->name);
+    if (rc == WS_OK) rc = attr_str(f, s, "family", arch_family_name(a->family));
+    if (rc == WS_OK) rc = attr_i64(f, "embed_dim", a->embed_dim);
+    if (rc == WS_OK) rc = attr_i64(f, "depth", a->depth);
+    if (rc == WS_OK) rc = attr_i64(f, "num_heads", a->num_heads);
+    if (rc == WS_OK) rc = attr_i64(f, "patch_size", a->patch_size);
+    if (rc == WS_OK) rc = attr_str(f, s, "ffn", arch_ffn_name(a->ffn));
+    if (rc == WS_OK) rc = attr_i64(f, "ffn_hidden", a->ffn_hidden);
+    if (rc == WS_OK) rc = attr_i64(f, "img_size", a->img_size);
+    if (rc == WS_OK) rc = attr_i64(f, "resolution", m->resolution);
+    if (rc == WS_OK) rc = attr_str(f, s, "preprocess", p->mode == WS_PREPROCESS_CROP ? "crop" : "square");
+    if (rc == WS_OK) rc = attr_i64(f, "resize", p->resize);
+    if (rc == WS_OK) rc = attr_i64(f, "crop", p->crop);
+    if (rc == WS_OK) rc = attr_write(f, "mean", H5T_NATIVE_FLOAT, 1, 3, p->mean);
+    if (rc == WS_OK) rc = attr_write(f, "std", H5T_NATIVE_FLOAT, 1, 3, p->std);
+    if (rc == WS_OK) rc = attr_str(f, s, "compute_dtype", m->compute_dtype);
+    if (rc == WS_OK) rc = attr_str(f, s, "out_dtype", w->layout.out_dtype == WS_DTYPE_F16 ? "f16" : "f32");
+    if (rc == WS_OK) rc = attr_str(f, s, "features", feats);
+    if (rc == WS_OK) rc = attr_str(f, s, "program_version", "webssl-dist " WEBSSL_VERSION);
+    if (rc == WS_OK) rc = attr_str(f, s, "source", source);
+    if (rc == WS_OK) rc = attr_i64(f, "creation_time", m->creation_time);
+    if (rc == WS_OK && m->manifest) rc = attr_str(f, s, "manifest", m->manifest);
+    if (rc == WS_OK && m->manifest) rc = attr_str(f, s, "manifest_digest", m->manifest_digest);
     free(source);
-    bad |= attr_i64(f, "creation_time", m->creation_time);
-    if (m->manifest) bad |= attr_str(f, s, "manifest", m->manifest) || attr_str(f, s, "manifest_digest", m->manifest_digest);
-    return bad ? ws_errorf(WS_ERR_IO, "%s: writing root attributes failed", w->tmp_path) : WS_OK;
+    return rc == WS_OK ? WS_OK : ws_error_context(rc, "root attributes");
 }
 
-/* An empty extendible dataset of `rank` dims whose trailing dims are d1, d2. */
-static hid_t create_ds(hid_t file, const char *name, hid_t type, int rank, hsize_t d1, hsize_t d2) {
+/* An empty extendible dataset of `rank` dims whose trailing dims are d1, d2, into *out. */
+static int create_ds(hid_t file, const char *name, hid_t type, int rank, hsize_t d1, hsize_t d2, hid_t *out) {
     hsize_t dims[3] = {0, d1, d2}, maxd[3] = {H5S_UNLIMITED, d1, d2};
     hsize_t chunk[3] = {rank == 3 ? 1 : ROWS_PER_CHUNK, d1, d2};
-    hid_t sp = H5Screate_simple(rank, dims, maxd);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t ds = -1;
-    if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0)
-        ds = H5Dcreate2(file, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = WS_OK;
+    hid_t sp = -1, dcpl = -1;
+    H5_TRY(rc, sp = H5Screate_simple(rank, dims, maxd));
+    H5_TRY(rc, dcpl = H5Pcreate(H5P_DATASET_CREATE));
+    H5_TRY(rc, H5Pset_chunk(dcpl, rank, chunk));
+    H5_TRY(rc, H5Pset_obj_track_times(dcpl, 0));
+    H5_TRY(rc, *out = H5Dcreate2(file, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
-    return ds;
+    return rc == WS_OK ? WS_OK : ws_error_context(rc, "dataset %s", name);
 }
 
 static void writer_close_handles(ws_h5_writer *w) {
@@ -204,40 +212,40 @@ int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_lay
         writer_free(w);
         return ws_errorf(WS_ERR_NOMEM, "writer for %s", final_path);
     }
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
+    int rc = WS_OK;
+    hid_t fcpl = -1, fapl = -1;
     errno = 0;
-    if (fcpl >= 0 && fapl >= 0 && H5Pset_obj_track_times(fcpl, 0) >= 0 &&
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0)
-        w->file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
+    H5_TRY(rc, fcpl = H5Pcreate(H5P_FILE_CREATE));
+    H5_TRY(rc, fapl = H5Pcreate(H5P_FILE_ACCESS));
+    H5_TRY(rc, H5Pset_obj_track_times(fcpl, 0));
+    H5_TRY(rc, H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18));
+    H5_TRY(rc, w->file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, fcpl, fapl));
     if (fcpl >= 0) H5Pclose(fcpl);
     if (fapl >= 0) H5Pclose(fapl);
-    if (w->file < 0) {
-        int rc = io_error("cannot create", tmp_path);
+    if (rc != WS_OK) {
+        rc = ws_error_context(rc, "cannot create %s%s%s", tmp_path, errno ? ": " : "", errno ? strerror(errno) : "");
         writer_free(w);
         return rc;
     }
-    w->f16 = make_f16_type();
-    w->str = make_str_type();
+    hsize_t D = (hsize_t)layout->D, P = (hsize_t)layout->P, K = (hsize_t)layout->K;
+    const unsigned feat = layout->features;
+    rc = make_f16_type(&w->f16);
+    if (rc == WS_OK) rc = make_str_type(&w->str);
     hid_t ft = layout->out_dtype == WS_DTYPE_F16 ? w->f16 : H5T_IEEE_F32LE;
-    int ok = w->f16 >= 0 && w->str >= 0;
-    if (ok) {
-        w->ds[DS_KEY] = create_ds(w->file, "key", w->str, 1, 0, 0);
-        w->ds[DS_STATUS] = create_ds(w->file, "status", H5T_STD_I8LE, 1, 0, 0);
-        ok = w->ds[DS_KEY] >= 0 && w->ds[DS_STATUS] >= 0;
-    }
-    if (ok && (layout->features & WS_FEAT_CLS))
-        ok = (w->ds[DS_CLS] = create_ds(w->file, "cls", ft, 2, (hsize_t)layout->D, 0)) >= 0;
-    if (ok && (layout->features & WS_FEAT_PATCH_MEAN))
-        ok = (w->ds[DS_PATCH_MEAN] = create_ds(w->file, "patch_mean", ft, 2, (hsize_t)layout->D, 0)) >= 0;
-    if (ok && (layout->features & WS_FEAT_PATCH))
-        ok = (w->ds[DS_PATCH] = create_ds(w->file, "patch", ft, 3, (hsize_t)layout->P, (hsize_t)layout->D)) >= 0;
-    if (ok && (layout->features & WS_FEAT_HEAD))
-        ok = (w->ds[DS_HEAD] = create_ds(w->file, "head", ft, 2, (hsize_t)layout->K, 0)) >= 0;
-    if (ok && (layout->features & WS_FEAT_PROTO))
-        ok = (w->ds[DS_PROTO_INDEX] = create_ds(w->file, "proto_index", H5T_STD_I32LE, 1, 0, 0)) >= 0 &&
-             (w->ds[DS_PROTO_SCORE] = create_ds(w->file, "proto_score", H5T_IEEE_F32LE, 1, 0, 0)) >= 0;
-    int rc = ok ? write_meta(w, meta) : io_error("creating datasets in", tmp_path);
+    if (rc == WS_OK) rc = create_ds(w->file, "key", w->str, 1, 0, 0, &w->ds[DS_KEY]);
+    if (rc == WS_OK) rc = create_ds(w->file, "status", H5T_STD_I8LE, 1, 0, 0, &w->ds[DS_STATUS]);
+    if (rc == WS_OK && (feat & WS_FEAT_CLS)) rc = create_ds(w->file, "cls", ft, 2, D, 0, &w->ds[DS_CLS]);
+    if (rc == WS_OK && (feat & WS_FEAT_PATCH_MEAN))
+        rc = create_ds(w->file, "patch_mean", ft, 2, D, 0, &w->ds[DS_PATCH_MEAN]);
+    if (rc == WS_OK && (feat & WS_FEAT_PATCH)) rc = create_ds(w->file, "patch", ft, 3, P, D, &w->ds[DS_PATCH]);
+    if (rc == WS_OK && (feat & WS_FEAT_HEAD)) rc = create_ds(w->file, "head", ft, 2, K, 0, &w->ds[DS_HEAD]);
+    if (rc == WS_OK && (feat & WS_FEAT_PROTO))
+        rc = create_ds(w->file, "proto_index", H5T_STD_I32LE, 1, 0, 0, &w->ds[DS_PROTO_INDEX]);
+    if (rc == WS_OK && (feat & WS_FEAT_PROTO))
+        rc = create_ds(w->file, "proto_score", H5T_IEEE_F32LE, 1, 0, 0, &w->ds[DS_PROTO_SCORE]);
+    if (rc == WS_OK) rc = write_meta(w, meta);
     if (rc != WS_OK) {
+        rc = ws_error_context(rc, "creating %s", tmp_path);
         h5_writer_abort(w);
         return rc;
     }
@@ -247,24 +255,26 @@ int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_lay
 
 /* Write rows [w->n, w->n + n) of dataset i from `buf` in memory type `mt`. */
 static int append_rows(ws_h5_writer *w, int i, hid_t mt, int n, const void *buf) {
-    hid_t ds = w->ds[i];
-    hid_t fs = H5Dget_space(ds);
-    int rank = fs >= 0 ? H5Sget_simple_extent_ndims(fs) : -1;
-    hsize_t dims[3] = {0, 0, 0}, start[3] = {(hsize_t)w->n, 0, 0};
-    if (rank > 0) H5Sget_simple_extent_dims(fs, dims, NULL);
+    hid_t ds = w->ds[i], fs = -1, ms = -1;
+    hsize_t dims[3] = {0, 0, 0}, start[3] = {(hsize_t)w->n, 0, 0}, count[3];
+    int rc = WS_OK, rank = 0;
+    H5_TRY(rc, fs = H5Dget_space(ds));
+    H5_TRY(rc, rank = H5Sget_simple_extent_ndims(fs));
+    H5_TRY(rc, H5Sget_simple_extent_dims(fs, dims, NULL));
     if (fs >= 0) H5Sclose(fs);
-    if (rank <= 0) return -1;
+    fs = -1;
     dims[0] = (hsize_t)(w->n + n);
-    if (H5Dset_extent(ds, dims) < 0) return -1;
-    fs = H5Dget_space(ds);
-    hsize_t count[3] = {(hsize_t)n, dims[1], dims[2]};
-    hid_t ms = H5Screate_simple(rank, count, NULL);
-    herr_t rc = -1;
-    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
-        rc = H5Dwrite(ds, mt, ms, fs, H5P_DEFAULT, buf);
+    H5_TRY(rc, H5Dset_extent(ds, dims));
+    H5_TRY(rc, fs = H5Dget_space(ds));
+    count[0] = (hsize_t)n;
+    count[1] = dims[1];
+    count[2] = dims[2];
+    H5_TRY(rc, ms = H5Screate_simple(rank, count, NULL));
+    H5_TRY(rc, H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
+    H5_TRY(rc, H5Dwrite(ds, mt, ms, fs, H5P_DEFAULT, buf));
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
-    return rc < 0 ? -1 : 0;
+    return rc == WS_OK ? WS_OK : ws_error_context(rc, "dataset %s", ds_names[i]);
 }
 
 static int append_floats(ws_h5_writer *w, int i, int n, size_t row, const float *x) {
@@ -272,7 +282,7 @@ static int append_floats(ws_h5_writer *w, int i, int n, size_t row, const float 
     size_t count = (size_t)n * row;
     if (w->half_len < count) {
         uint16_t *p = realloc(w->half, count * sizeof *p);
-        if (!p) return -1;
+        if (!p) return ws_errorf(WS_ERR_NOMEM, "out of memory for %zu half floats", count);
         w->half = p;
         w->half_len = count;
     }
@@ -290,19 +300,20 @@ int h5_writer_append(ws_h5_writer *w, int n, const ws_h5_rows *r) {
         if ((i < DS_CLS || (L->features & ds_feature[i])) && !feat[i])
             return ws_errorf(WS_ERR_ARG, "%s: no %s rows given", w->tmp_path, ds_names[i]);
     char **keys = calloc((size_t)n, sizeof *keys);
-    int bad = !keys;
-    for (int j = 0; j < n && !bad; j++) bad = !(keys[j] = ws_escape_bytes(r->keys[j] ? r->keys[j] : ""));
-    errno = 0;
-    bad = bad || append_rows(w, DS_KEY, w->str, n, keys) || append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, r->status);
+    int rc = keys ? WS_OK : ws_errorf(WS_ERR_NOMEM, "out of memory for %d keys", n);
+    for (int j = 0; j < n && rc == WS_OK; j++)
+        if (!(keys[j] = ws_escape_bytes(r->keys[j] ? r->keys[j] : ""))) rc = ws_errorf(WS_ERR_NOMEM, "out of memory");
+    if (rc == WS_OK) rc = append_rows(w, DS_KEY, w->str, n, keys);
+    if (rc == WS_OK) rc = append_rows(w, DS_STATUS, H5T_NATIVE_INT8, n, r->status);
     for (int j = 0; keys && j < n; j++) free(keys[j]);
     free(keys);
-    for (int i = DS_CLS; i < DS_COUNT && !bad; i++) {
+    for (int i = DS_CLS; i < DS_COUNT && rc == WS_OK; i++) {
         if (!(L->features & ds_feature[i])) continue;
-        if (i == DS_PROTO_INDEX) bad = append_rows(w, i, H5T_NATIVE_INT32, n, r->proto_index);
-        else if (i == DS_PROTO_SCORE) bad = append_rows(w, i, H5T_NATIVE_FLOAT, n, r->proto_score);
-        else bad = append_floats(w, i, n, row[i], feat[i]);
+        if (i == DS_PROTO_INDEX) rc = append_rows(w, i, H5T_NATIVE_INT32, n, r->proto_index);
+        else if (i == DS_PROTO_SCORE) rc = append_rows(w, i, H5T_NATIVE_FLOAT, n, r->proto_score);
+        else rc = append_floats(w, i, n, row[i], feat[i]);
     }
-    if (bad) return io_error("writing to", w->tmp_path);
+    if (rc != WS_OK) return ws_error_context(rc, "writing to %s", w->tmp_path);
     for (int j = 0; j < n; j++) w->failures += r->status[j] != 0;
     w->n += n;
     return WS_OK;
@@ -317,24 +328,25 @@ static int fsync_path(const char *path, int flags) {
 }
 
 int h5_writer_finish(ws_h5_writer *w) {
-    errno = 0;
-    int bad = attr_i64(w->file, "image_count", w->n) || attr_i64(w->file, "failure_count", w->failures) ||
-              attr_i64(w->file, "complete", 1);
+    int rc = attr_i64(w->file, "image_count", w->n);
+    if (rc == WS_OK) rc = attr_i64(w->file, "failure_count", w->failures);
+    if (rc == WS_OK) rc = attr_i64(w->file, "complete", 1);
     writer_close_handles(w);
-    bad |= H5Fclose(w->file) < 0;
+    if (rc == WS_OK) H5_TRY(rc, H5Fclose(w->file));
+    else H5Fclose(w->file);
     w->file = -1;
-    if (bad) {
-        int rc = io_error("finishing", w->tmp_path);
+    if (rc != WS_OK) {
+        rc = ws_error_context(rc, "finishing %s", w->tmp_path);
         h5_writer_abort(w);
         return rc;
     }
     if (fsync_path(w->tmp_path, O_RDONLY) != 0) {
-        int rc = io_error("fsync", w->tmp_path);
+        rc = io_error("fsync", w->tmp_path);
         h5_writer_abort(w);
         return rc;
     }
     if (rename(w->tmp_path, w->final_path) != 0) {
-        int rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
+        rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
         h5_writer_abort(w);
         return rc;
     }
@@ -357,9 +369,9 @@ static int read_i64_attr(hid_t loc, const char *name, int64_t *v) {
 /* A string attribute as a malloc'ed copy; NULL when absent or not a string. */
 static char *read_str_attr_dup(hid_t loc, const char *name) {
     if (H5Aexists(loc, name) <= 0) return NULL;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = make_str_type();
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t;
     char *v = NULL, *copy = NULL;
-    if (a >= 0 && t >= 0 && H5Aread(a, t, &v) >= 0 && v) copy = strdup(v);
+    if (make_str_type(&t) == WS_OK && a >= 0 && H5Aread(a, t, &v) >= 0 && v) copy = strdup(v);
     if (v) H5free_memory(v);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
