@@ -6,6 +6,7 @@
 #include "io/run_dir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,52 +123,57 @@ static int list_shards(const char *dir, shard_file **out, size_t *n) {
 
 /* One virtual dataset over every shard's `name`. */
 static int write_vds(hid_t f, const char *name, const ds_info *in, const shard_file *s, size_t n, int64_t total) {
-    hsize_t dims[3] = {(hsize_t)total, in->dims[1], in->dims[2]};
-    hid_t vsp = H5Screate_simple(in->rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    int rc = vsp >= 0 && dcpl >= 0 ? WS_OK : -1;
-    hsize_t start[3] = {0, 0, 0};
+    hsize_t dims[3] = {(hsize_t)total, in->dims[1], in->dims[2]}, start[3] = {0, 0, 0};
+    int rc = WS_OK;
+    hid_t vsp = -1, dcpl = -1, ds = -1;
+    H5_TRY(rc, vsp = H5Screate_simple(in->rank, dims, NULL));
+    H5_TRY(rc, dcpl = H5Pcreate(H5P_DATASET_CREATE));
     for (size_t i = 0; i < n && rc == WS_OK; i++) {
         if (s[i].rows <= 0) continue;
         hsize_t count[3] = {(hsize_t)s[i].rows, in->dims[1], in->dims[2]};
-        hid_t src = H5Screate_simple(in->rank, count, NULL);
-        if (src < 0 || H5Sselect_hyperslab(vsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-            H5Pset_virtual(dcpl, vsp, s[i].name, name, src) < 0)
-            rc = -1;
+        hid_t src = -1;
+        H5_TRY(rc, src = H5Screate_simple(in->rank, count, NULL));
+        H5_TRY(rc, H5Sselect_hyperslab(vsp, H5S_SELECT_SET, start, NULL, count, NULL));
+        H5_TRY(rc, H5Pset_virtual(dcpl, vsp, s[i].name, name, src));
         if (src >= 0) H5Sclose(src);
         start[0] += (hsize_t)s[i].rows;
     }
-    if (rc == WS_OK) H5Sselect_all(vsp);
-    hid_t ds = rc == WS_OK ? H5Dcreate2(f, name, in->type, vsp, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
-    if (ds < 0) rc = -1;
-    else H5Dclose(ds);
+    H5_TRY(rc, H5Sselect_all(vsp));
+    H5_TRY(rc, ds = H5Dcreate2(f, name, in->type, vsp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    if (ds >= 0) H5Dclose(ds);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (vsp >= 0) H5Sclose(vsp);
-    return rc;
+    return rc == WS_OK ? WS_OK : ws_error_context(rc, "dataset %s", name);
+}
+
+/* A one-dimensional dataset `name` of n elements of file type `ft` from `v` (memory type `mt`). */
+static int write_1d(hid_t f, const char *name, hid_t ft, hid_t mt, hsize_t n, const void *v) {
+    int rc = WS_OK;
+    hid_t sp = -1, d = -1;
+    H5_TRY(rc, sp = H5Screate_simple(1, &n, NULL));
+    H5_TRY(rc, d = H5Dcreate2(f, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5_TRY(rc, H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
+    if (d >= 0) H5Dclose(d);
+    if (sp >= 0) H5Sclose(sp);
+    return rc == WS_OK ? WS_OK : ws_error_context(rc, "dataset %s", name);
 }
 
 /* shard_name and shard_start over the `kept` indexed files among s[0..n). */
 static int write_shard_table(hid_t f, const shard_file *s, size_t n, size_t kept) {
-    hsize_t dn = (hsize_t)kept, ds1 = (hsize_t)kept + 1;
     const char **names = malloc((kept ? kept : 1) * sizeof *names);
     int64_t *start = malloc((kept + 1) * sizeof *start);
-    hid_t str = H5Tcopy(H5T_C_S1);
-    int rc = names && start && str >= 0 ? 0 : -1;
+    int rc = names && start ? WS_OK : ws_errorf(WS_ERR_NOMEM, "out of memory for %zu shard names", kept);
     int64_t acc = 0;
     size_t j = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == WS_OK; i++)
         if (s[i].rows >= 0) names[j] = s[i].name, start[j++] = acc, acc += s[i].rows;
-    if (start) start[kept] = acc;
-    if (rc == 0 && (H5Tset_size(str, H5T_VARIABLE) < 0 || H5Tset_cset(str, H5T_CSET_UTF8) < 0)) rc = -1;
-    hid_t sp = rc == 0 ? H5Screate_simple(1, &dn, NULL) : -1;
-    hid_t d = sp >= 0 ? H5Dcreate2(f, "shard_name", str, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    if (d < 0 || H5Dwrite(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) < 0) rc = -1;
-    if (d >= 0) H5Dclose(d);
-    if (sp >= 0) H5Sclose(sp);
-    sp = rc == 0 ? H5Screate_simple(1, &ds1, NULL) : -1;
-    d = sp >= 0 ? H5Dcreate2(f, "shard_start", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    if (d < 0 || H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, start) < 0) rc = -1;
-    if (d >= 0) H5Dclose(d);
-    if (sp >= 0) H5Sclose(sp);
+    if (rc == WS_OK) start[kept] = acc;
+    hid_t str = -1;
+    H5_TRY(rc, str = H5Tcopy(H5T_C_S1));
+    H5_TRY(rc, H5Tset_size(str, H5T_VARIABLE));
+    H5_TRY(rc, H5Tset_cset(str, H5T_CSET_UTF8));
+    if (rc == WS_OK) rc = write_1d(f, "shard_name", str, str, (hsize_t)kept, names);
+    if (rc == WS_OK) rc = write_1d(f, "shard_start", H5T_STD_I64LE, H5T_NATIVE_INT64, (hsize_t)kept + 1, start);
     if (str >= 0) H5Tclose(str);
     free(names);
     free(start);
@@ -203,18 +209,21 @@ int h5_index_write(const char *dir, ws_index_info *info) {
     snprintf(final, sizeof final, "%s/" RUN_DIR_INDEX_NAME ".h5", dir);
     snprintf(tmp, sizeof tmp, "%s/." RUN_DIR_INDEX_NAME ".h5.tmp.%d", dir, (int)getpid());
     if (rc == WS_OK) {
-        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);  /* VDS needs the 1.10 format */
-        hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        H5Pclose(fapl);
-        int bad = f < 0;
-        for (int i = 0; i < NDS && !bad; i++)
-            if (di[i].present) bad = write_vds(f, ds_names[i], &di[i], s, n, info->rows) != 0;
-        if (!bad) bad = write_shard_table(f, s, n, kept) != 0;
-        if (f >= 0 && H5Fclose(f) < 0) bad = 1;
-        if (bad || rename(tmp, final) != 0) {
+        hid_t fapl = -1, f = -1;
+        H5_TRY(rc, fapl = H5Pcreate(H5P_FILE_ACCESS));
+        H5_TRY(rc, H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));  /* VDS needs the 1.10 format */
+        H5_TRY(rc, f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+        if (fapl >= 0) H5Pclose(fapl);
+        for (int i = 0; i < NDS && rc == WS_OK; i++)
+            if (di[i].present) rc = write_vds(f, ds_names[i], &di[i], s, n, info->rows);
+        if (rc == WS_OK) rc = write_shard_table(f, s, n, kept);
+        if (rc == WS_OK) H5_TRY(rc, H5Fclose(f));
+        else if (f >= 0) H5Fclose(f);
+        if (rc == WS_OK && rename(tmp, final) != 0)
+            rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", tmp, final, strerror(errno));
+        if (rc != WS_OK) {
             unlink(tmp);
-            rc = ws_errorf(WS_ERR_IO, "%s: cannot write the index", final);
+            rc = ws_error_context(rc, "%s: cannot write the index", final);
         }
     }
     for (size_t i = 0; i < n; i++) free(s[i].name);
