@@ -17,8 +17,8 @@
  *     GEMM inputs), is fatal (common/check.h); the forward pass's own buffers are allocated
  *     before the first op, so running out of memory there is an error it returns.
  * Besides the ops, the table holds what the driver and the communicators need from a device:
- * host buffers the device copies from at full speed, asynchronous uploads, the device's identity
- * and the queue ops run on; backend_device_count and backend_memory_info ask about devices before
+ * host buffers the device copies from at full speed, asynchronous uploads, the device's identity,
+ * the queue ops run on and the scratch memory the ops hold (for the memory check); backend_device_count and backend_memory_info ask about devices before
  * a backend exists (the GPU for a rank, --tp auto, the memory check).
  * A new backend fills every field of ws_backend_ops; tests/model checks each against the CPU. */
 #ifndef WEBSSL_BACKEND_BACKEND_H
