@@ -4,18 +4,24 @@
  * (backend/cuda/). backend.c is the only file that picks one.
  *
  * Conventions for every op:
- *   - Tensors are row-major. Activations are f32 in backend memory (device memory for CUDA);
- *     "M" rows are tokens (B*N), "C" the embedding width.
+ *   - Tensors are row-major, in backend memory (device memory for CUDA); "M" rows are tokens
+ *     (B*N), "C" the embedding width.
+ *   - Every op returns WS_OK or an error set with ws_errorf naming the op, the shape and what
+ *     failed: scratch memory it could not get (WS_ERR_NOMEM), a device failure (WS_ERR_DEVICE).
+ *     No op aborts; the forward pass checks each one.
+ *   - Dtypes: `dt`, `odt`, `idt`, `ydt` are WS_DTYPE_F32 or WS_DTYPE_BF16 (bf16 stored as uint16_t
+ *     bit patterns). Activations between ops (the model's xn, qkv, att, ffn, hid, cols) are in
+ *     the dtype activation_dtype answers. Always f32, whatever that dtype: the residual stream x
+ *     (it accumulates every block's update; bf16's 8 bits of mantissa would lose the small
+ *     LayerScale-scaled updates), LayerNorm statistics and softmax with its sums (reductions over
+ *     hundreds to thousands of terms), the patch embeddings, pooled outputs and the final
+ *     LayerNorm's output (the features a user stores).
  *   - GEMM weights `w` are [N, K] (PyTorch nn.Linear layout: out_features x in_features) in the
- *     weights dtype `wdt` (f32, or bf16 stored as uint16_t bit patterns).
- *   - bf16 semantics follow torch.autocast: when `wdt` is bf16, GEMM inputs (activations) are
- *     rounded to bf16 before the product and products are accumulated in f32; attention rounds
- *     q, k, v and the probabilities to bf16 when `round_bf16` is set; LayerNorm, softmax and the
- *     residual stream stay f32.
- *   - Ops return nothing: they run on buffers the model allocated through `alloc`. A device
- *     failure, or scratch memory an op cannot get (CPU attention and bf16 GEMM inputs, CUDA bf16
- *     GEMM inputs), is fatal (common/check.h); the forward pass's own buffers are allocated
- *     before the first op, so running out of memory there is an error it returns.
+ *     weights dtype `wdt` (f32, or bf16).
+ *   - bf16 semantics follow torch.autocast: when `idt` or `wdt` is bf16, GEMM inputs and weights
+ *     are rounded to bf16, products accumulated in f32, and the result rounded once when it is
+ *     stored as bf16; attention rounds q, k, v and the probabilities to bf16 when `round_bf16` is
+ *     set. Elementwise ops read their inputs in their dtype and compute in f32.
  * Besides the ops, the table holds what the driver and the communicators need from a device:
  * host buffers the device copies from at full speed, asynchronous uploads, the device's identity,
  * the queue ops run on and the scratch memory the ops hold (for the memory check); backend_device_count and backend_memory_info ask about devices before
@@ -29,6 +35,9 @@
 #include "common/dtype.h"
 
 typedef struct ws_backend ws_backend;
+
+/* What the matmul op applies to its product (plus bias) before storing it. */
+typedef enum { WS_EPILOGUE_NONE = 0, WS_EPILOGUE_GELU = 1 } ws_epilogue;
 
 typedef struct {
     const char *name;
@@ -66,33 +75,46 @@ typedef struct {
      * CPU, the CPU features it relies on) into desc[n]. WS_OK, or an error naming the path and
      * what is missing (e.g. a forced GEMM path this CPU or build cannot run). */
     int (*gemm_select)(ws_backend *be, ws_dtype wdt, char *desc, size_t n);
-    /* out[M,N] = in[M,K] . w[N,K]^T (+ bias[N] when not NULL). */
-    void (*matmul)(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
-                   const float *bias, int M, int N, int K);
-    /* out[M,C] = (in - mean) / sqrt(var + eps) * w + b, per row, biased variance. out may be in. */
-    void (*layernorm)(ws_backend *be, float *out, const float *in, const float *w, const float *b,
-                      int M, int C, float eps);
-    /* x[i] = gelu(x[i]) with the exact erf form, in place. */
-    void (*gelu)(ws_backend *be, float *x, size_t n);
-    /* out[M,H] = silu(in[:, 0:H]) * in[:, H:2H]  (in is [M, 2H]: gate half, then linear half). */
-    void (*swiglu)(ws_backend *be, float *out, const float *in, int M, int H);
-    /* x[M,C] += gamma * (y + bias); bias and gamma are [C] or NULL (absent). */
-    void (*residual)(ws_backend *be, float *x, const float *y, const float *bias, const float *gamma,
-                     int M, int C);
-    /* Patch extraction (im2col): pixels [B,3,R,R] -> cols [B*g*g, 3*P*P], g = R/P, rows in
-     * raster order of the patch grid, columns in (channel, y, x) order as in Conv2d weights. */
-    void (*im2col)(ws_backend *be, float *cols, const float *pixels, int B, int R, int P);
-    /* Token assembly: x[B,N,C] with N = 1 + nreg + g2: row 0 = cls + pos[0], rows 1..nreg =
-     * reg (no position), rows 1+nreg.. = patches[b*g2 + p] + pos[1+p]. */
-    void (*tokens)(ws_backend *be, float *x, const float *patches, const float *cls,
-                   const float *reg, const float *pos, int B, int nreg, int g2, int C);
+    /* The dtype of the activations between ops for weights of dtype `wdt` (see the conventions
+     * above); asked once by the model at load, after gemm_select. CUDA: bf16 when wdt is bf16,
+     * else f32. CPU: bf16 only when the chosen bf16 GEMM path multiplies bf16 natively (oneDNN on
+     * AVX512_BF16 / AMX), else f32 (sgemm needs f32 inputs: widening stored bf16 activations
+     * would cost more than it saves). */
+    ws_dtype (*activation_dtype)(ws_backend *be, ws_dtype wdt);
+    /* out[M,N] = epi(in[M,K] . w[N,K]^T + bias[N]); bias may be NULL. GELU: the exact erf form
+     * on CPU and on CUDA with f32 out; CUDA with bf16 out uses cuBLASLt's GELU_BIAS epilogue, the
+     * tanh approximation (a documented difference: at most 4.7e-4 absolute from the erf form). */
+    int (*matmul)(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt,
+                  const void *w, ws_dtype wdt, const float *bias, ws_epilogue epi, int M, int N, int K);
+    /* out[M,C] = (in - mean) / sqrt(var + eps) * w + b per row (biased variance, f32 statistics),
+     * stored as odt. out may be in when odt is f32. */
+    int (*layernorm)(ws_backend *be, void *out, ws_dtype odt, const float *in, const float *w,
+                     const float *b, int M, int C, float eps);
+    /* x[M,C] += gamma * (y + bias) (bias, gamma [C] or NULL: absent; y of dtype ydt), then
+     * xn = LayerNorm(x) * ln_w + ln_b stored as odt: every residual add is followed by a
+     * LayerNorm (ln2, the next block's ln1, or the final one). xn may be x when odt is f32 (the
+     * final LayerNorm writes the features in place). */
+    int (*residual_layernorm)(ws_backend *be, float *x, const void *y, ws_dtype ydt, const float *bias,
+                              const float *gamma, void *xn, ws_dtype odt, const float *ln_w,
+                              const float *ln_b, int M, int C, float eps);
+    /* out[M,H] = silu(in[:, 0:H]) * in[:, H:2H]  (in is [M, 2H]: gate half, then linear half);
+     * in and out of dtype dt. */
+    int (*swiglu)(ws_backend *be, void *out, const void *in, ws_dtype dt, int M, int H);
+    /* Patch extraction (im2col): pixels [B,3,R,R] (f32) -> cols [B*g*g, 3*P*P] of dtype dt,
+     * g = R/P, rows in raster order of the patch grid, columns in (channel, y, x) order as in
+     * Conv2d weights. */
+    int (*im2col)(ws_backend *be, void *cols, ws_dtype dt, const float *pixels, int B, int R, int P);
+    /* Token assembly (f32): x[B,N,C] with N = 1 + nreg + g2: row 0 = cls + pos[0], rows
+     * 1..nreg = reg (no position), rows 1+nreg.. = patches[b*g2 + p] + pos[1+p]. */
+    int (*tokens)(ws_backend *be, float *x, const float *patches, const float *cls,
+                  const float *reg, const float *pos, int B, int nreg, int g2, int C);
     /* Multi-head self-attention core for NH heads of size hs: qkv [B*N, 3*NH*hs] holds q rows,
      * then k, then v (head h at columns h*hs of each third); out [B*N, NH*hs] = softmax(q k^T /
-     * sqrt(hs)) v per (image, head). Never holds more than one head's N x N scores per thread. */
-    void (*attention)(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
-                      int round_bf16);
-    /* out[B,C] = mean over rows [first, N) of x[B,N,C]. */
-    void (*token_mean)(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
+     * sqrt(hs)) v per (image, head); qkv and out both of dtype dt, softmax in f32. */
+    int (*attention)(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
+                     int hs, int round_bf16);
+    /* out[B,C] = mean over rows [first, N) of x[B,N,C] (f32). */
+    int (*token_mean)(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
 } ws_backend_ops;
 
 struct ws_backend {

@@ -67,22 +67,25 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
                       + 4.0 * (double)N * (double)N * (double)Cl;
     out->flops_image_rank = patch + (double)L * block_rank;
 
-    /* Activations (f32 in every backend): the buffers the forward pass allocates for a batch
-     * (model/activations.h; pixel staging counted, as on device backends), the interpolated
+    /* Activations: the buffers the forward pass allocates for a batch (model/activations.h;
+     * pixel staging counted, as on device backends), counted with f32 activations between ops:
+     * the most any backend holds (the CPU without native bf16 keeps them f32 in bf16 compute; CUDA
+     * holds them in bf16 then, which this estimate overstates); the interpolated
      * position table, the caller's input images, and an allowance for the backends' scratch: in
      * bf16 the rounded GEMM input plus 512 widened weight rows, and 64 threads' worth of 2*N*hs +
      * 4*N floats for attention. The CPU backend's actual scratch (backend/cpu: an N x N score
      * matrix and, in bf16, a 256-row weight panel per thread) can exceed this allowance by up to
      * ~0.2 GiB at 64 threads; RESERVE_FIXED covers that. */
     const size_t BN = (size_t)B * N, K = 3 * P * P;
-    size_t kmax = C > Hl ? C : Hl, act_elems[ACT_COUNT];
+    size_t kmax = C > Hl ? C : Hl, act_bytes[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
-    size_t elems = activations_elems(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), 0, act_elems)
-                 + (1 + g * g) * C                                    /* position table */
-                 + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
-                 + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
-                 + 64 * (2 * N * hs + 4 * N);                         /* attention scratch */
-    out->activation_bytes_rank = elems * act;
+    out->activation_bytes_rank =
+        activations_bytes(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), 0, WS_DTYPE_F32, WS_DTYPE_F32,
+                          act_bytes)
+        + ((1 + g * g) * C                                    /* position table */
+           + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
+           + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
+           + 64 * (2 * N * hs + 4 * N)) * act;                  /* attention scratch */
 
     if (tp > 1) {
         out->allreduces_batch = (int)(2 * L);

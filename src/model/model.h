@@ -20,21 +20,25 @@ struct ws_model {
     ws_weights w;           /* pointers into wmem */
     void *wmem;             /* the one weight allocation (backend memory) */
     size_t wbytes;
+    ws_dtype adt;           /* activations between ops (the backend's activation_dtype, at load) */
+    ws_dtype bdt;           /* the all-reduce buffer `branch`: f32 */
     /* activations (model/activations.h), backend memory, sized for act_tokens = B*N rows and
-     * cols_elems im2col elements (grown on demand); by name or as act[ACT_*] */
-    size_t act_tokens, cols_elems;
+     * cols_bytes of im2col (grown on demand); by name or as act[ACT_*] */
+    size_t act_tokens, cols_bytes;
     union {
         struct {
-            float *x, *xn, *qkv, *att, *branch, *ffn, *hid, *cols, *patches, *feat, *pix;
+            float *x;
+            void *xn, *qkv, *att, *branch, *ffn, *hid, *cols;
+            float *patches, *feat, *pix;
         };
-        float *act[ACT_COUNT];
+        void *act[ACT_COUNT];
     };
     /* position embeddings interpolated for resolution pos_res ((1 + g*g) x C, backend memory) */
     float *pos_cur;
     int pos_res;
 };
 
-_Static_assert(sizeof(((ws_model *)0)->act) == ACT_COUNT * sizeof(float *),
+_Static_assert(sizeof(((ws_model *)0)->act) == ACT_COUNT * sizeof(void *),
                "ws_model: one named activation pointer per ws_act, in enum order");
 
 /* Position embeddings for resolution R (g = R / P): the native table when g is the native grid,

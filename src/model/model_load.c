@@ -49,6 +49,8 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
         m->own_be = 1;
     }
     if ((rc = m->be->ops->gemm_select(m->be, o->compute, m->gemm_info, sizeof m->gemm_info))) goto fail;
+    m->adt = m->be->ops->activation_dtype(m->be, o->compute);
+    m->bdt = WS_DTYPE_F32;
     m->comm = o->comm;
     if (!m->comm) {
         if (!(m->comm = comm_self_create())) {

@@ -49,7 +49,8 @@ static int check_path(const char *path, ws_dtype wdt) {
         ws_convert_from_f32(w, wdt, wf, (size_t)N * K);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             const float *b = with_bias ? bias : NULL;
-            be->ops->matmul(be, out, in, w, wdt, b, M, N, K);
+            ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, wdt, b,
+                                             WS_EPILOGUE_NONE, M, N, K), WS_OK);
             double err = 0, scale = 0;
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
@@ -120,7 +121,8 @@ START_TEST(freed_weights_leave_no_stale_copy) {
             float *w = be->ops->alloc(be, sizeof(float) * N * K);
             ck_assert_ptr_nonnull(w);
             for (int i = 0; i < N * K; i++) w[i] = (float)round;
-            be->ops->matmul(be, out, in, w, WS_DTYPE_F32, NULL, M, N, K);
+            ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL,
+                                             WS_EPILOGUE_NONE, M, N, K), WS_OK);
             for (int i = 0; i < M * N; i++) ck_assert_float_eq(out[i], (float)(round * K));
             be->ops->free(be, w);
         }

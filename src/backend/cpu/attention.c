@@ -2,10 +2,12 @@
  * thread's one N x N score matrix), row softmax in f32, out = S v. The two products are
  * single-threaded BLAS calls that read q, k, v in place from the packed qkv rows (leading dimension
  * 3*NH*hs) and write the head's columns of `out` directly. With round_bf16, q, k, v are first
- * rounded to bf16 (one pass over qkv into scratch) and so are the probabilities. */
+ * rounded to bf16 (one pass over qkv into scratch) and so are the probabilities. bf16 qkv is
+ * widened into that scratch (its values are bf16 already); a bf16 `out` is written through an f32
+ * copy in scratch, rounded once at the end. */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_memory.h"
-#include "common/check.h"
+#include "common/error.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -34,29 +36,49 @@ CPU_HOT static void round_copy(float *dst, const float *src, size_t n) {
 
 size_t cpu_attention_thread_bytes(int N) { return (size_t)N * (size_t)N * sizeof(float); }
 
-void cpu_attention(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
-                   int round_bf16) {
-    const size_t Cl = (size_t)NH * hs, ld = 3 * Cl;
-    if (round_bf16) {
-        float *r = cpu_scratch(be, (size_t)B * N * ld * sizeof(float));
-        WS_ASSERT(r != NULL);
-        round_copy(r, qkv, (size_t)B * N * ld);
-        qkv = r;
+int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
+                  int hs, int round_bf16) {
+    const size_t Cl = (size_t)NH * hs, ld = 3 * Cl, BN = (size_t)B * N;
+    const int bf16 = dt == WS_DTYPE_BF16, copy_in = bf16 || round_bf16;
+    const size_t in_elems = copy_in ? BN * ld : 0, out_elems = bf16 ? BN * Cl : 0;
+    float *scratch = NULL;
+    if (in_elems + out_elems) {
+        const size_t bytes = (in_elems + out_elems) * sizeof(float);
+        if (!(scratch = cpu_scratch(be, bytes)))
+            return ws_errorf(WS_ERR_NOMEM, "cpu attention (B=%d N=%d NH=%d hs=%d %s): cannot allocate "
+                             "%zu bytes of scratch", B, N, NH, hs, ws_dtype_name(dt), bytes);
     }
+    const float *src = qkv;
+    if (copy_in) {
+        if (bf16) cpu_widen(scratch, qkv, in_elems);
+        else round_copy(scratch, qkv, in_elems);
+        src = scratch;
+    }
+    float *dst = bf16 ? scratch + in_elems : out;
     const float scale = 1.0f / sqrtf((float)hs);
+    int failed = 0;
     #pragma omp parallel
     {
         float *S = cpu_thread_scratch(be, cpu_attention_thread_bytes(N));
-        WS_ASSERT(S != NULL);
+        if (!S) {
+            #pragma omp atomic write
+            failed = 1;
+        }
         #pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < NH; h++) {
-                const float *q = qkv + (size_t)b * N * ld + (size_t)h * hs, *k = q + Cl, *v = k + Cl;
+                if (!S) continue;
+                const float *q = src + (size_t)b * N * ld + (size_t)h * hs, *k = q + Cl, *v = k + Cl;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, hs, scale, q, (int)ld, k,
                             (int)ld, 0.0f, S, N);
                 softmax_rows(S, N, round_bf16);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, hs, N, 1.0f, S, N, v, (int)ld,
-                            0.0f, out + (size_t)b * N * Cl + (size_t)h * hs, (int)Cl);
+                            0.0f, dst + (size_t)b * N * Cl + (size_t)h * hs, (int)Cl);
             }
     }
+    if (failed)
+        return ws_errorf(WS_ERR_NOMEM, "cpu attention (B=%d N=%d NH=%d hs=%d): cannot allocate a %d x %d "
+                         "score matrix per thread", B, N, NH, hs, N, N);
+    if (bf16) cpu_epilogue(out, WS_DTYPE_BF16, dst, WS_EPILOGUE_NONE, out_elems);
+    return WS_OK;
 }

@@ -36,31 +36,37 @@ static void cpu_destroy(ws_backend *be) {
     cpu_state *st = be->impl;
     cpu_gemm_free(be);
     free(st->scratch);
+    free(st->io_scratch);
     for (int t = 0; t < CPU_MAX_THREADS; t++) free(st->thread_scratch[t]);
     free(st);
     free(be);
 }
 
+/* *buf grown to at least `bytes` (contents not kept); NULL when out of memory. */
+static float *grow(ws_backend *be, float **buf, size_t *have, size_t bytes) {
+    if (bytes > *have) {
+        free(*buf);
+        *buf = cpu_alloc(be, bytes);
+        *have = *buf ? bytes : 0;
+    }
+    return *buf;
+}
+
 float *cpu_scratch(ws_backend *be, size_t bytes) {
     cpu_state *st = be->impl;
-    if (bytes > st->scratch_bytes) {
-        free(st->scratch);
-        st->scratch = cpu_alloc(be, bytes);
-        st->scratch_bytes = st->scratch ? bytes : 0;
-    }
-    return st->scratch;
+    return grow(be, &st->scratch, &st->scratch_bytes, bytes);
+}
+
+float *cpu_io_scratch(ws_backend *be, size_t bytes) {
+    cpu_state *st = be->impl;
+    return grow(be, &st->io_scratch, &st->io_scratch_bytes, bytes);
 }
 
 float *cpu_thread_scratch(ws_backend *be, size_t bytes) {
     cpu_state *st = be->impl;
     int t = omp_get_thread_num();
     WS_ASSERT(t < CPU_MAX_THREADS);
-    if (bytes > st->thread_scratch_bytes[t]) {
-        free(st->thread_scratch[t]);
-        st->thread_scratch[t] = cpu_alloc(be, bytes);
-        st->thread_scratch_bytes[t] = st->thread_scratch[t] ? bytes : 0;
-    }
-    return st->thread_scratch[t];
+    return grow(be, &st->thread_scratch[t], &st->thread_scratch_bytes[t], bytes);
 }
 
 static size_t cpu_scratch_bytes(ws_backend *be, int N) {
@@ -83,11 +89,11 @@ static const ws_backend_ops cpu_ops = {
     .stream = cpu_stream,
     .scratch_bytes = cpu_scratch_bytes,
     .gemm_select = cpu_gemm_select,
+    .activation_dtype = cpu_activation_dtype,
     .matmul = cpu_matmul,
     .layernorm = cpu_layernorm,
-    .gelu = cpu_gelu,
+    .residual_layernorm = cpu_residual_layernorm,
     .swiglu = cpu_swiglu,
-    .residual = cpu_residual,
     .im2col = cpu_im2col,
     .tokens = cpu_tokens,
     .attention = cpu_attention,

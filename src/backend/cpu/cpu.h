@@ -14,24 +14,32 @@
 
 enum { CPU_MAX_THREADS = 256 };
 
-/* One GEMM implementation for one weights dtype: out[M,N] = in[M,K] . w[N,K]^T + bias (the matmul
- * op's contract, backend.h). */
-typedef void (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
-                            const float *bias, int M, int N, int K);
+/* One GEMM implementation for one weights dtype: out[M,N] = in[M,K] . w[N,K]^T + bias, f32 in and
+ * out (cpu_matmul converts bf16 activations and applies the epilogue around it). WS_OK, or
+ * WS_ERR_NOMEM naming the shape when scratch memory cannot be had. */
+typedef int (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
+                           const float *bias, int M, int N, int K);
 
 typedef struct cpu_onednn cpu_onednn;
 
 typedef struct {
     cpu_gemm_fn gemm[2];   /* by weights dtype: [0] f32, [1] bf16; set by cpu_gemm_select */
+    int native_bf16;       /* 1 when gemm[1] multiplies bf16 natively (activations stay bf16) */
     cpu_onednn *onednn;    /* oneDNN engine, stream and packed weights; NULL until a oneDNN path is chosen */
     float *scratch;        /* grows on demand; used by one op at a time (ops are not reentrant) */
     size_t scratch_bytes;
+    float *io_scratch;     /* cpu_matmul's f32 copies of bf16 inputs and outputs */
+    size_t io_scratch_bytes;
     float *thread_scratch[CPU_MAX_THREADS];        /* one per OpenMP thread, kept between calls */
     size_t thread_scratch_bytes[CPU_MAX_THREADS];
 } cpu_state;
 
-/* The backend's scratch buffer of at least `bytes`; NULL when out of memory. */
+/* The backend's scratch buffer of at least `bytes` (GEMM paths, attention); NULL when out of
+ * memory. */
 float *cpu_scratch(ws_backend *be, size_t bytes);
+/* A second buffer, for cpu_matmul's dtype conversions around a GEMM path that itself uses
+ * cpu_scratch; NULL when out of memory. */
+float *cpu_io_scratch(ws_backend *be, size_t bytes);
 /* The calling OpenMP thread's own scratch buffer of at least `bytes` (call inside a parallel
  * region; each thread touches only its slot). Kept between calls, so hot loops do not fault in
  * fresh pages. NULL when out of memory. */
@@ -42,39 +50,60 @@ float *cpu_thread_scratch(ws_backend *be, size_t bytes);
 int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n);
 void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes);  /* memory [p, p+bytes) is freed */
 void cpu_gemm_free(ws_backend *be);
+ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt);
 /* The CPU's SIMD features that the GEMM paths care about, e.g. "avx2 fma" (cpu_features.c). */
 void cpu_features_describe(char *buf, size_t n);
 
 /* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per panel. */
-void cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
+int cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
+                          const float *bias, int M, int N, int K);
+int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
                            const float *bias, int M, int N, int K);
-void cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                            const float *bias, int M, int N, int K);
 /* oneDNN paths (matmul_onednn.c, built when oneDNN is found): the matmul primitive on weights
  * reordered once, at first use, into the layout the primitive prefers. */
 int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n);
 int cpu_onednn_native_bf16(void);
 const char *cpu_onednn_isa(void);
-void cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
+int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
+                        const float *bias, int M, int N, int K);
+int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
                          const float *bias, int M, int N, int K);
-void cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                          const float *bias, int M, int N, int K);
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes);
 void cpu_onednn_free(ws_backend *be);
 
-void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
-                const float *bias, int M, int N, int K);
-void cpu_layernorm(ws_backend *be, float *out, const float *in, const float *w, const float *b,
-                   int M, int C, float eps);
-void cpu_gelu(ws_backend *be, float *x, size_t n);
-void cpu_swiglu(ws_backend *be, float *out, const float *in, int M, int H);
-void cpu_residual(ws_backend *be, float *x, const float *y, const float *bias, const float *gamma,
-                  int M, int C);
-void cpu_im2col(ws_backend *be, float *cols, const float *pixels, int B, int R, int P);
-void cpu_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
-                const float *pos, int B, int nreg, int g2, int C);
-void cpu_attention(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
-                   int round_bf16);
-void cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
+/* Element i of a buffer of dtype dt (f32 or bf16) as f32, and v stored there. */
+static inline float cpu_load(const void *p, ws_dtype dt, size_t i) {
+    return dt == WS_DTYPE_BF16 ? ws_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+static inline void cpu_store(void *p, ws_dtype dt, size_t i, float v) {
+    if (dt == WS_DTYPE_BF16) ((uint16_t *)p)[i] = ws_f32_to_bf16(v);
+    else ((float *)p)[i] = v;
+}
+
+/* The matmul epilogue (epilogue.c): out[i] = epi(acc[i]) stored as odt, n elements; out may be
+ * acc when odt is f32. GELU is the exact erf form, as nn.GELU() computes. */
+void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue epi, size_t n);
+/* One row of LayerNorm (layernorm.c): out[C] = (x - mean) / sqrt(var + eps) * w + b as odt, f32
+ * statistics (two passes, as torch); out may be x when odt is f32. */
+void cpu_layernorm_row(void *out, ws_dtype odt, const float *x, const float *w, const float *b, int C,
+                       float eps);
+/* dst[i] = src[i] widened from bf16, n elements (epilogue.c). */
+void cpu_widen(float *dst, const uint16_t *src, size_t n);
+
+/* The ops of the table (backend.h), one per file. */
+int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt, const void *w,
+               ws_dtype wdt, const float *bias, ws_epilogue epi, int M, int N, int K);
+int cpu_layernorm(ws_backend *be, void *out, ws_dtype odt, const float *in, const float *w,
+                  const float *b, int M, int C, float eps);
+int cpu_residual_layernorm(ws_backend *be, float *x, const void *y, ws_dtype ydt, const float *bias,
+                           const float *gamma, void *xn, ws_dtype odt, const float *ln_w,
+                           const float *ln_b, int M, int C, float eps);
+int cpu_swiglu(ws_backend *be, void *out, const void *in, ws_dtype dt, int M, int H);
+int cpu_im2col(ws_backend *be, void *cols, ws_dtype dt, const float *pixels, int B, int R, int P);
+int cpu_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
+               const float *pos, int B, int nreg, int g2, int C);
+int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
+                  int hs, int round_bf16);
+int cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
 
 #endif

@@ -6,7 +6,7 @@
  *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat on the CPUs measured
  *             (docs/performance.md); bf16: oneDNN where the CPU has native bf16, else widened.
  * A path the build or the CPU cannot run is an error naming the path and what is missing, never
- * a silent fallback. */
+ * a silent fallback. The activation dtype follows from the choice (cpu_activation_dtype). */
 #include "backend/cpu/cpu.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -50,6 +50,7 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     }
     if (path == PATH_ONEDNN) {
         st->gemm[bf16] = bf16 ? cpu_gemm_onednn_bf16 : cpu_gemm_onednn_f32;
+        if (bf16) st->native_bf16 = cpu_onednn_native_bf16();
         snprintf(desc, n, "gemm onednn %s%s (%s); cpu %s", ws_dtype_name(wdt),
                  bf16 ? (cpu_onednn_native_bf16() ? " native" : " emulated") : "", impl, cpu);
         return WS_OK;
@@ -60,8 +61,16 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
                          "(install libdnnl-dev and build again)");
 #endif
     st->gemm[bf16] = bf16 ? cpu_gemm_openblas_bf16 : cpu_gemm_openblas_f32;
+    if (bf16) st->native_bf16 = 0;
     snprintf(desc, n, "gemm openblas %s; cpu %s", bf16 ? "bf16 widened to f32" : "f32", cpu);
     return WS_OK;
+}
+
+/* bf16 activations only where the bf16 path multiplies bf16 natively: sgemm needs f32 inputs, and
+ * widening stored bf16 activations would cost more than it saves. */
+ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt) {
+    const cpu_state *st = be->impl;
+    return wdt == WS_DTYPE_BF16 && st->native_bf16 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
 }
 
 void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes) {

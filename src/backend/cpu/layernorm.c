@@ -1,22 +1,31 @@
-/* CPU LayerNorm over the last dimension (two-pass mean/variance in f32, as torch does). */
+/* CPU LayerNorm over the last dimension (two-pass mean/variance in f32, as torch does), output in
+ * f32 or bf16. */
 #include "backend/cpu/cpu.h"
+#include "common/error.h"
 
 #include <math.h>
 
-CPU_HOT void cpu_layernorm(ws_backend *be, float *out, const float *in, const float *w,
-                           const float *b, int M, int C, float eps) {
-    #pragma omp parallel for schedule(static)
-    for (int m = 0; m < M; m++) {
-        const float *x = in + (size_t)m * C;
-        float *y = out + (size_t)m * C;
-        float sum = 0.0f;
-        for (int c = 0; c < C; c++) sum += x[c];
-        float mean = sum / C, var = 0.0f;
-        for (int c = 0; c < C; c++) {
-            float d = x[c] - mean;
-            var += d * d;
-        }
-        float rstd = 1.0f / sqrtf(var / C + eps);
-        for (int c = 0; c < C; c++) y[c] = (x[c] - mean) * rstd * w[c] + b[c];
+CPU_HOT void cpu_layernorm_row(void *out, ws_dtype odt, const float *x, const float *w, const float *b,
+                               int C, float eps) {
+    float sum = 0.0f;
+    for (int c = 0; c < C; c++) sum += x[c];
+    float mean = sum / C, var = 0.0f;
+    for (int c = 0; c < C; c++) {
+        float d = x[c] - mean;
+        var += d * d;
     }
+    float rstd = 1.0f / sqrtf(var / C + eps);
+    if (odt == WS_DTYPE_BF16)
+        for (int c = 0; c < C; c++) ((uint16_t *)out)[c] = ws_f32_to_bf16((x[c] - mean) * rstd * w[c] + b[c]);
+    else
+        for (int c = 0; c < C; c++) ((float *)out)[c] = (x[c] - mean) * rstd * w[c] + b[c];
+}
+
+int cpu_layernorm(ws_backend *be, void *out, ws_dtype odt, const float *in, const float *w,
+                  const float *b, int M, int C, float eps) {
+    const size_t osz = ws_dtype_size(odt);
+    #pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; m++)
+        cpu_layernorm_row((char *)out + (size_t)m * C * osz, odt, in + (size_t)m * C, w, b, C, eps);
+    return WS_OK;
 }

@@ -1,5 +1,8 @@
-/* CPU GEMM: the matmul op dispatches to the path gemm_path.c chose for the weights dtype; this
- * file also holds the OpenBLAS paths: out[M,N] = in[M,K] . w[N,K]^T + bias with sgemm.
+/* CPU GEMM: the matmul op widens bf16 inputs to f32, runs the path gemm_path.c chose for the
+ * weights dtype (f32 in, f32 out) and applies the epilogue (GELU, the store as bf16) after it.
+ * A bf16 input with f32 weights runs the f32 path on the widened input (the product is in the
+ * weights' dtype, as on CUDA; the model never asks for it). This file also holds the OpenBLAS
+ * paths: out[M,N] = in[M,K] . w[N,K]^T + bias with sgemm.
  * Threading: OpenBLAS runs single-threaded (backend_cpu.c) and the OpenMP threads split the output
  * columns, one sgemm per thread on its own slice of w. One thread pool for the whole forward pass:
  * a second pool (OpenBLAS's) spinning between GEMMs would steal the cores from the OpenMP ops.
@@ -8,7 +11,7 @@
  * each thread widens its weights to f32 in panels of PANEL rows and multiplies them with f32
  * accumulation. Widening costs O(N*K) against the product's O(M*N*K). */
 #include "backend/cpu/cpu.h"
-#include "common/check.h"
+#include "common/error.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -44,8 +47,8 @@ static void thread_cols(int N, int *c0, int *c1) {
     *c1 = u1 * ALIGN_COLS < N ? u1 * ALIGN_COLS : N;
 }
 
-void cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
-                           const float *bias, int M, int N, int K) {
+int cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
+                          const float *bias, int M, int N, int K) {
     #pragma omp parallel
     {
         int c0, c1;
@@ -54,20 +57,27 @@ void cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const vo
             gemm_cols(out + c0, in, (const float *)w + (size_t)c0 * K, bias ? bias + c0 : NULL, M,
                       c1 - c0, K, N);
     }
+    return WS_OK;
 }
 
-void cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                            const float *bias, int M, int N, int K) {
+int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
+                           const float *bias, int M, int N, int K) {
     float *x = cpu_scratch(be, (size_t)M * K * sizeof(float));
-    WS_ASSERT(x != NULL);
+    if (!x)
+        return ws_errorf(WS_ERR_NOMEM, "cpu matmul (openblas bf16, M=%d N=%d K=%d): cannot allocate "
+                         "%zu bytes for the rounded input", M, N, K, (size_t)M * K * sizeof(float));
     round_to_bf16(x, in, (size_t)M * K);
+    int failed = 0;
     #pragma omp parallel
     {
         int c0, c1;
         thread_cols(N, &c0, &c1);
-        if (c1 > c0) {
-            float *panel = cpu_thread_scratch(be, (size_t)PANEL * K * sizeof(float));
-            WS_ASSERT(panel != NULL);
+        float *panel = c1 > c0 ? cpu_thread_scratch(be, (size_t)PANEL * K * sizeof(float)) : NULL;
+        if (c1 > c0 && !panel) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        if (panel) {
             for (int n0 = c0; n0 < c1; n0 += PANEL) {
                 const int nb = c1 - n0 < PANEL ? c1 - n0 : PANEL;
                 widen_bf16(panel, (const uint16_t *)w + (size_t)n0 * K, (size_t)nb * K);
@@ -75,11 +85,38 @@ void cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const v
             }
         }
     }
+    if (failed)
+        return ws_errorf(WS_ERR_NOMEM, "cpu matmul (openblas bf16, M=%d N=%d K=%d): cannot allocate a "
+                         "%d-row weight panel per thread", M, N, K, PANEL);
+    return WS_OK;
 }
 
-void cpu_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
-                const float *bias, int M, int N, int K) {
-    WS_ASSERT(wdt == WS_DTYPE_F32 || wdt == WS_DTYPE_BF16);
+int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt, const void *w,
+               ws_dtype wdt, const float *bias, ws_epilogue epi, int M, int N, int K) {
     const cpu_state *st = be->impl;
-    st->gemm[wdt == WS_DTYPE_BF16](be, out, in, w, bias, M, N, K);
+    if ((wdt != WS_DTYPE_F32 && wdt != WS_DTYPE_BF16) || (idt != WS_DTYPE_F32 && idt != WS_DTYPE_BF16) ||
+        (odt != WS_DTYPE_F32 && odt != WS_DTYPE_BF16))
+        return ws_errorf(WS_ERR_ARG, "cpu matmul (M=%d N=%d K=%d): dtypes in %s, weights %s, out %s "
+                         "(expected f32 or bf16)", M, N, K, ws_dtype_name(idt), ws_dtype_name(wdt),
+                         ws_dtype_name(odt));
+    const size_t in_elems = idt == WS_DTYPE_BF16 ? (size_t)M * K : 0;
+    const size_t out_elems = odt == WS_DTYPE_BF16 ? (size_t)M * N : 0;
+    float *io = NULL;
+    if (in_elems + out_elems) {
+        const size_t bytes = (in_elems + out_elems) * sizeof(float);
+        if (!(io = cpu_io_scratch(be, bytes)))
+            return ws_errorf(WS_ERR_NOMEM, "cpu matmul (M=%d N=%d K=%d, in %s, out %s): cannot allocate "
+                             "%zu bytes for f32 copies", M, N, K, ws_dtype_name(idt), ws_dtype_name(odt),
+                             bytes);
+    }
+    const float *x = in;
+    if (in_elems) {
+        cpu_widen(io, in, in_elems);
+        x = io;
+    }
+    float *acc = out_elems ? io + in_elems : out;
+    int rc = st->gemm[wdt == WS_DTYPE_BF16](be, acc, x, w, bias, M, N, K);
+    if (rc) return rc;
+    if (out_elems || epi != WS_EPILOGUE_NONE) cpu_epilogue(out, odt, acc, epi, (size_t)M * N);
+    return WS_OK;
 }

@@ -1,7 +1,8 @@
 /* CPU mean over a range of tokens (patch_mean output). */
 #include "backend/cpu/cpu.h"
+#include "common/error.h"
 
-void cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C) {
+int cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C) {
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
         float *o = out + (size_t)b * C;
@@ -12,4 +13,5 @@ void cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, in
         }
         for (int c = 0; c < C; c++) o[c] /= (float)(N - first);
     }
+    return WS_OK;
 }

@@ -1,10 +1,11 @@
 /* CPU token assembly: CLS + register tokens + patch embeddings, with position embeddings added. */
 #include "backend/cpu/cpu.h"
+#include "common/error.h"
 
 #include <string.h>
 
-void cpu_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
-                const float *pos, int B, int nreg, int g2, int C) {
+int cpu_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
+               const float *pos, int B, int nreg, int g2, int C) {
     const int N = 1 + nreg + g2;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -20,4 +21,5 @@ void cpu_tokens(ws_backend *be, float *x, const float *patches, const float *cls
                 for (int c = 0; c < C; c++) dst[c] = src[c] + pp[c];
             }
         }
+    return WS_OK;
 }

@@ -1,0 +1,21 @@
+/* What the CPU matmul does around its f32 GEMM paths: the epilogue (GELU in the exact erf form,
+ * x * 0.5 * (1 + erf(x / sqrt(2))), as nn.GELU() computes, then the store in the output dtype)
+ * and the widening of bf16 inputs to f32. */
+#include "backend/cpu/cpu.h"
+
+#include <math.h>
+
+CPU_HOT void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue epi, size_t n) {
+    const int gelu = epi == WS_EPILOGUE_GELU;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = acc[i];
+        if (gelu) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        cpu_store(out, odt, i, v);
+    }
+}
+
+CPU_HOT void cpu_widen(float *dst, const uint16_t *src, size_t n) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(src[i]);
+}

@@ -1,0 +1,213 @@
+/* CPU ops against plain double-precision references: matmul in every combination of input,
+ * weights and output dtype (f32, bf16) with and without the GELU epilogue and bias, and
+ * residual_layernorm (bias and LayerScale present or absent, f32 or bf16 branch and output, in
+ * place for the final LayerNorm). bf16 operands are rounded the way torch.autocast rounds them;
+ * a bf16 output may differ from the reference by one bf16 rounding. Prints the max abs and
+ * relative error per case. Also: ops return WS_ERR_NOMEM with a message naming the op and shape,
+ * never abort, when their scratch memory cannot be had (shapes whose scratch exceeds any
+ * address space; the inputs are never read). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "common/dtype.h"
+#include "common/error.h"
+#include "test_main.h"
+
+/* Under AddressSanitizer, an allocation it cannot serve returns NULL (as malloc does) instead of
+ * ending the process: the NOMEM test needs that. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
+static ws_backend *be;
+static unsigned seed = 777u;
+
+static void setup(void) { ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK); }
+static void teardown(void) { backend_free(be); }
+
+static float frand(void) {
+    seed = seed * 1664525u + 1013904223u;
+    return (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float round_bf16(float v) { return ws_bf16_to_f32(ws_f32_to_bf16(v)); }
+
+/* n values of dtype dt made from f32 values v (rounded when bf16); v is rounded in place so that
+ * it holds exactly what the buffer holds. */
+static void *buffer_of(float *v, size_t n, ws_dtype dt) {
+    void *p = malloc(n * ws_dtype_size(dt));
+    ck_assert_ptr_nonnull(p);
+    if (dt == WS_DTYPE_BF16)
+        for (size_t i = 0; i < n; i++) v[i] = round_bf16(v[i]);
+    ws_convert_from_f32(p, dt, v, n);
+    return p;
+}
+
+static float value_at(const void *p, ws_dtype dt, size_t i) {
+    return dt == WS_DTYPE_BF16 ? ws_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+/* Compare got (dtype dt) with ref; a bf16 result may be off by one rounding (2^-8 relative). */
+static void check_close(const char *name, const void *got, ws_dtype dt, const double *ref, size_t n,
+                        double tol) {
+    double err = 0, scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++) {
+        const double e = fabs(value_at(got, dt, i) - ref[i]);
+        const double allowed = tol * scale + (dt == WS_DTYPE_BF16 ? ldexp(fabs(ref[i]), -8) : 0.0);
+        err = fmax(err, e);
+        worst = fmax(worst, e / allowed);
+    }
+    printf("%-58s max abs err %.3e  rel %.3e\n", name, err, err / scale);
+    ck_assert_msg(worst <= 1.0, "%s: error %g past the tolerance (%g of max |ref| %g%s)", name, err, tol,
+                  scale, dt == WS_DTYPE_BF16 ? ", plus one bf16 rounding" : "");
+}
+
+START_TEST(matmul_dtypes_and_epilogue) {
+    const ws_dtype dts[] = {WS_DTYPE_F32, WS_DTYPE_BF16};
+    const int M = 23, N = 37, K = 45;
+    for (int wi = 0; wi < 2; wi++) {
+        const ws_dtype wdt = dts[wi];
+        char desc[320];
+        ck_assert_int_eq(be->ops->gemm_select(be, wdt, desc, sizeof desc), WS_OK);
+        for (int ii = 0; ii < 2; ii++)
+            for (int oi = 0; oi < 2; oi++)
+                for (int epi = 0; epi < 2; epi++)
+                    for (int with_bias = 0; with_bias < 2; with_bias++) {
+                        const ws_dtype idt = dts[ii], odt = dts[oi];
+                        float *x = malloc(sizeof(float) * M * K), *wf = malloc(sizeof(float) * N * K);
+                        float *bias = malloc(sizeof(float) * N);
+                        double *ref = malloc(sizeof(double) * M * N);
+                        ck_assert(x && wf && bias && ref);
+                        for (int i = 0; i < M * K; i++) x[i] = 2.0f * frand();
+                        for (int i = 0; i < N * K; i++) wf[i] = frand();
+                        for (int i = 0; i < N; i++) bias[i] = frand();
+                        void *in = buffer_of(x, (size_t)M * K, idt);
+                        void *w = be->ops->alloc(be, (size_t)N * K * ws_dtype_size(wdt));
+                        ck_assert_ptr_nonnull(w);
+                        if (wdt == WS_DTYPE_BF16)
+                            for (int i = 0; i < N * K; i++) wf[i] = round_bf16(wf[i]);
+                        ws_convert_from_f32(w, wdt, wf, (size_t)N * K);
+                        /* the product follows the weights' dtype: bf16 weights round the input */
+                        for (int m = 0; m < M; m++)
+                            for (int n = 0; n < N; n++) {
+                                double acc = with_bias ? bias[n] : 0.0;
+                                for (int k = 0; k < K; k++) {
+                                    const float xv = x[(size_t)m * K + k];
+                                    acc += (double)(wdt == WS_DTYPE_BF16 ? round_bf16(xv) : xv) * wf[(size_t)n * K + k];
+                                }
+                                if (epi) acc = 0.5 * acc * (1.0 + erf(acc / sqrt(2.0)));
+                                ref[(size_t)m * N + n] = acc;
+                            }
+                        void *out = malloc((size_t)M * N * ws_dtype_size(odt));
+                        ck_assert_ptr_nonnull(out);
+                        ck_assert_int_eq(be->ops->matmul(be, out, odt, in, idt, w, wdt, with_bias ? bias : NULL,
+                                                         epi ? WS_EPILOGUE_GELU : WS_EPILOGUE_NONE, M, N, K),
+                                         WS_OK);
+                        char name[128];
+                        snprintf(name, sizeof name, "matmul in %s w %s out %s %s bias=%d", ws_dtype_name(idt),
+                                 ws_dtype_name(wdt), ws_dtype_name(odt), epi ? "gelu" : "none", with_bias);
+                        check_close(name, out, odt, ref, (size_t)M * N, 1e-5);
+                        be->ops->free(be, w);
+                        free(x), free(wf), free(bias), free(ref), free(in), free(out);
+                    }
+    }
+}
+END_TEST
+
+START_TEST(residual_layernorm_against_reference) {
+    const ws_dtype dts[] = {WS_DTYPE_F32, WS_DTYPE_BF16};
+    const int M = 19, C = 130;
+    const float eps = 1e-6f;
+    for (int v = 0; v < 4; v++)   /* bias and gamma each present or absent */
+        for (int yi = 0; yi < 2; yi++)
+            for (int oi = 0; oi < 3; oi++) {   /* f32, bf16, f32 in place (xn = x) */
+                const ws_dtype ydt = dts[yi], odt = oi == 1 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+                const int in_place = oi == 2;
+                float *x = malloc(sizeof(float) * M * C), *yf = malloc(sizeof(float) * M * C);
+                float *bias = malloc(sizeof(float) * C), *gamma = malloc(sizeof(float) * C);
+                float *lw = malloc(sizeof(float) * C), *lb = malloc(sizeof(float) * C);
+                double *rx = malloc(sizeof(double) * M * C), *rn = malloc(sizeof(double) * M * C);
+                ck_assert(x && yf && bias && gamma && lw && lb && rx && rn);
+                for (int i = 0; i < M * C; i++) x[i] = 3.0f * frand() + 1.0f, yf[i] = frand();
+                for (int i = 0; i < C; i++) bias[i] = frand(), gamma[i] = frand(), lw[i] = frand(), lb[i] = frand();
+                const float *bb = v & 1 ? bias : NULL, *gg = v & 2 ? gamma : NULL;
+                void *y = buffer_of(yf, (size_t)M * C, ydt);
+                for (int m = 0; m < M; m++) {
+                    double mean = 0, var = 0;
+                    for (int c = 0; c < C; c++) {
+                        const size_t i = (size_t)m * C + c;
+                        const double u = (double)yf[i] + (bb ? bb[c] : 0.0);
+                        rx[i] = (double)x[i] + (gg ? gg[c] * u : u);
+                        mean += rx[i];
+                    }
+                    mean /= C;
+                    for (int c = 0; c < C; c++) var += (rx[(size_t)m * C + c] - mean) * (rx[(size_t)m * C + c] - mean);
+                    const double rstd = 1.0 / sqrt(var / C + eps);
+                    for (int c = 0; c < C; c++)
+                        rn[(size_t)m * C + c] = (rx[(size_t)m * C + c] - mean) * rstd * lw[c] + lb[c];
+                }
+                void *xn = in_place ? (void *)x : malloc((size_t)M * C * ws_dtype_size(odt));
+                ck_assert_ptr_nonnull(xn);
+                ck_assert_int_eq(be->ops->residual_layernorm(be, x, y, ydt, bb, gg, xn, odt, lw, lb, M, C, eps),
+                                 WS_OK);
+                char name[128];
+                snprintf(name, sizeof name, "residual_layernorm bias=%d gamma=%d y %s out %s%s: xn", !!bb, !!gg,
+                         ws_dtype_name(ydt), ws_dtype_name(odt), in_place ? " in place" : "");
+                check_close(name, xn, odt, rn, (size_t)M * C, 1e-5);
+                if (!in_place) {
+                    name[strlen(name) - 2] = 'x';
+                    name[strlen(name) - 1] = '\0';
+                    check_close(name, x, WS_DTYPE_F32, rx, (size_t)M * C, 1e-6);
+                    free(xn);
+                }
+                free(x), free(yf), free(bias), free(gamma), free(lw), free(lb), free(rx), free(rn), free(y);
+            }
+}
+END_TEST
+
+/* The error of an op that could not get its scratch: WS_ERR_NOMEM, naming the op. */
+static void check_nomem(int rc, const char *op) {
+    printf("%s: %s\n", op, ws_error_message());
+    ck_assert_int_eq(rc, WS_ERR_NOMEM);
+    ck_assert_ptr_nonnull(strstr(ws_error_message(), op));
+}
+
+START_TEST(scratch_out_of_memory_is_an_error) {
+    float dummy[16] = {0};
+    /* bf16 attention rounds q, k, v into scratch: B*N*3*NH*hs floats, here 3 * 2^47 bytes */
+    check_nomem(be->ops->attention(be, dummy, dummy, WS_DTYPE_F32, 1 << 10, 1 << 15, 1, 1 << 20, 1),
+                "cpu attention");
+    check_nomem(be->ops->attention(be, dummy, dummy, WS_DTYPE_BF16, 1 << 10, 1 << 15, 1, 1 << 20, 0),
+                "cpu attention");
+    /* bf16 weights (widened path) round the input into scratch: M*K floats, 2^48 bytes */
+    char desc[320];
+    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+    check_nomem(be->ops->matmul(be, dummy, WS_DTYPE_F32, dummy, WS_DTYPE_F32, dummy, WS_DTYPE_BF16, NULL,
+                                WS_EPILOGUE_NONE, 1 << 25, 1, 1 << 21),
+                "cpu matmul");
+    /* a bf16 input is widened into scratch before any GEMM path runs */
+    check_nomem(be->ops->matmul(be, dummy, WS_DTYPE_F32, dummy, WS_DTYPE_BF16, dummy, WS_DTYPE_F32, NULL,
+                                WS_EPILOGUE_NONE, 1 << 25, 1, 1 << 21),
+                "cpu matmul");
+    /* the backend still works afterwards */
+    float in[2] = {1.0f, 2.0f}, w[2] = {3.0f, 4.0f}, out[1];
+    ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL,
+                                     WS_EPILOGUE_NONE, 1, 1, 2), WS_OK);
+    ck_assert_float_eq(out[0], 11.0f);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("cpu_ops");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, matmul_dtypes_and_epilogue);
+    tcase_add_test(tc, residual_layernorm_against_reference);
+    tcase_add_test(tc, scratch_out_of_memory_is_an_error);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s, CK_NORMAL);
+}
