@@ -1,5 +1,6 @@
-/* Times the CUDA attention kernel alone (cuda_attention, bf16 path) for one shape and prints one
- * JSON line with seconds per call and TFLOP/s (4 * B * NH * N^2 * hs FLOPs per call), for
+/* Times the CUDA attention kernel alone (cuda_attention, bf16 q, k, v and output, as in bf16
+ * compute) for one shape and prints one JSON line with seconds per call and TFLOP/s
+ * (4 * B * NH * N^2 * hs FLOPs per call), for
  * tests/bench/bench_cuda_vs_torch.py to set beside PyTorch SDPA.
  * usage: bench_attention B N NH hs [iters] */
 #include <stdio.h>
@@ -25,14 +26,14 @@ int main(int argc, char **argv) {
     const size_t nq = (size_t)B * N * 3 * NH * hs, no = (size_t)B * N * NH * hs;
     uint64_t seed = 1;
     float *qkv = gpu_random(nq, 1.0f, &seed);
-    float *dq = gpu_put(be, qkv, nq), *dout = gpu_put(be, NULL, no);
+    void *dq = gpu_put_dt(be, qkv, nq, WS_DTYPE_BF16), *dout = gpu_put_dt(be, NULL, no, WS_DTYPE_BF16);
     cudaStream_t s = cuda_backend_stream(be);
     cudaEvent_t t0, t1;
     CUDA_CHECK(cudaEventCreate(&t0));
     CUDA_CHECK(cudaEventCreate(&t1));
-    CUDA_CHECK(cuda_attention(dout, dq, B, N, NH, hs, 1, s));   /* warm-up */
+    CUDA_CHECK(cuda_attention(dout, dq, WS_DTYPE_BF16, B, N, NH, hs, 1, s));   /* warm-up */
     CUDA_CHECK(cudaEventRecord(t0, s));
-    for (int i = 0; i < iters; i++) CUDA_CHECK(cuda_attention(dout, dq, B, N, NH, hs, 1, s));
+    for (int i = 0; i < iters; i++) CUDA_CHECK(cuda_attention(dout, dq, WS_DTYPE_BF16, B, N, NH, hs, 1, s));
     CUDA_CHECK(cudaEventRecord(t1, s));
     CUDA_CHECK(cudaEventSynchronize(t1));
     float ms = 0.0f;

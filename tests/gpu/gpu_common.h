@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
+#include "common/dtype.h"
 #include "common/error.h"
 #include "compare.h"
 
@@ -35,6 +36,28 @@ static inline float *gpu_put(ws_backend *be, const float *x, size_t n) {
 static inline float *gpu_get(ws_backend *be, const float *d, size_t n) {
     float *x = malloc(n * sizeof(float));
     be->ops->download(be, x, d, n * sizeof(float));
+    return x;
+}
+
+/* A backend buffer holding host x[n] stored as dtype dt (bf16: rounded; NULL x: uninitialised). */
+static inline void *gpu_put_dt(ws_backend *be, const float *x, size_t n, ws_dtype dt) {
+    void *d = be->ops->alloc(be, n * ws_dtype_size(dt));
+    if (d && x) {
+        void *h = malloc(n * ws_dtype_size(dt));
+        ws_convert_from_f32(h, dt, x, n);
+        be->ops->upload(be, d, h, n * ws_dtype_size(dt));
+        free(h);
+    }
+    return d;
+}
+
+/* The n values of dtype dt in backend buffer d, as host floats. */
+static inline float *gpu_get_dt(ws_backend *be, const void *d, size_t n, ws_dtype dt) {
+    void *h = malloc(n * ws_dtype_size(dt));
+    float *x = malloc(n * sizeof(float));
+    be->ops->download(be, h, d, n * ws_dtype_size(dt));
+    ws_convert_to_f32(x, h, dt, n);
+    free(h);
     return x;
 }
 

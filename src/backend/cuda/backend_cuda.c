@@ -1,14 +1,17 @@
 /* The CUDA backend: device state (compute stream, copy stream, cuBLASLt), memory helpers and
  * the op table. Every op is enqueued on one compute stream in call order, so the forward pass
  * needs no synchronisation until it downloads its features; kernels live one per .cu file
- * (cuda_kernels.h), GEMMs in gemm_cublaslt.c. Failures inside ops are fatal (cuda_check.h); with
- * WEBSSL_CUDA_SYNC=1 every op is waited for, so that a failure names its op. */
+ * (cuda_kernels.h), GEMMs in gemm_cublaslt.c. Activations between ops are bf16 for bf16 weights.
+ * An op that fails returns WS_ERR_DEVICE naming the op, its shape and the device (a kernel's
+ * asynchronous failure surfaces at a later op or sync); with WEBSSL_CUDA_SYNC=1 every op is
+ * waited for, so that a failure names its own op. */
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_gemm.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "common/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +21,28 @@ typedef struct {
     cudaStream_t copy;        /* asynchronous batch uploads (cuda_upload_async) */
     cudaEvent_t copied;       /* recorded on `copy` after each upload */
     cuda_gemm *gemm;
-    uint16_t *bf16_in;        /* the GEMM input rounded to bf16; grows to the largest M*K */
-    size_t bf16_bytes;
+    void *conv_in;            /* a GEMM input converted to the weights' dtype; grows to the largest */
+    size_t conv_bytes;
     int sync_each_op;         /* debug mode: WEBSSL_CUDA_SYNC=1 */
 } cuda_state;
 
 static cuda_state *state(ws_backend *be) { return be->impl; }
 
-/* Debug mode (WEBSSL_CUDA_SYNC=1): wait for every op and check it, so that an error of an
- * asynchronous kernel or GEMM names the op that caused it rather than a later call. */
-static void op_done(ws_backend *be, const char *op) {
-    if (!state(be)->sync_each_op) return;
-    const cudaError_t rc = cudaStreamSynchronize(state(be)->stream);
-    if (rc != cudaSuccess)
-        ws_fatal(__FILE__, __LINE__, "cuda op %s on device %d failed: %s (%s)", op, be->device,
-                 cudaGetErrorString(rc), cudaGetErrorName(rc));
+/* The status of op `op` (shape `fmt`, ...) that enqueued its work with status rc: WS_OK, or
+ * WS_ERR_DEVICE naming the op, its shape and the device. In the debug mode (WEBSSL_CUDA_SYNC=1)
+ * the op is also waited for, so that an asynchronous failure names the op that caused it. */
+static int op_status(ws_backend *be, cudaError_t rc, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int op_status(ws_backend *be, cudaError_t rc, const char *op, const char *fmt, ...) {
+    if (rc == cudaSuccess && state(be)->sync_each_op) rc = cudaStreamSynchronize(state(be)->stream);
+    if (rc == cudaSuccess) return WS_OK;
+    char shape[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(shape, sizeof shape, fmt, ap);
+    va_end(ap);
+    return ws_errorf(WS_ERR_DEVICE, "cuda %s (%s) on device %d failed: %s (%s)", op, shape, be->device,
+                     cudaGetErrorString(rc), cudaGetErrorName(rc));
 }
 
 static void *cuda_alloc(ws_backend *be, size_t bytes) {
@@ -68,7 +78,7 @@ static void cuda_destroy(ws_backend *be) {
         if (st->stream) CUDA_CHECK(cudaStreamSynchronize(st->stream));
         if (st->copy) CUDA_CHECK(cudaStreamSynchronize(st->copy));
         cuda_gemm_free(st->gemm);
-        if (st->bf16_in) CUDA_CHECK(cudaFree(st->bf16_in));
+        if (st->conv_in) CUDA_CHECK(cudaFree(st->conv_in));
         if (st->copied) CUDA_CHECK(cudaEventDestroy(st->copied));
         if (st->copy) CUDA_CHECK(cudaStreamDestroy(st->copy));
         if (st->stream) CUDA_CHECK(cudaStreamDestroy(st->stream));
@@ -77,78 +87,92 @@ static void cuda_destroy(ws_backend *be) {
     free(be);
 }
 
-/* The bf16 GEMM-input scratch of at least `bytes`; grows once per larger shape (first batch). */
-static uint16_t *bf16_scratch(ws_backend *be, size_t bytes) {
+/* The GEMM-input conversion scratch of at least `bytes` into *out; grows once per larger shape
+ * (first batch). WS_OK, or an error naming the matmul's shape when it cannot be had. */
+static int conv_scratch(ws_backend *be, size_t bytes, int M, int N, int K, void **out) {
     cuda_state *st = state(be);
-    if (bytes > st->bf16_bytes) {
-        CUDA_CHECK(cudaStreamSynchronize(st->stream));   /* queued GEMMs may read the old one */
-        if (st->bf16_in) CUDA_CHECK(cudaFree(st->bf16_in));
-        st->bf16_in = NULL;
-        cudaError_t rc = cudaMalloc((void **)&st->bf16_in, bytes);
-        if (rc != cudaSuccess)
-            ws_fatal(__FILE__, __LINE__, "cudaMalloc of %zu bytes for the bf16 GEMM input failed: %s", bytes,
-                     cudaGetErrorString(rc));
-        st->bf16_bytes = bytes;
+    if (bytes > st->conv_bytes) {
+        /* queued GEMMs may read the old buffer */
+        int rc = op_status(be, cudaStreamSynchronize(st->stream), "matmul", "M=%d N=%d K=%d", M, N, K);
+        if (rc) return rc;
+        if (st->conv_in) CUDA_CHECK(cudaFree(st->conv_in));
+        st->conv_in = NULL;
+        st->conv_bytes = 0;
+        const cudaError_t crc = cudaMalloc(&st->conv_in, bytes);
+        if (crc != cudaSuccess) {
+            (void)cudaGetLastError();   /* an out-of-memory error is not sticky: clear it */
+            st->conv_in = NULL;
+            return ws_errorf(WS_ERR_NOMEM, "cuda matmul (M=%d N=%d K=%d) on device %d: cannot allocate %zu "
+                             "bytes to convert its input: %s", M, N, K, be->device, bytes,
+                             cudaGetErrorString(crc));
+        }
+        st->conv_bytes = bytes;
     }
-    return st->bf16_in;
+    *out = st->conv_in;
+    return WS_OK;
 }
 
-static void cuda_op_matmul(ws_backend *be, float *out, const float *in, const void *w, ws_dtype wdt,
-                           const float *bias, int M, int N, int K) {
+/* The product runs in the weights' dtype: an input of the other dtype is converted first. */
+static int cuda_op_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt, const void *w,
+                          ws_dtype wdt, const float *bias, ws_epilogue epi, int M, int N, int K) {
     cuda_state *st = state(be);
     const void *a = in;
-    if (wdt == WS_DTYPE_BF16) {
+    if (idt != wdt) {
         const size_t n = (size_t)M * K;
-        uint16_t *x = bf16_scratch(be, n * sizeof(uint16_t));
-        CUDA_CHECK(cuda_f32_to_bf16(x, in, n, st->stream));
+        void *x;
+        int rc = conv_scratch(be, n * ws_dtype_size(wdt), M, N, K, &x);
+        if (rc) return rc;
+        if ((rc = op_status(be, cuda_convert(x, wdt, in, idt, n, st->stream), "matmul input conversion",
+                            "M=%d K=%d, %s to %s", M, K, ws_dtype_name(idt), ws_dtype_name(wdt))))
+            return rc;
         a = x;
     }
-    cuda_gemm_run(st->gemm, out, a, w, wdt, bias, M, N, K, st->stream);
-    op_done(be, "matmul");
+    int rc = cuda_gemm_run(st->gemm, out, odt, a, w, wdt, bias, epi, M, N, K, st->stream);
+    if (rc) return rc;
+    return op_status(be, cudaSuccess, "matmul", "M=%d N=%d K=%d", M, N, K);
 }
 
-static void cuda_op_layernorm(ws_backend *be, float *out, const float *in, const float *w, const float *b,
-                              int M, int C, float eps) {
-    CUDA_CHECK(cuda_layernorm(out, in, w, b, M, C, eps, state(be)->stream));
-    op_done(be, "layernorm");
+static int cuda_op_layernorm(ws_backend *be, void *out, ws_dtype odt, const float *in, const float *w,
+                             const float *b, int M, int C, float eps) {
+    return op_status(be, cuda_layernorm(out, odt, in, w, b, M, C, eps, state(be)->stream), "layernorm",
+                     "M=%d C=%d, out %s", M, C, ws_dtype_name(odt));
 }
 
-static void cuda_op_gelu(ws_backend *be, float *x, size_t n) {
-    CUDA_CHECK(cuda_gelu(x, n, state(be)->stream));
-    op_done(be, "gelu");
+static int cuda_op_residual_layernorm(ws_backend *be, float *x, const void *y, ws_dtype ydt, const float *bias,
+                                      const float *gamma, void *xn, ws_dtype odt, const float *ln_w,
+                                      const float *ln_b, int M, int C, float eps) {
+    return op_status(be,
+                     cuda_residual_layernorm(x, y, ydt, bias, gamma, xn, odt, ln_w, ln_b, M, C, eps,
+                                             state(be)->stream),
+                     "residual_layernorm", "M=%d C=%d, y %s, out %s", M, C, ws_dtype_name(ydt),
+                     ws_dtype_name(odt));
 }
 
-static void cuda_op_swiglu(ws_backend *be, float *out, const float *in, int M, int H) {
-    CUDA_CHECK(cuda_swiglu(out, in, M, H, state(be)->stream));
-    op_done(be, "swiglu");
+static int cuda_op_swiglu(ws_backend *be, void *out, const void *in, ws_dtype dt, int M, int H) {
+    return op_status(be, cuda_swiglu(out, in, dt, M, H, state(be)->stream), "swiglu", "M=%d H=%d, %s", M, H,
+                     ws_dtype_name(dt));
 }
 
-static void cuda_op_residual(ws_backend *be, float *x, const float *y, const float *bias, const float *gamma,
-                             int M, int C) {
-    CUDA_CHECK(cuda_residual(x, y, bias, gamma, M, C, state(be)->stream));
-    op_done(be, "residual");
+static int cuda_op_im2col(ws_backend *be, void *cols, ws_dtype dt, const float *pixels, int B, int R, int P) {
+    return op_status(be, cuda_im2col(cols, dt, pixels, B, R, P, state(be)->stream), "im2col",
+                     "B=%d R=%d P=%d, %s", B, R, P, ws_dtype_name(dt));
 }
 
-static void cuda_op_im2col(ws_backend *be, float *cols, const float *pixels, int B, int R, int P) {
-    CUDA_CHECK(cuda_im2col(cols, pixels, B, R, P, state(be)->stream));
-    op_done(be, "im2col");
+static int cuda_op_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
+                          const float *pos, int B, int nreg, int g2, int C) {
+    return op_status(be, cuda_tokens(x, patches, cls, reg, pos, B, nreg, g2, C, state(be)->stream), "tokens",
+                     "B=%d nreg=%d g2=%d C=%d", B, nreg, g2, C);
 }
 
-static void cuda_op_tokens(ws_backend *be, float *x, const float *patches, const float *cls, const float *reg,
-                           const float *pos, int B, int nreg, int g2, int C) {
-    CUDA_CHECK(cuda_tokens(x, patches, cls, reg, pos, B, nreg, g2, C, state(be)->stream));
-    op_done(be, "tokens");
+static int cuda_op_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
+                             int hs, int round_bf16) {
+    return op_status(be, cuda_attention(out, qkv, dt, B, N, NH, hs, round_bf16, state(be)->stream),
+                     "attention", "B=%d N=%d NH=%d hs=%d, %s", B, N, NH, hs, ws_dtype_name(dt));
 }
 
-static void cuda_op_attention(ws_backend *be, float *out, const float *qkv, int B, int N, int NH, int hs,
-                              int round_bf16) {
-    CUDA_CHECK(cuda_attention(out, qkv, B, N, NH, hs, round_bf16, state(be)->stream));
-    op_done(be, "attention");
-}
-
-static void cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C) {
-    CUDA_CHECK(cuda_token_mean(out, x, B, N, first, C, state(be)->stream));
-    op_done(be, "token_mean");
+static int cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C) {
+    return op_status(be, cuda_token_mean(out, x, B, N, first, C, state(be)->stream), "token_mean",
+                     "B=%d N=%d first=%d C=%d", B, N, first, C);
 }
 
 static void *cuda_host_alloc(ws_backend *be, size_t bytes) {
@@ -195,6 +219,12 @@ static int cuda_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) 
     return WS_OK;
 }
 
+/* bf16 activations between ops for bf16 weights: the GEMMs read and write them directly. */
+static ws_dtype cuda_activation_dtype(ws_backend *be, ws_dtype wdt) {
+    (void)be;
+    return wdt == WS_DTYPE_BF16 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+}
+
 static const ws_backend_ops cuda_ops = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -211,11 +241,11 @@ static const ws_backend_ops cuda_ops = {
     .stream = cuda_stream,
     .scratch_bytes = cuda_scratch_bytes,
     .gemm_select = cuda_gemm_select,
+    .activation_dtype = cuda_activation_dtype,
     .matmul = cuda_op_matmul,
     .layernorm = cuda_op_layernorm,
-    .gelu = cuda_op_gelu,
+    .residual_layernorm = cuda_op_residual_layernorm,
     .swiglu = cuda_op_swiglu,
-    .residual = cuda_op_residual,
     .im2col = cuda_op_im2col,
     .tokens = cuda_op_tokens,
     .attention = cuda_op_attention,
