@@ -1,5 +1,5 @@
-/* Name maps: tables from checkpoint tensor names to weight fields (model/weights.h), one table
- * per checkpoint layout. The model loader walks the chosen table: every checkpoint tensor must
+/* Name maps: tables from checkpoint tensor names to weight fields (common/weight_fields.h), one
+ * table per checkpoint layout. The model loader walks the chosen table: every checkpoint tensor must
  * match an entry or an ignore pattern (else it is reported as unknown), every entry must be
  * matched for every layer when the architecture has its field (else it is reported as missing,
  * with the name and shape expected), and every matched tensor's shape must be exactly the
@@ -32,7 +32,7 @@
 
 #include "loaders/checkpoint.h"
 #include "common/arch.h"
-#include "model/weights.h"
+#include "common/weight_fields.h"
 
 typedef struct {
     const char *pattern;
