@@ -5,7 +5,7 @@
  * a bf16 output may differ from the reference by one bf16 rounding. Prints the max abs and
  * relative error per case. Also: ops return WS_ERR_NOMEM with a message naming the op and shape,
  * never abort, when their scratch memory cannot be had (shapes whose scratch exceeds any
- * address space; the inputs are never read). */
+ * address space; the inputs are never read); and the activation dtype the backend chooses. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -168,6 +168,31 @@ START_TEST(residual_layernorm_against_reference) {
 }
 END_TEST
 
+/* The activation dtype: f32 on the widened (OpenBLAS) bf16 path, bf16 when WEBSSL_ACTIVATIONS
+ * forces it (for bf16 weights only), and an error naming a bad value. */
+START_TEST(activation_dtype_choice) {
+    char desc[320];
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", "openblas", 1), 0);
+    const char *const forced[] = {NULL, "bf16", "f32"};
+    const ws_dtype want[] = {WS_DTYPE_F32, WS_DTYPE_BF16, WS_DTYPE_F32};
+    for (int i = 0; i < 3; i++) {
+        if (forced[i]) ck_assert_int_eq(setenv("WEBSSL_ACTIVATIONS", forced[i], 1), 0);
+        else unsetenv("WEBSSL_ACTIVATIONS");
+        ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc), WS_OK);
+        ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+        printf("WEBSSL_ACTIVATIONS=%s: %s\n", forced[i] ? forced[i] : "(unset)", desc);
+        ck_assert_int_eq(be->ops->activation_dtype(be, WS_DTYPE_BF16), want[i]);
+        ck_assert_int_eq(be->ops->activation_dtype(be, WS_DTYPE_F32), WS_DTYPE_F32);
+    }
+    ck_assert_int_eq(setenv("WEBSSL_ACTIVATIONS", "f16", 1), 0);
+    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc), WS_ERR_ARG);
+    printf("bad value: %s\n", ws_error_message());
+    ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_ACTIVATIONS='f16'"));
+    unsetenv("WEBSSL_ACTIVATIONS");
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
 /* The error of an op that could not get its scratch: WS_ERR_NOMEM, naming the op. */
 static void check_nomem(int rc, const char *op) {
     printf("%s: %s\n", op, ws_error_message());
@@ -207,6 +232,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, matmul_dtypes_and_epilogue);
     tcase_add_test(tc, residual_layernorm_against_reference);
+    tcase_add_test(tc, activation_dtype_choice);
     tcase_add_test(tc, scratch_out_of_memory_is_an_error);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);

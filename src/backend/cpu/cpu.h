@@ -24,7 +24,8 @@ typedef struct cpu_onednn cpu_onednn;
 
 typedef struct {
     cpu_gemm_fn gemm[2];   /* by weights dtype: [0] f32, [1] bf16; set by cpu_gemm_select */
-    int native_bf16;       /* 1 when gemm[1] multiplies bf16 natively (activations stay bf16) */
+    int bf16_activations;  /* bf16 compute keeps activations in bf16: gemm[1] multiplies bf16
+                            * natively, or WEBSSL_ACTIVATIONS=bf16 (set by cpu_gemm_select) */
     cpu_onednn *onednn;    /* oneDNN engine, stream and packed weights; NULL until a oneDNN path is chosen */
     float *scratch;        /* grows on demand; used by one op at a time (ops are not reentrant) */
     size_t scratch_bytes;

@@ -6,7 +6,10 @@
  *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat on the CPUs measured
  *             (docs/performance.md); bf16: oneDNN where the CPU has native bf16, else widened.
  * A path the build or the CPU cannot run is an error naming the path and what is missing, never
- * a silent fallback. The activation dtype follows from the choice (cpu_activation_dtype). */
+ * a silent fallback. The activation dtype of bf16 compute follows from the choice: bf16 only on a
+ * native bf16 path. WEBSSL_ACTIVATIONS=bf16 forces bf16 activations on any path (slower without
+ * native bf16, but the numerics of the native and CUDA paths, so tests run them on any machine);
+ * f32 forces f32; auto (default, or unset) chooses. */
 #include "backend/cpu/cpu.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -27,6 +30,17 @@ static int forced_path(gemm_path *out) {
     return WS_OK;
 }
 
+/* WEBSSL_ACTIVATIONS: *out = -1 (auto), 0 (f32) or 1 (bf16). */
+static int forced_activations(int *out) {
+    const char *v = getenv("WEBSSL_ACTIVATIONS");
+    *out = -1;
+    if (!v || !*v || !strcmp(v, "auto")) return WS_OK;
+    if (!strcmp(v, "f32")) *out = 0;
+    else if (!strcmp(v, "bf16")) *out = 1;
+    else return ws_errorf(WS_ERR_ARG, "WEBSSL_ACTIVATIONS='%s': expected auto, f32 or bf16", v);
+    return WS_OK;
+}
+
 int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     cpu_state *st = be->impl;
     const int bf16 = wdt == WS_DTYPE_BF16;
@@ -34,8 +48,8 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
         return ws_errorf(WS_ERR_UNSUPPORTED, "cpu GEMM: weights dtype %s (expected f32 or bf16)",
                          ws_dtype_name(wdt));
     gemm_path path;
-    int rc = forced_path(&path);
-    if (rc) return rc;
+    int rc = forced_path(&path), act;
+    if (rc || (rc = forced_activations(&act))) return rc;
     char cpu[128];
     cpu_features_describe(cpu, sizeof cpu);
 #ifdef WEBSSL_HAVE_DNNL
@@ -50,9 +64,10 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     }
     if (path == PATH_ONEDNN) {
         st->gemm[bf16] = bf16 ? cpu_gemm_onednn_bf16 : cpu_gemm_onednn_f32;
-        if (bf16) st->native_bf16 = cpu_onednn_native_bf16();
-        snprintf(desc, n, "gemm onednn %s%s (%s); cpu %s", ws_dtype_name(wdt),
-                 bf16 ? (cpu_onednn_native_bf16() ? " native" : " emulated") : "", impl, cpu);
+        if (bf16) st->bf16_activations = act >= 0 ? act : cpu_onednn_native_bf16();
+        snprintf(desc, n, "gemm onednn %s%s (%s)%s; cpu %s", ws_dtype_name(wdt),
+                 bf16 ? (cpu_onednn_native_bf16() ? " native" : " emulated") : "", impl,
+                 bf16 && st->bf16_activations ? ", bf16 activations" : "", cpu);
         return WS_OK;
     }
 #else
@@ -61,16 +76,15 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
                          "(install libdnnl-dev and build again)");
 #endif
     st->gemm[bf16] = bf16 ? cpu_gemm_openblas_bf16 : cpu_gemm_openblas_f32;
-    if (bf16) st->native_bf16 = 0;
-    snprintf(desc, n, "gemm openblas %s; cpu %s", bf16 ? "bf16 widened to f32" : "f32", cpu);
+    if (bf16) st->bf16_activations = act > 0;
+    snprintf(desc, n, "gemm openblas %s%s; cpu %s", bf16 ? "bf16 widened to f32" : "f32",
+             bf16 && st->bf16_activations ? ", bf16 activations" : "", cpu);
     return WS_OK;
 }
 
-/* bf16 activations only where the bf16 path multiplies bf16 natively: sgemm needs f32 inputs, and
- * widening stored bf16 activations would cost more than it saves. */
 ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt) {
     const cpu_state *st = be->impl;
-    return wdt == WS_DTYPE_BF16 && st->native_bf16 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+    return wdt == WS_DTYPE_BF16 && st->bf16_activations ? WS_DTYPE_BF16 : WS_DTYPE_F32;
 }
 
 void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes) {
