@@ -18,10 +18,12 @@
  *     LayerNorm's output (the features a user stores).
  *   - GEMM weights `w` are [N, K] (PyTorch nn.Linear layout: out_features x in_features) in the
  *     weights dtype `wdt` (f32, or bf16).
- *   - bf16 semantics follow torch.autocast: when `idt` or `wdt` is bf16, GEMM inputs and weights
- *     are rounded to bf16, products accumulated in f32, and the result rounded once when it is
- *     stored as bf16; attention rounds q, k, v and the probabilities to bf16 when `round_bf16` is
- *     set. Elementwise ops read their inputs in their dtype and compute in f32.
+ *   - bf16 semantics follow torch.autocast: a GEMM multiplies in its weights' dtype; for bf16
+ *     weights its input is rounded to bf16 (a bf16 input already is), products are accumulated in
+ *     f32, and the result is rounded once when it is stored as bf16 (a bf16 input with f32
+ *     weights is widened: an f32 product, which the model never asks for). Attention rounds q, k,
+ *     v and the probabilities to bf16 when `round_bf16` is set. Elementwise ops read their inputs
+ *     in their dtype and compute in f32.
  * Besides the ops, the table holds what the driver and the communicators need from a device:
  * host buffers the device copies from at full speed, asynchronous uploads, the device's identity,
  * the queue ops run on and the scratch memory the ops hold (for the memory check); backend_device_count and backend_memory_info ask about devices before
@@ -79,7 +81,7 @@ typedef struct {
      * above); asked once by the model at load, after gemm_select. CUDA: bf16 when wdt is bf16,
      * else f32. CPU: bf16 only when the chosen bf16 GEMM path multiplies bf16 natively (oneDNN on
      * AVX512_BF16 / AMX), else f32 (sgemm needs f32 inputs: widening stored bf16 activations
-     * would cost more than it saves). */
+     * would cost more than it saves; WEBSSL_ACTIVATIONS forces it, backend/cpu/gemm_path.c). */
     ws_dtype (*activation_dtype)(ws_backend *be, ws_dtype wdt);
     /* out[M,N] = epi(in[M,K] . w[N,K]^T + bias[N]); bias may be NULL. GELU: the exact erf form
      * on CPU and on CUDA with f32 out; CUDA with bf16 out uses cuBLASLt's GELU_BIAS epilogue, the

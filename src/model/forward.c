@@ -99,13 +99,13 @@ int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features
         OP(op->matmul(be, m->branch, bdt, hid, adt, (const char *)w->fc2_w + fc2_w * el, wdt, NULL,
                       WS_EPILOGUE_NONE, M, C, Hl));
         if ((rc = comm_allreduce_sum(m->comm, m->branch, (size_t)M * C, bdt))) return rc;
-        /* x += ls2 * (branch + fc2_b); then the next block's layernorm1 into xn, or after the last
-         * block the final LayerNorm, in place in x (f32: the features) */
+        /* x += ls2 * (branch + fc2_b); then xn = the next block's layernorm1(x), or after the last
+         * block x = the final LayerNorm(x), in place (f32: the features) */
         const int last = l == L - 1;
+        const float *ln_w = last ? w->lnf_w : w->ln1_w + lc + C, *ln_b = last ? w->lnf_b : w->ln1_b + lc + C;
         OP(op->residual_layernorm(be, m->x, m->branch, bdt, w->fc2_b ? w->fc2_b + lc : NULL,
                                   w->ls2 ? w->ls2 + lc : NULL, last ? (void *)m->x : m->xn,
-                                  last ? WS_DTYPE_F32 : adt, last ? w->lnf_w : w->ln1_w + lc + C,
-                                  last ? w->lnf_b : w->ln1_b + lc + C, M, C, eps));
+                                  last ? WS_DTYPE_F32 : adt, ln_w, ln_b, M, C, eps));
     }
 
     /* outputs: the features are in x */

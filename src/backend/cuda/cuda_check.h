@@ -1,9 +1,9 @@
 /* Checks on CUDA runtime and cuBLAS(Lt) calls (NCCL_CHECK lives in comm/nccl.c), in two flavours:
- *   CUDA_CHECK / CUBLAS_CHECK: for calls in the middle of a run (kernels, copies,
- *     GEMMs, all-reduces). A failure there leaves the device in no state to continue: the rank
- *     logs the failing call with file and line and stops every rank through ws_fatal (MPI_Abort),
- *     so no rank hangs and no shard is renamed to its final name (the writer renames only after a
- *     complete shard).
+ *   CUDA_CHECK / CUBLAS_CHECK: for calls in the middle of a run outside the ops (copies, frees,
+ *     waits; the backend's ops return WS_ERR_DEVICE instead, backend_cuda.c). A failure there
+ *     leaves the device in no state to continue: the rank logs the failing call with file and line
+ *     and stops every rank through ws_fatal (MPI_Abort), so no rank hangs and no shard is renamed
+ *     to its final name (the writer renames only after a complete shard).
  *   CUDA_TRY / CUBLAS_TRY: for setup (device choice, allocation of the model, handle creation),
  *     where the caller can still report and stop cleanly: record the failing call with ws_errorf
  *     and return WS_ERR_DEVICE from the enclosing function. */
