@@ -4,9 +4,11 @@
  *             bf16 (rounded once, from the f32 result of the epilogue);
  *   wdt f32:  in, w and out f32, CUBLAS_COMPUTE_32F without TF32 (the f32 reference path).
  * `in` must already have dtype wdt: the backend converts an input of the other dtype first
- * (cuda_convert); this function never converts. The bias stays f32 (the weights' dtype for
- * biases) whatever odt is: cuBLASLt is told so through CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, since
- * its default bias type is D's.
+ * (cuda_convert); this function never converts it. The bias is f32 (the weights keep biases in
+ * f32); cuBLASLt's epilogue takes a bias of D's dtype (CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE: the
+ * output's type, save for integer and fp8 kernels), so with bf16 out the bias is first rounded to
+ * bf16 into a scratch vector beside the workspace (N at most 65536), as torch.autocast rounds it;
+ * with f32 out it is used as it is.
  * Epilogues (backend/epilogue.h), always in the GEMM when odt is bf16:
  *   WS_EPILOGUE_NONE: cuBLASLt BIAS (DEFAULT without bias);
  *   WS_EPILOGUE_GELU: with bf16 out, cuBLASLt GELU_BIAS (GELU without bias), whose GELU is the

@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-enum { GEMM_PLANS = 64 };
+enum { GEMM_PLANS = 64, GEMM_BIAS_MAX = 1 << 16 };
 static const size_t GEMM_WORKSPACE = (size_t)32 << 20;   /* what cuBLAS suggests for Hopper */
 
 /* What a plan is chosen for. */
@@ -28,7 +28,8 @@ typedef struct {
 
 struct cuda_gemm {
     cublasLtHandle_t lt;
-    void *workspace;
+    void *workspace;         /* GEMM_WORKSPACE bytes for cuBLASLt, then bias_bf16 */
+    uint16_t *bias_bf16;     /* [GEMM_BIAS_MAX]: the bias of the running GEMM rounded to bf16 */
     gemm_plan plans[GEMM_PLANS];
     int nplans, next_evict;
 };
@@ -42,13 +43,14 @@ int cuda_gemm_create(cuda_gemm **out) {
         free(g);
         return ws_errorf(WS_ERR_DEVICE, "cublasLtCreate failed: %s", cublasGetStatusString(st));
     }
-    cudaError_t ce = cudaMalloc(&g->workspace, GEMM_WORKSPACE);
+    cudaError_t ce = cudaMalloc(&g->workspace, GEMM_WORKSPACE + GEMM_BIAS_MAX * sizeof(uint16_t));
     if (ce != cudaSuccess) {
         cublasLtDestroy(g->lt);
         free(g);
         return ws_errorf(WS_ERR_DEVICE, "cudaMalloc of the %zu MiB cuBLASLt workspace failed: %s",
                          GEMM_WORKSPACE >> 20, cudaGetErrorString(ce));
     }
+    g->bias_bf16 = (uint16_t *)((char *)g->workspace + GEMM_WORKSPACE);
     *out = g;
     return WS_OK;
 }
@@ -96,11 +98,11 @@ static const char *epilogue_name(cublasLtEpilogue_t e) {
 
 static cudaDataType_t cuda_type(ws_dtype dt) { return dt == WS_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
 
-/* Descriptors for key k and the heuristic's best algorithm, into *p. The bias pointer is set
- * before the heuristic query, which reads its alignment. */
-static int plan_make(cuda_gemm *g, gemm_plan *p, const gemm_key *k, const float *bias) {
+/* Descriptors for key k and the heuristic's best algorithm, into *p. The bias (of D's dtype, as
+ * cuBLASLt wants it) is set before the heuristic query, which reads its alignment. */
+static int plan_make(cuda_gemm *g, gemm_plan *p, const gemm_key *k, const void *bias) {
     const cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
-    const cudaDataType_t bias_type = CUDA_R_32F;
+    const cudaDataType_t bias_type = cuda_type(k->odt);
     const uint64_t M = (uint64_t)k->M, N = (uint64_t)k->N, K = (uint64_t)k->K;
     cublasLtMatmulPreference_t pref = NULL;
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
@@ -149,7 +151,7 @@ static int key_eq(const gemm_key *a, const gemm_key *b) {
 }
 
 /* The cached plan for k, made on first use. */
-static int plan_get(cuda_gemm *g, const gemm_key *k, const float *bias, gemm_plan **out) {
+static int plan_get(cuda_gemm *g, const gemm_key *k, const void *bias, gemm_plan **out) {
     for (int i = 0; i < g->nplans; i++)
         if (key_eq(&g->plans[i].key, k)) {
             *out = &g->plans[i];
@@ -183,18 +185,26 @@ int cuda_gemm_run(cuda_gemm *g, void *out, ws_dtype odt, const void *in, const v
     gemm_key k = {.M = M, .N = N, .K = K, .wdt = wdt, .odt = odt};
     k.epi = gelu_in ? (bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU)
                     : (bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
-    const void *ptrs[] = {w, in, out, bias};
+    /* The epilogue's bias has D's dtype: with bf16 out, a bf16 copy (torch.autocast rounds it so). */
+    const void *lt_bias = bias;
+    if (bias && odt == WS_DTYPE_BF16) {
+        if (N > GEMM_BIAS_MAX) return GEMM_ERROR(&k, "bias wider than %d", GEMM_BIAS_MAX);
+        const cudaError_t ce = cuda_convert(g->bias_bf16, WS_DTYPE_BF16, bias, WS_DTYPE_F32, (size_t)N, stream);
+        if (ce != cudaSuccess) return GEMM_ERROR(&k, "rounding the bias to bf16 failed: %s", cudaGetErrorString(ce));
+        lt_bias = g->bias_bf16;
+    }
+    const void *ptrs[] = {w, in, out, lt_bias};
     k.align = 256;
     for (int i = 0; i < 4; i++) {
         const uint32_t a = ptrs[i] ? pointer_alignment(ptrs[i]) : 256;
         k.align = a < k.align ? a : k.align;
     }
     gemm_plan *p;
-    int rc = plan_get(g, &k, bias, &p);
+    int rc = plan_get(g, &k, lt_bias, &p);
     if (rc != WS_OK) return rc;
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
-    if (bias)
-        st = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+    if (lt_bias)
+        st = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &lt_bias, sizeof lt_bias);
     const float one = 1.0f, zero = 0.0f;
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmul(g->lt, p->desc, &one, w, p->a, in, p->b, &zero, out, p->d, out, p->d, &p->algo,
