@@ -156,6 +156,16 @@ START_TEST(test_layernorm) {
         }
         free(x), free(w), free(b);
     }
+    /* Rows the kernel cannot hold are refused without a launch: C not a multiple of 4, C beyond
+     * 16384, xn = x with a bf16 output, a dtype other than f32 and bf16. */
+    float *buf = gpu_random(2 * 16388, 1.0f, &seed), *p = gpu_random(16388, 1.0f, &seed);
+    ck_assert_int_eq(cuda_layernorm(buf, WS_DTYPE_F32, buf, p, p, 2, 202, 1e-6f, NULL), cudaErrorInvalidValue);
+    ck_assert_int_eq(cuda_layernorm(buf, WS_DTYPE_F32, buf, p, p, 2, 16388, 1e-6f, NULL), cudaErrorInvalidValue);
+    ck_assert_int_eq(cuda_layernorm(buf, WS_DTYPE_F16, buf, p, p, 2, 200, 1e-6f, NULL), cudaErrorInvalidValue);
+    ck_assert_int_eq(cuda_residual_layernorm(buf, p, WS_DTYPE_F32, NULL, NULL, buf, WS_DTYPE_BF16, p, p, 2, 200,
+                                             1e-6f, NULL),
+                     cudaErrorInvalidValue);
+    free(buf), free(p);
 }
 END_TEST
 
