@@ -5,7 +5,8 @@
  * take the mean and the biased variance in f32 by two passes over the registers (block sums:
  * warp shuffles, then one partial per warp in shared memory) and write the normalised row in the
  * output dtype. Memory bound: LayerNorm reads 4 and writes 2 or 4 bytes per element; the fused
- * form reads 4 + (2 or 4) and writes 4 + (2 or 4), against twice that for the two ops apart. */
+ * form reads x and y (4 + 2 or 4) and writes x and xn (4 + 2 or 4), one read of x and one launch
+ * fewer than the residual update and the LayerNorm apart. */
 #include "backend/cuda/cuda_elem.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_ptx.h"
