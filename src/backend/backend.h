@@ -34,12 +34,10 @@
 
 #include <stddef.h>
 
+#include "backend/epilogue.h"
 #include "common/dtype.h"
 
 typedef struct ws_backend ws_backend;
-
-/* What the matmul op applies to its product (plus bias) before storing it. */
-typedef enum { WS_EPILOGUE_NONE = 0, WS_EPILOGUE_GELU = 1 } ws_epilogue;
 
 typedef struct {
     const char *name;

@@ -1,11 +1,12 @@
 /* Every CUDA kernel of src/backend/cuda, run on the CPU by the kernel emulator (cuda_emu.h), against
- * its CPU twin (src/backend/cpu) on random inputs, under each thread schedule, at the tolerances of
- * tests/gpu/test_cuda_ops.c. Prints max abs and relative error per op and schedule; a mismatch
- * fails with "> tolerance", a failed launch (deadlock, divergent barrier or warp operation) with
- * the emulator's reason. One test case per kernel family, so that CK_RUN_CASE picks one (the
- * planted-defect tests in CMakeLists.txt do). */
+ * its CPU twin (src/backend/cpu) on random inputs, in f32 and bf16, under each thread schedule.
+ * Prints max abs and relative error per op, dtype and schedule; a mismatch fails with
+ * "> tolerance", a failed launch (deadlock, divergent barrier or warp operation) with the
+ * emulator's reason. Tolerances: f32 outputs as tests/gpu/test_cuda_ops.c; bf16 outputs within one
+ * bf16 ulp of the twin's f32 result rounded to bf16 (max abs error at most 2^-8 of max |ref|);
+ * pure data movement (im2col, convert) exact. One test case per kernel family, so that
+ * CK_RUN_CASE picks one (the planted-defect tests in CMakeLists.txt do). */
 #include <check.h>
-#include <math.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -22,6 +23,50 @@ static uint64_t seed = 0x9e3779b97f4a7c15ull;
 static void setup(void) { ck_assert_int_eq(backend_cpu_create(1, &cpu), WS_OK); }
 static void teardown(void) { backend_free(cpu); }
 
+static const ws_dtype DTYPES[] = {WS_DTYPE_F32, WS_DTYPE_BF16};
+static const double BF16_TOL = 1.0 / 256;   /* one bf16 ulp, relative: 2^-8 */
+
+/* n elements of dtype dt widened to a new f32 array. */
+static float *widened(const void *x, ws_dtype dt, size_t n) {
+    float *f = malloc(n * sizeof(float));
+    ws_convert_to_f32(f, x, dt, n);
+    return f;
+}
+
+/* CPU twins of the kernels: the CPU ops of backend.h (an op's failure fails the test). */
+static void twin_ok(const char *op, int rc) { ck_assert_msg(rc == WS_OK, "CPU %s: %s", op, ws_error_message()); }
+
+static void twin_layernorm(void *out, ws_dtype odt, const float *in, const float *w, const float *b, int M, int C,
+                           float eps) {
+    twin_ok("layernorm", cpu->ops->layernorm(cpu, out, odt, in, w, b, M, C, eps));
+}
+
+static void twin_residual_layernorm(float *x, const void *y, ws_dtype ydt, const float *bias, const float *gamma,
+                                    void *xn, ws_dtype odt, const float *ln_w, const float *ln_b, int M, int C,
+                                    float eps) {
+    twin_ok("residual_layernorm",
+            cpu->ops->residual_layernorm(cpu, x, y, ydt, bias, gamma, xn, odt, ln_w, ln_b, M, C, eps));
+}
+
+static void twin_swiglu(void *out, const void *in, ws_dtype dt, int M, int H) {
+    twin_ok("swiglu", cpu->ops->swiglu(cpu, out, in, dt, M, H));
+}
+
+/* GELU has no CPU op of its own: it is the matmul epilogue, so the twin is a product with the
+ * 1 x 1 identity weight and the GELU epilogue. */
+static void twin_gelu(void *x, ws_dtype dt, size_t n) {
+    const float one = 1.0f;
+    void *out = malloc(n * ws_dtype_size(dt));
+    twin_ok("matmul (gelu)", cpu->ops->matmul(cpu, out, dt, x, dt, &one, WS_DTYPE_F32, NULL, WS_EPILOGUE_GELU,
+                                               (int)n, 1, 1));
+    memcpy(x, out, n * ws_dtype_size(dt));
+    free(out);
+}
+
+static void twin_im2col(void *cols, ws_dtype dt, const float *pixels, int B, int R, int P) {
+    twin_ok("im2col", cpu->ops->im2col(cpu, cols, dt, pixels, B, R, P));
+}
+
 /* The launcher's status must be success; otherwise the emulator says why. */
 static void check_launch(const char *what, cudaError_t rc) {
     ck_assert_msg(rc == cudaSuccess, "%s: launch failed (%d): %s", what, (int)rc, emu_last_failure());
@@ -35,90 +80,215 @@ static void check_close(const char *what, emu_schedule s, const float *ref, cons
     ck_assert_msg(d.rel <= tol, "%s: rel err %.3e > tolerance %.1e", name, d.rel, tol);
 }
 
+/* check_close for outputs of dtype dt (ref from the twin, in dt too): tol_f32 or tol_bf16. */
+static void check_dt(const char *what, emu_schedule s, ws_dtype dt, const void *ref, const void *got, size_t n,
+                     size_t rows, double tol_f32, double tol_bf16) {
+    float *r = widened(ref, dt, n), *g = widened(got, dt, n);
+    char name[160];
+    snprintf(name, sizeof name, "%s -> %s", what, ws_dtype_name(dt));
+    check_close(name, s, r, g, n, rows, dt == WS_DTYPE_BF16 ? tol_bf16 : tol_f32);
+    free(r), free(g);
+}
+
 /* Runs the enclosed block once per schedule, with `s` naming it. */
 #define FOR_EACH_SCHEDULE(s) \
     for (emu_schedule s = EMU_SCHEDULE_FORWARD; s < EMU_SCHEDULES; s = (emu_schedule)(s + 1)) \
         if (emu_set_schedule(s, 0x5eed + (uint64_t)s), 1)
 
-static float *copy_of(const float *x, size_t n) {
-    float *y = malloc(n * sizeof(float));
-    memcpy(y, x, n * sizeof(float));
+static void *copy_of(const void *x, size_t bytes) {
+    void *y = malloc(bytes);
+    memcpy(y, x, bytes);
     return y;
 }
 
+/* n uniform values in [-scale, scale) in dtype dt (bf16: rounded). */
+static void *random_dt(size_t n, float scale, ws_dtype dt) {
+    float *f = gpu_random(n, scale, &seed);
+    void *x = malloc(n * ws_dtype_size(dt));
+    ws_convert_from_f32(x, dt, f, n);
+    free(f);
+    return x;
+}
+
+/* A buffer of n elements of dtype dt filled with NaN, so that every output must be written. */
+static void *nan_dt(size_t n, ws_dtype dt) {
+    void *x = malloc(n * ws_dtype_size(dt));
+    memset(x, 0xff, n * ws_dtype_size(dt));
+    return x;
+}
+
+/* Rows of C = 200 (one warp: 50 groups of 4 channels, lanes with one group fewer), 1000 (two warps,
+ * so the block sums cross warps) and 4096 (eight warps, four groups per thread). */
+static const struct {
+    int M, C;
+} LN_SHAPES[] = {{37, 200}, {9, 1000}, {3, 4096}};
+
 START_TEST(test_layernorm) {
-    const int M = 37, C = 200;   /* C not a multiple of 32: lanes with one element fewer */
-    float *x = gpu_random((size_t)M * C, 3.0f, &seed), *w = gpu_random(C, 1.0f, &seed), *b = gpu_random(C, 1.0f, &seed);
-    for (int i = 0; i < M * C; i++) x[i] += 1.0f;
-    float *ref = malloc((size_t)M * C * sizeof(float));
-    cpu->ops->layernorm(cpu, ref, WS_DTYPE_F32, x, w, b, M, C, 1e-6f);
-    FOR_EACH_SCHEDULE(s) {
-        float *got = copy_of(x, (size_t)M * C);
-        check_launch("layernorm", cuda_layernorm(got, got, w, b, M, C, 1e-6f, NULL));   /* in place */
-        check_close("layernorm M=37 C=200", s, ref, got, (size_t)M * C, M, 1e-5);
-        free(got);
+    for (size_t sh = 0; sh < sizeof LN_SHAPES / sizeof LN_SHAPES[0]; sh++) {
+        const int M = LN_SHAPES[sh].M, C = LN_SHAPES[sh].C;
+        const size_t n = (size_t)M * C;
+        float *x = gpu_random(n, 3.0f, &seed), *w = gpu_random(C, 1.0f, &seed), *b = gpu_random(C, 1.0f, &seed);
+        for (size_t i = 0; i < n; i++) x[i] += 1.0f;
+        char name[96];
+        for (int d = 0; d < 2; d++) {
+            const ws_dtype odt = DTYPES[d];
+            void *ref = malloc(n * ws_dtype_size(odt));
+            twin_layernorm(ref, odt, x, w, b, M, C, 1e-6f);
+            snprintf(name, sizeof name, "layernorm M=%d C=%d", M, C);
+            FOR_EACH_SCHEDULE(s) {
+                /* f32 in place (out = in), bf16 into its own buffer */
+                float *in = copy_of(x, n * sizeof(float));
+                void *got = odt == WS_DTYPE_F32 ? (void *)in : nan_dt(n, odt);
+                check_launch(name, cuda_layernorm(got, odt, in, w, b, M, C, 1e-6f, NULL));
+                check_dt(name, s, odt, ref, got, n, M, 1e-5, BF16_TOL);
+                if (got != in) free(got);
+                free(in);
+            }
+            free(ref);
+        }
+        free(x), free(w), free(b);
     }
-    free(x), free(w), free(b), free(ref);
+    /* Rows the kernel cannot hold are refused without a launch: C not a multiple of 4, C beyond
+     * 16384, xn = x with a bf16 output, a dtype other than f32 and bf16. */
+    float *buf = gpu_random(2 * 16388, 1.0f, &seed), *p = gpu_random(16388, 1.0f, &seed);
+    ck_assert_int_eq(cuda_layernorm(buf, WS_DTYPE_F32, buf, p, p, 2, 202, 1e-6f, NULL), cudaErrorInvalidValue);
+    ck_assert_int_eq(cuda_layernorm(buf, WS_DTYPE_F32, buf, p, p, 2, 16388, 1e-6f, NULL), cudaErrorInvalidValue);
+    ck_assert_int_eq(cuda_layernorm(buf, WS_DTYPE_F16, buf, p, p, 2, 200, 1e-6f, NULL), cudaErrorInvalidValue);
+    ck_assert_int_eq(cuda_residual_layernorm(buf, p, WS_DTYPE_F32, NULL, NULL, buf, WS_DTYPE_BF16, p, p, 2, 200,
+                                             1e-6f, NULL),
+                     cudaErrorInvalidValue);
+    free(buf), free(p);
 }
 END_TEST
 
-START_TEST(test_elementwise) {
-    const int M = 13, H = 300, C = 96;
-    float *x = gpu_random((size_t)M * 2 * H, 4.0f, &seed);
-    float *ref = copy_of(x, (size_t)M * H), *ref2 = malloc((size_t)M * H * sizeof(float));
-    for (size_t i = 0; i < (size_t)M * H; i++) ref[i] = 0.5f * ref[i] * (1.0f + erff(ref[i] * 0.70710678118654752f));
-    cpu->ops->swiglu(cpu, ref2, x, WS_DTYPE_F32, M, H);
-    float *y = gpu_random((size_t)M * C, 1.0f, &seed), *bias = gpu_random(C, 1.0f, &seed), *gamma = gpu_random(C, 1.0f, &seed);
-    FOR_EACH_SCHEDULE(s) {
-        float *got = copy_of(x, (size_t)M * H);
-        check_launch("gelu", cuda_gelu(got, (size_t)M * H, NULL));
-        check_close("gelu", s, ref, got, (size_t)M * H, M, 1e-6);
-        check_launch("swiglu", cuda_swiglu(got, x, M, H, NULL));
-        check_close("swiglu", s, ref2, got, (size_t)M * H, M, 1e-6);
-        free(got);
-        for (int v = 0; v < 4; v++) {   /* bias and gamma each present or absent */
-            const float *bb = v & 1 ? bias : NULL, *gg = v & 2 ? gamma : NULL;
-            float *r = copy_of(x, (size_t)M * C), *g = copy_of(x, (size_t)M * C);
-            for (int i = 0; i < M * C; i++) {
-                const float u = y[i] + (bb ? bb[i % C] : 0.0f);
-                r[i] += gg ? gg[i % C] * u : u;
-            }
-            check_launch("residual", cuda_residual(g, y, bb, gg, M, C, NULL));
-            check_close("residual", s, r, g, (size_t)M * C, M, 1e-6);
-            free(r), free(g);
-        }
-        /* f32 -> bf16 rounding: bit-exact with the host conversion. */
-        uint16_t *hb = malloc((size_t)M * H * 2), *gb = malloc((size_t)M * H * 2);
-        ws_convert_from_f32(hb, WS_DTYPE_BF16, x, (size_t)M * H);
-        check_launch("f32_to_bf16", cuda_f32_to_bf16(gb, x, (size_t)M * H, NULL));
-        ck_assert_msg(memcmp(hb, gb, (size_t)M * H * 2) == 0, "f32_to_bf16 [%s]: differs from the host rounding",
-                      emu_schedule_name(s));
-        free(hb), free(gb);
+/* The fused residual + LayerScale + LayerNorm: every (y dtype, output dtype), bias and gamma each
+ * present or absent, and xn = x (f32 output in place of the stream). Checks x and xn. */
+START_TEST(test_residual_layernorm) {
+    for (size_t sh = 0; sh < 2; sh++) {
+        const int M = LN_SHAPES[sh].M, C = LN_SHAPES[sh].C;
+        const size_t n = (size_t)M * C;
+        float *x = gpu_random(n, 3.0f, &seed), *bias = gpu_random(C, 1.0f, &seed), *gamma = gpu_random(C, 1.0f, &seed);
+        float *w = gpu_random(C, 1.0f, &seed), *b = gpu_random(C, 1.0f, &seed);
+        for (size_t i = 0; i < n; i++) x[i] += 1.0f;
+        for (int yd = 0; yd < 2; yd++)
+            for (int od = 0; od < 3; od++)
+                for (int v = 0; v < 4; v++) {
+                    const ws_dtype ydt = DTYPES[yd], odt = DTYPES[od % 2];
+                    const int in_place = od == 2;   /* xn = x, f32 */
+                    const float *bb = v & 1 ? bias : NULL, *gg = v & 2 ? gamma : NULL;
+                    void *y = random_dt(n, 2.0f, ydt);
+                    float *xr = copy_of(x, n * sizeof(float));
+                    void *xnr = in_place ? (void *)xr : malloc(n * ws_dtype_size(odt));
+                    twin_residual_layernorm(xr, y, ydt, bb, gg, xnr, odt, w, b, M, C, 1e-6f);
+                    char name[128];
+                    snprintf(name, sizeof name, "residual_layernorm M=%d C=%d y %s%s%s%s", M, C, ws_dtype_name(ydt),
+                             bb ? " bias" : "", gg ? " gamma" : "", in_place ? " xn=x" : "");
+                    FOR_EACH_SCHEDULE(s) {
+                        float *xg = copy_of(x, n * sizeof(float));
+                        void *xng = in_place ? (void *)xg : nan_dt(n, odt);
+                        check_launch(name, cuda_residual_layernorm(xg, y, ydt, bb, gg, xng, odt, w, b, M, C, 1e-6f,
+                                                                   NULL));
+                        char xname[160];
+                        snprintf(xname, sizeof xname, "%s: x", name);
+                        if (!in_place) check_close(xname, s, xr, xg, n, M, 1e-6);
+                        snprintf(xname, sizeof xname, "%s: xn", name);
+                        check_dt(xname, s, odt, xnr, xng, n, M, 1e-5, BF16_TOL);
+                        if (!in_place) free(xng);
+                        free(xg);
+                    }
+                    if (!in_place) free(xnr);
+                    free(xr), free(y);
+                }
+        free(x), free(bias), free(gamma), free(w), free(b);
     }
-    free(x), free(ref), free(ref2), free(y), free(bias), free(gamma);
+}
+END_TEST
+
+/* GELU and SwiGLU in both dtypes, with H a multiple of 4 (4-wide accesses) and odd (scalar). */
+START_TEST(test_elementwise) {
+    const int M = 13, Hs[] = {300, 75};
+    for (int hi = 0; hi < 2; hi++)
+        for (int d = 0; d < 2; d++) {
+            const int H = Hs[hi];
+            const ws_dtype dt = DTYPES[d];
+            const size_t esz = ws_dtype_size(dt), n = (size_t)M * H;
+            void *x = random_dt((size_t)M * 2 * H, 4.0f, dt);
+            void *gref = copy_of(x, n * esz), *sref = malloc(n * esz);
+            twin_gelu(gref, dt, n);
+            twin_swiglu(sref, x, dt, M, H);
+            char gname[64], sname[64];
+            snprintf(gname, sizeof gname, "gelu n=%zu", n);
+            snprintf(sname, sizeof sname, "swiglu M=%d H=%d", M, H);
+            FOR_EACH_SCHEDULE(s) {
+                void *got = copy_of(x, n * esz);
+                check_launch(gname, cuda_gelu(got, dt, n, NULL));
+                check_dt(gname, s, dt, gref, got, n, M, 1e-6, BF16_TOL);
+                memset(got, 0xff, n * esz);
+                check_launch(sname, cuda_swiglu(got, x, dt, M, H, NULL));
+                check_dt(sname, s, dt, sref, got, n, M, 1e-6, BF16_TOL);
+                free(got);
+            }
+            free(x), free(gref), free(sref);
+        }
+}
+END_TEST
+
+/* f32 <-> bf16 (and the copies f32 -> f32, bf16 -> bf16): bit-exact with the host conversion,
+ * n a multiple of 4 (4-wide accesses) and not. */
+START_TEST(test_convert) {
+    const size_t ns[] = {1000, 1003};
+    for (int ni = 0; ni < 2; ni++)
+        for (int sd = 0; sd < 2; sd++)
+            for (int dd = 0; dd < 2; dd++) {
+                const size_t n = ns[ni];
+                const ws_dtype sdt = DTYPES[sd], ddt = DTYPES[dd];
+                void *src = random_dt(n, 3.0f, sdt), *ref = malloc(n * ws_dtype_size(ddt));
+                float *f = widened(src, sdt, n);
+                ws_convert_from_f32(ref, ddt, f, n);
+                FOR_EACH_SCHEDULE(s) {
+                    void *got = nan_dt(n, ddt);
+                    check_launch("convert", cuda_convert(got, ddt, src, sdt, n, NULL));
+                    ck_assert_msg(memcmp(ref, got, n * ws_dtype_size(ddt)) == 0,
+                                  "convert %s -> %s n=%zu [%s]: differs from the host conversion", ws_dtype_name(sdt),
+                                  ws_dtype_name(ddt), n, emu_schedule_name(s));
+                    free(got);
+                }
+                printf("convert %s -> %s n=%zu: bit-exact under every schedule\n", ws_dtype_name(sdt),
+                       ws_dtype_name(ddt), n);
+                free(src), free(ref), free(f);
+            }
 }
 END_TEST
 
 START_TEST(test_patch_tokens) {
     const int B = 2, R = 28, P = 14, g = R / P, g2 = g * g, K = 3 * P * P, C = 40, nreg = 2, N = 1 + nreg + g2;
+    const size_t ncols = (size_t)B * g2 * K;
     float *px = gpu_random((size_t)B * 3 * R * R, 1.0f, &seed);
-    float *ref = malloc((size_t)B * g2 * K * sizeof(float)), *got = malloc((size_t)B * g2 * K * sizeof(float));
-    cpu->ops->im2col(cpu, ref, WS_DTYPE_F32, px, B, R, P);
     float *patches = gpu_random((size_t)B * g2 * C, 1.0f, &seed), *cls = gpu_random(C, 1.0f, &seed);
     float *reg = gpu_random((size_t)nreg * C, 1.0f, &seed), *pos = gpu_random((size_t)(1 + g2) * C, 1.0f, &seed);
     float *tref = malloc((size_t)B * N * C * sizeof(float)), *tgot = malloc((size_t)B * N * C * sizeof(float));
     float *mref = malloc((size_t)B * C * sizeof(float)), *mgot = malloc((size_t)B * C * sizeof(float));
-    cpu->ops->tokens(cpu, tref, patches, cls, reg, pos, B, nreg, g2, C);
-    cpu->ops->token_mean(cpu, mref, tref, B, N, 1 + nreg, C);
+    twin_ok("tokens", cpu->ops->tokens(cpu, tref, patches, cls, reg, pos, B, nreg, g2, C));
+    twin_ok("token_mean", cpu->ops->token_mean(cpu, mref, tref, B, N, 1 + nreg, C));
+    for (int d = 0; d < 2; d++) {
+        const ws_dtype dt = DTYPES[d];
+        void *ref = malloc(ncols * ws_dtype_size(dt));
+        twin_im2col(ref, dt, px, B, R, P);
+        FOR_EACH_SCHEDULE(s) {
+            void *got = nan_dt(ncols, dt);
+            check_launch("im2col", cuda_im2col(got, dt, px, B, R, P, NULL));
+            check_dt("im2col", s, dt, ref, got, ncols, (size_t)B * g2, 0.0, 0.0);
+            free(got);
+        }
+        free(ref);
+    }
     FOR_EACH_SCHEDULE(s) {
-        check_launch("im2col", cuda_im2col(got, px, B, R, P, NULL));
-        check_close("im2col", s, ref, got, (size_t)B * g2 * K, (size_t)B * g2, 0.0);
         check_launch("tokens", cuda_tokens(tgot, patches, cls, reg, pos, B, nreg, g2, C, NULL));
         check_close("tokens", s, tref, tgot, (size_t)B * N * C, (size_t)B * N, 1e-6);
         check_launch("token_mean", cuda_token_mean(mgot, tref, B, N, 1 + nreg, C, NULL));
         check_close("token_mean", s, mref, mgot, (size_t)B * C, B, 1e-6);
     }
-    free(px), free(ref), free(got), free(patches), free(cls), free(reg), free(pos);
+    free(px), free(patches), free(cls), free(reg), free(pos);
     free(tref), free(tgot), free(mref), free(mgot);
 }
 END_TEST
@@ -126,7 +296,7 @@ END_TEST
 static void check_attention(int B, int N, int NH, int hs, int round_bf16, double tol) {
     const size_t Cl = (size_t)NH * hs, nq = (size_t)B * N * 3 * Cl, no = (size_t)B * N * Cl;
     float *qkv = gpu_random(nq, 2.0f, &seed), *ref = malloc(no * sizeof(float)), *got = malloc(no * sizeof(float));
-    cpu->ops->attention(cpu, ref, qkv, WS_DTYPE_F32, B, N, NH, hs, round_bf16);
+    cpu->ops->attention(cpu, ref, qkv, B, N, NH, hs, round_bf16);
     char name[96];
     snprintf(name, sizeof name, "attention %s B=%d N=%d NH=%d hs=%d", round_bf16 ? "bf16" : "f32", B, N, NH, hs);
     FOR_EACH_SCHEDULE(s) {
@@ -167,7 +337,9 @@ int main(void) {
         const TTest *test;
     } cases[] = {
         {"layernorm", test_layernorm},
+        {"residual_layernorm", test_residual_layernorm},
         {"elementwise", test_elementwise},
+        {"convert", test_convert},
         {"patch_tokens", test_patch_tokens},
         {"attention_mma", test_attention_mma},
         {"attention_simt", test_attention_simt},
