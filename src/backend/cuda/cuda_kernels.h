@@ -54,6 +54,11 @@ cudaError_t cuda_f32_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStre
 cudaError_t cuda_attention(float *out, const float *qkv, int B, int N, int NH, int hs, int round_bf16,
                            cudaStream_t stream);
 
+/* pixels[B,3,R,R] (f32) = (u8[B,R,R,3] / 255 - mean[c]) / std[c] (backend.h `normalize`; the
+ * arithmetic of common/pixel_norm.h, bit for bit). mean and std are host arrays, passed by value. */
+cudaError_t cuda_normalize(float *pixels, const uint8_t *u8, int B, int R, const float mean[3],
+                           const float std[3], cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
