@@ -1,7 +1,7 @@
 /* Sizes of the forward pass's activation buffers (see activations.h). */
 #include "model/activations.h"
 
-size_t activations_elems(const ws_arch *a, int NHl, int Hl, int B, int N, int g2, int host_memory,
+size_t activations_elems(const ws_arch *a, int NHl, int Hl, int B, int N, int g2,
                          size_t elems[ACT_COUNT]) {
     const size_t BN = (size_t)B * (size_t)N, C = (size_t)a->embed_dim, hs = C / (size_t)a->num_heads;
     const size_t Cl = (size_t)NHl * hs, H = (size_t)Hl, F = a->ffn == WS_FFN_SWIGLU ? 2 : 1;
@@ -15,8 +15,8 @@ size_t activations_elems(const ws_arch *a, int NHl, int Hl, int B, int N, int g2
     elems[ACT_HID] = BN * H;
     elems[ACT_COLS] = cols;
     elems[ACT_PATCHES] = patches * C;
-    elems[ACT_FEAT] = (size_t)B * C;
-    elems[ACT_PIX] = host_memory ? 1 : cols;
+    elems[ACT_OUT] = (size_t)B * (2 + (size_t)g2) * C;
+    elems[ACT_PIX] = patches * 3 * P * P;
     size_t total = 0;
     for (int i = 0; i < ACT_COUNT; i++) total += elems[i];
     return total;

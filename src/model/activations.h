@@ -20,14 +20,14 @@ typedef enum {
     ACT_HID,      /* [B*N, Hl]    after GELU / SwiGLU */
     ACT_COLS,     /* [B*g2, K]    im2col of the pixels */
     ACT_PATCHES,  /* [B*g2, C]    patch embeddings */
-    ACT_FEAT,     /* [B, C]       pooled feature (patch mean) */
-    ACT_PIX,      /* [B, 3, R, R] pixels staged on device backends (one element on host backends,
-                   * where the forward pass reads the caller's pixels in place) */
+    ACT_OUT,      /* [B, (2+g2)*C] the outputs gathered for one download: CLS [B,C], patch mean
+                   * [B,C], patch tokens [B,g2,C] */
+    ACT_PIX,      /* [B, 3, R, R] pixels normalised by the backend from uint8 (ws_model_upload) */
     ACT_COUNT
 } ws_act;
 
 /* Elements of every buffer in elems[ACT_COUNT] for architecture `a`; returns their sum. */
-size_t activations_elems(const ws_arch *a, int NHl, int Hl, int B, int N, int g2, int host_memory,
+size_t activations_elems(const ws_arch *a, int NHl, int Hl, int B, int N, int g2,
                          size_t elems[ACT_COUNT]);
 
 #endif

@@ -68,7 +68,7 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
     out->flops_image_rank = patch + (double)L * block_rank;
 
     /* Activations (f32 in every backend): the buffers the forward pass allocates for a batch
-     * (model/activations.h; pixel staging counted, as on device backends), the interpolated
+     * (model/activations.h), the interpolated
      * position table, the caller's input images, and an allowance for the backends' scratch: in
      * bf16 the rounded GEMM input plus 512 widened weight rows, and 64 threads' worth of 2*N*hs +
      * 4*N floats for attention. The CPU backend's actual scratch (backend/cpu: an N x N score
@@ -77,9 +77,9 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
     const size_t BN = (size_t)B * N, K = 3 * P * P;
     size_t kmax = C > Hl ? C : Hl, act_elems[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
-    size_t elems = activations_elems(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), 0, act_elems)
+    size_t elems = activations_elems(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), act_elems)
                  + (1 + g * g) * C                                    /* position table */
-                 + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
+                 + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images (floats; >= two uint8 slots) */
                  + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
                  + 64 * (2 * N * hs + 4 * N);                         /* attention scratch */
     out->activation_bytes_rank = elems * act;

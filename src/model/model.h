@@ -8,6 +8,23 @@
 #include "model/weights.h"
 #include "webssl.h"
 
+/* An input slot of ws_model_upload: what it holds and its backend buffer (grown on demand). */
+typedef struct {
+    void *buf;              /* backend memory: the uploaded uint8 or float images */
+    size_t bytes;
+    const float *host;      /* float images read in place (host-memory backends), else NULL */
+    int B, R, u8;           /* B = 0: empty */
+    float mean[3], std[3];  /* normalisation of uint8 images */
+} model_slot;
+
+/* A captured forward pass (CUDA graph) and the shape it was captured for; graph NULL when the
+ * entry is empty. `seen` counts eager runs of the shape (the second one captures). */
+enum { MODEL_GRAPHS = 8 };
+typedef struct {
+    int B, R, slot, outputs, seen;
+    void *graph;
+} model_graph;
+
 struct ws_model {
     ws_arch arch;
     ws_model_options opt;
@@ -25,13 +42,21 @@ struct ws_model {
     size_t act_tokens, cols_elems;
     union {
         struct {
-            float *x, *xn, *qkv, *att, *branch, *ffn, *hid, *cols, *patches, *feat, *pix;
+            float *x, *xn, *qkv, *att, *branch, *ffn, *hid, *cols, *patches, *out, *pix;
         };
         float *act[ACT_COUNT];
     };
     /* position embeddings interpolated for resolution pos_res ((1 + g*g) x C, backend memory) */
     float *pos_cur;
     int pos_res;
+    /* the host pipeline (forward.c): two input slots (ws_model_upload), the outputs of the last
+     * submitted pass in pinned host memory, and the captured passes (graph_cache.c) */
+    model_slot slot[2];
+    float *out_host;        /* [B, (2+g2)*C] like ACT_OUT, from the backend's host_alloc */
+    size_t out_host_elems;
+    ws_features pending;    /* the submitted pass's destinations; pending_B = 0 when none */
+    int pending_B, pending_g2;
+    model_graph graphs[MODEL_GRAPHS];
 };
 
 _Static_assert(sizeof(((ws_model *)0)->act) == ACT_COUNT * sizeof(float *),
@@ -45,6 +70,13 @@ const float *model_posembed(ws_model *m, int R);
 /* Interpolate a [g_old*g_old, C] grid of embeddings (host memory, row-major over (y, x)) to
  * [g_new*g_new, C] with `rule` (see ws_posembed_rule). WS_OK or WS_ERR_NOMEM. */
 int posembed_interpolate(float *dst, const float *src, int g_old, int g_new, int C, ws_posembed_rule rule);
+
+/* The captured-pass cache (graph_cache.c). graph_cache_find returns the entry for the shape
+ * (made, with seen 0, when absent; the oldest is dropped when full); graph_cache_clear frees every
+ * graph, needed whenever a buffer a graph refers to moves (activations, slots, outputs, position
+ * table). */
+model_graph *graph_cache_find(ws_model *m, int B, int R, int slot, int outputs);
+void graph_cache_clear(ws_model *m);
 
 /* Allocate the model struct, backend, communicator and the one weight allocation for arch `a`
  * (weights uninitialised). Used by both constructors. */

@@ -299,6 +299,11 @@ int ws_model_create_random(const ws_arch *a, uint64_t seed, const ws_model_optio
 void ws_model_free(ws_model *m) {
     if (!m) return;
     if (m->be) {
+        graph_cache_clear(m);
+        m->be->ops->sync(m->be);
+        m->be->ops->upload_wait(m->be);
+        for (int s = 0; s < 2; s++) m->be->ops->free(m->be, m->slot[s].buf);
+        m->be->ops->host_free(m->be, m->out_host);
         for (int i = 0; i < ACT_COUNT; i++)
             if (m->act[i]) m->be->ops->free(m->be, m->act[i]);
         if (m->pos_cur) m->be->ops->free(m->be, m->pos_cur);
