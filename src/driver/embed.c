@@ -195,7 +195,10 @@ static int alloc_buffers(embed_run *r) {
     size_t B = (size_t)r->B, D = (size_t)r->arch.embed_dim, P = (size_t)g * (size_t)g;
     r->layout.D = (int)D;
     r->layout.P = (int)P;
-    r->pixels = r->dev.be->ops->host_alloc(r->dev.be, B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
+    r->u8 = ws_model_input_u8(r->model);
+    r->pp.u8_only = r->u8;   /* the pipeline's float work is left to the device */
+    r->image_bytes = 3 * (size_t)r->R * (size_t)r->R * (r->u8 ? 1 : sizeof(float));
+    r->pixels = r->dev.be->ops->host_alloc(r->dev.be, B * r->image_bytes);
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));

@@ -30,17 +30,21 @@ static void tp_agree(embed_run *r, tp_header *h) {
     h->cmd = out[0], h->n = out[1], h->shard = out[2], h->stop = out[3];
 }
 
-/* Broadcast the batch's pixels and run the forward pass (every rank of the group). */
+/* Broadcast the batch's images (uint8 or floats, r->u8) and run the forward pass (every rank of
+ * the group): the images go to the device asynchronously and, as uint8, are normalised there. */
 static void group_forward(embed_run *r, int n, embed_times *t) {
     double t0 = MPI_Wtime();
-    size_t px = (size_t)n * 3 * (size_t)r->R * (size_t)r->R;
-    if (comm_broadcast(r->bcast, r->pixels, px * sizeof(float), 0) != WS_OK)
+    if (comm_broadcast(r->bcast, r->pixels, (size_t)n * r->image_bytes, 0) != WS_OK)
         ws_fatal(__FILE__, __LINE__, "sending a batch to the TP group: %s", ws_error_message());
     double t1 = MPI_Wtime(), c0 = r->dev.comm->comm_seconds;
     ws_features f = {r->cls, (r->layout.features & WS_FEAT_PATCH_MEAN) ? r->patch_mean : NULL,
                      (r->layout.features & WS_FEAT_PATCH) ? r->patch : NULL};
-    if (ws_model_forward(r->model, r->pixels, n, r->R, &f) != WS_OK)
-        ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
+    const ws_preprocess *pre = &r->pp.pre;
+    int rc = ws_model_upload(r->model, 0, r->u8 ? NULL : r->pixels, r->u8 ? r->pixels : NULL, pre->mean,
+                             pre->std, n, r->R);
+    if (rc == WS_OK) rc = ws_model_submit(r->model, 0, &f);
+    if (rc == WS_OK) rc = ws_model_collect(r->model);
+    if (rc != WS_OK) ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
     double t2 = MPI_Wtime();
     t->scatter += t1 - t0;
     t->compute += t2 - t1;
@@ -171,7 +175,7 @@ static int shard_step(embed_run *r, open_shard *o) {
     tp_agree(r, &h);
     if (h.stop) return SHARD_STOPPED;
     if (b->n == 0) return SHARD_DONE;
-    memcpy(r->pixels, b->pixels, (size_t)b->n * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
+    memcpy(r->pixels, r->u8 ? (const void *)b->u8 : (const void *)b->pixels, (size_t)b->n * r->image_bytes);
     group_forward(r, b->n, t);
     leader_head(r, b->n, t);
     zero_failed_rows(r, b);

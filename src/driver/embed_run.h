@@ -48,7 +48,11 @@ typedef struct {
     int lock_fd;               /* world rank 0: DIR/.lock */
     char tmp_tag[96];          /* temporary file suffix: job and rank */
     int R, B;                  /* resolution, batch */
-    float *pixels;             /* [B, 3, R, R] (backend host_alloc: pinned on GPUs) */
+    int u8;                    /* 1: images travel as uint8 and the backend normalises them
+                                * (ws_model_input_u8), 0: as the pipeline's floats */
+    size_t image_bytes;        /* one image in `pixels`: 3*R*R bytes or floats */
+    void *pixels;              /* [B, R, R, 3] uint8 or [B, 3, R, R] f32 (backend host_alloc:
+                                * pinned on GPUs, so the upload is asynchronous) */
     float *cls, *patch_mean, *patch;  /* outputs [B, D], [B, D], [B, P, D] */
     ws_dino_head head;         /* leaders, with --features head/proto: the DINO head */
     int has_head;
