@@ -46,6 +46,9 @@ typedef struct {
     int device_index;            /* CUDA device ordinal */
     int threads;                 /* CPU threads; 0 = OpenMP default */
     ws_dtype compute;            /* WS_DTYPE_F32 (default) or WS_DTYPE_BF16 */
+    ws_dtype allreduce;          /* the TP all-reduces' dtype, that of the row-parallel outputs
+                                  * (attn.proj, w3/fc2): WS_DTYPE_F32 (default) or WS_DTYPE_BF16
+                                  * (half the traffic; summed in f32 and rounded per rank) */
     ws_posembed_rule posembed;   /* default WS_POSEMBED_HF */
     int tp_rank, tp_size;        /* default 0, 1 */
     ws_comm *comm;               /* the TP group (size tp_size); NULL for tp_size 1 */

@@ -21,6 +21,7 @@ void bench_options_default(bench_options *o) {
     o->warmup = 1;
     o->tp = 1;
     o->dtype = WS_DTYPE_F32;
+    o->allreduce = WS_DTYPE_F32;
 }
 
 /* What one run holds, released in reverse order by bench_free. */
@@ -59,6 +60,7 @@ static int bench_setup(const bench_options *o, const ws_arch *a, int R, bench_st
     mo.backend = s->dev.be;
     mo.threads = o->threads;
     mo.compute = o->dtype;
+    mo.allreduce = o->allreduce;
     mo.tp_rank = s->topo.tp_rank;
     mo.tp_size = s->topo.tp;
     mo.comm = s->topo.tp > 1 ? s->dev.comm : NULL;

@@ -178,6 +178,7 @@ static int load_model(embed_run *r) {
     mo.backend = r->dev.be;
     mo.threads = r->opt.threads;
     mo.compute = r->opt.dtype;
+    mo.allreduce = r->opt.allreduce;
     mo.posembed = (ws_posembed_rule)r->opt.posembed;
     mo.tp_rank = r->topo.tp_rank;
     mo.tp_size = r->topo.tp;
