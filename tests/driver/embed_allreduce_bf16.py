@@ -26,7 +26,8 @@ run_embed(2, common + ["--output", os.path.join(work, "f32")], tp=2)
 cmd = embed_cmd(2, common + ["--output", os.path.join(work, "bf16"), "--allreduce", "bf16"], tp=2)
 p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=170)
 if p.returncode != 0 and "row-parallel outputs are f32" in p.stderr:
-    print("SKIP: this build refuses --allreduce bf16:", p.stderr.strip().splitlines()[-1])
+    why = [line for line in p.stderr.splitlines() if "row-parallel outputs are f32" in line]
+    print("SKIP: this build refuses --allreduce bf16:", why[0].strip())
     sys.exit(77)
 if p.returncode != 0:
     sys.stdout.write(p.stdout + p.stderr)
