@@ -18,7 +18,8 @@ static const char *usage =
     "                         [--dtype fp32|bf16] [--threads T] [--resolution R] [--device cpu|cuda]\n"
     "                         [--tp N] [--allreduce f32|bf16] [--json FILE]\n"
     "Runs the forward pass on random weights and random pixels and reports images/s, GFLOP/s and\n"
-    "peak memory. Defaults: batch 8, iters 5, warmup 1, fp32, native resolution, tp 1.\n"
+    "peak memory. Defaults: batch 8, iters 5, warmup 1 (4 on cuda, where the passes are captured as\n"
+    "graphs), fp32, native resolution, tp 1.\n"
     "Under mpirun/srun the ranks form dp x tp groups (tp divides the world size); the report is\n"
     "one TP group's images/s and the slowest rank's times, plus the seconds spent in all-reduces.\n";
 
