@@ -110,7 +110,7 @@ int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features
  *     ws_model_forward) and the download of the outputs `out` asks for (its non-NULL fields);
  *     on a device backend it returns before they are computed. On CUDA with a capturable
  *     communicator (one rank or NCCL) the pass runs as a CUDA graph captured once per batch
- *     size, resolution, slot and outputs (the second pass of a shape captures it).
+ *     size, resolution, slot, input kind and outputs (the second pass of a shape captures it).
  *   ws_model_collect: wait for the submitted pass and write its outputs into `out`. */
 int ws_model_upload(ws_model *m, int slot, const float *pixels, const uint8_t *u8, const float mean[3],
                     const float std[3], int B, int R);

@@ -130,7 +130,7 @@ static int forward_run(ws_model *m, int slot, const float *pos, int outputs) {
     ws_backend *be = m->be;
     const model_slot *sl = &m->slot[slot];
     if (!be->ops->graph_capturable(be) || !m->comm->ops->capturable) return forward_enqueue(m, sl, pos, outputs);
-    model_graph *gr = graph_cache_find(m, sl->B, sl->R, slot, outputs);
+    model_graph *gr = graph_cache_find(m, sl->B, sl->R, slot, sl->u8, outputs);
     if (!gr->graph && gr->seen++ < 1) return forward_enqueue(m, sl, pos, outputs);   /* sizes settle */
     int rc;
     if (!gr->graph) {
@@ -182,7 +182,11 @@ int ws_model_upload(ws_model *m, int slot, const float *pixels, const uint8_t *u
             return rc;
     }
     sl->u8 = u8 != NULL;
-    for (int c = 0; u8 && c < 3; c++) sl->mean[c] = mean[c], sl->std[c] = std[c];
+    if (u8 && (memcmp(sl->mean, mean, sizeof sl->mean) || memcmp(sl->std, std, sizeof sl->std))) {
+        graph_cache_clear(m);   /* captured passes hold the old constants */
+        memcpy(sl->mean, mean, sizeof sl->mean);
+        memcpy(sl->std, std, sizeof sl->std);
+    }
     sl->B = B;
     sl->R = R;
     return WS_OK;

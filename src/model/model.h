@@ -17,11 +17,12 @@ typedef struct {
     float mean[3], std[3];  /* normalisation of uint8 images */
 } model_slot;
 
-/* A captured forward pass (CUDA graph) and the shape it was captured for; graph NULL when the
+/* A captured forward pass (CUDA graph) and the shape it was captured for (the slot's normalisation
+ * constants are baked in: ws_model_upload drops the cache when they change); graph NULL when the
  * entry is empty. `seen` counts eager runs of the shape (the second one captures). */
 enum { MODEL_GRAPHS = 8 };
 typedef struct {
-    int B, R, slot, outputs, seen;
+    int B, R, slot, u8, outputs, seen;
     void *graph;
 } model_graph;
 
@@ -71,11 +72,12 @@ const float *model_posembed(ws_model *m, int R);
  * [g_new*g_new, C] with `rule` (see ws_posembed_rule). WS_OK or WS_ERR_NOMEM. */
 int posembed_interpolate(float *dst, const float *src, int g_old, int g_new, int C, ws_posembed_rule rule);
 
-/* The captured-pass cache (graph_cache.c). graph_cache_find returns the entry for the shape
+/* The captured-pass cache (graph_cache.c). graph_cache_find returns the entry for the shape (u8:
+ * the pass normalises uint8 input)
  * (made, with seen 0, when absent; the oldest is dropped when full); graph_cache_clear frees every
  * graph, needed whenever a buffer a graph refers to moves (activations, slots, outputs, position
  * table). */
-model_graph *graph_cache_find(ws_model *m, int B, int R, int slot, int outputs);
+model_graph *graph_cache_find(ws_model *m, int B, int R, int slot, int u8, int outputs);
 void graph_cache_clear(ws_model *m);
 
 /* Allocate the model struct, backend, communicator and the one weight allocation for arch `a`
