@@ -95,10 +95,10 @@ typedef struct {
  * WS_ERR_NOMEM when activations cannot be allocated, WS_ERR_COMM from the all-reduce. */
 int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features *out);
 
-/* The forward pass in three steps, for callers that overlap the upload of batch i+1 with the
- * forward pass of batch i (driver/embed_loop.c, driver/bench.c): ws_model_upload into slot
- * (i+1) % 2 between ws_model_submit and ws_model_collect of batch i. ws_model_forward is the
- * three in a row on slot 0.
+/* The forward pass in three steps, for callers that keep the device busy (driver/embed_loop.c,
+ * driver/bench.c): batch i uses slot i % 2, and batch i+1 is uploaded and submitted before batch
+ * i is collected, so the upload of i+1 overlaps pass i and pass i+1 runs while the host handles
+ * the outputs of i. ws_model_forward is the three in a row on slot 0.
  *   ws_model_upload: hand B images of resolution R to input slot `slot` (0 or 1): either
  *     `pixels` [B,3,R,R] normalised floats, or `u8` [B,R,R,3] uint8 crops (as data/pipeline
  *     delivers them) that the backend normalises with mean[3] and std[3], bit-identical to the
@@ -108,14 +108,16 @@ int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features
  *     ws_model_collect of the pass that reads it has returned.
  *   ws_model_submit: enqueue the forward pass on the images of `slot` (checked as in
  *     ws_model_forward) and the download of the outputs `out` asks for (its non-NULL fields);
- *     on a device backend it returns before they are computed. On CUDA with a capturable
+ *     on a device backend it returns before they are computed. A slot holds one submitted pass
+ *     at a time (WS_ERR_ARG otherwise); the two slots' passes run in submission order. On CUDA with a capturable
  *     communicator (one rank or NCCL) the pass runs as a CUDA graph captured once per batch
  *     size, resolution, slot, input kind and outputs (the second pass of a shape captures it).
- *   ws_model_collect: wait for the submitted pass and write its outputs into `out`. */
+ *   ws_model_collect: wait for the pass submitted on `slot` (not for a later one) and write its
+ *     outputs into the `out` given to ws_model_submit. */
 int ws_model_upload(ws_model *m, int slot, const float *pixels, const uint8_t *u8, const float mean[3],
                     const float std[3], int B, int R);
 int ws_model_submit(ws_model *m, int slot, ws_features *out);
-int ws_model_collect(ws_model *m);
+int ws_model_collect(ws_model *m, int slot);
 /* 1 when the model's backend wants uint8 images for ws_model_upload (it normalises them itself:
  * CUDA), 0 when the host's floats are cheaper (CPU). */
 int ws_model_input_u8(const ws_model *m);

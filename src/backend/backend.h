@@ -110,10 +110,13 @@ typedef struct {
      * never overwritten while an op reads it), and makes the ops enqueued after it wait for the
      * copy; it returns at once (CUDA: on the copy queue, ordered by events). src_host (from
      * host_alloc for an asynchronous copy) stays untouched until upload_wait returns.
-     * slot_release marks the ops enqueued so far as the last readers of the slot. CPU: a copy
-     * and a no-op. */
+     * slot_release marks the ops enqueued so far as the last readers of the slot (and the last
+     * work slot_wait waits for). CPU: a copy and a no-op. */
     int (*slot_upload)(ws_backend *be, int slot, void *dst, const void *src_host, size_t bytes);
     int (*slot_release)(ws_backend *be, int slot);
+    /* Block until the ops enqueued before the slot's last slot_release have finished (work
+     * enqueued after it may still run). CPU: a no-op. */
+    int (*slot_wait)(ws_backend *be, int slot);
     /* Enqueue rows copies of row_bytes bytes, backend memory to backend memory: row i from
      * src + i*src_pitch to dst + i*row_bytes (packed). */
     int (*copy_rows)(ws_backend *be, void *dst, const void *src, size_t row_bytes, size_t src_pitch,

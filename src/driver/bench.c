@@ -83,18 +83,20 @@ static int bench_setup(const bench_options *o, const ws_arch *a, int R, bench_st
     return WS_OK;
 }
 
-/* `n` forward passes as embed runs them: the images of pass i+1 are uploaded into the other
- * input slot while pass i runs (the same host images every time). */
+/* `n` forward passes as embed runs them (webssl.h): pass i+1 is uploaded into the other input
+ * slot and submitted before pass i is collected (the same host images every time). */
 static int bench_passes(bench_state *s, const ws_arch *a, int B, int R, int n, ws_features *f) {
     const int u8 = ws_model_input_u8(s->model);
     const float *mean = a->preprocess.mean, *std = a->preprocess.std;
     const float *px = u8 ? NULL : s->pixels;
     const uint8_t *pu = u8 ? s->pixels : NULL;
-    int rc = n > 0 ? ws_model_upload(s->model, 0, px, pu, mean, std, B, R) : WS_OK;
-    for (int i = 0; i < n && rc == WS_OK; i++) {
-        rc = ws_model_submit(s->model, i % 2, f);
-        if (rc == WS_OK && i + 1 < n) rc = ws_model_upload(s->model, (i + 1) % 2, px, pu, mean, std, B, R);
-        if (rc == WS_OK) rc = ws_model_collect(s->model);
+    int rc = WS_OK;
+    for (int i = 0; i <= n && rc == WS_OK; i++) {
+        if (i < n) {
+            rc = ws_model_upload(s->model, i % 2, px, pu, mean, std, B, R);
+            if (rc == WS_OK) rc = ws_model_submit(s->model, i % 2, f);
+        }
+        if (rc == WS_OK && i > 0) rc = ws_model_collect(s->model, (i - 1) % 2);
     }
     return rc;
 }

@@ -199,11 +199,11 @@ static int alloc_buffers(embed_run *r) {
     r->u8 = ws_model_input_u8(r->model);
     r->pp.u8_only = r->u8;   /* the pipeline's float work is left to the device */
     r->image_bytes = 3 * (size_t)r->R * (size_t)r->R * (r->u8 ? 1 : sizeof(float));
-    r->pixels = r->dev.be->ops->host_alloc(r->dev.be, B * r->image_bytes);
+    for (int s = 0; s < 2; s++) r->pixels[s] = r->dev.be->ops->host_alloc(r->dev.be, B * r->image_bytes);
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
-    int nomem = !r->pixels || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
+    int nomem = !r->pixels[0] || !r->pixels[1] || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
     if (r->has_head) {
         r->z = calloc(B * (size_t)head_bottleneck(&r->head), sizeof(float));
         r->proto_index = calloc(B, sizeof *r->proto_index);
@@ -265,7 +265,8 @@ static void run_free(embed_run *r) {
     if (r->queue_up) embed_queue_free(&r->queue);
     ws_model_free(r->model);
     if (r->have_ckpt) ckpt_close(&r->ckpt);
-    if (r->pixels) r->dev.be->ops->host_free(r->dev.be, r->pixels);
+    for (int s = 0; s < 2; s++)
+        if (r->pixels[s]) r->dev.be->ops->host_free(r->dev.be, r->pixels[s]);
     device_free(&r->dev);
     comm_free(r->bcast);
     shard_list_free(&r->shards);

@@ -53,7 +53,7 @@ static int check_shape(const ws_model *m, int B, int R) {
 }
 
 /* Enqueue the pass on the images of slot `sl` (pixels in), its layers, and the outputs asked
- * for gathered into m->out and downloaded into m->out_host. Nothing here waits on the host, so
+ * for gathered into m->out and downloaded into sl->out_host. Nothing here waits on the host, so
  * that it can be captured. */
 static int forward_enqueue(ws_model *m, const model_slot *sl, const float *pos, int outputs) {
     const ws_arch *a = &m->arch;
@@ -121,7 +121,7 @@ static int forward_enqueue(ws_model *m, const model_slot *sl, const float *pos, 
         (rc = op->copy_rows(be, m->out + 2 * BC, m->xn + (size_t)(1 + NR) * C, (size_t)g2 * row, pitch, B)))
         return rc;
     const size_t elems = (outputs & OUT_PATCH) ? (2 + (size_t)g2) * BC : 2 * BC;
-    return op->download_async(be, m->out_host, m->out, elems * sizeof(float));
+    return op->download_async(be, sl->out_host, m->out, elems * sizeof(float));
 }
 
 /* The pass, captured as a graph on its shape's second run and replayed from then on when the
@@ -195,48 +195,53 @@ int ws_model_upload(ws_model *m, int slot, const float *pixels, const uint8_t *u
 int ws_model_submit(ws_model *m, int slot, ws_features *out) {
     if (slot < 0 || slot > 1 || !m->slot[slot].B)
         return ws_errorf(WS_ERR_ARG, "input slot %d holds no images (ws_model_upload first)", slot);
-    if (m->pending_B) return ws_errorf(WS_ERR_ARG, "a forward pass is already submitted (ws_model_collect first)");
-    const model_slot *sl = &m->slot[slot];
+    model_slot *sl = &m->slot[slot];
+    if (sl->pending_B)
+        return ws_errorf(WS_ERR_ARG, "slot %d: its last pass is not collected (ws_model_collect first)", slot);
     const int B = sl->B, R = sl->R, g = R / m->arch.patch_size, g2 = g * g;
     int rc = ensure_activations(m, B, arch_tokens(&m->arch, R), g2);
     if (rc) return rc;
+    ws_backend *be = m->be;
     const size_t elems = (size_t)B * (2 + (size_t)g2) * m->arch.embed_dim;
-    if (elems > m->out_host_elems) {
+    if (elems > sl->out_host_elems) {
         graph_cache_clear(m);
-        m->be->ops->sync(m->be);
-        m->be->ops->host_free(m->be, m->out_host);
-        m->out_host_elems = 0;
-        if (!(m->out_host = m->be->ops->host_alloc(m->be, elems * sizeof(float))))
+        be->ops->sync(be);
+        be->ops->host_free(be, sl->out_host);
+        sl->out_host_elems = 0;
+        if (!(sl->out_host = be->ops->host_alloc(be, elems * sizeof(float))))
             return ws_errorf(WS_ERR_NOMEM, "%s: cannot allocate host memory for the outputs of %d images",
                              m->arch.name, B);
-        m->out_host_elems = elems;
+        sl->out_host_elems = elems;
     }
     const float *pos = model_posembed(m, R);
     if (!pos) return WS_ERR_NOMEM;
     const int outputs = (out->patch_mean ? OUT_PATCH_MEAN : 0) | (out->patch ? OUT_PATCH : 0);
     if ((rc = forward_run(m, slot, pos, outputs))) return rc;
-    if ((rc = m->be->ops->slot_release(m->be, slot))) return rc;
-    m->pending = *out;
-    m->pending_B = B;
-    m->pending_g2 = g2;
+    if ((rc = be->ops->slot_release(be, slot))) return rc;
+    sl->pending = *out;
+    sl->pending_B = B;
+    sl->pending_g2 = g2;
     return WS_OK;
 }
 
-int ws_model_collect(ws_model *m) {
-    if (!m->pending_B) return ws_errorf(WS_ERR_ARG, "no forward pass submitted");
-    const size_t BC = (size_t)m->pending_B * m->arch.embed_dim;
-    const ws_features *o = &m->pending;
-    m->pending_B = 0;
-    m->be->ops->sync(m->be);
-    memcpy(o->cls, m->out_host, BC * sizeof(float));
-    if (o->patch_mean) memcpy(o->patch_mean, m->out_host + BC, BC * sizeof(float));
-    if (o->patch) memcpy(o->patch, m->out_host + 2 * BC, BC * (size_t)m->pending_g2 * sizeof(float));
+int ws_model_collect(ws_model *m, int slot) {
+    if (slot < 0 || slot > 1 || !m->slot[slot].pending_B)
+        return ws_errorf(WS_ERR_ARG, "no forward pass submitted on slot %d", slot);
+    model_slot *sl = &m->slot[slot];
+    const size_t BC = (size_t)sl->pending_B * m->arch.embed_dim;
+    const ws_features *o = &sl->pending;
+    sl->pending_B = 0;
+    int rc = m->be->ops->slot_wait(m->be, slot);
+    if (rc) return rc;
+    memcpy(o->cls, sl->out_host, BC * sizeof(float));
+    if (o->patch_mean) memcpy(o->patch_mean, sl->out_host + BC, BC * sizeof(float));
+    if (o->patch) memcpy(o->patch, sl->out_host + 2 * BC, BC * (size_t)sl->pending_g2 * sizeof(float));
     return WS_OK;
 }
 
 int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features *out) {
     int rc = ws_model_upload(m, 0, pixels, NULL, NULL, NULL, B, R);
     if (rc == WS_OK) rc = ws_model_submit(m, 0, out);
-    if (rc == WS_OK) rc = ws_model_collect(m);
+    if (rc == WS_OK) rc = ws_model_collect(m, 0);
     return rc;
 }

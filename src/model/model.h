@@ -15,6 +15,11 @@ typedef struct {
     const float *host;      /* float images read in place (host-memory backends), else NULL */
     int B, R, u8;           /* B = 0: empty */
     float mean[3], std[3];  /* normalisation of uint8 images */
+    float *out_host;        /* the outputs of the slot's last pass, [B, (2+g2)*C] like ACT_OUT
+                             * (the backend's host_alloc: pinned on CUDA) */
+    size_t out_host_elems;
+    ws_features pending;    /* the submitted pass's destinations, until ws_model_collect */
+    int pending_B, pending_g2;  /* pending_B 0: nothing submitted */
 } model_slot;
 
 /* A captured forward pass (CUDA graph) and the shape it was captured for (the slot's normalisation
@@ -50,13 +55,9 @@ struct ws_model {
     /* position embeddings interpolated for resolution pos_res ((1 + g*g) x C, backend memory) */
     float *pos_cur;
     int pos_res;
-    /* the host pipeline (forward.c): two input slots (ws_model_upload), the outputs of the last
-     * submitted pass in pinned host memory, and the captured passes (graph_cache.c) */
+    /* the host pipeline (forward.c): two input slots, each with the outputs of its pass, and
+     * the captured passes (graph_cache.c) */
     model_slot slot[2];
-    float *out_host;        /* [B, (2+g2)*C] like ACT_OUT, from the backend's host_alloc */
-    size_t out_host_elems;
-    ws_features pending;    /* the submitted pass's destinations; pending_B = 0 when none */
-    int pending_B, pending_g2;
     model_graph graphs[MODEL_GRAPHS];
 };
 

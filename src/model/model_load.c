@@ -308,8 +308,10 @@ void ws_model_free(ws_model *m) {
         graph_cache_clear(m);
         m->be->ops->sync(m->be);
         m->be->ops->upload_wait(m->be);
-        for (int s = 0; s < 2; s++) m->be->ops->free(m->be, m->slot[s].buf);
-        m->be->ops->host_free(m->be, m->out_host);
+        for (int s = 0; s < 2; s++) {
+            m->be->ops->free(m->be, m->slot[s].buf);
+            m->be->ops->host_free(m->be, m->slot[s].out_host);
+        }
         for (int i = 0; i < ACT_COUNT; i++)
             if (m->act[i]) m->be->ops->free(m->be, m->act[i]);
         if (m->pos_cur) m->be->ops->free(m->be, m->pos_cur);

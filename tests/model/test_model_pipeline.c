@@ -2,8 +2,8 @@
  * against ws_model_forward on the host pipeline's floats, on tiny-dino with random weights:
  *   - uint8 images normalised by the backend give bit-identical CLS, patch mean and patch tokens
  *     (max abs error printed, must be 0): moving normalisation off the host changes nothing;
- *   - two input slots used the way embed and bench use them (upload of batch i+1 between submit
- *     and collect of batch i, batch sizes changing) give each batch its own results;
+ *   - two input slots used the way embed and bench use them (batch i+1 uploaded and submitted
+ *     before batch i is collected, batch sizes changing) give each batch its own results;
  *   - misuse is an error that says what is wrong, never a crash. */
 #include <check.h>
 #include <math.h>
@@ -80,7 +80,7 @@ START_TEST(test_u8_matches_floats) {
     const float *mean = arch->preprocess.mean, *std = arch->preprocess.std;
     ck_assert_int_eq(ws_model_upload(model, 1, NULL, u8[0], mean, std, BMAX, 56), WS_OK);
     ck_assert_int_eq(ws_model_submit(model, 1, &g), WS_OK);
-    ck_assert_int_eq(ws_model_collect(model), WS_OK);
+    ck_assert_int_eq(ws_model_collect(model, 1), WS_OK);
     expect_outputs("uint8 vs floats", &ref, &got, BMAX);
 }
 END_TEST
@@ -97,9 +97,9 @@ START_TEST(test_two_slots_overlapped) {
     ck_assert_int_eq(ws_model_upload(model, 0, NULL, u8[0], mean, std, Bs[0], 56), WS_OK);
     ck_assert_int_eq(ws_model_submit(model, 0, &g0), WS_OK);
     ck_assert_int_eq(ws_model_upload(model, 1, px[1], NULL, NULL, NULL, Bs[1], 56), WS_OK);
-    ck_assert_int_eq(ws_model_collect(model), WS_OK);
     ck_assert_int_eq(ws_model_submit(model, 1, &g1), WS_OK);
-    ck_assert_int_eq(ws_model_collect(model), WS_OK);
+    ck_assert_int_eq(ws_model_collect(model, 0), WS_OK);
+    ck_assert_int_eq(ws_model_collect(model, 1), WS_OK);
     expect_outputs("slot 0 (uint8, B=3)", &ref[0], &got[0], Bs[0]);
     expect_outputs("slot 1 (floats, B=2)", &ref[1], &got[1], Bs[1]);
 }
@@ -117,11 +117,12 @@ START_TEST(test_misuse) {
     ck_assert_int_eq(ws_model_upload(model, 0, px[0], NULL, NULL, NULL, 1, 50), WS_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(ws_error_message(), "50"));
     ck_assert_int_eq(ws_model_submit(model, 1, &f), WS_ERR_ARG);   /* nothing uploaded */
-    ck_assert_int_eq(ws_model_collect(model), WS_ERR_ARG);         /* nothing submitted */
+    ck_assert_int_eq(ws_model_collect(model, 0), WS_ERR_ARG);      /* nothing submitted */
+    ck_assert_int_eq(ws_model_collect(model, 2), WS_ERR_ARG);
     ck_assert_int_eq(ws_model_upload(model, 0, px[0], NULL, NULL, NULL, 1, 56), WS_OK);
     ck_assert_int_eq(ws_model_submit(model, 0, &f), WS_OK);
-    ck_assert_int_eq(ws_model_submit(model, 0, &f), WS_ERR_ARG);   /* one pass at a time */
-    ck_assert_int_eq(ws_model_collect(model), WS_OK);
+    ck_assert_int_eq(ws_model_submit(model, 0, &f), WS_ERR_ARG);   /* one pass per slot at a time */
+    ck_assert_int_eq(ws_model_collect(model, 0), WS_OK);
 }
 END_TEST
 

@@ -96,6 +96,7 @@ static const ws_backend_ops cpu_ops = {
     .normalize = cpu_normalize,
     .slot_upload = cpu_slot_upload,
     .slot_release = cpu_slot_release,
+    .slot_wait = cpu_slot_wait,
     .copy_rows = cpu_copy_rows,
     .download_async = cpu_download_async,
     .graph_capturable = cpu_graph_capturable,

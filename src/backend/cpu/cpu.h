@@ -82,6 +82,7 @@ int cpu_normalize(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R
                   const float std[3]);
 int cpu_slot_upload(ws_backend *be, int slot, void *dst, const void *src_host, size_t bytes);
 int cpu_slot_release(ws_backend *be, int slot);
+int cpu_slot_wait(ws_backend *be, int slot);
 int cpu_copy_rows(ws_backend *be, void *dst, const void *src, size_t row_bytes, size_t src_pitch,
                   size_t rows);
 int cpu_download_async(ws_backend *be, void *dst_host, const void *src, size_t bytes);

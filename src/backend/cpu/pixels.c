@@ -39,6 +39,12 @@ int cpu_slot_release(ws_backend *be, int slot) {
     return WS_OK;
 }
 
+int cpu_slot_wait(ws_backend *be, int slot) {
+    (void)be;
+    (void)slot;
+    return WS_OK;
+}
+
 int cpu_copy_rows(ws_backend *be, void *dst, const void *src, size_t row_bytes, size_t src_pitch,
                   size_t rows) {
     (void)be;

@@ -227,6 +227,7 @@ static const ws_backend_ops cuda_ops = {
     .normalize = cuda_pipeline_normalize,
     .slot_upload = cuda_pipeline_slot_upload,
     .slot_release = cuda_pipeline_slot_release,
+    .slot_wait = cuda_pipeline_slot_wait,
     .copy_rows = cuda_pipeline_copy_rows,
     .download_async = cuda_pipeline_download_async,
     .graph_capturable = cuda_pipeline_graph_capturable,

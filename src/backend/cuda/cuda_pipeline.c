@@ -56,6 +56,11 @@ int cuda_pipeline_slot_release(ws_backend *be, int slot) {
     return WS_OK;
 }
 
+int cuda_pipeline_slot_wait(ws_backend *be, int slot) {
+    CUDA_CHECK(cudaEventSynchronize(cuda_backend_pipeline(be)->released[slot]));
+    return WS_OK;
+}
+
 int cuda_pipeline_copy_rows(ws_backend *be, void *dst, const void *src, size_t row_bytes, size_t src_pitch,
                             size_t rows) {
     if (!rows || !row_bytes) return WS_OK;

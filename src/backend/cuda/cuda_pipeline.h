@@ -30,6 +30,7 @@ int cuda_pipeline_normalize(ws_backend *be, float *pixels, const uint8_t *u8, in
                             const float mean[3], const float std[3]);
 int cuda_pipeline_slot_upload(ws_backend *be, int slot, void *dst, const void *src_host, size_t bytes);
 int cuda_pipeline_slot_release(ws_backend *be, int slot);
+int cuda_pipeline_slot_wait(ws_backend *be, int slot);
 int cuda_pipeline_copy_rows(ws_backend *be, void *dst, const void *src, size_t row_bytes,
                             size_t src_pitch, size_t rows);
 int cuda_pipeline_download_async(ws_backend *be, void *dst_host, const void *src, size_t bytes);
