@@ -202,7 +202,8 @@ int ws_model_submit(ws_model *m, int slot, ws_features *out) {
     int rc = ensure_activations(m, B, arch_tokens(&m->arch, R), g2);
     if (rc) return rc;
     ws_backend *be = m->be;
-    const size_t elems = (size_t)B * (2 + (size_t)g2) * m->arch.embed_dim;
+    const int outputs = (out->patch_mean ? OUT_PATCH_MEAN : 0) | (out->patch ? OUT_PATCH : 0);
+    const size_t elems = (size_t)B * (2 + (outputs & OUT_PATCH ? (size_t)g2 : 0)) * m->arch.embed_dim;
     if (elems > sl->out_host_elems) {
         graph_cache_clear(m);
         be->ops->sync(be);
@@ -215,7 +216,6 @@ int ws_model_submit(ws_model *m, int slot, ws_features *out) {
     }
     const float *pos = model_posembed(m, R);
     if (!pos) return WS_ERR_NOMEM;
-    const int outputs = (out->patch_mean ? OUT_PATCH_MEAN : 0) | (out->patch ? OUT_PATCH : 0);
     if ((rc = forward_run(m, slot, pos, outputs))) return rc;
     if ((rc = be->ops->slot_release(be, slot))) return rc;
     sl->pending = *out;

@@ -15,8 +15,9 @@ typedef struct {
     const float *host;      /* float images read in place (host-memory backends), else NULL */
     int B, R, u8;           /* B = 0: empty */
     float mean[3], std[3];  /* normalisation of uint8 images */
-    float *out_host;        /* the outputs of the slot's last pass, [B, (2+g2)*C] like ACT_OUT
-                             * (the backend's host_alloc: pinned on CUDA) */
+    float *out_host;        /* the outputs of the slot's last pass, [B, 2*C] or, with patch
+                             * tokens, [B, (2+g2)*C] like ACT_OUT (the backend's host_alloc:
+                             * pinned on CUDA) */
     size_t out_host_elems;
     ws_features pending;    /* the submitted pass's destinations, until ws_model_collect */
     int pending_B, pending_g2;  /* pending_B 0: nothing submitted */
