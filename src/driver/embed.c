@@ -75,6 +75,7 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "features", feats);
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
+    if (r->opt.allreduce != WS_DTYPE_F32) cJSON_AddStringToObject(o, "allreduce", ws_dtype_name(r->opt.allreduce));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
     if (r->has_head && r->head_weights) cJSON_AddItemToObject(o, "head_weights", cJSON_Parse(r->head_weights));
     cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"
