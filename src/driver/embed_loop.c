@@ -228,13 +228,10 @@ static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
     const int slot = f->n ? 1 - f->slot : 0;
     memcpy(r->pixels[slot], r->u8 ? (const void *)b->u8 : (const void *)b->pixels, (size_t)b->n * r->image_bytes);
     group_submit(r, b->n, slot, t);
-    char **keys = malloc((size_t)b->n * sizeof *keys);
-    int ok = keys != NULL;
-    for (int i = 0; ok && i < b->n; i++) ok = (keys[i] = strdup(b->keys[i] ? b->keys[i] : "")) != NULL;
-    if (!ok) ws_fatal(__FILE__, __LINE__, "out of memory keeping the keys of a batch");
-    flush_in_flight(r, f);
-    for (int i = 0; i < b->n; i++) f->keys[i] = keys[i];
-    free(keys);
+    flush_in_flight(r, f);   /* b stays valid: only this shard's next batch replaces it */
+    for (int i = 0; i < b->n; i++)
+        if (!(f->keys[i] = strdup(b->keys[i] ? b->keys[i] : "")))
+            ws_fatal(__FILE__, __LINE__, "out of memory keeping the keys of a batch");
     memcpy(f->status, b->status, (size_t)b->n);
     f->o = o;
     f->n = b->n;
