@@ -302,3 +302,5 @@ int backend_cuda_create(int device, ws_backend **out) {
 cudaStream_t cuda_backend_stream(ws_backend *be) { return state(be)->stream; }
 
 cuda_pipeline *cuda_backend_pipeline(ws_backend *be) { return &state(be)->pipe; }
+
+void cuda_backend_op_done(ws_backend *be, const char *op) { op_done(be, op); }

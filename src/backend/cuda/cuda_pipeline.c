@@ -5,7 +5,8 @@
  * Graphs: the compute stream's work between graph_begin and graph_end is captured
  * (thread-local mode: only this thread's calls are checked for capture safety), instantiated and
  * replayed with one launch. Failures in the middle of a run are fatal (cuda_check.h), as for
- * every op. */
+ * every op; in the debug mode (WEBSSL_CUDA_SYNC=1, no graphs then) the kernel and the gather are
+ * waited for and named like the other ops. */
 #include "backend/cuda/cuda_pipeline.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
@@ -38,6 +39,7 @@ void cuda_pipeline_free(cuda_pipeline *p) {
 int cuda_pipeline_normalize(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R,
                             const float mean[3], const float std[3]) {
     CUDA_CHECK(cuda_normalize(pixels, u8, B, R, mean, std, cuda_backend_stream(be)));
+    cuda_backend_op_done(be, "normalize");
     return WS_OK;
 }
 
@@ -66,6 +68,7 @@ int cuda_pipeline_copy_rows(ws_backend *be, void *dst, const void *src, size_t r
     if (!rows || !row_bytes) return WS_OK;
     CUDA_CHECK(cudaMemcpy2DAsync(dst, row_bytes, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice,
                                  cuda_backend_stream(be)));
+    cuda_backend_op_done(be, "copy_rows");
     return WS_OK;
 }
 

@@ -25,6 +25,8 @@ void cuda_pipeline_free(cuda_pipeline *p);
 
 /* The state of `be` (from backend_cuda_create). */
 cuda_pipeline *cuda_backend_pipeline(ws_backend *be);
+/* The backend's debug check after an op (WEBSSL_CUDA_SYNC=1: wait and name `op` on failure). */
+void cuda_backend_op_done(ws_backend *be, const char *op);
 
 int cuda_pipeline_normalize(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R,
                             const float mean[3], const float std[3]);
