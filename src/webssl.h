@@ -46,6 +46,9 @@ typedef struct {
     int device_index;            /* CUDA device ordinal */
     int threads;                 /* CPU threads; 0 = OpenMP default */
     ws_dtype compute;            /* WS_DTYPE_F32 (default) or WS_DTYPE_BF16 */
+    ws_dtype allreduce;          /* the TP all-reduces' dtype, that of the row-parallel outputs
+                                  * (attn.proj, w3/fc2): WS_DTYPE_F32 (default) or WS_DTYPE_BF16
+                                  * (half the traffic; summed in f32 and rounded per rank) */
     ws_posembed_rule posembed;   /* default WS_POSEMBED_HF */
     int tp_rank, tp_size;        /* default 0, 1 */
     ws_comm *comm;               /* the TP group (size tp_size); NULL for tp_size 1 */
@@ -91,6 +94,33 @@ typedef struct {
 /* Run B images of resolution R. Returns WS_ERR_ARG (naming the value) for a bad B or R,
  * WS_ERR_NOMEM when activations cannot be allocated, WS_ERR_COMM from the all-reduce. */
 int ws_model_forward(ws_model *m, const float *pixels, int B, int R, ws_features *out);
+
+/* The forward pass in three steps, for callers that keep the device busy (driver/embed_loop.c,
+ * driver/bench.c): batch i uses slot i % 2, and batch i+1 is uploaded and submitted before batch
+ * i is collected, so the upload of i+1 overlaps pass i and pass i+1 runs while the host handles
+ * the outputs of i. ws_model_forward is the three in a row on slot 0.
+ *   ws_model_upload: hand B images of resolution R to input slot `slot` (0 or 1): either
+ *     `pixels` [B,3,R,R] normalised floats, or `u8` [B,R,R,3] uint8 crops (as data/pipeline
+ *     delivers them) that the backend normalises with mean[3] and std[3], bit-identical to the
+ *     host's floats (common/pixel_norm.h). The copy waits on the device for the last forward
+ *     pass that read the slot, and the call returns at once. The host buffer (pinned, from the
+ *     backend's host_alloc, for the copy to be asynchronous) stays untouched until the
+ *     ws_model_collect of the pass that reads it has returned.
+ *   ws_model_submit: enqueue the forward pass on the images of `slot` (checked as in
+ *     ws_model_forward) and the download of the outputs `out` asks for (its non-NULL fields);
+ *     on a device backend it returns before they are computed. A slot holds one submitted pass
+ *     at a time (WS_ERR_ARG otherwise); the two slots' passes run in submission order. On CUDA with a capturable
+ *     communicator (one rank or NCCL) the pass runs as a CUDA graph captured once per batch
+ *     size, resolution, slot, input kind and outputs (the second pass of a shape captures it).
+ *   ws_model_collect: wait for the pass submitted on `slot` (not for a later one) and write its
+ *     outputs into the `out` given to ws_model_submit. */
+int ws_model_upload(ws_model *m, int slot, const float *pixels, const uint8_t *u8, const float mean[3],
+                    const float std[3], int B, int R);
+int ws_model_submit(ws_model *m, int slot, ws_features *out);
+int ws_model_collect(ws_model *m, int slot);
+/* 1 when the model's backend wants uint8 images for ws_model_upload (it normalises them itself:
+ * CUDA), 0 when the host's floats are cheaper (CPU). */
+int ws_model_input_u8(const ws_model *m);
 
 void ws_model_free(ws_model *m);
 

@@ -33,6 +33,7 @@
 #define WEBSSL_BACKEND_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/epilogue.h"
 #include "common/dtype.h"
@@ -115,6 +116,45 @@ typedef struct {
                      int hs, int round_bf16);
     /* out[B,C] = mean over rows [first, N) of x[B,N,C] (f32). */
     int (*token_mean)(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
+
+    /* Host pipeline (model/forward.c: pixels in, outputs out, captured forward passes). Each
+     * returns WS_OK or an error naming the call and the device. */
+    /* 1 when the forward pass should take uint8 pixels and normalise them with `normalize` (CUDA:
+     * 4x less to upload, no float work on the host); 0 when the host pipeline's floats are
+     * cheaper (CPU: its decoding threads normalise in parallel, the forward thread would not). */
+    int normalises_u8;
+    /* pixels[B,3,R,R] (f32) = normalised u8[B,R,R,3] (HWC, as the pipeline crops it), the
+     * arithmetic of common/pixel_norm.h bit for bit (mean and std per channel). */
+    int (*normalize)(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R, const float mean[3],
+                     const float std[3]);
+    /* Input slots 0 and 1 (double buffering). slot_upload enqueues dst (backend) <- src_host
+     * once every op enqueued before the slot's last slot_release has finished (so a buffer is
+     * never overwritten while an op reads it), and makes the ops enqueued after it wait for the
+     * copy; it returns at once (CUDA: on the copy queue, ordered by events). src_host (from
+     * host_alloc for an asynchronous copy) stays untouched until upload_wait returns.
+     * slot_release marks the ops enqueued so far as the last readers of the slot (and the last
+     * work slot_wait waits for). CPU: a copy and a no-op. */
+    int (*slot_upload)(ws_backend *be, int slot, void *dst, const void *src_host, size_t bytes);
+    int (*slot_release)(ws_backend *be, int slot);
+    /* Block until the ops enqueued before the slot's last slot_release have finished (work
+     * enqueued after it may still run). CPU: a no-op. */
+    int (*slot_wait)(ws_backend *be, int slot);
+    /* Enqueue rows copies of row_bytes bytes, backend memory to backend memory: row i from
+     * src + i*src_pitch to dst + i*row_bytes (packed). */
+    int (*copy_rows)(ws_backend *be, void *dst, const void *src, size_t row_bytes, size_t src_pitch,
+                     size_t rows);
+    /* Enqueue dst_host (from host_alloc) <- src and return; the data is there after `sync`. */
+    int (*download_async)(ws_backend *be, void *dst_host, const void *src, size_t bytes);
+    /* Captured forward passes (CUDA graphs): graph_capturable says whether the ops can be
+     * captured now (CUDA: 1 unless WEBSSL_CUDA_SYNC waits after each op; CPU: 0). Between
+     * graph_begin and graph_end the ops enqueued are recorded instead of run (no host
+     * synchronisation allowed); graph_end returns the executable graph in *graph, graph_launch
+     * enqueues it, graph_free releases it. */
+    int (*graph_capturable)(ws_backend *be);
+    int (*graph_begin)(ws_backend *be);
+    int (*graph_end)(ws_backend *be, void **graph);
+    int (*graph_launch)(ws_backend *be, void *graph);
+    void (*graph_free)(ws_backend *be, void *graph);
 } ws_backend_ops;
 
 struct ws_backend {

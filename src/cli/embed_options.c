@@ -23,6 +23,7 @@ void embed_options_usage(FILE *f) {
         "  --batch B               images per forward pass [32]\n"
         "  --device cpu|cuda       compute device [cpu]\n"
         "  --dtype fp32|bf16       compute dtype [fp32]\n"
+        "  --allreduce f32|bf16    dtype of the --tp all-reduces: bf16 halves their traffic [f32]\n"
         "  --features LIST         any of cls,patch_mean,patch,head,proto [cls,patch_mean];\n"
         "                          head, proto: DINO head bottleneck / best prototype\n"
         "  --head FILE             checkpoint holding the DINO head [the --model file]\n"
@@ -59,6 +60,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
     o->batch = 32;
     o->decode_threads = 2;
     o->dtype = WS_DTYPE_F32;
+    o->allreduce = WS_DTYPE_F32;
     o->out_dtype = WS_DTYPE_F16;
     o->features = WS_FEAT_CLS | WS_FEAT_PATCH_MEAN;
     o->preprocess = -1;
@@ -109,6 +111,8 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         } else if (!strcmp(a, "--dtype")) {
             if (ws_dtype_parse(v, &o->dtype) != WS_OK || o->dtype == WS_DTYPE_F16)
                 rc = ws_errorf(WS_ERR_ARG, "--dtype '%s': expected fp32 or bf16", v);
+        } else if (!strcmp(a, "--allreduce")) {
+            rc = flag_allreduce(v, &o->allreduce);
         } else if (!strcmp(a, "--out-dtype")) {
             if (ws_dtype_parse(v, &o->out_dtype) != WS_OK || o->out_dtype == WS_DTYPE_BF16)
                 rc = ws_errorf(WS_ERR_ARG, "--out-dtype '%s': expected f16 or f32", v);

@@ -54,6 +54,12 @@ int flag_int(const char *flag, const char *value, int *out) {
     return rc;
 }
 
+int flag_allreduce(const char *value, ws_dtype *out) {
+    if (ws_dtype_parse(value, out) != WS_OK || *out == WS_DTYPE_F16)
+        return ws_errorf(WS_ERR_ARG, "--allreduce '%s': expected f32 or bf16", value);
+    return WS_OK;
+}
+
 int flag_seconds(const char *flag, const char *value, double lo, double *out) {
     char *end = NULL;
     errno = 0;

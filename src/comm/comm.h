@@ -19,6 +19,9 @@ typedef struct {
     /* Broadcast `bytes` bytes from group rank `root`. */
     int (*broadcast)(ws_comm *c, void *buf, size_t bytes, int root);
     void (*free)(ws_comm *c);
+    /* 1 when allreduce_sum only enqueues work on the backend's queue, never waiting on the host
+     * (self, NCCL), so that a captured forward pass (CUDA graph) can hold it; 0 for MPI and staged. */
+    int capturable;
 } ws_comm_ops;
 
 struct ws_comm {

@@ -69,6 +69,7 @@ static const ws_comm_ops mpi_ops = {
     .allreduce_sum = mpi_allreduce_sum,
     .broadcast = mpi_broadcast,
     .free = mpi_free,
+    .capturable = 0,
 };
 
 ws_comm *comm_mpi_create(MPI_Comm group) {

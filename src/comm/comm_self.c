@@ -15,6 +15,7 @@ static const ws_comm_ops self_ops = {
     .allreduce_sum = self_allreduce_sum,
     .broadcast = self_broadcast,
     .free = self_free,
+    .capturable = 1,
 };
 
 ws_comm *comm_self_create(void) {

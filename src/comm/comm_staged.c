@@ -84,6 +84,7 @@ static const ws_comm_ops staged_ops = {
     .allreduce_sum = staged_allreduce_sum,
     .broadcast = staged_broadcast,
     .free = staged_free,
+    .capturable = 0,
 };
 
 ws_comm *comm_staged_create(ws_comm *host, ws_backend *be) {

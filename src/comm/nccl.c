@@ -75,6 +75,7 @@ static const ws_comm_ops nccl_ops = {
     .allreduce_sum = nccl_allreduce_sum,
     .broadcast = nccl_broadcast,
     .free = nccl_free,
+    .capturable = 1,
 };
 
 int comm_nccl_create(MPI_Comm group, ws_backend *be, ws_comm **out) {

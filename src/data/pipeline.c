@@ -120,7 +120,7 @@ static void *reader_main(void *arg) {
 /* Decode and preprocess one sample into its batch row; failures become a status and a log line. */
 static void process_item(ws_pipeline *p, slot *s, int i) {
     ws_sample *smp = &s->raw[i];
-    float *px = s->b.pixels + (size_t)i * p->plane;
+    float *px = s->b.pixels ? s->b.pixels + (size_t)i * p->plane : NULL;
     uint8_t *u8 = s->b.u8 ? s->b.u8 + (size_t)i * p->plane : NULL;
     int8_t st = smp->status;
     const char *reason = smp->reason;
@@ -139,7 +139,7 @@ static void process_item(ws_pipeline *p, slot *s, int i) {
     smp->key = NULL;
     sample_free(smp);
     if (st != WS_IMG_OK) {
-        memset(px, 0, p->plane * sizeof *px);
+        if (px) memset(px, 0, p->plane * sizeof *px);
         if (u8) memset(u8, 0, p->plane);
         LOG_WARN("%s: %s: %s (%s)", p->shard->name, s->b.keys[i] ? s->b.keys[i] : "?",
                  image_status_name(st), reason);
@@ -214,9 +214,10 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
         s->raw = calloc((size_t)p->B, sizeof *s->raw);
         s->b.keys = calloc((size_t)p->B, sizeof *s->b.keys);
         s->b.status = calloc((size_t)p->B, 1);
-        s->b.pixels = malloc((size_t)p->B * p->plane * sizeof(float));
-        if (prm->keep_u8) s->b.u8 = malloc((size_t)p->B * p->plane);
-        ok = s->raw && s->b.keys && s->b.status && s->b.pixels && (!prm->keep_u8 || s->b.u8);
+        const int want_u8 = prm->keep_u8 || prm->u8_only;
+        if (!prm->u8_only) s->b.pixels = malloc((size_t)p->B * p->plane * sizeof(float));
+        if (want_u8) s->b.u8 = malloc((size_t)p->B * p->plane);
+        ok = s->raw && s->b.keys && s->b.status && (prm->u8_only || s->b.pixels) && (!want_u8 || s->b.u8);
     }
     if (!ok) { pipeline_close(p); return ws_errorf(WS_ERR_NOMEM, "out of memory for the batches of %s", shard->name); }
     for (int i = 0; i < p->nthreads; i++) {

@@ -1,7 +1,7 @@
 /* The prefetch pipeline of one shard: a reader thread streams samples from the shard, a pool of
  * worker threads decodes and preprocesses them, and ready batches wait in a bounded ring of
  * `depth` batches, returned in input order by pipeline_next_batch(). Memory is bounded by
- * depth * batch * (one compressed image + its R*R*3 floats) whatever the shard size.
+ * depth * batch * (one compressed image + its R*R*3 floats or bytes) whatever the shard size.
  * Every sample yields one row: a failed image has status != 0, zero pixels, and a log line
  * "<shard>: <key>: <reason>" (warn level). The pipeline never aborts on bad input. */
 #ifndef WEBSSL_DATA_PIPELINE_H
@@ -30,6 +30,8 @@ typedef struct {
                            * needed (not pixel-exact; see docs/images.md) */
     ws_stream_opts stream;/* retries, timeout and size cap of streamed shards */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
+    int u8_only;          /* 1: return only the uint8 images, no floats (pixels NULL): for a
+                           * backend that normalises them itself (4x less to upload) */
     int (*stop_requested)(void); /* optional: polled while waiting for a batch (non-zero: stop) */
 } ws_pipeline_params;
 
@@ -41,8 +43,9 @@ typedef struct {
     size_t first;         /* index of the first image in the shard */
     char **keys;          /* [n] sample keys */
     int8_t *status;       /* [n] ws_image_status */
-    float *pixels;        /* [n, 3, R, R] normalised; zeros where status != 0 */
-    uint8_t *u8;          /* [n, R, R, 3] when keep_u8, else NULL */
+    float *pixels;        /* [n, 3, R, R] normalised; zeros where status != 0; NULL when u8_only */
+    uint8_t *u8;          /* [n, R, R, 3] when keep_u8 or u8_only (zeros where status != 0),
+                           * else NULL */
     int R;
 } ws_batch;
 

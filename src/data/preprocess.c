@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/pixel_norm.h"
 #include "data/preprocess.h"
 #include "data/resize_pil.h"
 
@@ -16,11 +17,8 @@ void preprocess_resized_size(int w, int h, int resize, int *W, int *H) {
 
 void preprocess_normalize(const uint8_t *u8, int R, const float mean[3], const float std[3],
                           float *chw) {
-    /* A table per channel holds every possible value, each computed with the float32 operations
-     * of ToTensor + Normalize in their order, so a lookup gives the same bits. */
-    float lut[3][256];
-    for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
+    float lut[3][256];   /* every possible value (common/pixel_norm.h), so a lookup gives the same bits */
+    ws_pixel_norm_table(mean, std, lut);
     size_t n = (size_t)R * R;
     float *o0 = chw, *o1 = chw + n, *o2 = chw + 2 * n;
     for (size_t i = 0; i < n; i++) {

@@ -16,6 +16,7 @@ typedef struct {
     int tp;               /* divides the world size */
     int threads;          /* CPU threads per rank, 0 = OpenMP default */
     ws_dtype dtype;       /* f32 or bf16 compute */
+    ws_dtype allreduce;   /* f32 (default) or bf16 TP all-reduces (ws_model_options.allreduce) */
 } bench_options;
 
 /* batch 8, iters 5, warmup 1, native resolution, tp 1, cpu, f32. */

@@ -75,6 +75,7 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "features", feats);
     cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
+    if (r->opt.allreduce != WS_DTYPE_F32) cJSON_AddStringToObject(o, "allreduce", ws_dtype_name(r->opt.allreduce));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
     if (r->has_head && r->head_weights) cJSON_AddItemToObject(o, "head_weights", cJSON_Parse(r->head_weights));
     cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"
@@ -178,6 +179,7 @@ static int load_model(embed_run *r) {
     mo.backend = r->dev.be;
     mo.threads = r->opt.threads;
     mo.compute = r->opt.dtype;
+    mo.allreduce = r->opt.allreduce;
     mo.posembed = (ws_posembed_rule)r->opt.posembed;
     mo.tp_rank = r->topo.tp_rank;
     mo.tp_size = r->topo.tp;
@@ -195,11 +197,14 @@ static int alloc_buffers(embed_run *r) {
     size_t B = (size_t)r->B, D = (size_t)r->arch.embed_dim, P = (size_t)g * (size_t)g;
     r->layout.D = (int)D;
     r->layout.P = (int)P;
-    r->pixels = r->dev.be->ops->host_alloc(r->dev.be, B * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
+    r->u8 = ws_model_input_u8(r->model);
+    r->pp.u8_only = r->u8;   /* the pipeline's float work is left to the device */
+    r->image_bytes = 3 * (size_t)r->R * (size_t)r->R * (r->u8 ? 1 : sizeof(float));
+    for (int s = 0; s < 2; s++) r->pixels[s] = r->dev.be->ops->host_alloc(r->dev.be, B * r->image_bytes);
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
-    int nomem = !r->pixels || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
+    int nomem = !r->pixels[0] || !r->pixels[1] || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
     if (r->has_head) {
         r->z = calloc(B * (size_t)head_bottleneck(&r->head), sizeof(float));
         r->proto_index = calloc(B, sizeof *r->proto_index);
@@ -261,7 +266,8 @@ static void run_free(embed_run *r) {
     if (r->queue_up) embed_queue_free(&r->queue);
     ws_model_free(r->model);
     if (r->have_ckpt) ckpt_close(&r->ckpt);
-    if (r->pixels) r->dev.be->ops->host_free(r->dev.be, r->pixels);
+    for (int s = 0; s < 2; s++)
+        if (r->pixels[s]) r->dev.be->ops->host_free(r->dev.be, r->pixels[s]);
     device_free(&r->dev);
     comm_free(r->bcast);
     shard_list_free(&r->shards);

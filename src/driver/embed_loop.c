@@ -30,23 +30,34 @@ static void tp_agree(embed_run *r, tp_header *h) {
     h->cmd = out[0], h->n = out[1], h->shard = out[2], h->stop = out[3];
 }
 
-/* Broadcast the batch's pixels and run the forward pass (every rank of the group). */
-static void group_forward(embed_run *r, int n, embed_times *t) {
+/* Every rank of the group: the batch's images (uint8 or floats, r->u8) in r->pixels[slot] sent to
+ * the TP peers, uploaded (asynchronously; as uint8 normalised on the device) and the forward pass
+ * submitted on input slot `slot`. */
+static void group_submit(embed_run *r, int n, int slot, embed_times *t) {
     double t0 = MPI_Wtime();
-    size_t px = (size_t)n * 3 * (size_t)r->R * (size_t)r->R;
-    if (comm_broadcast(r->bcast, r->pixels, px * sizeof(float), 0) != WS_OK)
+    if (comm_broadcast(r->bcast, r->pixels[slot], (size_t)n * r->image_bytes, 0) != WS_OK)
         ws_fatal(__FILE__, __LINE__, "sending a batch to the TP group: %s", ws_error_message());
     double t1 = MPI_Wtime(), c0 = r->dev.comm->comm_seconds;
     ws_features f = {r->cls, (r->layout.features & WS_FEAT_PATCH_MEAN) ? r->patch_mean : NULL,
                      (r->layout.features & WS_FEAT_PATCH) ? r->patch : NULL};
-    if (ws_model_forward(r->model, r->pixels, n, r->R, &f) != WS_OK)
-        ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
-    double t2 = MPI_Wtime();
+    const ws_preprocess *pre = &r->pp.pre;
+    const void *px = r->pixels[slot];
+    int rc = ws_model_upload(r->model, slot, r->u8 ? NULL : px, r->u8 ? px : NULL, pre->mean, pre->std, n, r->R);
+    if (rc == WS_OK) rc = ws_model_submit(r->model, slot, &f);
+    if (rc != WS_OK) ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
     t->scatter += t1 - t0;
-    t->compute += t2 - t1;
+    t->compute += MPI_Wtime() - t1;
     t->comm += r->dev.comm->comm_seconds - c0;
     t->images += n;
     t->batches++;
+}
+
+/* Every rank: wait for the pass submitted on `slot`; its outputs land in r->cls, r->patch_mean,
+ * r->patch. */
+static void group_collect(embed_run *r, int slot, embed_times *t) {
+    double t0 = MPI_Wtime();
+    if (ws_model_collect(r->model, slot) != WS_OK) ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
+    t->compute += MPI_Wtime() - t0;
 }
 
 /* Leader: the DINO head on the batch's CLS tokens (every rank of the group holds the full CLS
@@ -62,10 +73,10 @@ static void leader_head(embed_run *r, int n, embed_times *t) {
 }
 
 /* Rows of failed images carry zero features (proto_index -1, proto_score 0). */
-static void zero_failed_rows(embed_run *r, const ws_batch *b) {
+static void zero_failed_rows(embed_run *r, int n, const int8_t *status) {
     size_t D = (size_t)r->layout.D, PD = (size_t)r->layout.P * D, K = (size_t)r->layout.K;
-    for (int i = 0; i < b->n; i++) {
-        if (!b->status[i]) continue;
+    for (int i = 0; i < n; i++) {
+        if (!status[i]) continue;
         memset(r->cls + i * D, 0, D * sizeof(float));
         memset(r->patch_mean + i * D, 0, D * sizeof(float));
         if (r->layout.features & WS_FEAT_PATCH) memset(r->patch + i * PD, 0, PD * sizeof(float));
@@ -103,7 +114,17 @@ typedef struct {
     ws_h5_writer *w;
     ws_manifest manifest;
     embed_times t;
+    int write_failed;   /* a batch's rows could not be written: the shard fails */
 } open_shard;
+
+/* Leader: the batch whose pass is submitted and not yet collected, with what its rows need once
+ * the pipeline has moved on (keys and statuses copied). */
+typedef struct {
+    open_shard *o;      /* its shard (open until the batch is written: flushed before any close) */
+    int n, slot;        /* n = 0: none */
+    char **keys;        /* [B] owned copies */
+    int8_t *status;     /* [B] */
+} in_flight;
 
 enum { SHARD_OPEN = SHARD_STOPPED + 1, SHARD_RUNNING };
 
@@ -155,11 +176,44 @@ static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
     return SHARD_OPEN;
 }
 
-/* Leader: the shard's next batch through the TP group and into its file. SHARD_RUNNING, or how
- * the shard ends: SHARD_DONE (its last batch), SHARD_FAILED or SHARD_STOPPED. */
-static int shard_step(embed_run *r, open_shard *o) {
+/* Leader: collect the batch in flight (if any), run the head on it and append its rows to its
+ * shard's file (a failure marks that shard failed); then nothing is in flight. */
+static void flush_in_flight(embed_run *r, in_flight *f) {
+    if (!f->n) return;
+    open_shard *o = f->o;
+    embed_times *t = &o->t;
+    group_collect(r, f->slot, t);
+    leader_head(r, f->n, t);
+    zero_failed_rows(r, f->n, f->status);
+    double t1 = MPI_Wtime();
+    ws_h5_rows rows = {(const char *const *)f->keys, f->status, r->cls, r->patch_mean, r->patch, r->z,
+                       r->proto_index, r->proto_score};
+    int rc = o->write_failed ? WS_OK : h5_writer_append(o->w, f->n, &rows);
+    t->write += MPI_Wtime() - t1;
+    int failed_images = 0;
+    for (int i = 0; i < f->n; i++) failed_images += f->status[i] != 0;
+    embed_queue_add(&r->queue, EQ_IMAGES, f->n);
+    if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
+    if (rc != WS_OK) {
+        LOG_ERROR("shard %s: %s", r->shards.shards[o->idx].name, ws_error_message());
+        o->write_failed = 1;
+    }
+    for (int i = 0; i < f->n; i++) {
+        free(f->keys[i]);
+        f->keys[i] = NULL;
+    }
+    f->n = 0;
+    show_progress(r, 0);
+}
+
+/* Leader: the shard's next batch through the TP group: its pass submitted on the next input
+ * slot, then the batch before it (maybe another shard's) collected and written while this one
+ * runs. SHARD_RUNNING, or how the shard ends: SHARD_DONE (its last batch), SHARD_FAILED or
+ * SHARD_STOPPED; the caller flushes the batch in flight before it closes a shard. */
+static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
     const ws_shard *s = &r->shards.shards[o->idx];
     embed_times *t = &o->t;
+    if (o->write_failed) return SHARD_FAILED;
     double t0 = MPI_Wtime();
     const ws_batch *b = pipeline_next_batch(o->p);
     t->input_wait += MPI_Wtime() - t0;
@@ -171,24 +225,17 @@ static int shard_step(embed_run *r, open_shard *o) {
     tp_agree(r, &h);
     if (h.stop) return SHARD_STOPPED;
     if (b->n == 0) return SHARD_DONE;
-    memcpy(r->pixels, b->pixels, (size_t)b->n * 3 * (size_t)r->R * (size_t)r->R * sizeof(float));
-    group_forward(r, b->n, t);
-    leader_head(r, b->n, t);
-    zero_failed_rows(r, b);
-    double t1 = MPI_Wtime();
-    ws_h5_rows rows = {(const char *const *)b->keys, b->status, r->cls, r->patch_mean, r->patch, r->z,
-                       r->proto_index, r->proto_score};
-    int rc = h5_writer_append(o->w, b->n, &rows);
-    t->write += MPI_Wtime() - t1;
-    int failed_images = 0;
-    for (int i = 0; i < b->n; i++) failed_images += b->status[i] != 0;
-    embed_queue_add(&r->queue, EQ_IMAGES, b->n);
-    if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
-    if (rc != WS_OK) {
-        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
-        return SHARD_FAILED;
-    }
-    show_progress(r, 0);
+    const int slot = f->n ? 1 - f->slot : 0;
+    memcpy(r->pixels[slot], r->u8 ? (const void *)b->u8 : (const void *)b->pixels, (size_t)b->n * r->image_bytes);
+    group_submit(r, b->n, slot, t);
+    flush_in_flight(r, f);   /* b stays valid: only this shard's next batch replaces it */
+    for (int i = 0; i < b->n; i++)
+        if (!(f->keys[i] = strdup(b->keys[i] ? b->keys[i] : "")))
+            ws_fatal(__FILE__, __LINE__, "out of memory keeping the keys of a batch");
+    memcpy(f->status, b->status, (size_t)b->n);
+    f->o = o;
+    f->n = b->n;
+    f->slot = slot;
     return SHARD_RUNNING;
 }
 
@@ -197,6 +244,7 @@ static int shard_step(embed_run *r, open_shard *o) {
 static int shard_close(embed_run *r, open_shard *o, int result) {
     const ws_shard *s = &r->shards.shards[o->idx];
     const char *why = NULL;
+    if (result == SHARD_DONE && o->write_failed) result = SHARD_FAILED;
     if (result == SHARD_DONE && pipeline_damaged(o->p, &why)) {
         LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->display, why ? why : "");
         result = SHARD_FAILED;
@@ -261,6 +309,8 @@ static int pick_ready(embed_run *r, open_shard *open, int n) {
 static void leader_loop(embed_run *r) {
     r->pp.stop_requested = embed_signal_pending;   /* a reader blocked in I/O does not hold up a stop */
     open_shard open[WS_MAX_READ_AHEAD];
+    in_flight f = {.keys = calloc((size_t)r->B, sizeof(char *)), .status = malloc((size_t)r->B)};
+    if (!f.keys || !f.status) ws_fatal(__FILE__, __LINE__, "out of memory for a batch's keys");
     int n = 0, more = 1, stopped = 0;
     while (!stopped) {
         while (more && n < r->opt.read_ahead)
@@ -271,8 +321,9 @@ static void leader_loop(embed_run *r) {
         int k = pick_ready(r, open, n);
         if (k < 0) break;   /* stop: the group agrees on it below */
         open[k].t.input_wait += MPI_Wtime() - t0;
-        int res = shard_step(r, &open[k]);
+        int res = shard_step(r, &open[k], &f);
         if (res == SHARD_RUNNING) continue;
+        flush_in_flight(r, &f);   /* its rows may be this shard's last ones */
         res = shard_close(r, &open[k], res);
         int64_t idx = open[k].idx;
         memmove(&open[k], &open[k + 1], (size_t)(n - k - 1) * sizeof *open);
@@ -280,6 +331,9 @@ static void leader_loop(embed_run *r) {
         if (res == SHARD_STOPPED) stopped = 1;
         else count_shard(r, idx, res);
     }
+    flush_in_flight(r, &f);
+    free(f.keys);
+    free(f.status);
     for (int i = 0; i < n; i++) shard_close(r, &open[i], SHARD_STOPPED);   /* claimed, left for a rerun */
     if (stopped) {
         r->stopped = 1;
@@ -291,16 +345,24 @@ static void leader_loop(embed_run *r) {
     if (r->stopped) embed_queue_add(&r->queue, EQ_STOP, 1);  /* stop the other groups too */
 }
 
+/* A peer follows the leader's commands: each batch's pass submitted on the next slot, the one
+ * before collected after it (as the leader does), the last one at FINISH or a stop. */
 static void peer_loop(embed_run *r) {
+    int pending = -1;   /* the slot of the pass in flight, -1: none */
     for (;;) {
         tp_header h = {CMD_NONE, 0, 0, 0};
         tp_agree(r, &h);
-        if (h.stop) {
-            r->stopped = 1;
+        if (h.stop || h.cmd == CMD_FINISH) {
+            if (pending >= 0) group_collect(r, pending, &r->total);
+            r->stopped = h.stop != 0;
             return;
         }
-        if (h.cmd == CMD_FINISH) return;
-        if (h.cmd == CMD_BATCH) group_forward(r, (int)h.n, &r->total);
+        if (h.cmd == CMD_BATCH) {
+            const int slot = pending >= 0 ? 1 - pending : 0;
+            group_submit(r, (int)h.n, slot, &r->total);
+            if (pending >= 0) group_collect(r, pending, &r->total);
+            pending = slot;
+        }
     }
 }
 

@@ -26,6 +26,7 @@ typedef struct {
     int threads;              /* --threads T compute threads per rank (0 = OpenMP default) */
     int decode_threads;       /* --decode-threads D image decoding threads per TP leader (default 2) */
     ws_dtype dtype;           /* --dtype fp32|bf16 (compute) */
+    ws_dtype allreduce;       /* --allreduce f32|bf16: the TP all-reduces' dtype (default f32) */
     ws_dtype out_dtype;       /* --out-dtype f16|f32 (default f16) */
     unsigned features;        /* --features list (WS_FEAT_*; default cls,patch_mean) */
     int preprocess;           /* --preprocess crop|square: a ws_preprocess_mode, -1 = the model's */

@@ -5,7 +5,9 @@
  * {cmd, n, shard, stop} with one small all-reduce (MAX): the leader supplies cmd/n/shard, every
  * rank its own stop request, so a signal seen by any rank of the group stops the whole group at
  * that step. cmd BATCH is followed by a broadcast of n images' pixels from the leader and one
- * forward pass on every rank; SHARD_END and FINISH carry no data. Across TP groups nothing is
+ * forward pass submitted on every rank (input slots alternate); a pass is collected after the
+ * next one is submitted, or at SHARD_END, FINISH or a stop, so the device does not wait while
+ * the host writes a batch. SHARD_END and FINISH carry no data. Across TP groups nothing is
  * synchronous: leaders claim shards and raise/see the stop flag through embed_queue. */
 #ifndef WEBSSL_DRIVER_EMBED_RUN_H
 #define WEBSSL_DRIVER_EMBED_RUN_H
@@ -48,7 +50,11 @@ typedef struct {
     int lock_fd;               /* world rank 0: DIR/.lock */
     char tmp_tag[96];          /* temporary file suffix: job and rank */
     int R, B;                  /* resolution, batch */
-    float *pixels;             /* [B, 3, R, R] (backend host_alloc: pinned on GPUs) */
+    int u8;                    /* 1: images travel as uint8 and the backend normalises them
+                                * (ws_model_input_u8), 0: as the pipeline's floats */
+    size_t image_bytes;        /* one image in `pixels`: 3*R*R bytes or floats */
+    void *pixels[2];           /* per input slot: [B, R, R, 3] uint8 or [B, 3, R, R] f32 (backend
+                                * host_alloc: pinned on GPUs, so the upload is asynchronous) */
     float *cls, *patch_mean, *patch;  /* outputs [B, D], [B, D], [B, P, D] */
     ws_dino_head head;         /* leaders, with --features head/proto: the DINO head */
     int has_head;

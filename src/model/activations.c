@@ -1,8 +1,8 @@
 /* Sizes of the forward pass's activation buffers (see activations.h). */
 #include "model/activations.h"
 
-size_t activations_bytes(const ws_arch *a, int NHl, int Hl, int B, int N, int g2, int host_memory,
-                         ws_dtype adt, ws_dtype bdt, size_t bytes[ACT_COUNT]) {
+size_t activations_bytes(const ws_arch *a, int NHl, int Hl, int B, int N, int g2, ws_dtype adt,
+                         ws_dtype bdt, size_t bytes[ACT_COUNT]) {
     const size_t BN = (size_t)B * (size_t)N, C = (size_t)a->embed_dim, hs = C / (size_t)a->num_heads;
     const size_t Cl = (size_t)NHl * hs, H = (size_t)Hl, F = a->ffn == WS_FFN_SWIGLU ? 2 : 1;
     const size_t P = (size_t)a->patch_size, patches = (size_t)B * (size_t)g2, cols = patches * 3 * P * P;
@@ -16,8 +16,8 @@ size_t activations_bytes(const ws_arch *a, int NHl, int Hl, int B, int N, int g2
     bytes[ACT_HID] = BN * H * act;
     bytes[ACT_COLS] = cols * act;
     bytes[ACT_PATCHES] = patches * C * f32;
-    bytes[ACT_FEAT] = (size_t)B * C * f32;
-    bytes[ACT_PIX] = (host_memory ? 1 : cols) * f32;
+    bytes[ACT_OUT] = (size_t)B * (2 + (size_t)g2) * C * f32;
+    bytes[ACT_PIX] = cols * f32;
     size_t total = 0;
     for (int i = 0; i < ACT_COUNT; i++) total += bytes[i];
     return total;

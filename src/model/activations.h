@@ -14,24 +14,24 @@
 #include "common/dtype.h"
 
 typedef enum {
-    ACT_X,        /* [B*N, C]     f32  residual stream (and, after the last block, the features) */
-    ACT_XN,       /* [B*N, C]     adt  LayerNorm output */
-    ACT_QKV,      /* [B*N, 3*Cl]  adt  this rank's q, k, v */
-    ACT_ATT,      /* [B*N, Cl]    adt  attention output */
-    ACT_BRANCH,   /* [B*N, C]     bdt  row-parallel output: the all-reduce buffer */
-    ACT_FFN,      /* [B*N, F*Hl]  adt  fc1 / w12 output (after GELU for the MLP) */
-    ACT_HID,      /* [B*N, Hl]    adt  after SwiGLU */
-    ACT_COLS,     /* [B*g2, K]    adt  im2col of the pixels */
-    ACT_PATCHES,  /* [B*g2, C]    f32  patch embeddings */
-    ACT_FEAT,     /* [B, C]       f32  pooled feature (patch mean) */
-    ACT_PIX,      /* [B, 3, R, R] f32  pixels staged on device backends (one element on host
-                   *                   backends, where the forward pass reads the caller's pixels) */
+    ACT_X,        /* [B*N, C]      f32  residual stream (and, after the last block, the features) */
+    ACT_XN,       /* [B*N, C]      adt  LayerNorm output */
+    ACT_QKV,      /* [B*N, 3*Cl]   adt  this rank's q, k, v */
+    ACT_ATT,      /* [B*N, Cl]     adt  attention output */
+    ACT_BRANCH,   /* [B*N, C]      bdt  row-parallel output: the all-reduce buffer */
+    ACT_FFN,      /* [B*N, F*Hl]   adt  fc1 / w12 output (after GELU for the MLP) */
+    ACT_HID,      /* [B*N, Hl]     adt  after SwiGLU */
+    ACT_COLS,     /* [B*g2, K]     adt  im2col of the pixels */
+    ACT_PATCHES,  /* [B*g2, C]     f32  patch embeddings */
+    ACT_OUT,      /* [B, (2+g2)*C] f32  the outputs gathered for one download: CLS [B,C], patch
+                   *                    mean [B,C], patch tokens [B,g2,C] */
+    ACT_PIX,      /* [B, 3, R, R]  f32  pixels normalised by the backend from uint8 (ws_model_upload) */
     ACT_COUNT
 } ws_act;
 
 /* Bytes of every buffer in bytes[ACT_COUNT] for architecture `a`, activations of dtype adt and
  * an all-reduce buffer of dtype bdt; returns their sum. */
-size_t activations_bytes(const ws_arch *a, int NHl, int Hl, int B, int N, int g2, int host_memory,
-                         ws_dtype adt, ws_dtype bdt, size_t bytes[ACT_COUNT]);
+size_t activations_bytes(const ws_arch *a, int NHl, int Hl, int B, int N, int g2, ws_dtype adt,
+                         ws_dtype bdt, size_t bytes[ACT_COUNT]);
 
 #endif

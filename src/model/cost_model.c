@@ -68,7 +68,7 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
     out->flops_image_rank = patch + (double)L * block_rank;
 
     /* Activations: the buffers the forward pass allocates for a batch (model/activations.h;
-     * pixel staging counted, as on device backends), counted with f32 activations between ops:
+     * pixel staging included), counted with f32 activations between ops:
      * the most any backend holds (the CPU without native bf16 keeps them f32 in bf16 compute; CUDA
      * holds them in bf16 then, which this estimate overstates); the interpolated
      * position table, the caller's input images, and an allowance for the backends' scratch: in
@@ -80,10 +80,9 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
     size_t kmax = C > Hl ? C : Hl, act_bytes[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
     out->activation_bytes_rank =
-        activations_bytes(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), 0, WS_DTYPE_F32, WS_DTYPE_F32,
-                          act_bytes)
+        activations_bytes(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), WS_DTYPE_F32, WS_DTYPE_F32, act_bytes)
         + ((1 + g * g) * C                                    /* position table */
-           + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
+           + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images (floats; >= two uint8 slots) */
            + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
            + 64 * (2 * N * hs + 4 * N)) * act;                  /* attention scratch */
 

@@ -8,6 +8,30 @@
 #include "model/weights.h"
 #include "webssl.h"
 
+/* An input slot of ws_model_upload: what it holds and its backend buffer (grown on demand). */
+typedef struct {
+    void *buf;              /* backend memory: the uploaded uint8 or float images */
+    size_t bytes;
+    const float *host;      /* float images read in place (host-memory backends), else NULL */
+    int B, R, u8;           /* B = 0: empty */
+    float mean[3], std[3];  /* normalisation of uint8 images */
+    float *out_host;        /* the outputs of the slot's last pass, [B, 2*C] or, with patch
+                             * tokens, [B, (2+g2)*C] like ACT_OUT (the backend's host_alloc:
+                             * pinned on CUDA) */
+    size_t out_host_elems;
+    ws_features pending;    /* the submitted pass's destinations, until ws_model_collect */
+    int pending_B, pending_g2;  /* pending_B 0: nothing submitted */
+} model_slot;
+
+/* A captured forward pass (CUDA graph) and the shape it was captured for (the slot's normalisation
+ * constants are baked in: ws_model_upload drops the cache when they change); graph NULL when the
+ * entry is empty. `seen` counts eager runs of the shape (the second one captures). */
+enum { MODEL_GRAPHS = 8 };
+typedef struct {
+    int B, R, slot, u8, outputs, seen;
+    void *graph;
+} model_graph;
+
 struct ws_model {
     ws_arch arch;
     ws_model_options opt;
@@ -21,7 +45,7 @@ struct ws_model {
     void *wmem;             /* the one weight allocation (backend memory) */
     size_t wbytes;
     ws_dtype adt;           /* activations between ops (the backend's activation_dtype, at load) */
-    ws_dtype bdt;           /* the all-reduce buffer `branch`: f32 */
+    ws_dtype bdt;           /* the all-reduce buffer `branch`: f32, or bf16 with --allreduce bf16 at tp > 1 */
     /* activations (model/activations.h), backend memory, sized for act_tokens = B*N rows and
      * cols_bytes of im2col (grown on demand); by name or as act[ACT_*] */
     size_t act_tokens, cols_bytes;
@@ -29,13 +53,17 @@ struct ws_model {
         struct {
             float *x;
             void *xn, *qkv, *att, *branch, *ffn, *hid, *cols;
-            float *patches, *feat, *pix;
+            float *patches, *out, *pix;
         };
         void *act[ACT_COUNT];
     };
     /* position embeddings interpolated for resolution pos_res ((1 + g*g) x C, backend memory) */
     float *pos_cur;
     int pos_res;
+    /* the host pipeline (forward.c): two input slots, each with the outputs of its pass, and
+     * the captured passes (graph_cache.c) */
+    model_slot slot[2];
+    model_graph graphs[MODEL_GRAPHS];
 };
 
 _Static_assert(sizeof(((ws_model *)0)->act) == ACT_COUNT * sizeof(void *),
@@ -49,6 +77,14 @@ const float *model_posembed(ws_model *m, int R);
 /* Interpolate a [g_old*g_old, C] grid of embeddings (host memory, row-major over (y, x)) to
  * [g_new*g_new, C] with `rule` (see ws_posembed_rule). WS_OK or WS_ERR_NOMEM. */
 int posembed_interpolate(float *dst, const float *src, int g_old, int g_new, int C, ws_posembed_rule rule);
+
+/* The captured-pass cache (graph_cache.c). graph_cache_find returns the entry for the shape (u8:
+ * the pass normalises uint8 input)
+ * (made, with seen 0, when absent; the oldest is dropped when full); graph_cache_clear frees every
+ * graph, needed whenever a buffer a graph refers to moves (activations, slots, outputs, position
+ * table). */
+model_graph *graph_cache_find(ws_model *m, int B, int R, int slot, int u8, int outputs);
+void graph_cache_clear(ws_model *m);
 
 /* Allocate the model struct, backend, communicator and the one weight allocation for arch `a`
  * (weights uninitialised). Used by both constructors. */

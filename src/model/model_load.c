@@ -16,6 +16,7 @@ void ws_model_options_init(ws_model_options *o) {
     memset(o, 0, sizeof *o);
     o->device = "cpu";
     o->compute = WS_DTYPE_F32;
+    o->allreduce = WS_DTYPE_F32;
     o->posembed = WS_POSEMBED_HF;
     o->tp_size = 1;
 }
@@ -34,6 +35,8 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
     if (rc) return rc;
     if (o->compute != WS_DTYPE_F32 && o->compute != WS_DTYPE_BF16)
         return ws_errorf(WS_ERR_ARG, "compute dtype %s is not supported (fp32 or bf16)", ws_dtype_name(o->compute));
+    if (o->allreduce != WS_DTYPE_F32 && o->allreduce != WS_DTYPE_BF16)
+        return ws_errorf(WS_ERR_ARG, "all-reduce dtype %s is not supported (f32 or bf16)", ws_dtype_name(o->allreduce));
     if (o->tp_size > 1 && (!o->comm || o->comm->size != o->tp_size || o->comm->rank != o->tp_rank))
         return ws_errorf(WS_ERR_ARG, "tensor parallelism %d needs a communicator of that size with rank %d",
                          o->tp_size, o->tp_rank);
@@ -50,7 +53,7 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
     }
     if ((rc = m->be->ops->gemm_select(m->be, o->compute, m->gemm_info, sizeof m->gemm_info))) goto fail;
     m->adt = m->be->ops->activation_dtype(m->be, o->compute);
-    m->bdt = WS_DTYPE_F32;
+    m->bdt = o->tp_size > 1 ? o->allreduce : WS_DTYPE_F32;   /* one rank: nothing is summed, keep f32 */
     m->comm = o->comm;
     if (!m->comm) {
         if (!(m->comm = comm_self_create())) {
@@ -301,6 +304,13 @@ int ws_model_create_random(const ws_arch *a, uint64_t seed, const ws_model_optio
 void ws_model_free(ws_model *m) {
     if (!m) return;
     if (m->be) {
+        graph_cache_clear(m);
+        m->be->ops->sync(m->be);
+        m->be->ops->upload_wait(m->be);
+        for (int s = 0; s < 2; s++) {
+            m->be->ops->free(m->be, m->slot[s].buf);
+            m->be->ops->host_free(m->be, m->slot[s].out_host);
+        }
         for (int i = 0; i < ACT_COUNT; i++)
             if (m->act[i]) m->be->ops->free(m->be, m->act[i]);
         if (m->pos_cur) m->be->ops->free(m->be, m->pos_cur);

@@ -92,6 +92,7 @@ const float *model_posembed(ws_model *m, int R) {
     if (g == g_old) return m->w.pos;
     if (m->pos_res == R) return m->pos_cur;
     ws_backend *be = m->be;
+    graph_cache_clear(m);   /* captured passes read the table that moves */
     if (m->pos_cur) be->ops->free(be, m->pos_cur);
     m->pos_res = 0;
     size_t n_old = (size_t)(1 + g_old * g_old) * C, n_new = (size_t)(1 + g * g) * C;

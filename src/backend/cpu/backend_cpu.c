@@ -98,6 +98,18 @@ static const ws_backend_ops cpu_ops = {
     .tokens = cpu_tokens,
     .attention = cpu_attention,
     .token_mean = cpu_token_mean,
+    .normalises_u8 = 0,
+    .normalize = cpu_normalize,
+    .slot_upload = cpu_slot_upload,
+    .slot_release = cpu_slot_release,
+    .slot_wait = cpu_slot_wait,
+    .copy_rows = cpu_copy_rows,
+    .download_async = cpu_download_async,
+    .graph_capturable = cpu_graph_capturable,
+    .graph_begin = cpu_graph_begin,
+    .graph_end = cpu_graph_end,
+    .graph_launch = cpu_graph_launch,
+    .graph_free = cpu_graph_free,
 };
 
 int backend_cpu_create(int threads, ws_backend **out) {

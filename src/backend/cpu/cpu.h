@@ -107,4 +107,19 @@ int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B
                   int hs, int round_bf16);
 int cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
 
+/* Host-pipeline entries (pixels.c). */
+int cpu_normalize(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R, const float mean[3],
+                  const float std[3]);
+int cpu_slot_upload(ws_backend *be, int slot, void *dst, const void *src_host, size_t bytes);
+int cpu_slot_release(ws_backend *be, int slot);
+int cpu_slot_wait(ws_backend *be, int slot);
+int cpu_copy_rows(ws_backend *be, void *dst, const void *src, size_t row_bytes, size_t src_pitch,
+                  size_t rows);
+int cpu_download_async(ws_backend *be, void *dst_host, const void *src, size_t bytes);
+int cpu_graph_capturable(ws_backend *be);
+int cpu_graph_begin(ws_backend *be);
+int cpu_graph_end(ws_backend *be, void **graph);
+int cpu_graph_launch(ws_backend *be, void *graph);
+void cpu_graph_free(ws_backend *be, void *graph);
+
 #endif

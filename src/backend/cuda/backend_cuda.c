@@ -9,6 +9,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_gemm.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_pipeline.h"
 #include "common/log.h"
 
 #include <stdarg.h>
@@ -24,6 +25,7 @@ typedef struct {
     void *conv_in;            /* a GEMM input converted to the weights' dtype; grows to the largest */
     size_t conv_bytes;
     int sync_each_op;         /* debug mode: WEBSSL_CUDA_SYNC=1 */
+    cuda_pipeline pipe;       /* input slots' events and the graph switch (cuda_pipeline.c) */
 } cuda_state;
 
 static cuda_state *state(ws_backend *be) { return be->impl; }
@@ -77,6 +79,7 @@ static void cuda_destroy(ws_backend *be) {
     if (st) {
         if (st->stream) CUDA_CHECK(cudaStreamSynchronize(st->stream));
         if (st->copy) CUDA_CHECK(cudaStreamSynchronize(st->copy));
+        cuda_pipeline_free(&st->pipe);
         cuda_gemm_free(st->gemm);
         if (st->conv_in) CUDA_CHECK(cudaFree(st->conv_in));
         if (st->copied) CUDA_CHECK(cudaEventDestroy(st->copied));
@@ -250,6 +253,18 @@ static const ws_backend_ops cuda_ops = {
     .tokens = cuda_op_tokens,
     .attention = cuda_op_attention,
     .token_mean = cuda_op_token_mean,
+    .normalises_u8 = 1,
+    .normalize = cuda_pipeline_normalize,
+    .slot_upload = cuda_pipeline_slot_upload,
+    .slot_release = cuda_pipeline_slot_release,
+    .slot_wait = cuda_pipeline_slot_wait,
+    .copy_rows = cuda_pipeline_copy_rows,
+    .download_async = cuda_pipeline_download_async,
+    .graph_capturable = cuda_pipeline_graph_capturable,
+    .graph_begin = cuda_pipeline_graph_begin,
+    .graph_end = cuda_pipeline_graph_end,
+    .graph_launch = cuda_pipeline_graph_launch,
+    .graph_free = cuda_pipeline_graph_free,
 };
 
 int backend_cuda_device_count(void) {
@@ -289,7 +304,7 @@ static int cuda_state_init(cuda_state *st, int device) {
     const char *sync = getenv("WEBSSL_CUDA_SYNC");
     st->sync_each_op = sync && *sync && strcmp(sync, "0") != 0;
     if (st->sync_each_op) LOG_INFO("cuda: WEBSSL_CUDA_SYNC set: every op is waited for and checked (slow)");
-    return WS_OK;
+    return cuda_pipeline_init(&st->pipe, st->copy, st->sync_each_op);
 }
 
 int backend_cuda_create(int device, ws_backend **out) {
@@ -315,3 +330,7 @@ int backend_cuda_create(int device, ws_backend **out) {
 }
 
 cudaStream_t cuda_backend_stream(ws_backend *be) { return state(be)->stream; }
+
+cuda_pipeline *cuda_backend_pipeline(ws_backend *be) { return &state(be)->pipe; }
+
+void cuda_backend_op_done(ws_backend *be, const char *op) { op_done(be, op); }

@@ -68,6 +68,11 @@ cudaError_t cuda_attention(void *out, const void *qkv, ws_dtype dt, int B, int N
  * n elements. Only for a GEMM input whose dtype differs from the weights'. */
 cudaError_t cuda_convert(void *dst, ws_dtype ddt, const void *src, ws_dtype sdt, size_t n, cudaStream_t stream);
 
+/* pixels[B,3,R,R] (f32) = (u8[B,R,R,3] / 255 - mean[c]) / std[c] (backend.h `normalize`; the
+ * arithmetic of common/pixel_norm.h, bit for bit). mean and std are host arrays, passed by value. */
+cudaError_t cuda_normalize(float *pixels, const uint8_t *u8, int B, int R, const float mean[3],
+                           const float std[3], cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
