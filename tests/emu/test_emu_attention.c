@@ -1,9 +1,10 @@
 /* The attention kernels of src/backend/cuda/attention_flash.cu, run on the CPU by the kernel
  * emulator (cuda_emu.h), against the CPU twin (src/backend/cpu/attention.c) on random inputs, under
  * each thread schedule. Prints max abs and relative error per shape and schedule; a mismatch fails
- * with "> tolerance", a failed launch with the emulator's reason. Two test cases, so that
- * CK_RUN_CASE picks one (the planted-defect tests in CMakeLists.txt do): attention_mma (the
- * tensor-core kernel) and attention_simt (the CUDA-core kernel).
+ * with "> tolerance", a failed launch with the emulator's reason. One test case per kernel and
+ * length, so that CK_RUN_CASE picks one (the planted-defect tests in CMakeLists.txt run the short
+ * ones): attention_mma and attention_mma_long (the tensor-core kernel), attention_simt (the
+ * CUDA-core kernel).
  *
  * Tolerances, as tests/gpu: max abs error / max |ref| <= 2e-2 with bf16 rounding (the kernel
  * rounds unnormalised probabilities to bf16, the CPU normalised ones; a bf16 output adds one
@@ -70,6 +71,14 @@ START_TEST(test_attention_mma) {
 }
 END_TEST
 
+START_TEST(test_attention_mma_long) {
+    /* Long sequences: 1025 tokens (9 query tiles, 17 key tiles with one key in the last) at hs 64,
+     * 1370 (the 7B model at 518 px: 11 and 22 tiles) at hs 128. */
+    check_attention(WS_DTYPE_BF16, 1, 1, 1025, 1, 64, 2e-2);
+    check_attention(WS_DTYPE_BF16, 1, 1, 1370, 1, 128, 2e-2);
+}
+END_TEST
+
 START_TEST(test_attention_simt) {
     /* The CUDA-core kernel (512 threads a block, a shuffle per key: the slowest to emulate, so
      * small shapes): exact f32 at every head size, bf16 rounding at a head size the tensor-core
@@ -90,6 +99,7 @@ int main(void) {
         const TTest *test;
     } cases[] = {
         {"attention_mma", test_attention_mma},
+        {"attention_mma_long", test_attention_mma_long},
         {"attention_simt", test_attention_simt},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
