@@ -1,12 +1,14 @@
-/* Times the CUDA attention kernel alone (cuda_attention, bf16 path) for one shape and prints one
- * JSON line with seconds per call and TFLOP/s (4 * B * NH * N^2 * hs FLOPs per call), for
- * tests/bench/bench_cuda_vs_torch.py to set beside PyTorch SDPA.
+/* Times the CUDA attention kernel alone (cuda_attention on bf16 q, k, v with a bf16 output: the
+ * tensor-core kernel at hs 64, 80, 128) for one shape and prints one JSON line with seconds per
+ * call and TFLOP/s (4 * B * NH * N^2 * hs FLOPs per call), for tests/bench/bench_cuda_vs_torch.py
+ * to set beside PyTorch SDPA.
  * usage: bench_attention B N NH hs [iters] */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "common/dtype.h"
 #include "gpu_common.h"
 
 int main(int argc, char **argv) {
@@ -25,14 +27,21 @@ int main(int argc, char **argv) {
     const size_t nq = (size_t)B * N * 3 * NH * hs, no = (size_t)B * N * NH * hs;
     uint64_t seed = 1;
     float *qkv = gpu_random(nq, 1.0f, &seed);
-    float *dq = gpu_put(be, qkv, nq), *dout = gpu_put(be, NULL, no);
+    uint16_t *qkv_bf16 = malloc(nq * sizeof(uint16_t));
+    ws_convert_from_f32(qkv_bf16, WS_DTYPE_BF16, qkv, nq);
+    void *dq = be->ops->alloc(be, nq * sizeof(uint16_t)), *dout = be->ops->alloc(be, no * sizeof(uint16_t));
+    if (!dq || !dout) {
+        fprintf(stderr, "bench_attention: out of device memory for B=%d N=%d NH=%d hs=%d\n", B, N, NH, hs);
+        return 1;
+    }
+    be->ops->upload(be, dq, qkv_bf16, nq * sizeof(uint16_t));
     cudaStream_t s = cuda_backend_stream(be);
     cudaEvent_t t0, t1;
     CUDA_CHECK(cudaEventCreate(&t0));
     CUDA_CHECK(cudaEventCreate(&t1));
-    CUDA_CHECK(cuda_attention(dout, dq, B, N, NH, hs, 1, s));   /* warm-up */
+    CUDA_CHECK(cuda_attention(dout, dq, WS_DTYPE_BF16, B, N, NH, hs, 1, s));   /* warm-up */
     CUDA_CHECK(cudaEventRecord(t0, s));
-    for (int i = 0; i < iters; i++) CUDA_CHECK(cuda_attention(dout, dq, B, N, NH, hs, 1, s));
+    for (int i = 0; i < iters; i++) CUDA_CHECK(cuda_attention(dout, dq, WS_DTYPE_BF16, B, N, NH, hs, 1, s));
     CUDA_CHECK(cudaEventRecord(t1, s));
     CUDA_CHECK(cudaEventSynchronize(t1));
     float ms = 0.0f;
@@ -45,6 +54,6 @@ int main(int argc, char **argv) {
     be->ops->free(be, dq);
     be->ops->free(be, dout);
     backend_free(be);
-    free(qkv);
+    free(qkv), free(qkv_bf16);
     return 0;
 }
