@@ -9,7 +9,7 @@
  *   and spread over the banks (36 KB at hs 64, 44 KB at hs 80, 68 KB at hs 128). bf16 q, k, v
  *   are read straight from the QKV GEMM output by cp.async (16 bytes a copy, rows past N
  *   zero-filled by the src-size form); tile j + 1 is in flight while tile j is computed. The
- *   Q tile passes through the second stage once, before the first key tile needs it. Both
+ *   Q tile passes through the second stage once, before key tile 1 is copied there. Both
  *   products use mma.sync.m16n8k16 (bf16 in, f32 accumulate) with the fragment layouts of the
  *   PTX ISA; fragments come from shared memory through ldmatrix (.trans for V), and the score
  *   accumulators of Q K^T are, element for element, the A fragments of P V, so the probabilities
