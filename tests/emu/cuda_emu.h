@@ -7,9 +7,10 @@
  *   current schedule (emu_control.h), so a missing barrier changes the result.
  * - __shared__ variables are function statics: one instance per kernel, which the threads of the
  *   running block share, as they share a block's shared memory on the device. Dynamic shared
- *   memory (CUDA_DYNAMIC_SHARED, the bytes given to CUDA_LAUNCH_SMEM) is one buffer per launch,
- *   filled with 0xff bytes (NaN as f32 and bf16) at its start; a launch asking for more than 48 KB
- *   fails unless cudaFuncSetAttribute(MaxDynamicSharedMemorySize) allowed it for that kernel.
+ *   memory (CUDA_DYNAMIC_SHARED, the bytes given to CUDA_LAUNCH_SMEM) is one buffer per launch, of
+ *   that size (AddressSanitizer reports an access past it), filled with 0xff bytes (NaN as f32
+ *   and bf16) at its start; a launch asking for more than 48 KB fails unless
+ *   cudaFuncSetAttribute(MaxDynamicSharedMemorySize) allowed it for that kernel.
  * - __syncthreads() is a block barrier that reports divergence (threads waiting at different
  *   barriers) and deadlock (threads blocked for ever) as a failed launch.
  * - Warp shuffles, mma.sync and ldmatrix are warp-wide operations: every lane named in the mask

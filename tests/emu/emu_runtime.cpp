@@ -80,14 +80,13 @@ struct launch {
     ucontext_t sched;
     bool failed = false;
     std::string why;
-    unsigned char *dyn = nullptr;   /* dynamic shared memory, SMEM_OPTIN_MAX bytes */
+    unsigned char *dyn = nullptr;   /* dynamic shared memory of the running launch, its exact size */
 #ifdef EMU_ASAN
     const void *sched_bottom = nullptr;
     size_t sched_size = 0;
 #endif
     ~launch() {
         for (fiber &f : fibers) free(f.stack);
-        free(dyn);
     }
 };
 
@@ -373,8 +372,10 @@ void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size
         fprintf(stderr, "emu: %s\n", last_failure.c_str());
         return;
     }
-    if (!L.dyn) L.dyn = static_cast<unsigned char *>(aligned_alloc(128, SMEM_OPTIN_MAX));
-    memset(L.dyn, 0xff, smem);
+    /* Its own allocation of the size asked for (a multiple of 16 in practice), so that AddressSanitizer
+     * reports an access past it. */
+    L.dyn = smem ? static_cast<unsigned char *>(aligned_alloc(16, (smem + 15) / 16 * 16)) : nullptr;
+    if (smem) memset(L.dyn, 0xff, smem);
     L.kernel = kernel;
     L.body = body;
     L.ctx = ctx;
@@ -399,6 +400,8 @@ void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size
         run_block();
         if (L.failed) break;
     }
+    free(L.dyn);
+    L.dyn = nullptr;
     if (L.failed) {
         fprintf(stderr, "emu: %s\n", L.why.c_str());
         last_failure = L.why;
