@@ -6,7 +6,11 @@
  *   the threads of a block interleave at every synchronising operation, in the order of the
  *   current schedule (emu_control.h), so a missing barrier changes the result.
  * - __shared__ variables are function statics: one instance per kernel, which the threads of the
- *   running block share, as they share a block's shared memory on the device.
+ *   running block share, as they share a block's shared memory on the device. Dynamic shared
+ *   memory (CUDA_DYNAMIC_SHARED, the bytes given to CUDA_LAUNCH_SMEM) is one buffer per launch, of
+ *   that size (AddressSanitizer reports an access past it), filled with 0xff bytes (NaN as f32
+ *   and bf16) at its start; a launch asking for more than 48 KB fails unless
+ *   cudaFuncSetAttribute(MaxDynamicSharedMemorySize) allowed it for that kernel.
  * - __syncthreads() is a block barrier that reports divergence (threads waiting at different
  *   barriers) and deadlock (threads blocked for ever) as a failed launch.
  * - Warp shuffles, mma.sync and ldmatrix are warp-wide operations: every lane named in the mask
@@ -40,16 +44,25 @@ extern dim3 emu_block_dim, emu_grid_dim;
 
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 
-/* Runs body(ctx) as every thread of every block of a grid x block launch. */
-void emu_launch(const char *kernel, dim3 grid, dim3 block, void (*body)(void *), void *ctx);
+/* Runs body(ctx) as every thread of every block of a grid x block launch with `smem` bytes of
+ * dynamic shared memory; `key` (the kernel's address) finds the limit set by cudaFuncSetAttribute. */
+void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
+                void *ctx);
 
 template <typename F>
-static inline void emu_launch_fn(const char *kernel, dim3 grid, dim3 block, F fn) {
-    emu_launch(kernel, grid, block, [](void *p) { (*static_cast<F *>(p))(); }, &fn);
+static inline void emu_launch_fn(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem, F fn) {
+    emu_launch(kernel, key, grid, block, smem, [](void *p) { (*static_cast<F *>(p))(); }, &fn);
 }
 
 #define CUDA_LAUNCH(kernel, grid, block, stream, ...) \
-    ((void)(stream), emu_launch_fn(#kernel, dim3(grid), dim3(block), [&]() { kernel(__VA_ARGS__); }))
+    ((void)(stream), emu_launch_fn(#kernel, nullptr, dim3(grid), dim3(block), 0, [&]() { kernel(__VA_ARGS__); }))
+#define CUDA_LAUNCH_SMEM(kernel, grid, block, smem, stream, ...)                                              \
+    ((void)(stream), emu_launch_fn(#kernel, reinterpret_cast<const void *>(kernel), dim3(grid), dim3(block), \
+                                   (smem), [&]() { kernel(__VA_ARGS__); }))
+
+/* The running launch's dynamic shared memory (16-byte aligned). */
+void *emu_dynamic_shared(void);
+#define CUDA_DYNAMIC_SHARED(name) unsigned char *const name = static_cast<unsigned char *>(emu_dynamic_shared())
 
 void emu_syncthreads(const char *file, int line);
 #define __syncthreads() emu_syncthreads(__FILE__, __LINE__)
@@ -84,7 +97,9 @@ void emu_ldmatrix_x4(uint32_t r[4], const void *smem, bool trans, const char *fi
 #define ptx_ldmatrix_x4(r, p) emu_ldmatrix_x4((r), (p), false, __FILE__, __LINE__)
 #define ptx_ldmatrix_x4_trans(r, p) emu_ldmatrix_x4((r), (p), true, __FILE__, __LINE__)
 /* cp.async: a thread's copies land in shared memory only when that thread waits for their group
- * (the latest the hardware may complete them), so a read before the wait sees the old contents. */
+ * (the latest the hardware may complete them), so a read before the wait sees the old contents;
+ * under the eager schedule they land at issue (the earliest), so a copy into a buffer that other
+ * threads still read shows up there. */
 void emu_cp_async_16(void *smem, const void *gmem, int src_bytes, const char *file, int line);
 void emu_cp_async_commit(void);
 void emu_cp_async_wait(int n);

@@ -10,8 +10,17 @@ extern "C" {
 #endif
 
 /* Order in which runnable threads (and blocks) are resumed after each synchronising operation:
- * ascending thread index, descending, or a fresh pseudo-random permutation every round. */
-typedef enum { EMU_SCHEDULE_FORWARD, EMU_SCHEDULE_REVERSE, EMU_SCHEDULE_RANDOM, EMU_SCHEDULES } emu_schedule;
+ * ascending thread index, descending, or a fresh pseudo-random permutation every round (every
+ * runnable thread advances by one operation a round; cp.async copies land at the wait); or eager:
+ * always the lowest runnable thread, so one warp runs ahead of the others up to the next block
+ * barrier, with cp.async copies landing at issue. */
+typedef enum {
+    EMU_SCHEDULE_FORWARD,
+    EMU_SCHEDULE_REVERSE,
+    EMU_SCHEDULE_RANDOM,
+    EMU_SCHEDULE_EAGER,
+    EMU_SCHEDULES
+} emu_schedule;
 
 void emu_set_schedule(emu_schedule s, uint64_t seed);
 const char *emu_schedule_name(emu_schedule s);

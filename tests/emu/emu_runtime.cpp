@@ -1,7 +1,8 @@
 /* The kernel emulator's runtime (interface: cuda_emu.h, emu_control.h): one fiber (ucontext) per
  * CUDA thread, a scheduler that runs the blocks of a launch one at a time and resumes a block's
  * runnable threads in the order of the current schedule, the block barrier, warp-wide operations
- * (shuffles, mma.sync) and the launch status seen by cudaGetLastError(). Under AddressSanitizer
+ * (shuffles, mma.sync), dynamic shared memory and its per-kernel limit (cudaFuncSetAttribute), and
+ * the launch status seen by cudaGetLastError(). Under AddressSanitizer
  * every switch is announced with __sanitizer_start/finish_switch_fiber. Single OS thread. */
 #include "cuda_emu.h"
 
@@ -11,6 +12,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,9 @@ dim3 emu_block_dim, emu_grid_dim;
 namespace {
 
 enum { STACK_BYTES = 256 << 10, MAX_THREADS = 1024 };
+/* Dynamic shared memory per block: the default limit, and the most cudaFuncSetAttribute may allow
+ * (sm_90: 227 KB). */
+enum { SMEM_DEFAULT = 48 << 10, SMEM_OPTIN_MAX = 227 << 10 };
 
 enum state { RUNNABLE, AT_BARRIER, AT_WARP, STUCK, DONE };
 
@@ -75,6 +80,7 @@ struct launch {
     ucontext_t sched;
     bool failed = false;
     std::string why;
+    unsigned char *dyn = nullptr;   /* dynamic shared memory of the running launch, its exact size */
 #ifdef EMU_ASAN
     const void *sched_bottom = nullptr;
     size_t sched_size = 0;
@@ -87,6 +93,7 @@ struct launch {
 launch L;
 emu_schedule schedule = EMU_SCHEDULE_FORWARD;
 uint64_t rng = 1;
+std::map<const void *, int> smem_limit;   /* MaxDynamicSharedMemorySize set per kernel */
 cudaError_t last_error = cudaSuccess;
 std::string last_failure;
 
@@ -226,6 +233,7 @@ void run_block() {
             report_deadlock();
             break;
         }
+        if (schedule == EMU_SCHEDULE_EAGER) idx.resize(1);   /* the lowest runs on until it blocks */
         order(idx);
         for (int t : idx) {
             if (L.failed) break;
@@ -345,7 +353,8 @@ void shfl_idx(const void *const in[32], void *const out[32], uint32_t mask) {
 
 }  // namespace
 
-void emu_launch(const char *kernel, dim3 grid, dim3 block, void (*body)(void *), void *ctx) {
+void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
+                void *ctx) {
     const long nthreads = (long)block.x * block.y * block.z;
     const long nblocks = (long)grid.x * grid.y * grid.z;
     if (nthreads <= 0 || nthreads > MAX_THREADS || nblocks <= 0 || grid.y > 65535 || grid.z > 65535) {
@@ -353,6 +362,20 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
         last_failure = std::string(kernel) + ": invalid launch configuration";
         return;
     }
+    const auto lim = smem_limit.find(key);
+    const size_t max_smem = lim != smem_limit.end() ? (size_t)lim->second : (size_t)SMEM_DEFAULT;
+    if (smem > max_smem) {
+        last_error = cudaErrorInvalidValue;
+        last_failure = std::string(kernel) + ": " + std::to_string(smem) + " bytes of dynamic shared memory, over " +
+                       "the kernel's limit of " + std::to_string(max_smem) +
+                       " (cudaFuncSetAttribute MaxDynamicSharedMemorySize)";
+        fprintf(stderr, "emu: %s\n", last_failure.c_str());
+        return;
+    }
+    /* Its own allocation of the size asked for (a multiple of 16 in practice), so that AddressSanitizer
+     * reports an access past it. */
+    L.dyn = smem ? static_cast<unsigned char *>(aligned_alloc(16, (smem + 15) / 16 * 16)) : nullptr;
+    if (smem) memset(L.dyn, 0xff, smem);
     L.kernel = kernel;
     L.body = body;
     L.ctx = ctx;
@@ -377,6 +400,8 @@ void emu_launch(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
         run_block();
         if (L.failed) break;
     }
+    free(L.dyn);
+    L.dyn = nullptr;
     if (L.failed) {
         fprintf(stderr, "emu: %s\n", L.why.c_str());
         last_failure = L.why;
@@ -486,10 +511,13 @@ void emu_cp_async_16(void *smem, const void *gmem, int src_bytes, const char *fi
     }
     async_copy c = {smem, {}, f->committed};
     if (src_bytes) memcpy(c.data, gmem, (size_t)src_bytes);
-    f->copies.push_back(c);
+    if (schedule == EMU_SCHEDULE_EAGER) memcpy(smem, c.data, 16);
+    else f->copies.push_back(c);
 }
 
 void emu_cp_async_commit(void) { L.cur->committed++; }
+
+void *emu_dynamic_shared(void) { return L.dyn; }
 
 void emu_cp_async_wait(int n) {
     fiber *f = L.cur;
@@ -517,7 +545,17 @@ void emu_set_schedule(emu_schedule s, uint64_t seed) {
 }
 
 const char *emu_schedule_name(emu_schedule s) {
-    return s == EMU_SCHEDULE_FORWARD ? "forward" : s == EMU_SCHEDULE_REVERSE ? "reverse" : "random";
+    return s == EMU_SCHEDULE_FORWARD ? "forward" : s == EMU_SCHEDULE_REVERSE ? "reverse"
+                                                 : s == EMU_SCHEDULE_RANDOM  ? "random"
+                                                                             : "eager";
+}
+
+/* The one attribute the kernels set: the dynamic shared memory a kernel may be launched with. */
+cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value) {
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > SMEM_OPTIN_MAX)
+        return cudaErrorInvalidValue;
+    smem_limit[func] = value;
+    return cudaSuccess;
 }
 
 const char *emu_last_failure(void) {

@@ -293,43 +293,6 @@ START_TEST(test_patch_tokens) {
 }
 END_TEST
 
-static void check_attention(int B, int N, int NH, int hs, int round_bf16, double tol) {
-    const size_t Cl = (size_t)NH * hs, nq = (size_t)B * N * 3 * Cl, no = (size_t)B * N * Cl;
-    float *qkv = gpu_random(nq, 2.0f, &seed), *ref = malloc(no * sizeof(float)), *got = malloc(no * sizeof(float));
-    cpu->ops->attention(cpu, ref, qkv, B, N, NH, hs, round_bf16);
-    char name[96];
-    snprintf(name, sizeof name, "attention %s B=%d N=%d NH=%d hs=%d", round_bf16 ? "bf16" : "f32", B, N, NH, hs);
-    FOR_EACH_SCHEDULE(s) {
-        memset(got, 0xff, no * sizeof(float));   /* NaN: every output must be written */
-        check_launch(name, cuda_attention(got, qkv, B, N, NH, hs, round_bf16, NULL));
-        check_close(name, s, ref, got, no, (size_t)B * N * NH, tol);
-    }
-    free(qkv), free(ref), free(got);
-}
-
-/* Tolerances as tests/gpu: bf16 2e-2 (the kernel rounds unnormalised probabilities), f32 1e-4. */
-START_TEST(test_attention_mma) {
-    /* The tensor-core kernel: 64-row query tiles and 64-key tiles, so 197 and 257 end in partial
-     * tiles (one key in the last tile at 257), 50 and 7 are a single partial tile (at 7 tokens
-     * one wrongly admitted padding key moves every output by far more than the tolerance). */
-    const int hs[] = {64, 80, 128};
-    const int Ns[] = {7, 50, 197, 257};
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 4; j++) check_attention(j < 2 ? 2 : 1, Ns[j], 2, hs[i], 1, 2e-2);
-}
-END_TEST
-
-START_TEST(test_attention_simt) {
-    /* The CUDA-core kernel (512 threads a block, a shuffle per key: the slowest to emulate, so
-     * small shapes): f32 at every head size, bf16 at a head size the mma kernel lacks; 16-row
-     * query blocks and 32-key chunks, so 70 and 33 end in partial ones. */
-    const int hs[] = {64, 80, 128, 48};
-    for (int i = 0; i < 4; i++) check_attention(1, 70, 1, hs[i], 0, 1e-4);
-    check_attention(2, 33, 2, 48, 0, 1e-4);
-    check_attention(1, 70, 1, 48, 1, 2e-2);
-}
-END_TEST
-
 int main(void) {
     Suite *s = suite_create("emu_kernels");
     struct {
@@ -341,8 +304,6 @@ int main(void) {
         {"elementwise", test_elementwise},
         {"convert", test_convert},
         {"patch_tokens", test_patch_tokens},
-        {"attention_mma", test_attention_mma},
-        {"attention_simt", test_attention_simt},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -1,8 +1,10 @@
 /* The kernel emulator's own checks, on small kernels written here: a missing barrier gives a wrong
  * result under some schedule while the correct kernel agrees under all of them; a warp operation
  * that lanes which exited never reach is reported as a deadlock; threads waiting at different
- * barriers are reported as divergent; a cp.async pipeline is right with its wait and wrong
- * without. Prints one line per check; exit status 1 on any failure. */
+ * barriers are reported as divergent; a cp.async pipeline is right with its wait and its barriers,
+ * wrong without the wait, and wrong under the eager schedule without the barrier that keeps a
+ * buffer from being refilled while others read it; dynamic shared memory over 48 KB needs
+ * cudaFuncSetAttribute. Prints one line per check; exit status 1 on any failure. */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,8 +37,8 @@ static __global__ void divergent_kernel(int *out) {
 
 /* Double-buffered cp.async pipeline over `tiles` tiles of 128 floats: thread t sums element
  * (4t + 5) % 128 of every tile, which another thread copied. Without the wait, tile k is read
- * before it has landed. */
-static __global__ void pipeline_kernel(float *out, const float *in, int tiles, bool wait) {
+ * before it has landed; without the guard barrier, tile k + 2 may land while tile k is read. */
+static __global__ void pipeline_kernel(float *out, const float *in, int tiles, bool wait, bool guard) {
     __shared__ __align__(16) float buf[2][128];
     const int t = threadIdx.x;
     ptx_cp_async_16(&buf[0][4 * t], in + 4 * t, 16);
@@ -48,9 +50,18 @@ static __global__ void pipeline_kernel(float *out, const float *in, int tiles, b
         if (wait) ptx_cp_async_wait_group<1>();
         __syncthreads();
         acc += buf[k & 1][(4 * t + 5) % 128];
-        __syncthreads();
+        if (guard) __syncthreads();
     }
     out[t] = acc;
+}
+
+/* Thread t writes t to dynamic shared memory and reads back its neighbour's value. */
+static __global__ void dynamic_kernel(int *out) {
+    CUDA_DYNAMIC_SHARED(raw);
+    int *s = reinterpret_cast<int *>(raw);
+    s[threadIdx.x] = threadIdx.x;
+    __syncthreads();
+    out[threadIdx.x] = s[(threadIdx.x + 1) % THREADS];
 }
 
 static int failures;
@@ -108,12 +119,34 @@ int main(void) {
         want[t] = 0.0f;
         for (int k = 0; k < TILES; k++) want[t] += in[k * 128 + (4 * t + 5) % 128];
     }
-    for (int w = 1; w >= 0; w--) {
-        CUDA_LAUNCH(pipeline_kernel, 1, 32, 0, sums, in, (int)TILES, w == 1);
+    struct {
+        emu_schedule s;
+        bool wait, guard, right;
+        const char *what;
+    } pipes[] = {
+        {EMU_SCHEDULE_FORWARD, true, true, true, "cp.async double buffer, forward schedule: right sums"},
+        {EMU_SCHEDULE_EAGER, true, true, true, "cp.async double buffer, eager schedule: right sums"},
+        {EMU_SCHEDULE_FORWARD, false, true, false, "cp.async double buffer without wait_group: wrong sums"},
+        {EMU_SCHEDULE_EAGER, true, false, false, "cp.async buffer refilled before all read it (eager): wrong sums"},
+    };
+    for (const auto &p : pipes) {
+        emu_set_schedule(p.s, 1);
+        CUDA_LAUNCH(pipeline_kernel, 1, 32, 0, sums, in, (int)TILES, p.wait, p.guard);
         bool right = cudaGetLastError() == cudaSuccess;
         for (int t = 0; t < 32; t++) right = right && sums[t] == want[t];
-        expect(w ? right : !right, w ? "cp.async double buffer with wait_group: right sums"
-                                     : "cp.async double buffer without wait_group: wrong sums");
+        expect(right == p.right, p.what);
     }
+
+    int d[THREADS];
+    CUDA_LAUNCH_SMEM(dynamic_kernel, 1, THREADS, 64 << 10, 0, d);
+    expect(cudaGetLastError() == cudaErrorInvalidValue && *emu_last_failure(),
+           "64 KB of dynamic shared memory without cudaFuncSetAttribute: refused");
+    expect(cudaFuncSetAttribute(reinterpret_cast<const void *>(dynamic_kernel),
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, 64 << 10) == cudaSuccess,
+           "cudaFuncSetAttribute(MaxDynamicSharedMemorySize, 64 KB) accepted");
+    CUDA_LAUNCH_SMEM(dynamic_kernel, 1, THREADS, 64 << 10, 0, d);
+    bool right = cudaGetLastError() == cudaSuccess;
+    for (int t = 0; t < THREADS; t++) right = right && d[t] == (t + 1) % THREADS;
+    expect(right, "dynamic shared memory after the attribute: every thread reads its neighbour");
     return failures ? 1 : 0;
 }

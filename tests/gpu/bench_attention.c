@@ -1,13 +1,14 @@
-/* Times the CUDA attention kernel alone (cuda_attention, bf16 q, k, v and output, as in bf16
- * compute) for one shape and prints one JSON line with seconds per call and TFLOP/s
- * (4 * B * NH * N^2 * hs FLOPs per call), for
- * tests/bench/bench_cuda_vs_torch.py to set beside PyTorch SDPA.
+/* Times the CUDA attention kernel alone (cuda_attention on bf16 q, k, v with a bf16 output: the
+ * tensor-core kernel at hs 64, 80, 128) for one shape and prints one JSON line with seconds per
+ * call and TFLOP/s (4 * B * NH * N^2 * hs FLOPs per call), for tests/bench/bench_cuda_vs_torch.py
+ * to set beside PyTorch SDPA.
  * usage: bench_attention B N NH hs [iters] */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "common/dtype.h"
 #include "gpu_common.h"
 
 int main(int argc, char **argv) {
@@ -27,6 +28,10 @@ int main(int argc, char **argv) {
     uint64_t seed = 1;
     float *qkv = gpu_random(nq, 1.0f, &seed);
     void *dq = gpu_put_dt(be, qkv, nq, WS_DTYPE_BF16), *dout = gpu_put_dt(be, NULL, no, WS_DTYPE_BF16);
+    if (!dq || !dout) {
+        fprintf(stderr, "bench_attention: out of device memory for B=%d N=%d NH=%d hs=%d\n", B, N, NH, hs);
+        return 1;
+    }
     cudaStream_t s = cuda_backend_stream(be);
     cudaEvent_t t0, t1;
     CUDA_CHECK(cudaEventCreate(&t0));

@@ -58,9 +58,14 @@ cudaError_t cuda_tokens(float *x, const float *patches, const float *cls, const 
 cudaError_t cuda_token_mean(float *out, const float *x, int B, int N, int first, int C,
                             cudaStream_t stream);
 
-/* Attention core (backend.h `attention`): qkv [B*N, 3*NH*hs] -> out [B*N, NH*hs], both of dtype
- * dt. round_bf16 = 1: q, k, v and the probabilities rounded to bf16, scores, softmax and sums in
- * f32. Implemented in attention_flash.cu. */
+/* Attention core (backend.h `attention`): qkv [B*N, 3*NH*hs] (q rows, then k, then v; head h at
+ * columns h*hs of each third) -> out [B*N, NH*hs] = softmax(q k^T / sqrt(hs)) v per (image, head),
+ * both of dtype dt (WS_DTYPE_BF16: bf16 bit patterns; WS_DTYPE_F32: float). dt bf16, or dt f32
+ * with round_bf16 = 1: q, k, v and the probabilities in bf16, scores, softmax, sums and the output
+ * in f32 (the output rounded once to dt); head sizes 64, 80 and 128 run the FlashAttention-2-style
+ * tensor-core kernel (qkv 16-byte aligned), others the CUDA-core kernel. dt f32 with
+ * round_bf16 = 0: exact f32 on CUDA cores. Head sizes up to 128; cudaErrorInvalidValue beyond or
+ * for another dt. */
 cudaError_t cuda_attention(void *out, const void *qkv, ws_dtype dt, int B, int N, int NH, int hs, int round_bf16,
                            cudaStream_t stream);
 

@@ -1,10 +1,16 @@
 /* The one place where the CUDA kernels touch the hardware beyond plain CUDA C++: the kernel
- * launch (CUDA_LAUNCH) and every inline-PTX instruction (ptx_*). Kernels use only these names,
+ * launch (CUDA_LAUNCH), dynamic shared memory (CUDA_LAUNCH_SMEM, CUDA_DYNAMIC_SHARED) and every
+ * inline-PTX instruction (ptx_*). Kernels use only these names,
  * so that tests/emu can compile the same .cu files as host C++ with CUDA semantics: there,
  * WEBSSL_CUDA_EMU is defined and tests/emu/cuda_emu.h supplies a host twin of each entry,
  * written from the PTX ISA's definition of the instruction (fragment layouts included).
  *
  *   CUDA_LAUNCH(kernel, grid, block, stream, args...)   kernel<<<grid, block, 0, stream>>>(args...)
+ *   CUDA_LAUNCH_SMEM(kernel, grid, block, smem, stream, args...)   the same with smem bytes of
+ *       dynamic shared memory (over 48 KB only after cudaFuncSetAttribute(kernel,
+ *       cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)); kernel may be a function pointer.
+ *   CUDA_DYNAMIC_SHARED(name)   in a kernel: unsigned char name[], the block's dynamic shared
+ *       memory (extern __shared__), 16-byte aligned; cast to the kernel's layout.
  *   ptx_mma_bf16_16816(d, a, b0, b1)   d[4] += A . B, mma.sync.aligned.m16n8k16.row.col
  *       .f32.bf16.bf16.f32, one warp-wide instruction: A 16x16 bf16 row-major in a[4], B 16x8
  *       bf16 column-major in b0, b1, C = D 16x8 f32 in d[4], each lane holding the elements the
@@ -32,6 +38,9 @@
 #else
 
 #define CUDA_LAUNCH(kernel, grid, block, stream, ...) kernel<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+#define CUDA_LAUNCH_SMEM(kernel, grid, block, smem, stream, ...) \
+    kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+#define CUDA_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
 
 static __device__ __forceinline__ void ptx_mma_bf16_16816(float d[4], const uint32_t a[4], uint32_t b0,
                                                           uint32_t b1) {
