@@ -26,7 +26,8 @@ static uint64_t seed = 0x9e3779b97f4a7c15ull;
 
 /* The CPU twin, f32 in and out (q, k, v and the probabilities rounded to bf16 with round_bf16). */
 static void cpu_attention_ref(float *out, const float *qkv, int B, int N, int NH, int hs, int round_bf16) {
-    cpu->ops->attention(cpu, out, qkv, B, N, NH, hs, round_bf16);
+    const int rc = cpu->ops->attention(cpu, out, qkv, WS_DTYPE_F32, B, N, NH, hs, round_bf16);
+    ck_assert_msg(rc == WS_OK, "CPU attention: %s", ws_error_message());
 }
 
 static void setup(void) { ck_assert_int_eq(backend_cpu_create(1, &cpu), WS_OK); }

@@ -122,7 +122,7 @@ static int cuda_op_matmul(ws_backend *be, void *out, ws_dtype odt, const void *i
     const void *a = in;
     if (idt != wdt) {
         const size_t n = (size_t)M * K;
-        void *x;
+        void *x = NULL;
         int rc = conv_scratch(be, n * ws_dtype_size(wdt), M, N, K, &x);
         if (rc) return rc;
         if ((rc = op_status(be, cuda_convert(x, wdt, in, idt, n, st->stream), "matmul input conversion",
@@ -333,4 +333,4 @@ cudaStream_t cuda_backend_stream(ws_backend *be) { return state(be)->stream; }
 
 cuda_pipeline *cuda_backend_pipeline(ws_backend *be) { return &state(be)->pipe; }
 
-void cuda_backend_op_done(ws_backend *be, const char *op) { op_done(be, op); }
+int cuda_backend_op_status(ws_backend *be, cudaError_t rc, const char *op) { return op_status(be, rc, op, "-"); }

@@ -25,8 +25,9 @@ void cuda_pipeline_free(cuda_pipeline *p);
 
 /* The state of `be` (from backend_cuda_create). */
 cuda_pipeline *cuda_backend_pipeline(ws_backend *be);
-/* The backend's debug check after an op (WEBSSL_CUDA_SYNC=1: wait and name `op` on failure). */
-void cuda_backend_op_done(ws_backend *be, const char *op);
+/* The status of op `op` that enqueued its work with status rc: WS_OK, or WS_ERR_DEVICE naming the
+ * op and the device (in the debug mode, WEBSSL_CUDA_SYNC=1, the op is waited for first). */
+int cuda_backend_op_status(ws_backend *be, cudaError_t rc, const char *op);
 
 int cuda_pipeline_normalize(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R,
                             const float mean[3], const float std[3]);
