@@ -13,8 +13,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "common/dtype.h"
 #include "common/error.h"
-#include "emu_control.h"
-#include "gpu/compare.h"
+#include "emu_check.h"
 #include "test_main.h"
 
 static ws_backend *cpu;
@@ -67,33 +66,15 @@ static void twin_im2col(void *cols, ws_dtype dt, const float *pixels, int B, int
     twin_ok("im2col", cpu->ops->im2col(cpu, cols, dt, pixels, B, R, P));
 }
 
-/* The launcher's status must be success; otherwise the emulator says why. */
-static void check_launch(const char *what, cudaError_t rc) {
-    ck_assert_msg(rc == cudaSuccess, "%s: launch failed (%d): %s", what, (int)rc, emu_last_failure());
-}
-
-static void check_close(const char *what, emu_schedule s, const float *ref, const float *got, size_t n,
-                        size_t rows, double tol) {
-    char name[160];
-    snprintf(name, sizeof name, "%s [%s]", what, emu_schedule_name(s));
-    gpu_diff d = gpu_compare(name, ref, got, n, rows);
-    ck_assert_msg(d.rel <= tol, "%s: rel err %.3e > tolerance %.1e", name, d.rel, tol);
-}
-
 /* check_close for outputs of dtype dt (ref from the twin, in dt too): tol_f32 or tol_bf16. */
 static void check_dt(const char *what, emu_schedule s, ws_dtype dt, const void *ref, const void *got, size_t n,
                      size_t rows, double tol_f32, double tol_bf16) {
     float *r = widened(ref, dt, n), *g = widened(got, dt, n);
     char name[160];
     snprintf(name, sizeof name, "%s -> %s", what, ws_dtype_name(dt));
-    check_close(name, s, r, g, n, rows, dt == WS_DTYPE_BF16 ? tol_bf16 : tol_f32);
+    emu_check_close(name, s, r, g, n, rows, dt == WS_DTYPE_BF16 ? tol_bf16 : tol_f32);
     free(r), free(g);
 }
-
-/* Runs the enclosed block once per schedule, with `s` naming it. */
-#define FOR_EACH_SCHEDULE(s) \
-    for (emu_schedule s = EMU_SCHEDULE_FORWARD; s < EMU_SCHEDULES; s = (emu_schedule)(s + 1)) \
-        if (emu_set_schedule(s, 0x5eed + (uint64_t)s), 1)
 
 static void *copy_of(const void *x, size_t bytes) {
     void *y = malloc(bytes);
@@ -135,11 +116,11 @@ START_TEST(test_layernorm) {
             void *ref = malloc(n * ws_dtype_size(odt));
             twin_layernorm(ref, odt, x, w, b, M, C, 1e-6f);
             snprintf(name, sizeof name, "layernorm M=%d C=%d", M, C);
-            FOR_EACH_SCHEDULE(s) {
+            EMU_FOR_EACH_SCHEDULE(s) {
                 /* f32 in place (out = in), bf16 into its own buffer */
                 float *in = copy_of(x, n * sizeof(float));
                 void *got = odt == WS_DTYPE_F32 ? (void *)in : nan_dt(n, odt);
-                check_launch(name, cuda_layernorm(got, odt, in, w, b, M, C, 1e-6f, NULL));
+                emu_check_launch(name, cuda_layernorm(got, odt, in, w, b, M, C, 1e-6f, NULL));
                 check_dt(name, s, odt, ref, got, n, M, 1e-5, BF16_TOL);
                 if (got != in) free(got);
                 free(in);
@@ -183,14 +164,14 @@ START_TEST(test_residual_layernorm) {
                     char name[128];
                     snprintf(name, sizeof name, "residual_layernorm M=%d C=%d y %s%s%s%s", M, C, ws_dtype_name(ydt),
                              bb ? " bias" : "", gg ? " gamma" : "", in_place ? " xn=x" : "");
-                    FOR_EACH_SCHEDULE(s) {
+                    EMU_FOR_EACH_SCHEDULE(s) {
                         float *xg = copy_of(x, n * sizeof(float));
                         void *xng = in_place ? (void *)xg : nan_dt(n, odt);
-                        check_launch(name, cuda_residual_layernorm(xg, y, ydt, bb, gg, xng, odt, w, b, M, C, 1e-6f,
+                        emu_check_launch(name, cuda_residual_layernorm(xg, y, ydt, bb, gg, xng, odt, w, b, M, C, 1e-6f,
                                                                    NULL));
                         char xname[160];
                         snprintf(xname, sizeof xname, "%s: x", name);
-                        if (!in_place) check_close(xname, s, xr, xg, n, M, 1e-6);
+                        if (!in_place) emu_check_close(xname, s, xr, xg, n, M, 1e-6);
                         snprintf(xname, sizeof xname, "%s: xn", name);
                         check_dt(xname, s, odt, xnr, xng, n, M, 1e-5, BF16_TOL);
                         if (!in_place) free(xng);
@@ -219,12 +200,12 @@ START_TEST(test_elementwise) {
             char gname[64], sname[64];
             snprintf(gname, sizeof gname, "gelu n=%zu", n);
             snprintf(sname, sizeof sname, "swiglu M=%d H=%d", M, H);
-            FOR_EACH_SCHEDULE(s) {
+            EMU_FOR_EACH_SCHEDULE(s) {
                 void *got = copy_of(x, n * esz);
-                check_launch(gname, cuda_gelu(got, dt, n, NULL));
+                emu_check_launch(gname, cuda_gelu(got, dt, n, NULL));
                 check_dt(gname, s, dt, gref, got, n, M, 1e-6, BF16_TOL);
                 memset(got, 0xff, n * esz);
-                check_launch(sname, cuda_swiglu(got, x, dt, M, H, NULL));
+                emu_check_launch(sname, cuda_swiglu(got, x, dt, M, H, NULL));
                 check_dt(sname, s, dt, sref, got, n, M, 1e-6, BF16_TOL);
                 free(got);
             }
@@ -245,9 +226,9 @@ START_TEST(test_convert) {
                 void *src = random_dt(n, 3.0f, sdt), *ref = malloc(n * ws_dtype_size(ddt));
                 float *f = widened(src, sdt, n);
                 ws_convert_from_f32(ref, ddt, f, n);
-                FOR_EACH_SCHEDULE(s) {
+                EMU_FOR_EACH_SCHEDULE(s) {
                     void *got = nan_dt(n, ddt);
-                    check_launch("convert", cuda_convert(got, ddt, src, sdt, n, NULL));
+                    emu_check_launch("convert", cuda_convert(got, ddt, src, sdt, n, NULL));
                     ck_assert_msg(memcmp(ref, got, n * ws_dtype_size(ddt)) == 0,
                                   "convert %s -> %s n=%zu [%s]: differs from the host conversion", ws_dtype_name(sdt),
                                   ws_dtype_name(ddt), n, emu_schedule_name(s));
@@ -274,19 +255,19 @@ START_TEST(test_patch_tokens) {
         const ws_dtype dt = DTYPES[d];
         void *ref = malloc(ncols * ws_dtype_size(dt));
         twin_im2col(ref, dt, px, B, R, P);
-        FOR_EACH_SCHEDULE(s) {
+        EMU_FOR_EACH_SCHEDULE(s) {
             void *got = nan_dt(ncols, dt);
-            check_launch("im2col", cuda_im2col(got, dt, px, B, R, P, NULL));
+            emu_check_launch("im2col", cuda_im2col(got, dt, px, B, R, P, NULL));
             check_dt("im2col", s, dt, ref, got, ncols, (size_t)B * g2, 0.0, 0.0);
             free(got);
         }
         free(ref);
     }
-    FOR_EACH_SCHEDULE(s) {
-        check_launch("tokens", cuda_tokens(tgot, patches, cls, reg, pos, B, nreg, g2, C, NULL));
-        check_close("tokens", s, tref, tgot, (size_t)B * N * C, (size_t)B * N, 1e-6);
-        check_launch("token_mean", cuda_token_mean(mgot, tref, B, N, 1 + nreg, C, NULL));
-        check_close("token_mean", s, mref, mgot, (size_t)B * C, B, 1e-6);
+    EMU_FOR_EACH_SCHEDULE(s) {
+        emu_check_launch("tokens", cuda_tokens(tgot, patches, cls, reg, pos, B, nreg, g2, C, NULL));
+        emu_check_close("tokens", s, tref, tgot, (size_t)B * N * C, (size_t)B * N, 1e-6);
+        emu_check_launch("token_mean", cuda_token_mean(mgot, tref, B, N, 1 + nreg, C, NULL));
+        emu_check_close("token_mean", s, mref, mgot, (size_t)B * C, B, 1e-6);
     }
     free(px), free(patches), free(cls), free(reg), free(pos);
     free(tref), free(tgot), free(mref), free(mgot);
