@@ -15,9 +15,10 @@
 enum { CPU_MAX_THREADS = 256 };
 
 /* One GEMM implementation for one weights dtype: out[M,N] = in[M,K] . w[N,K]^T + bias (the matmul
- * op's contract, backend.h). */
-typedef void (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
-                            const float *bias, int M, int N, int K);
+ * op's contract, backend.h). WS_OK, or WS_ERR_NOMEM (ws_errorf naming the op and shape) when its
+ * scratch cannot be had. */
+typedef int (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
+                           const float *bias, int M, int N, int K);
 
 typedef struct cpu_onednn cpu_onednn;
 
@@ -45,20 +46,21 @@ void cpu_gemm_free(ws_backend *be);
 /* The CPU's SIMD features that the GEMM paths care about, e.g. "avx2 fma" (cpu_features.c). */
 void cpu_features_describe(char *buf, size_t n);
 
-/* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per panel. */
-void cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
+/* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per thread slice (panels of
+ * at most 32 MiB per thread), then sgemm. */
+int cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
+                          const float *bias, int M, int N, int K);
+int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
                            const float *bias, int M, int N, int K);
-void cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                            const float *bias, int M, int N, int K);
 /* oneDNN paths (matmul_onednn.c, built when oneDNN is found): the matmul primitive on weights
  * reordered once, at first use, into the layout the primitive prefers. */
 int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n);
 int cpu_onednn_native_bf16(void);
 const char *cpu_onednn_isa(void);
-void cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
+int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
+                        const float *bias, int M, int N, int K);
+int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
                          const float *bias, int M, int N, int K);
-void cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                          const float *bias, int M, int N, int K);
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes);
 void cpu_onednn_free(ws_backend *be);
 

@@ -212,19 +212,23 @@ static void run(ws_backend *be, float *out, const void *src, const void *w, cons
     if (bmem) DNNL_CHECK(dnnl_memory_destroy(bmem));
 }
 
-void cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
-                         const float *bias, int M, int N, int K) {
+int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
+                        const float *bias, int M, int N, int K) {
     run(be, out, in, w, bias, M, N, K, 0);
+    return WS_OK;
 }
 
-void cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                          const float *bias, int M, int N, int K) {
+int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
+                         const float *bias, int M, int N, int K) {
     const size_t n = (size_t)M * K;
     uint16_t *x = (uint16_t *)cpu_scratch(be, n * sizeof(uint16_t));
-    WS_ASSERT(x != NULL);
+    if (!x)
+        return ws_errorf(WS_ERR_NOMEM, "matmul bf16 onednn (M %d, N %d, K %d): no memory for the "
+                         "%zu bytes of the bf16 input", M, N, K, n * sizeof(uint16_t));
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) x[i] = ws_f32_to_bf16(in[i]);
     run(be, out, x, w, bias, M, N, K, 1);
+    return WS_OK;
 }
 
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes) {
