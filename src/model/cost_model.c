@@ -70,17 +70,19 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
     /* Activations (f32 in every backend): the buffers the forward pass allocates for a batch
      * (model/activations.h; pixel staging counted, as on device backends), the interpolated
      * position table, the caller's input images, and an allowance for the backends' scratch: in
-     * bf16 the rounded GEMM input plus 512 widened weight rows, and 64 threads' worth of 2*N*hs +
-     * 4*N floats for attention. The CPU backend's actual scratch (backend/cpu: an N x N score
-     * matrix and, in bf16, a 256-row weight panel per thread) can exceed this allowance by up to
-     * ~0.2 GiB at 64 threads; RESERVE_FIXED covers that. */
+     * bf16 the rounded GEMM input plus the largest weight matrix widened to f32 (the CPU threads
+     * each widen their slice of it, at most 32 MiB each), and 64 threads' worth of 2*N*hs + 4*N
+     * floats for attention. The CPU backend's actual attention scratch (an N x N score matrix per
+     * thread) can exceed this allowance by up to ~0.2 GiB at 64 threads; RESERVE_FIXED covers
+     * that. */
     const size_t BN = (size_t)B * N, K = 3 * P * P;
     size_t kmax = C > Hl ? C : Hl, act_elems[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
+    const size_t wmax = 3 * Cl > F * Hl ? 3 * Cl : F * Hl;   /* most rows of a [rows, C] weight */
     size_t elems = activations_elems(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), 0, act_elems)
                  + (1 + g * g) * C                                    /* position table */
                  + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images */
-                 + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
+                 + (dt == WS_DTYPE_BF16 ? BN * kmax + C * wmax : 0)   /* bf16 GEMM scratch */
                  + 64 * (2 * N * hs + 4 * N);                         /* attention scratch */
     out->activation_bytes_rank = elems * act;
 
