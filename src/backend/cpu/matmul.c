@@ -7,9 +7,9 @@
  * bf16 weights (torch autocast semantics, on any x86-64): the input is rounded to bf16 once (a
  * vectorised pass), then each thread widens its slice of the weights to f32 in its own scratch
  * buffer and calls sgemm on it. The slice is widened whole when it fits in PANEL_BYTES, else in
- * panels of that size: each sgemm call packs the whole input again, so small panels (256 rows
- * measured 0.83x f32 on the dino300m GEMMs) pay that packing many times. Widening costs O(N*K)
- * against the product's O(M*N*K). */
+ * panels of that size: each sgemm call packs the whole input again, so small panels (256 rows:
+ * 0.82x to 0.89x of f32 on the dino300m GEMMs, tests/bench/bench_gemm) pay that packing many
+ * times. Widening costs O(N*K) against the product's O(M*N*K). */
 #include "backend/cpu/cpu.h"
 #include "common/check.h"
 #include "common/error.h"
