@@ -72,18 +72,20 @@ int cost_compute(const ws_arch *a, int res, int B, int tp, ws_dtype dt, ws_cost 
      * the most any backend holds (the CPU without native bf16 keeps them f32 in bf16 compute; CUDA
      * holds them in bf16 then, which this estimate overstates); the interpolated
      * position table, the caller's input images, and an allowance for the backends' scratch: in
-     * bf16 the rounded GEMM input plus 512 widened weight rows, and 64 threads' worth of 2*N*hs +
-     * 4*N floats for attention. The CPU backend's actual scratch (backend/cpu: an N x N score
-     * matrix and, in bf16, a 256-row weight panel per thread) can exceed this allowance by up to
-     * ~0.2 GiB at 64 threads; RESERVE_FIXED covers that. */
+     * bf16 the rounded GEMM input plus the largest weight matrix widened to f32 (the CPU threads
+     * each widen their slice of it, at most 32 MiB each), and 64 threads' worth of 2*N*hs + 4*N
+     * floats for attention. The CPU backend's actual attention scratch (an N x N score matrix per
+     * thread) can exceed this allowance by up to ~0.2 GiB at 64 threads; RESERVE_FIXED covers
+     * that. */
     const size_t BN = (size_t)B * N, K = 3 * P * P;
     size_t kmax = C > Hl ? C : Hl, act_bytes[ACT_COUNT];
     kmax = kmax > K ? kmax : K;
+    const size_t wmax = 3 * Cl > F * Hl ? 3 * Cl : F * Hl;   /* most rows of a [rows, C] weight */
     out->activation_bytes_rank =
         activations_bytes(a, s.NHl, s.Hl, B, (int)N, (int)(g * g), WS_DTYPE_F32, WS_DTYPE_F32, act_bytes)
         + ((1 + g * g) * C                                    /* position table */
            + (size_t)B * 3 * (size_t)res * (size_t)res          /* input images (floats; >= two uint8 slots) */
-           + (dt == WS_DTYPE_BF16 ? BN * kmax + 512 * kmax : 0) /* bf16 GEMM scratch */
+           + (dt == WS_DTYPE_BF16 ? BN * kmax + C * wmax : 0)   /* bf16 GEMM scratch */
            + 64 * (2 * N * hs + 4 * N)) * act;                  /* attention scratch */
 
     if (tp > 1) {

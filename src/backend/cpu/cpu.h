@@ -55,7 +55,8 @@ ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt);
 /* The CPU's SIMD features that the GEMM paths care about, e.g. "avx2 fma" (cpu_features.c). */
 void cpu_features_describe(char *buf, size_t n);
 
-/* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per panel. */
+/* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per thread slice (panels of
+ * at most 32 MiB per thread), then sgemm. */
 int cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
                           const float *bias, int M, int N, int K);
 int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
