@@ -77,7 +77,8 @@ cublasStatus_t check(const desc &d, const layout &a, const layout &b, const layo
                      uint64_t *n, uint64_t *k) {
     if (d.compute != CUBLAS_COMPUTE_32F || d.scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
     const bool f32 = a.type == CUDA_R_32F && b.type == CUDA_R_32F && dl.type == CUDA_R_32F;
-    const bool bf16 = a.type == CUDA_R_16BF && b.type == CUDA_R_16BF && (dl.type == CUDA_R_16BF || dl.type == CUDA_R_32F);
+    const bool bf16 =
+        a.type == CUDA_R_16BF && b.type == CUDA_R_16BF && (dl.type == CUDA_R_16BF || dl.type == CUDA_R_32F);
     if (!(f32 || bf16) || c.type != dl.type) return CUBLAS_STATUS_NOT_SUPPORTED;
     const uint32_t e = d.epilogue;
     if (e != CUBLASLT_EPILOGUE_DEFAULT && e != CUBLASLT_EPILOGUE_BIAS && e != CUBLASLT_EPILOGUE_GELU &&

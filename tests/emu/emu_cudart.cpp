@@ -1,6 +1,7 @@
-/* A host twin of the CUDA runtime API functions the CUDA backend calls (the .c files of src/backend/cuda), from
- * the runtime API's documented semantics, so that the backend, its pipeline and the forward pass run
- * on the CPU with the emulated kernels (cuda_emu.h) and cuBLASLt (emu_cublaslt.cpp):
+/* A host twin of the CUDA runtime API functions the CUDA backend calls (the .c files of
+ * src/backend/cuda), from the runtime API's documented semantics, so that the backend, its pipeline
+ * and the forward pass run on the CPU with the emulated kernels (cuda_emu.h) and cuBLASLt
+ * (emu_cublaslt.cpp):
  * - one device; device memory is host memory. cudaMalloc and cudaHostAlloc allocations are tracked:
  *   a free of an unknown pointer (a double free included) or with the wrong function fails with
  *   cudaErrorInvalidValue and says so, and a copy whose device side is not inside a device
@@ -37,6 +38,7 @@ struct CUstream_st {
     std::vector<emu_node> nodes;   /* recorded while capturing */
 };
 struct CUevent_st {
+    bool recorded = false;   /* waiting on an event never recorded is a no-op */
     bool captured = false;   /* last recorded in a capturing stream */
 };
 struct CUgraph_st {
@@ -249,7 +251,9 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
 }
 
 cudaError_t cudaMalloc(void **p, size_t bytes) { return allocate(p, bytes, false, "cudaMalloc"); }
-cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags) { return allocate(p, bytes, true, "cudaHostAlloc"); }
+cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags) {
+    return allocate(p, bytes, true, "cudaHostAlloc");
+}
 cudaError_t cudaFree(void *p) { return release(p, false, "cudaFree"); }
 cudaError_t cudaFreeHost(void *p) { return release(p, true, "cudaFreeHost"); }
 
@@ -312,6 +316,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) {
 
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     if (!events.count(e) || (!special(s) && !streams.count(s))) return fail(cudaErrorInvalidResourceHandle);
+    e->recorded = true;
     e->captured = !special(s) && s->capturing;
     return cudaSuccess;
 }
@@ -319,8 +324,9 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flags) {
     if (!events.count(e) || (!special(s) && !streams.count(s))) return fail(cudaErrorInvalidResourceHandle);
     const bool captured = !special(s) && s->capturing;
+    if (!e->recorded) return cudaSuccess;
     if (captured && !e->captured) {
-        fprintf(stderr, "emu: cudaStreamWaitEvent: the captured stream waits on an event recorded outside the capture\n");
+        fprintf(stderr, "emu: cudaStreamWaitEvent: the captured stream waits on an event recorded outside it\n");
         s->invalid = true;
         return fail(cudaErrorStreamCaptureIsolation);
     }
@@ -430,7 +436,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
-    case cudaErrorStreamCaptureIsolation: return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorStreamCaptureIsolation: return "dependency created on uncaptured work in another stream";
     case cudaErrorCapturedEvent: return "operation not permitted on an event last recorded in a capturing stream";
     default: return "unknown error";
     }
