@@ -6,7 +6,8 @@
  *     resolution; f32: max abs err <= 1e-4 * max |ref|, bf16: cosine >= 0.999 per token (the
  *     tolerances of tests/gpu/test_cuda_model.c);
  *   - graphs: a shape's second pass is captured and replayed, later passes replayed: bit-identical
- *     to the eager first pass, and the emulated runtime counts one capture and the replays;
+ *     to the eager first pass, and the emulated runtime counts one capture and the replays; the
+ *     model frees every device allocation it made;
  *   - failures: an injected cuBLASLt or allocation failure comes back as an error naming the op,
  *     not an abort; a capture-unsafe call during a capture invalidates it. */
 #include <check.h>
@@ -96,6 +97,7 @@ START_TEST(test_graph_replay) {
     const int B = 2, R = 56, C = a.embed_dim, PASSES = 4;
     uint64_t seed = 99;
     float *pix = gpu_random((size_t)B * 3 * R * R, 2.0f, &seed);
+    const emu_counters start = emu_get_counters();
     ws_model *m = make_model(&a, "cuda", WS_DTYPE_BF16);
     float cls[4][2 * 128];
     const emu_counters before = emu_get_counters();
@@ -106,8 +108,10 @@ START_TEST(test_graph_replay) {
     const emu_counters after = emu_get_counters();
     ws_model_free(m);
     free(pix);
-    printf("graph: %ld captured, %ld launched\n", after.captures - before.captures,
-           after.graph_launches - before.graph_launches);
+    printf("graph: %ld captured, %ld launched; device allocations left by the model: %ld\n",
+           after.captures - before.captures, after.graph_launches - before.graph_launches,
+           emu_get_counters().device_allocations - start.device_allocations);
+    ck_assert_int_eq(emu_get_counters().device_allocations, start.device_allocations);
     ck_assert_int_eq(after.captures - before.captures, 1);
     ck_assert_int_eq(after.graph_launches - before.graph_launches, PASSES - 1);
     for (int i = 1; i < PASSES; i++) {
