@@ -57,6 +57,9 @@ static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 cudaError_t emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem,
                        void (*body)(void *), void *ctx);
 
+/* Leaves e for the next cudaGetLastError (emu_runtime.cpp), as a failing runtime call does. */
+void emu_record_error(cudaError_t e);
+
 /* Work on `stream` (emu_cudart.cpp): runs op at once, or records it when the stream is being
  * captured (cudaStreamBeginCapture), to run at each launch of the graph. The status of the call
  * (op's, or why it could not be enqueued). */

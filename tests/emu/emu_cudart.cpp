@@ -29,8 +29,6 @@
 #include <string>
 #include <vector>
 
-void emu_record_error(cudaError_t e);   /* emu_runtime.cpp: the error cudaGetLastError returns */
-
 typedef std::function<cudaError_t()> emu_node;
 
 struct CUstream_st {
