@@ -116,8 +116,8 @@ cudaError_t enqueue(cudaStream_t s, emu_node op) {
     return e == cudaSuccess ? e : fail(e);
 }
 
-/* Checks that the two sides of a copy of `bytes` (rows of a 2-D copy: `extent` bytes from the start)
- * lie where `kind` says; in a captured stream, host memory must be pinned. */
+/* Checks that the two sides of a copy (each `extent` bytes from its start; a 2-D copy: up to the end
+ * of its last row) lie where `kind` says; in a captured stream, host memory must be pinned. */
 cudaError_t check_copy(const char *call, void *dst, size_t dst_extent, const void *src, size_t src_extent,
                        cudaMemcpyKind kind, cudaStream_t s) {
     const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
