@@ -2,7 +2,8 @@
  * the published models' head sizes (64, 80, 128) and token counts (197, 257, tails of tiles), in
  * f32 and with bf16 activations: prints max abs and relative error per op and fails past the
  * tolerance stated at each check. Every op must return WS_OK. Skips (exit 77) without a CUDA
- * device. */
+ * device. Also built against the emulated backend (tests/emu, emu_cuda_ops), where it runs on the
+ * CPU. */
 #include <check.h>
 #include <string.h>
 
