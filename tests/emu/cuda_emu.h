@@ -17,7 +17,9 @@
  *   must arrive at the same instruction before any of them continues; the operation then reads
  *   all lanes' registers at once, as the hardware does, by the PTX ISA's fragment layouts.
  * - A failed launch makes the launcher's cudaGetLastError() return cudaErrorLaunchFailure;
- *   emu_last_failure() says what happened. */
+ *   emu_last_failure() says what happened.
+ * - A launch copies its arguments and runs on its stream (emu_cudart.cpp): at once, or at each
+ *   replay of a graph when the stream is being captured. */
 #ifndef WEBSSL_TESTS_EMU_CUDA_EMU_H
 #define WEBSSL_TESTS_EMU_CUDA_EMU_H
 
@@ -26,6 +28,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "emu_control.h"
 
@@ -45,20 +52,39 @@ extern dim3 emu_block_dim, emu_grid_dim;
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 
 /* Runs body(ctx) as every thread of every block of a grid x block launch with `smem` bytes of
- * dynamic shared memory; `key` (the kernel's address) finds the limit set by cudaFuncSetAttribute. */
-void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
-                void *ctx);
+ * dynamic shared memory; `key` (the kernel's address) finds the limit set by cudaFuncSetAttribute.
+ * Returns the launch's status (also left for cudaGetLastError). */
+cudaError_t emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem,
+                       void (*body)(void *), void *ctx);
 
-template <typename F>
-static inline void emu_launch_fn(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem, F fn) {
-    emu_launch(kernel, key, grid, block, smem, [](void *p) { (*static_cast<F *>(p))(); }, &fn);
+/* Leaves e for the next cudaGetLastError (emu_runtime.cpp), as a failing runtime call does. */
+void emu_record_error(cudaError_t e);
+
+/* Work on `stream` (emu_cudart.cpp): runs op at once, or records it when the stream is being
+ * captured (cudaStreamBeginCapture), to run at each launch of the graph. The status of the call
+ * (op's, or why it could not be enqueued). */
+cudaError_t emu_stream_enqueue(cudaStream_t stream, std::function<cudaError_t()> op);
+/* 1 when [p, p + bytes) lies inside one cudaMalloc allocation. */
+int emu_is_device(const void *p, size_t bytes);
+
+/* A launch on `stream` through emu_stream_enqueue; its status is left for cudaGetLastError. */
+void emu_stream_launch(cudaStream_t stream, const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem,
+                       std::function<void()> fn);
+
+/* The kernel's arguments are converted to its parameter types and copied when it is launched, as
+ * CUDA does, so that a recorded launch replays with the values of its launch. */
+template <typename... P, typename... A>
+static inline void emu_launch_kernel(const char *name, const void *key, dim3 grid, dim3 block, size_t smem,
+                                     cudaStream_t stream, void (*kernel)(P...), A &&...args) {
+    std::tuple<typename std::decay<P>::type...> copy(std::forward<A>(args)...);
+    emu_stream_launch(stream, name, key, grid, block, smem, [kernel, copy]() { std::apply(kernel, copy); });
 }
 
 #define CUDA_LAUNCH(kernel, grid, block, stream, ...) \
-    ((void)(stream), emu_launch_fn(#kernel, nullptr, dim3(grid), dim3(block), 0, [&]() { kernel(__VA_ARGS__); }))
+    emu_launch_kernel(#kernel, nullptr, dim3(grid), dim3(block), 0, (stream), kernel, __VA_ARGS__)
 #define CUDA_LAUNCH_SMEM(kernel, grid, block, smem, stream, ...)                                              \
-    ((void)(stream), emu_launch_fn(#kernel, reinterpret_cast<const void *>(kernel), dim3(grid), dim3(block), \
-                                   (smem), [&]() { kernel(__VA_ARGS__); }))
+    emu_launch_kernel(#kernel, reinterpret_cast<const void *>(kernel), dim3(grid), dim3(block), (smem), (stream), \
+                      kernel, __VA_ARGS__)
 
 /* The running launch's dynamic shared memory (16-byte aligned). */
 void *emu_dynamic_shared(void);

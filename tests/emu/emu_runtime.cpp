@@ -353,14 +353,14 @@ void shfl_idx(const void *const in[32], void *const out[32], uint32_t mask) {
 
 }  // namespace
 
-void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem, void (*body)(void *),
-                void *ctx) {
+cudaError_t emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size_t smem,
+                       void (*body)(void *), void *ctx) {
     const long nthreads = (long)block.x * block.y * block.z;
     const long nblocks = (long)grid.x * grid.y * grid.z;
     if (nthreads <= 0 || nthreads > MAX_THREADS || nblocks <= 0 || grid.y > 65535 || grid.z > 65535) {
         last_error = cudaErrorInvalidConfiguration;
         last_failure = std::string(kernel) + ": invalid launch configuration";
-        return;
+        return last_error;
     }
     const auto lim = smem_limit.find(key);
     const size_t max_smem = lim != smem_limit.end() ? (size_t)lim->second : (size_t)SMEM_DEFAULT;
@@ -370,7 +370,7 @@ void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size
                        "the kernel's limit of " + std::to_string(max_smem) +
                        " (cudaFuncSetAttribute MaxDynamicSharedMemorySize)";
         fprintf(stderr, "emu: %s\n", last_failure.c_str());
-        return;
+        return last_error;
     }
     /* Its own allocation of the size asked for (a multiple of 16 in practice), so that AddressSanitizer
      * reports an access past it. */
@@ -406,7 +406,9 @@ void emu_launch(const char *kernel, const void *key, dim3 grid, dim3 block, size
         fprintf(stderr, "emu: %s\n", L.why.c_str());
         last_failure = L.why;
         last_error = cudaErrorLaunchFailure;
+        return last_error;
     }
+    return cudaSuccess;
 }
 
 void emu_syncthreads(const char *file, int line) {
@@ -529,10 +531,12 @@ void emu_cp_async_wait(int n) {
     f->copies.swap(still);
 }
 
+void emu_record_error(cudaError_t e) { last_error = e; }
+
 extern "C" {
 
-/* The launchers' status: the last launch's error, cleared by reading it (the emulator's errors are
- * not sticky: the next launch runs normally). */
+/* The launchers' status: the last error of a launch or of a runtime call (emu_cudart.cpp), cleared
+ * by reading it (the emulator's errors are not sticky: the next launch runs normally). */
 cudaError_t cudaGetLastError(void) {
     const cudaError_t e = last_error;
     last_error = cudaSuccess;

@@ -5,7 +5,8 @@
  *     resolution changing, so graphs are captured, replayed and dropped) against the same model
  *     without graphs (WEBSSL_CUDA_GRAPHS=0): rel err <= 1e-6 of max |ref| (same kernels), and
  *     against the CPU backend on the host's floats: rel err <= 1e-4 (the f32 GPU tolerance).
- * Skips (exit 77) without a CUDA device. */
+ * Skips (exit 77) without a CUDA device. Also built against the emulated backend (tests/emu,
+ * emu_cuda_pipeline), where it runs on the CPU. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
