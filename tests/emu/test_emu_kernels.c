@@ -14,7 +14,6 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "emu_check.h"
-#include "test_main.h"
 
 static ws_backend *cpu;
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -275,23 +274,12 @@ START_TEST(test_patch_tokens) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("emu_kernels");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const emu_case cases[] = {
         {"layernorm", test_layernorm},
         {"residual_layernorm", test_residual_layernorm},
         {"elementwise", test_elementwise},
         {"convert", test_convert},
         {"patch_tokens", test_patch_tokens},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 600);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return test_run_suite(s, CK_VERBOSE);
+    return emu_run_cases("emu_kernels", cases, sizeof cases / sizeof cases[0], setup, teardown);
 }
