@@ -17,6 +17,7 @@
 
 #include "emu_control.h"
 #include "gpu/gpu_common.h"
+#include "gpu/model_compare.h"
 #include "test_main.h"
 #include "webssl.h"
 
@@ -71,17 +72,9 @@ static void run_case(const model_case *mc, ws_dtype dt) {
         ck_assert_msg(ws_model_forward(m, pix, B, R, &f) == WS_OK, "%s: %s", mc->name, ws_error_message());
         ws_model_free(m);
     }
-    const char *names[3] = {"cls", "patch_mean", "patch"};
-    for (int k = 0; k < 3; k++) {
-        const size_t rows = (size_t)B * (k == 2 ? g * g : 1);
-        char what[128];
-        snprintf(what, sizeof what, "%s R=%d %s %s", mc->name, R, ws_dtype_name(dt), names[k]);
-        gpu_diff d = gpu_compare(what, out[0][k], out[1][k], rows * C, rows);
-        if (dt == WS_DTYPE_F32) ck_assert_msg(d.rel <= 1e-4, "%s: rel err %.3e > 1e-4", what, d.rel);
-        else ck_assert_msg(d.min_cos >= 0.999, "%s: min cosine %.6f < 0.999", what, d.min_cos);
-        free(out[0][k]);
-        free(out[1][k]);
-    }
+    char label[96];
+    snprintf(label, sizeof label, "%s R=%d", mc->name, R);
+    model_compare_outputs(label, dt, out, B, g * g, C);
     free(pix);
 }
 

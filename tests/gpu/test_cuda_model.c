@@ -1,13 +1,12 @@
 /* The whole model on the GPU against the CPU backend (same random weights, same pixels), for both
  * families, the head sizes 64, 80 and 128, the native and a non-native resolution, both position
- * embedding rules, f32 and bf16 compute. Prints the error per output tensor; fails past:
- *   f32:  max abs err <= 1e-4 * max |ref|
- *   bf16: cosine >= 0.999 for every token (CPU bf16 and GPU bf16 round the same tensors).
- * Skips (exit 77) without a CUDA device. */
+ * embedding rules, f32 and bf16 compute. Prints the error per output tensor; fails past the
+ * tolerances of model_compare.h. Skips (exit 77) without a CUDA device. */
 #include <check.h>
 #include <string.h>
 
 #include "gpu_common.h"
+#include "model_compare.h"
 #include "webssl.h"
 #include "test_main.h"
 
@@ -42,18 +41,10 @@ static void run_case(const model_case *mc, ws_dtype dt) {
         ck_assert_msg(ws_model_forward(m, pix, B, R, &f) == WS_OK, "%s: %s", o.device, ws_error_message());
         ws_model_free(m);
     }
-    const char *names[3] = {"cls", "patch_mean", "patch"};
-    for (int k = 0; k < 3; k++) {
-        const size_t rows = (size_t)B * (k == 2 ? g * g : 1);
-        char what[128];
-        snprintf(what, sizeof what, "%s hs=%d R=%d %s %s %s", a.family == WS_FAMILY_DINO ? "dino" : "mae",
-                 C / mc->NH, R, mc->rule == WS_POSEMBED_HF ? "hf" : "original", ws_dtype_name(dt), names[k]);
-        gpu_diff d = gpu_compare(what, out[0][k], out[1][k], rows * C, rows);
-        if (dt == WS_DTYPE_F32) ck_assert_msg(d.rel <= 1e-4, "%s: rel err %.3e > 1e-4", what, d.rel);
-        else ck_assert_msg(d.min_cos >= 0.999, "%s: min cosine %.6f < 0.999", what, d.min_cos);
-        free(out[0][k]);
-        free(out[1][k]);
-    }
+    char label[96];
+    snprintf(label, sizeof label, "%s hs=%d R=%d %s", a.family == WS_FAMILY_DINO ? "dino" : "mae", C / mc->NH, R,
+             mc->rule == WS_POSEMBED_HF ? "hf" : "original");
+    model_compare_outputs(label, dt, out, B, g * g, C);
     free(pix);
 }
 
