@@ -1,7 +1,8 @@
 /* CPU ops against plain double-precision references: matmul in every combination of input,
  * weights and output dtype (f32, bf16) with and without the GELU epilogue and bias, and
  * residual_layernorm (bias and LayerScale present or absent, f32 or bf16 branch and output, in
- * place for the final LayerNorm). bf16 operands are rounded the way torch.autocast rounds them;
+ * place for the final LayerNorm), swiglu and the attention core (f32, bf16, f32 rounded to bf16;
+ * token counts around the vector width, probabilities that underflow). bf16 operands are rounded the way torch.autocast rounds them;
  * a bf16 output may differ from the reference by one bf16 rounding. Prints the max abs and
  * relative error per case. Also: ops return WS_ERR_NOMEM with a message naming the op and shape,
  * never abort, when their scratch memory cannot be had (shapes whose scratch exceeds any
@@ -170,6 +171,83 @@ END_TEST
 
 /* The activation dtype: f32 on the widened (OpenBLAS) bf16 path, bf16 when WEBSSL_ACTIVATIONS
  * forces it (for bf16 weights only), and an error naming a bad value. */
+/* SiLU gate in both dtypes, H not a multiple of the vector width, gates from -40 to 40 (exp
+ * under- and overflow in f32 for the largest): expf and its vector variant (libmvec) alike. */
+START_TEST(swiglu_against_reference) {
+    const int M = 7, H = 45;
+    for (int di = 0; di < 2; di++) {
+        const ws_dtype dt = di ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+        float *x = malloc(sizeof(float) * M * 2 * H);
+        double *ref = malloc(sizeof(double) * M * H);
+        ck_assert(x && ref);
+        for (int i = 0; i < M * 2 * H; i++) x[i] = 40.0f * frand();
+        void *in = buffer_of(x, (size_t)M * 2 * H, dt), *out = malloc((size_t)M * H * ws_dtype_size(dt));
+        ck_assert_ptr_nonnull(out);
+        for (int m = 0; m < M; m++)
+            for (int h = 0; h < H; h++) {
+                const double g = x[(size_t)m * 2 * H + h], l = x[(size_t)m * 2 * H + H + h];
+                ref[(size_t)m * H + h] = g / (1.0 + exp(-g)) * l;
+            }
+        ck_assert_int_eq(be->ops->swiglu(be, out, in, dt, M, H), WS_OK);
+        char name[64];
+        snprintf(name, sizeof name, "swiglu %s", ws_dtype_name(dt));
+        check_close(name, out, dt, ref, (size_t)M * H, 1e-6);
+        free(x), free(ref), free(in), free(out);
+    }
+}
+END_TEST
+
+/* The attention core in both dtypes (and f32 with bf16 rounding) for token counts below, at and
+ * above the vector width, with scores of some tens (standard deviation about 12), so that some
+ * probabilities underflow to zero, against a double-precision softmax(q k^T / sqrt(hs)) v. */
+START_TEST(attention_against_reference) {
+    const int B = 2, NH = 3, hs = 8, Ns[] = {1, 5, 8, 37};
+    const int C = NH * hs;
+    for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+        for (int mode = 0; mode < 3; mode++) {
+            const int N = Ns[ni], round = mode == 1;
+            const ws_dtype dt = mode == 2 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+            const size_t nqkv = (size_t)B * N * 3 * C, nout = (size_t)B * N * C;
+            float *x = malloc(sizeof(float) * nqkv);
+            double *ref = malloc(sizeof(double) * nout), *p = malloc(sizeof(double) * N);
+            ck_assert(x && ref && p);
+            for (size_t i = 0; i < nqkv; i++) x[i] = 6.0f * frand();
+            void *qkv = buffer_of(x, nqkv, dt), *out = malloc(nout * ws_dtype_size(dt));
+            ck_assert_ptr_nonnull(out);
+            if (round)
+                for (size_t i = 0; i < nqkv; i++) x[i] = round_bf16(x[i]);
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < NH; h++)
+                    for (int i = 0; i < N; i++) {
+                        const float *q = x + ((size_t)b * N + i) * 3 * C + (size_t)h * hs;
+                        double mx = -INFINITY, sum = 0;
+                        for (int j = 0; j < N; j++) {
+                            const float *k = x + ((size_t)b * N + j) * 3 * C + C + (size_t)h * hs;
+                            double d = 0;
+                            for (int e = 0; e < hs; e++) d += (double)q[e] * k[e];
+                            p[j] = d / sqrt((double)hs);
+                            mx = fmax(mx, p[j]);
+                        }
+                        for (int j = 0; j < N; j++) sum += p[j] = exp(p[j] - mx);
+                        for (int e = 0; e < hs; e++) {
+                            double acc = 0;
+                            for (int j = 0; j < N; j++) {
+                                const double pj = round ? round_bf16((float)(p[j] / sum)) : p[j] / sum;
+                                acc += pj * x[((size_t)b * N + j) * 3 * C + 2 * C + (size_t)h * hs + e];
+                            }
+                            ref[((size_t)b * N + i) * C + (size_t)h * hs + e] = acc;
+                        }
+                    }
+            ck_assert_int_eq(be->ops->attention(be, out, qkv, dt, B, N, NH, hs, round), WS_OK);
+            char name[96];
+            snprintf(name, sizeof name, "attention N=%d %s%s", N, ws_dtype_name(dt),
+                     round ? " rounded to bf16" : "");
+            check_close(name, out, dt, ref, nout, round ? 4e-3 : 1e-5);
+            free(x), free(ref), free(p), free(qkv), free(out);
+        }
+}
+END_TEST
+
 START_TEST(activation_dtype_choice) {
     char desc[320];
     ck_assert_int_eq(setenv("WEBSSL_GEMM", "openblas", 1), 0);
@@ -232,6 +310,8 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, matmul_dtypes_and_epilogue);
     tcase_add_test(tc, residual_layernorm_against_reference);
+    tcase_add_test(tc, swiglu_against_reference);
+    tcase_add_test(tc, attention_against_reference);
     tcase_add_test(tc, activation_dtype_choice);
     tcase_add_test(tc, scratch_out_of_memory_is_an_error);
     suite_add_tcase(s, tc);

@@ -1,31 +1,37 @@
 /* CPU attention core, one (image, head) per task and per OpenMP thread: S = q k^T / sqrt(hs) (the
  * thread's one N x N score matrix), row softmax in f32, out = S v. The two products are
  * single-threaded BLAS calls that read q, k, v in place from the packed qkv rows (leading dimension
- * 3*NH*hs) and write the head's columns of `out` directly. With round_bf16, q, k, v are first
+ * 3*NH*hs) and write the head's columns of `out` directly. The softmax loops are `omp simd`, its
+ * exponentials libmvec's (vector_math.h). With round_bf16, q, k, v are first
  * rounded to bf16 (one pass over qkv into scratch) and so are the probabilities. bf16 qkv is
  * widened into that scratch (its values are bf16 already); a bf16 `out` is written through an f32
  * copy in scratch, rounded once at the end. */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_memory.h"
+#include "backend/cpu/vector_math.h"
 #include "common/error.h"
 
 #include <cblas.h>
-#include <math.h>
 
 CPU_HOT static void softmax_rows(float *S, int N, int round_bf16) {
     for (int i = 0; i < N; i++) {
         float *sr = S + (size_t)i * N;
         float mx = -INFINITY, sum = 0.0f;
+        #pragma omp simd reduction(max : mx)
         for (int j = 0; j < N; j++) mx = sr[j] > mx ? sr[j] : mx;
+        #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < N; j++) {
             sr[j] = expf(sr[j] - mx);
             sum += sr[j];
         }
         const float inv = 1.0f / sum;
-        if (round_bf16)
+        if (round_bf16) {
+            #pragma omp simd
             for (int j = 0; j < N; j++) sr[j] = ws_bf16_to_f32(ws_f32_to_bf16(sr[j] * inv));
-        else
+        } else {
+            #pragma omp simd
             for (int j = 0; j < N; j++) sr[j] *= inv;
+        }
     }
 }
 

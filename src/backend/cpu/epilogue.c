@@ -2,16 +2,32 @@
  * x * 0.5 * (1 + erf(x / sqrt(2))), as nn.GELU() computes, then the store in the output dtype)
  * and the widening of bf16 inputs to f32. */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/vector_math.h"
 
-#include <math.h>
+#include <string.h>
 
+static inline float gelu_erf(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+
+/* One `omp simd` loop per case, so erff is libmvec's vector function (vector_math.h). */
 CPU_HOT void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue epi, size_t n) {
     const int gelu = epi == WS_EPILOGUE_GELU;
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float v = acc[i];
-        if (gelu) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-        cpu_store(out, odt, i, v);
+    if (odt == WS_DTYPE_F32) {
+        float *o = out;
+        if (!gelu) {
+            if (o != acc) memcpy(o, acc, n * sizeof *o);
+            return;
+        }
+        #pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) o[i] = gelu_erf(acc[i]);
+        return;
+    }
+    uint16_t *o = out;
+    if (gelu) {
+        #pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) o[i] = ws_f32_to_bf16(gelu_erf(acc[i]));
+    } else {
+        #pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) o[i] = ws_f32_to_bf16(acc[i]);
     }
 }
 
