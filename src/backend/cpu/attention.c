@@ -36,7 +36,7 @@ CPU_HOT static void softmax_rows(float *S, int N, int round_bf16) {
 }
 
 CPU_HOT static void round_copy(float *dst, const float *src, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(ws_f32_to_bf16(src[i]));
 }
 

@@ -32,6 +32,6 @@ CPU_HOT void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue
 }
 
 CPU_HOT void cpu_widen(float *dst, const uint16_t *src, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(src[i]);
 }
