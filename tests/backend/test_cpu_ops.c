@@ -56,6 +56,7 @@ static void check_close(const char *name, const void *got, ws_dtype dt, const do
     double err = 0, scale = 0, worst = 0;
     for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
     for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(value_at(got, dt, i)), "%s: element %zu is %g", name, i, value_at(got, dt, i));
         const double e = fabs(value_at(got, dt, i) - ref[i]);
         const double allowed = tol * scale + (dt == WS_DTYPE_BF16 ? ldexp(fabs(ref[i]), -8) : 0.0);
         err = fmax(err, e);
@@ -169,10 +170,9 @@ START_TEST(residual_layernorm_against_reference) {
 }
 END_TEST
 
-/* The activation dtype: f32 on the widened (OpenBLAS) bf16 path, bf16 when WEBSSL_ACTIVATIONS
- * forces it (for bf16 weights only), and an error naming a bad value. */
-/* SiLU gate in both dtypes, H not a multiple of the vector width, gates from -40 to 40 (exp
- * under- and overflow in f32 for the largest): expf and its vector variant (libmvec) alike. */
+/* SiLU gate in both dtypes, H not a multiple of the vector width, gates from -100 to 100 (exp(-g)
+ * overflows in f32 below -88.7 and underflows above 87): expf and its vector variant (libmvec)
+ * alike. */
 START_TEST(swiglu_against_reference) {
     const int M = 7, H = 45;
     for (int di = 0; di < 2; di++) {
@@ -180,7 +180,7 @@ START_TEST(swiglu_against_reference) {
         float *x = malloc(sizeof(float) * M * 2 * H);
         double *ref = malloc(sizeof(double) * M * H);
         ck_assert(x && ref);
-        for (int i = 0; i < M * 2 * H; i++) x[i] = 40.0f * frand();
+        for (int i = 0; i < M * 2 * H; i++) x[i] = 100.0f * frand();
         void *in = buffer_of(x, (size_t)M * 2 * H, dt), *out = malloc((size_t)M * H * ws_dtype_size(dt));
         ck_assert_ptr_nonnull(out);
         for (int m = 0; m < M; m++)
@@ -197,21 +197,28 @@ START_TEST(swiglu_against_reference) {
 }
 END_TEST
 
-/* The attention core in both dtypes (and f32 with bf16 rounding) for token counts below, at and
- * above the vector width, with scores of some tens (standard deviation about 12), so that some
- * probabilities underflow to zero, against a double-precision softmax(q k^T / sqrt(hs)) v. */
+/* The attention core in both dtypes, each with and without bf16 rounding of q, k, v and the
+ * probabilities, for token counts below, at and above the vector width, against a double-precision
+ * softmax(q k^T / sqrt(hs)) v. Scores have a standard deviation of about 12; in the second image
+ * token 0's key outscores every other by at least 150 (q = 6, k0 = 15, |k| <= 6), so every other
+ * probability underflows to zero. */
 START_TEST(attention_against_reference) {
     const int B = 2, NH = 3, hs = 8, Ns[] = {1, 5, 8, 37};
     const int C = NH * hs;
     for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
-        for (int mode = 0; mode < 3; mode++) {
-            const int N = Ns[ni], round = mode == 1;
-            const ws_dtype dt = mode == 2 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+        for (int mode = 0; mode < 4; mode++) {
+            const int N = Ns[ni], round = mode & 1;
+            const ws_dtype dt = mode & 2 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
             const size_t nqkv = (size_t)B * N * 3 * C, nout = (size_t)B * N * C;
             float *x = malloc(sizeof(float) * nqkv);
             double *ref = malloc(sizeof(double) * nout), *p = malloc(sizeof(double) * N);
             ck_assert(x && ref && p);
             for (size_t i = 0; i < nqkv; i++) x[i] = 6.0f * frand();
+            for (int i = 0; i < N; i++)   /* image 1: every q is 6, k of token 0 is 15 */
+                for (int e = 0; e < C; e++) {
+                    x[((size_t)N + i) * 3 * C + e] = 6.0f;
+                    if (i == 0) x[(size_t)N * 3 * C + C + e] = 15.0f;
+                }
             void *qkv = buffer_of(x, nqkv, dt), *out = malloc(nout * ws_dtype_size(dt));
             ck_assert_ptr_nonnull(out);
             if (round)
@@ -248,6 +255,8 @@ START_TEST(attention_against_reference) {
 }
 END_TEST
 
+/* The activation dtype: f32 on the widened (OpenBLAS) bf16 path, bf16 when WEBSSL_ACTIVATIONS
+ * forces it (for bf16 weights only), and an error naming a bad value. */
 START_TEST(activation_dtype_choice) {
     char desc[320];
     ck_assert_int_eq(setenv("WEBSSL_GEMM", "openblas", 1), 0);

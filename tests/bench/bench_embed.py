@@ -64,7 +64,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    model, images = os.path.join(args.work, "model"), os.path.join(args.work, "images")
+    model, images = os.path.join(args.work, args.arch), os.path.join(args.work, "images")
     if not os.path.exists(os.path.join(model, "config.json")):
         make_model(args.arch, model)
     if len(glob.glob(os.path.join(images, "*.jpg"))) != args.images:
@@ -79,7 +79,7 @@ def main():
         out = os.path.join(args.work, "out")
         shutil.rmtree(out, ignore_errors=True)
         e = run([args.bin, "embed", "--model", model, "--input", images, "--output", out,
-                 "--shard-size", str(args.images // 2)] + common, r"summary: .* ([0-9.]+) img/s")
+                 "--shard-size", str(max(1, args.images // 2))] + common, r"summary: .* ([0-9.]+) img/s")
         rows.append((b, e))
         print(f"round {r + 1}: bench {b:.3f} img/s, embed {e:.3f} img/s, embed / bench {e / b:.2f} "
               f"(load {load()})", flush=True)

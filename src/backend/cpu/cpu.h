@@ -82,8 +82,8 @@ static inline void cpu_store(void *p, ws_dtype dt, size_t i, float v) {
     else ((float *)p)[i] = v;
 }
 
-/* The matmul epilogue (epilogue.c): out[i] = epi(acc[i]) stored as odt, n elements; out may be
- * acc when odt is f32. GELU is the exact erf form, as nn.GELU() computes. */
+/* The matmul epilogue (epilogue.c): out[i] = epi(acc[i]) stored as odt, n elements; out is
+ * acc (in place) when odt is f32. GELU is the exact erf form, as nn.GELU() computes. */
 void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue epi, size_t n);
 /* One row of LayerNorm (layernorm.c): out[C] = (x - mean) / sqrt(var + eps) * w + b as odt, f32
  * statistics (two passes, as torch); out may be x when odt is f32. */

@@ -4,8 +4,6 @@
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/vector_math.h"
 
-#include <string.h>
-
 static inline float gelu_erf(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
 /* One `omp simd` loop per case, so erff is libmvec's vector function (vector_math.h). */
@@ -13,10 +11,7 @@ CPU_HOT void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue
     const int gelu = epi == WS_EPILOGUE_GELU;
     if (odt == WS_DTYPE_F32) {
         float *o = out;
-        if (!gelu) {
-            if (o != acc) memcpy(o, acc, n * sizeof *o);
-            return;
-        }
+        if (!gelu) return;   /* in place: nothing to do */
         #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < n; i++) o[i] = gelu_erf(acc[i]);
         return;
