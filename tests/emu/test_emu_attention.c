@@ -96,10 +96,10 @@ START_TEST(test_attention_simt) {
 END_TEST
 
 int main(void) {
-    const emu_case cases[] = {
+    const test_case cases[] = {
         {"attention_mma", test_attention_mma},
         {"attention_mma_long", test_attention_mma_long},
         {"attention_simt", test_attention_simt},
     };
-    return emu_run_cases("emu_attention", cases, sizeof cases / sizeof cases[0], setup, teardown);
+    return test_run_cases("emu_attention", cases, sizeof cases / sizeof cases[0], setup, teardown, 600);
 }

@@ -274,12 +274,12 @@ START_TEST(test_patch_tokens) {
 END_TEST
 
 int main(void) {
-    const emu_case cases[] = {
+    const test_case cases[] = {
         {"layernorm", test_layernorm},
         {"residual_layernorm", test_residual_layernorm},
         {"elementwise", test_elementwise},
         {"convert", test_convert},
         {"patch_tokens", test_patch_tokens},
     };
-    return emu_run_cases("emu_kernels", cases, sizeof cases / sizeof cases[0], setup, teardown);
+    return test_run_cases("emu_kernels", cases, sizeof cases / sizeof cases[0], setup, teardown, 600);
 }

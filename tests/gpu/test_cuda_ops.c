@@ -250,21 +250,10 @@ END_TEST
 
 int main(void) {
     gpu_skip_without_device("test_cuda_ops");
-    Suite *s = suite_create("cuda_ops");
     /* One case per op family, so that CK_RUN_CASE runs one (the compute-sanitizer tests do). */
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const test_case cases[] = {
         {"matmul", test_matmul},       {"layernorm", test_layernorm},       {"residual_layernorm", test_residual_layernorm},
         {"swiglu", test_swiglu},       {"patch_tokens", test_patch_tokens}, {"attention", test_attention},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 300);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return test_run_suite(s, CK_VERBOSE);
+    return test_run_cases("cuda_ops", cases, sizeof cases / sizeof cases[0], setup, teardown, 300);
 }

@@ -35,11 +35,6 @@ CPU_HOT static void softmax_rows(float *S, int N, int round_bf16) {
     }
 }
 
-CPU_HOT static void round_copy(float *dst, const float *src, size_t n) {
-    #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(ws_f32_to_bf16(src[i]));
-}
-
 size_t cpu_attention_thread_bytes(int N) { return (size_t)N * (size_t)N * sizeof(float); }
 
 int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
@@ -57,7 +52,7 @@ int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B
     const float *src = qkv;
     if (copy_in) {
         if (bf16) cpu_widen(scratch, qkv, in_elems);
-        else round_copy(scratch, qkv, in_elems);
+        else cpu_round_bf16(scratch, qkv, in_elems);
         src = scratch;
     }
     float *dst = bf16 ? scratch + in_elems : out;

@@ -91,6 +91,8 @@ void cpu_layernorm_row(void *out, ws_dtype odt, const float *x, const float *w, 
                        float eps);
 /* dst[i] = src[i] widened from bf16, n elements (epilogue.c). */
 void cpu_widen(float *dst, const uint16_t *src, size_t n);
+/* dst[i] = src[i] rounded to bf16 and kept as f32, n elements (epilogue.c); OpenMP-parallel. */
+void cpu_round_bf16(float *dst, const float *src, size_t n);
 
 /* The ops of the table (backend.h), one per file. */
 int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt, const void *w,

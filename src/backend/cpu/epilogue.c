@@ -1,6 +1,7 @@
 /* What the CPU matmul does around its f32 GEMM paths: the epilogue (GELU in the exact erf form,
- * x * 0.5 * (1 + erf(x / sqrt(2))), as nn.GELU() computes, then the store in the output dtype)
- * and the widening of bf16 inputs to f32. */
+ * x * 0.5 * (1 + erf(x / sqrt(2))), as nn.GELU() computes, then the store in the output dtype),
+ * the widening of bf16 inputs to f32, and the rounding of f32 values to bf16 (autocast's rounding
+ * of a GEMM or attention input). */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/vector_math.h"
 
@@ -29,4 +30,9 @@ CPU_HOT void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue
 CPU_HOT void cpu_widen(float *dst, const uint16_t *src, size_t n) {
     #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(src[i]);
+}
+
+CPU_HOT void cpu_round_bf16(float *dst, const float *src, size_t n) {
+    #pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(ws_f32_to_bf16(src[i]));
 }

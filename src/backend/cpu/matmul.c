@@ -24,11 +24,6 @@
 #define PANEL_BYTES ((size_t)32 << 20)
 enum { ALIGN_COLS = 16 };
 
-CPU_HOT static void round_to_bf16(float *dst, const float *src, size_t n) {
-    #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(ws_f32_to_bf16(src[i]));
-}
-
 CPU_HOT static void widen_bf16(float *dst, const uint16_t *src, size_t n) {
     #pragma omp simd
     for (size_t i = 0; i < n; i++) dst[i] = ws_bf16_to_f32(src[i]);
@@ -73,7 +68,7 @@ int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const vo
     if (!x)
         return ws_errorf(WS_ERR_NOMEM, "cpu matmul (openblas bf16, M=%d N=%d K=%d): cannot allocate "
                          "the %zu bytes of the rounded input", M, N, K, in_bytes);
-    round_to_bf16(x, in, (size_t)M * K);
+    cpu_round_bf16(x, in, (size_t)M * K);
     size_t panel_rows = PANEL_BYTES / ((size_t)K * sizeof(float));
     if (panel_rows < ALIGN_COLS) panel_rows = ALIGN_COLS;
     int failed = 0;
