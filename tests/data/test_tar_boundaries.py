@@ -18,6 +18,9 @@ consecutive members with one key are one sample); our reader then reports one ro
 status 0 when its image member decodes. The same tars are read again as a stream (`pipe:cat`),
 which goes through libarchive's read callback instead of a file descriptor. Each padded image's
 pixels must equal those of the unpadded image.
+Guards: a reader that miscounts the padding of a member on a block boundary, or mishandles an
+empty member (planted and checked: one header skipped after each member of 512*k bytes loses
+rows and turns images into "no image member").
 
 usage: test_tar_boundaries.py (WEBSSL_BIN names the program)"""
 import io
