@@ -23,20 +23,11 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from embed_common import file_bytes, run_embed
-from webssl_test import BIN, ENV, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
+from embed_common import check, file_bytes, finish, run_embed, work_with_model
+from webssl_test import BIN, ENV  # tests/python, put on sys.path by embed_common
 
 OK, DECODE = 0, 3
-work = fresh_dir(sys.argv[1])
-model = os.path.join(work, "dino")
-tiny_model("dino", model, C=48, NH=3)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(f"  {'ok  ' if cond else 'FAIL'} {what}")
-    fails += 0 if cond else 1
+work, model = work_with_model(sys.argv[1])
 
 
 def image(fmt, seed, h=44, w=52):
@@ -132,5 +123,4 @@ check("1 shards written, 1 already done" in err and "shard mixed:" in redo, redo
 check(r["key"] == want_keys and list(r["status"]) == [OK] * 7 and int(attrs["failure_count"]) == 0,
       f"every status 0: {list(r['status'])}")
 
-print("embed decode errors:", "FAILED" if fails else "passed")
-sys.exit(1 if fails else 0)
+finish("embed decode errors")

@@ -23,36 +23,20 @@ change.
 usage: embed_resume_inputs.py WORKDIR"""
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 
 import h5py
 
-from embed_common import make_images
-from webssl_test import BIN, ENV, MPIRUN, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
+from embed_common import check, finish, make_images, run_embed, work_with_model
 
-work = fresh_dir(sys.argv[1])
-model = os.path.join(work, "dino")
-tiny_model("dino", model, C=48, NH=3)
-fails = 0
+work, model = work_with_model(sys.argv[1])
 
 
-def check(cond, what):
-    global fails
-    print(f"  {'ok  ' if cond else 'FAIL'} {what}")
-    fails += 0 if cond else 1
-
-
-def embed(inp, out, what):
-    """Run embed on one rank (shards of 3 images); returns stderr."""
-    cmd = MPIRUN + ["-np", "1", BIN, "embed", "--model", model, "--input", inp, "--output", out, "--batch", "2",
-                    "--shard-size", "3", "--preprocess", "square", "--resolution", "28"]
-    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        sys.stdout.write(p.stderr[-3000:])
-    check(p.returncode == 0, f"{what}: exit {p.returncode}")
-    return p.stderr
+def embed(inp, out):
+    """Run embed on one rank (shards of 3 images; any exit but 0 ends the test); returns stderr."""
+    return run_embed(1, ["--model", model, "--input", inp, "--output", out, "--batch", "2", "--shard-size", "3",
+                         "--preprocess", "square", "--resolution", "28"]).stderr
 
 
 def redone(err):
@@ -76,10 +60,10 @@ def rows(out, shard):
 def change(inp, out, what, act, want_redone, needles, nshards):
     """Rerun unchanged (every shard skipped), apply `act`, rerun: exactly the shards in
     want_redone are redone, each log line holding the strings of needles[shard]."""
-    err = embed(inp, out, f"{what}: rerun before the change")
+    err = embed(inp, out)
     check(f"0 shards written, {nshards} already done" in err, f"before: {summary(err)}")
     act()
-    err = embed(inp, out, f"{what}: rerun after the change")
+    err = embed(inp, out)
     got = redone(err)
     check(sorted(got) == sorted(want_redone), f"{what}: redone {sorted(got)}, expected {sorted(want_redone)}")
     for shard, line in got.items():
@@ -113,7 +97,7 @@ os.makedirs(tars)
 tar_of(os.path.join(tars, "a.tar"), jpgs[:2], "a")
 tar_of(os.path.join(tars, "b.tar"), jpgs[2:4], "b")
 tout = os.path.join(work, "tout")
-embed(os.path.join(tars, "*.tar"), tout, "first run")
+embed(os.path.join(tars, "*.tar"), tout)
 a = os.path.join(tars, "a.tar")
 change(os.path.join(tars, "*.tar"), tout, "a.tar touched", lambda: set_mtime(a, mtime(a) + 5 * 10**9),
        ["a"], {"a": ["was 'tar", "now 'tar"]}, 2)
@@ -130,14 +114,14 @@ change(os.path.join(tars, "*.tar"), tout, "a.tar grown, mtime set back", grow_ta
 check(rows(tout, "a") == [("a000", 0), ("a001", 0), ("a002", 0)], f"a.h5 holds the appended member: {rows(tout, 'a')}")
 moved = os.path.join(work, "tars2")
 shutil.copytree(tars, moved, copy_function=shutil.copy2)   # same names, sizes and times; another source
-err = embed(os.path.join(moved, "*.tar"), tout, "the same tars from another directory")
+err = embed(os.path.join(moved, "*.tar"), tout)
 got = redone(err)
 check(sorted(got) == ["a", "b"] and all("made from" in l and "tars2" in l for l in got.values()),
       f"source changed: redone {sorted(got)}: {next(iter(got.values()), '')[:200]}")
 
 print("directory shards (img-00000: img0000-0002, img-00001: img0003-0005, img-00002: img0006-0008)")
 dout = os.path.join(work, "dout")
-embed(imgs, dout, "first run")
+embed(imgs, dout)
 p4 = os.path.join(imgs, "img0004.jpg")
 change(imgs, dout, "img0004.jpg touched", lambda: set_mtime(p4, mtime(p4) + 7 * 10**9),
        ["img-00001"], {"img-00001": ["img0004.jpg"]}, 3)
@@ -170,7 +154,7 @@ listed = [jpgs[0], jpgs[1], loop]
 with open(lst, "w") as f:
     f.write("".join(p + "\n" for p in listed))
 lout = os.path.join(work, "lout")
-embed("@" + lst, lout, "first run")
+embed("@" + lst, lout)
 with h5py.File(os.path.join(lout, "list-00000.h5")) as f:
     m = f.attrs["manifest"]
 check([s for _, s in rows(lout, "list-00000")] == [0, 0, 1] and "loop.jpg\tToo many levels of symbolic links" in m,
@@ -189,7 +173,7 @@ gone = os.path.join(work, "gone.jpg")
 shutil.copy(jpgs[3], gone)
 with open(lst, "a") as f:
     f.write(gone + "\n")
-embed("@" + lst, lout, "a fourth entry")
+embed("@" + lst, lout)
 change("@" + lst, lout, "a listed image removed", lambda: os.remove(gone), ["list-00001"],
        {"list-00001": ["gone.jpg", "missing"]}, 2)
 check([s for _, s in rows(lout, "list-00001")] == [1], f"its row is a read error: {rows(lout, 'list-00001')}")
@@ -204,5 +188,4 @@ change("@" + lst, lout, "the list's lines reordered", reorder, ["list-00000"],
        {"list-00000": ["was '" + jpgs[0], "now '" + jpgs[1]]}, 2)
 check([k for k, _ in rows(lout, "list-00000")] == [jpgs[1], jpgs[0], loop], "rows in the new order")
 
-print("embed resume inputs:", "FAILED" if fails else "passed")
-sys.exit(1 if fails else 0)
+finish("embed resume inputs")
