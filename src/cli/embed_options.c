@@ -48,9 +48,12 @@ void embed_options_usage(FILE *f) {
         "  --retry-wait S          seconds before the first retry, doubled for each next one [%g]\n"
         "  --io-timeout S          seconds to connect, or without a byte, before a retry [%g]\n"
         "  --max-shard-bytes N     largest shard body (suffix k, M, G, T: powers of 1024) [%lluG]\n"
+        "  --min-rate N            bytes/s under which an HTTP transfer is ended after --io-timeout\n"
+        "                          seconds and retried (suffix k, M, G) [%llu]\n"
         "exit status: 0 done, 1 usage/setup error, 2 some shards failed, 3 interrupted (rerun to resume)\n",
         WS_DEFAULT_SHARD_SIZE, WS_DEFAULT_READ_AHEAD, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
-        WS_STREAM_DEFAULT_TIMEOUT, (unsigned long long)(WS_STREAM_DEFAULT_MAX_BYTES >> 30));
+        WS_STREAM_DEFAULT_TIMEOUT, (unsigned long long)(WS_STREAM_DEFAULT_MAX_BYTES >> 30),
+        (unsigned long long)WS_STREAM_DEFAULT_MIN_RATE);
 }
 
 int embed_options_parse(int argc, char **argv, embed_options *o) {
@@ -103,6 +106,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--retry-wait")) rc = flag_seconds(a, v, 0, &o->stream.retry_wait);
         else if (!strcmp(a, "--io-timeout")) rc = flag_seconds(a, v, 1, &o->stream.timeout);
         else if (!strcmp(a, "--max-shard-bytes")) rc = flag_bytes(a, v, &o->stream.max_bytes);
+        else if (!strcmp(a, "--min-rate")) rc = flag_bytes(a, v, &o->stream.min_rate);
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))

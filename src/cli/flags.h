@@ -17,7 +17,7 @@ int flag_long(const char *flag, const char *value, long long *out);
 int flag_seconds(const char *flag, const char *value, double lo, double *out);
 /* The dtype of the tensor-parallel all-reduces, --allreduce f32|bf16 (embed and bench). */
 int flag_allreduce(const char *value, ws_dtype *out);
-/* A positive byte count with an optional suffix k, M, G or T (powers of 1024; --max-shard-bytes). */
+/* A positive byte count with an optional suffix k, M, G or T (powers of 1024; --max-shard-bytes, --min-rate). */
 int flag_bytes(const char *flag, const char *value, uint64_t *out);
 
 #endif
