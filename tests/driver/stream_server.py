@@ -154,13 +154,7 @@ class Server:
             def serve_flip(self, path, first):
                 if "Range" in self.headers:
                     return self.serve_range(path, first, [("ETag", '"another-version"')])
-                data = self.body(path)
-                if data is not None:
-                    self.head(200, len(data), path=path)
-                    self.wfile.write(data[:len(data) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
+                self.serve_drop(path, True)
 
             def serve_drop(self, path, first):
                 if not first:
