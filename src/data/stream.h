@@ -1,7 +1,8 @@
 /* A streamed shard: the bytes of an http(s):// URL or of a pipe: command's standard output, read
  * front to back with nothing written to local disk (see stream_source.h for the specs).
  * Failures (connection dropped, HTTP status >= 400, no data for `timeout` seconds, a transfer
- * slower than min_rate bytes/s for `timeout` seconds, a command that exits non-zero or is killed)
+ * that brings less than min_rate bytes/s over `timeout` seconds spent waiting for its data, a
+ * command that exits non-zero or is killed)
  * are retried: the source is opened again and continues at the byte it stopped at (an HTTP Range
  * request; bytes the server or command sends again before that point are skipped, so a command
  * must write the same bytes each time). At most `retries` retries per shard, waiting retry_wait
@@ -21,7 +22,8 @@ typedef struct {
     double retry_wait;      /* seconds before the first retry (doubled for each next one) */
     double timeout;         /* seconds: connecting, or waiting for the next byte */
     uint64_t max_bytes;     /* largest body read (bytes); more is an error */
-    uint64_t min_rate;      /* HTTP: bytes/s under which a transfer is ended (after `timeout` s); 0: none */
+    uint64_t min_rate;      /* HTTP: bytes/s a transfer must bring while it is waited for, over
+                             * `timeout` s of waiting (time the data sits unread does not count) */
     int (*stop_requested)(void); /* optional: polled while a read or probe waits (non-zero: stop) */
 } ws_stream_opts;
 

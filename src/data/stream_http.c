@@ -3,11 +3,11 @@
  * request for a probe (see stream_conn.h). */
 #define _GNU_SOURCE
 #include <curl/curl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/escape.h"
 #include "data/stream_conn.h"
@@ -21,6 +21,9 @@ struct stream_conn {
     uint64_t offset;           /* the byte asked for */
     int started, done, nomem;
     int head, refused;         /* a HEAD request; the server refused HEAD (403, 405, 501) */
+    double min_rate, window;   /* bytes/s the waits must see, over `window` s of waiting */
+    double waited;             /* seconds waited for data in this window */
+    uint64_t arrived;          /* bytes that came while waiting in this window */
     const atomic_int *cancel;
     int (*stop_requested)(void);
     CURLcode result;
@@ -71,6 +74,8 @@ static stream_conn *http_open(const char *source, uint64_t offset, const ws_stre
     if (!c) return NULL;
     c->offset = offset;
     c->head = head;
+    c->min_rate = (double)opts->min_rate;
+    c->window = opts->timeout < 1 ? 1 : opts->timeout;
     c->cancel = cancel;
     c->stop_requested = opts->stop_requested;
     if (curl_init_rc != CURLE_OK || !(c->multi = curl_multi_init()) || !(c->easy = curl_easy_init())) {
@@ -88,9 +93,8 @@ static stream_conn *http_open(const char *source, uint64_t offset, const ws_stre
     curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout);
-    long min_rate = opts->min_rate < 1 ? 1 : opts->min_rate > LONG_MAX ? LONG_MAX : (long)opts->min_rate;
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, min_rate);  /* under min_rate (at least 1) bytes/s */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);    /* for `timeout` s: ended, retried */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);        /* under 1 byte/s for `timeout` s */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);    /* (min_rate: see wait_check) */
     if (head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "identity");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -121,7 +125,31 @@ static int permanent(CURLcode rc) {
     }
 }
 
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The minimum rate, over the time a read waited for data only: curl's own speed limit would
+ * also count the time the transfer sits unread while the consumer computes (a large model on a
+ * CPU takes in less than 1 KiB/s of small images), and end a healthy connection. Tumbling
+ * windows of `window` seconds of waiting, from the first body byte on (connecting and the first
+ * byte have their own time limit); 0 when the rate is met so far. */
+static int wait_check(stream_conn *c, double waited, size_t arrived, char *why, size_t whylen) {
+    c->waited += waited;
+    c->arrived += arrived;
+    if (c->waited < c->window) return 0;
+    int slow = (double)c->arrived < c->min_rate * c->waited;
+    if (slow) snprintf(why, whylen, "too slow: %.0f bytes in %.3g s of waiting, under the --min-rate of %.0f bytes/s",
+                       (double)c->arrived, c->waited, c->min_rate);
+    c->waited = 0;
+    c->arrived = 0;
+    return slow;
+}
+
 static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_t whylen) {
+    double t0 = c->started && c->pos == c->len && !c->done ? now_seconds() : -1;   /* after the first byte */
     while (c->pos == c->len && !c->done) {
         if (atomic_load(c->cancel) || (c->stop_requested && c->stop_requested())) {
             snprintf(why, whylen, "cancelled");
@@ -138,6 +166,8 @@ static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_
         if (c->pos == c->len && !c->done && running)
             curl_multi_poll(c->multi, NULL, 0, STREAM_CANCEL_POLL_MS, NULL);
     }
+    if (t0 >= 0 && c->pos < c->len && wait_check(c, now_seconds() - t0, c->len - c->pos, why, whylen))
+        return CONN_RETRY;
     if (c->pos < c->len) {
         size_t n = c->len - c->pos < cap ? c->len - c->pos : cap;
         memcpy(buf, c->buf + c->pos, n);
