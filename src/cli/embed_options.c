@@ -18,6 +18,8 @@ void embed_options_usage(FILE *f) {
         "  --input SPEC            'shards/{00000..00099}.tar', a glob, a directory, @list.txt,\n"
         "                          'https://host/shard-{0000..0099}.tar' or 'pipe:CMD'\n"
         "  --output DIR            one HDF5 file per input shard; rerun to resume\n"
+        "  --overwrite             accept inputs other than those DIR/run.json recorded: shards\n"
+        "                          whose names collide are redone from the new inputs\n"
         "  --tp N|auto             tensor-parallel ranks per group (divides the world size) [1];\n"
         "                          auto: the smallest that fits the memory of a rank\n"
         "  --batch B               images per forward pass [32]\n"
@@ -72,6 +74,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         const char *a = argv[i];
         if (!strcmp(a, "--exif-transpose")) { o->exif_transpose = 1; continue; }
         if (!strcmp(a, "--fast-decode")) { o->fast_decode = 1; continue; }
+        if (!strcmp(a, "--overwrite")) { o->overwrite = 1; continue; }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             o->help = 1;
             return WS_OK;

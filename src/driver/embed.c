@@ -69,6 +69,9 @@ static char *config_json(const embed_run *r) {
     char feats[64];
     h5_features_format(r->layout.features, feats, sizeof feats);
     cJSON *o = cJSON_CreateObject();
+    char *input = input_spec_canonical(r->opt.input);
+    cJSON_AddStringToObject(o, "input", input ? input : r->opt.input);
+    free(input);
     cJSON_AddStringToObject(o, "model", r->opt.model);
     cJSON_AddItemToObject(o, "weights", cJSON_Parse(r->weights));
     cJSON_AddStringToObject(o, "arch", r->arch.name);
@@ -111,13 +114,16 @@ static void set_preprocess(embed_run *r) {
     r->pp.stream = r->opt.stream;
 }
 
-/* Rank 0: lock the output directory, compare/store run.json, remove stale temporary files. */
+/* Rank 0: refuse planted links, lock the output directory, compare/store run.json (the inputs may
+ * change with --overwrite), remove stale temporary files. */
 static int prepare_output(embed_run *r) {
     int rc = run_dir_prepare(r->opt.output);
+    if (rc == WS_OK) rc = run_dir_check_links(r->opt.output);
     if (rc == WS_OK) rc = run_dir_lock(r->opt.output, &r->lock_fd);
     if (rc != WS_OK) return rc;
     char *cfg = config_json(r);
-    rc = cfg ? run_dir_check_config(r->opt.output, cfg) : ws_errorf(WS_ERR_NOMEM, "run configuration");
+    rc = cfg ? run_dir_check_config(r->opt.output, cfg, "input", r->opt.overwrite)
+             : ws_errorf(WS_ERR_NOMEM, "run configuration");
     cJSON_free(cfg);
     if (rc != WS_OK) return rc;
     int removed = run_dir_clean_temps(r->opt.output);

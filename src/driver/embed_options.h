@@ -39,6 +39,8 @@ typedef struct {
     int read_ahead;           /* --read-ahead N shards read at once per TP group (1..WS_MAX_READ_AHEAD) */
     ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes: streamed
                                * (http(s)://, pipe:) shards */
+    int overwrite;            /* --overwrite: inputs other than run.json's may replace the earlier
+                               * results of shards with the same names */
     int help;                 /* --help given */
 } embed_options;
 
