@@ -1,9 +1,9 @@
 /* The embed engine's entry point (see embed.h). Setup in a fixed order, each step agreed by every
  * rank (a failure anywhere stops every rank with that rank's reason, never a hang):
  *   checkpoint opened (once per rank) -> tp auto -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout printed
- *   -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto) -> output
- *   directory: lock, run.json, stale temporary files (rank 0) -> input shards (TP leaders)
- *   -> backend, device memory check, TP communicator (device.c) -> model (every rank, its
+ *   -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto) -> input
+ *   shards (TP leaders) -> output directory: links refused, lock, run.json, stale temporary
+ *   files (rank 0) -> backend, device memory check, TP communicator (device.c) -> model (every rank, its
  *   TP slice; the checkpoint is closed) -> buffers -> shard queue
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order. */
 #include "driver/embed.h"
@@ -310,9 +310,10 @@ static int setup(embed_run *r) {
     r->layout.features = r->opt.features;
     r->layout.out_dtype = r->opt.out_dtype;
     r->layout.K = r->has_head ? head_bottleneck(&r->head) : 0;
+    /* the inputs first: a spec that matches nothing is not recorded in run.json */
+    if ((rc = load_shards(r)) != WS_OK) return rc;
     if (r->topo.world_rank == 0) rc = prepare_output(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    if ((rc = load_shards(r)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
     r->bcast = comm_mpi_create(r->topo.tp_comm);
     rc = r->bcast ? device_setup(&r->dev, &r->topo, r->opt.threads, &r->arch, r->R, r->B, r->opt.dtype)
