@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -59,7 +60,12 @@ int h5_file_in_use(int fd) {
     if (flock(fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
     flock(fd, LOCK_UN);
     /* A read lease is refused (EAGAIN) while any descriptor of the file is open for writing;
-     * other errors (another user's file, a file system without leases) tell nothing. */
+     * other errors (another user's file, a file system without leases) tell nothing. Another
+     * process opening the file for writing while the lease is held is announced with SIGIO,
+     * whose default action ends the process: it is ignored (that opener waits the microseconds
+     * until F_UNLCK). The program uses SIGIO for nothing else. */
+    struct sigaction sa;
+    if (sigaction(SIGIO, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGIO, SIG_IGN);
     if (fcntl(fd, F_SETLEASE, F_RDLCK) != 0) return errno == EAGAIN;
     fcntl(fd, F_SETLEASE, F_UNLCK);
     return 0;

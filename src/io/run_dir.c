@@ -36,6 +36,7 @@ int run_dir_prepare(const char *dir) {
     char probe[4096];
     const char *why = NULL;
     snprintf(probe, sizeof probe, "%s/.write-test.%d", dir, (int)getpid());
+    unlink(probe);   /* left by a crash of a process with this pid; a link there is removed, not followed */
     int fd = ws_open_no_link(probe, O_WRONLY | O_CREAT | O_EXCL, 0644, NULL, &why);
     if (fd < 0) return ws_errorf(WS_ERR_IO, "--output %s: not writable: %s: %s", dir, probe, why);
     close(fd);
@@ -99,6 +100,7 @@ static char *read_text(int fd) {
 static int write_config(const char *path, const char *json) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    unlink(tmp);   /* as in run_dir_prepare */
     const char *why = NULL;
     int fd = ws_open_no_link(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644, NULL, &why);
     if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot create: %s", tmp, why);
