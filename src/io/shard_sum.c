@@ -43,31 +43,32 @@ static int digest_body(int fd, char hex[WS_DIGEST_HEX], uint64_t *size) {
     return n < 0 ? -1 : 0;
 }
 
+/* The block for a body of digest `hex` and a file of `size` bytes. */
+static void make_block(char block[SHARD_SUM_BLOCK], const char *hex, uint64_t size) {
+    memset(block, 0, SHARD_SUM_BLOCK);
+    snprintf(block, SHARD_SUM_BLOCK, MAGIC "sha256 %s\nsize %" PRIu64 "\n", hex, size);
+}
+
 int shard_sum_seal(int fd, const char *path) {
     char hex[WS_DIGEST_HEX], block[SHARD_SUM_BLOCK];
     uint64_t size = 0;
     if (digest_body(fd, hex, &size) != 0)
         return ws_errorf(WS_ERR_IO, "checksum of %s: %s", path, strerror(errno));
-    memset(block, 0, sizeof block);
-    snprintf(block, sizeof block, MAGIC "sha256 %s\nsize %" PRIu64 "\n", hex, size);
+    make_block(block, hex, size);
     if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block || fsync(fd) != 0)
         return ws_errorf(WS_ERR_IO, "writing the checksum of %s: %s", path, errno ? strerror(errno) : "short write");
     return WS_OK;
 }
 
-/* Parse the block: 1 with the digest and size when it is a checksum block of this format whose
- * padding is all zero bytes, else 0. */
+/* Parse the block: 1 with the digest and size when every one of its bytes is as make_block
+ * writes them, else 0. */
 static int parse_block(const char *block, char hex[WS_DIGEST_HEX], uint64_t *size) {
-    if (memcmp(block, MAGIC, sizeof MAGIC - 1) != 0) return 0;
-    const char *p = block + sizeof MAGIC - 1;
-    int used = 0;
     unsigned long long sz = 0;
-    if (sscanf(p, "sha256 %64[0-9a-f]\nsize %20llu\n%n", hex, &sz, &used) != 2 || used == 0 || strlen(hex) != 64)
-        return 0;
-    for (const char *q = p + used; q < block + SHARD_SUM_BLOCK; q++)
-        if (*q) return 0;
+    char again[SHARD_SUM_BLOCK];
+    if (sscanf(block + sizeof MAGIC - 1, "sha256 %64[0-9a-f] size %20llu", hex, &sz) != 2) return 0;
+    make_block(again, hex, sz);
     *size = sz;
-    return 1;
+    return memcmp(again, block, SHARD_SUM_BLOCK) == 0;
 }
 
 static shard_state verify_fd(int fd, const struct stat *st, char *why, size_t len) {
