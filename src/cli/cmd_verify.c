@@ -1,20 +1,28 @@
 /* `webssl-dist verify DIR`: checks every byte of every shard file of DIR (io/shard_verify.h) and
  * names each bad one. Exit WS_EXIT_OK when every file is sound, WS_EXIT_FAILED_SHARDS when any is
  * not, WS_EXIT_USAGE for bad arguments or a DIR without shard files or that cannot be listed. */
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "io/shard_verify.h"
 
-static const char usage[] =
-    "usage: webssl-dist verify DIR\n"
-    "  checks every shard file DIR/*.h5 (index.h5 aside) byte for byte against the checksum stored\n"
-    "  in it, and that it opens as a complete shard; names each bad file (damaged, truncated, no\n"
-    "  checksum, a symbolic link, in use by another process)\n"
-    "exit status: 0 every file sound, 1 usage error or no shard file, 2 some files bad\n";
+typedef struct {
+    const char *dir;
+} verify_options;
+
+static const flag_spec flags[] = {
+    FLAG("DIR", NULL, FLAG_STRING, offsetof(verify_options, dir), "an embed --output directory", .attrs = FLAG_REQUIRED),
+};
+
+static const flag_table table = FLAG_TABLE("verify",
+    "Checks every shard file DIR/*.h5 (index.h5 aside) byte for byte against the checksum stored\n"
+    "in it, and that it opens as a complete shard; names each bad file (damaged, truncated, no\n"
+    "checksum, a symbolic link, in use by another process).\n"
+    "exit status: 0 every file sound, 1 usage error or no shard file, 2 some files bad\n", flags);
 
 static void print_bad(const char *msg, void *ctx) {
     (void)ctx;
@@ -22,15 +30,10 @@ static void print_bad(const char *msg, void *ctx) {
 }
 
 int cmd_verify(int argc, char **argv) {
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(usage, stdout);
-        return WS_EXIT_OK;
-    }
-    if (argc != 2 || argv[1][0] == '-') {
-        fputs(usage, stderr);
-        return WS_EXIT_USAGE;
-    }
-    const char *dir = argv[1];
+    verify_options o = {NULL};
+    int code = flags_parse_or_exit(&table, argc, argv, &o, sizeof o, 1);
+    if (code >= 0) return code;
+    const char *dir = o.dir;
     ws_verify_info info;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
