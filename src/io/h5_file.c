@@ -28,7 +28,9 @@ int h5_file_create(const char *path, hid_t fcpl, hid_t fapl, hid_t *file, int *f
     char name[FD_NAME_LEN];
     hid_t h = H5Fcreate(fd_name(f, name), H5F_ACC_TRUNC, fcpl, fapl);
     if (h < 0) {
-        int rc = ws_errorf(WS_ERR_IO, "cannot create %s: %s", path, h5_error_text((char[256]){0}, 256));
+        int rc = ws_errorf(WS_ERR_IO, "cannot create %s: %s%s", path, h5_error_text((char[256]){0}, 256),
+                           access("/proc/self/fd", X_OK) != 0 ? " (/proc is not mounted: it is needed to open "
+                                                                "files through checked descriptors)" : "");
         close(f);
         unlink(path);
         return rc;
@@ -44,6 +46,7 @@ int h5_file_open_fd(int fd, const char *path, hid_t *file) {
     *file = H5Fopen(fd_name(fd, name), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file >= 0) return WS_OK;
     if (h5_file_in_use(fd)) return ws_errorf(WS_ERR_IO, "%s: in use by another process", path);
+    if (access("/proc/self/fd", X_OK) != 0) return ws_errorf(WS_ERR_IO, "%s: /proc is not mounted", path);
     return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
 }
 
