@@ -6,8 +6,8 @@ safety and resume"):
     leaves them out and names them, h5py refuses the damaged data chunk (fletcher32), and a rerun
     of `embed` redoes exactly those, byte for byte as first written;
   - a symbolic link planted at a name the run writes (.lock, run.json, a shard file, a temporary
-    file) stops the run (exit 1) naming it, and its target is never written; `index` replaces a
-    link at index.h5 without writing through it;
+    file) stops the run (exit 1) naming it, and its target is never written; `verify` names a link
+    at a shard's name; `index` replaces a link at index.h5 without writing through it;
   - a shard file held open by another process (HDF5's exclusive lock, or any writer) fails that
     shard as "in use" (exit 2); it is neither moved aside nor removed, and is kept once released;
   - the same inputs spelled differently (relative, ./, absolute, through a symlink; a tar pattern
@@ -147,7 +147,7 @@ check(indexed == ["clean1.h5", "clean2.h5"] and left == sorted(bad),
 text = embed(os.path.join(data, "*.tar"), out, what="rerun after the damage")
 redone = sorted(n for n in names if lines(text, f"shard {n}: redoing it"))
 check(redone == sorted(bad), f"the rerun redoes exactly the damaged shards: {redone}")
-check(f"{len(bad)} shards written, 2 already done" in text, (lines(text, "summary: ") or ["no summary"])[0][-80:])
+check(f"{len(bad)} shards written, 2 already done" in text, (lines(text, "summary: ") or ["no summary"])[0].split("summary: ")[-1][:60])
 now = snapshot(out)
 same = [n for n in names if now.get(n + ".h5") == good[n + ".h5"]]
 check(len(same) == len(names), f"every shard file byte for byte as first written: {len(same)} of {len(names)}")
@@ -171,6 +171,9 @@ for link in (".lock", "run.json", "a.h5", ".a.h5.tmp.4242.0", "index.h5"):
     st = os.stat(victim)
     check(open(victim).read() == "precious" and st.st_mtime_ns == 10**9, f"{link}: the link's target is untouched")
     check(os.path.islink(os.path.join(d, link)), f"{link}: the link itself is left for the user")
+    if link == "a.h5":
+        text = run([BIN, "verify", d], 2, "verify with a link at a.h5")
+        check(any("a.h5" in l and "symbolic link" in l for l in lines(text, "bad: ")), "verify names the link")
 d = os.path.join(work, "links", "idx")
 embed(os.path.join(small, "*.tar"), d, what="a run to index")
 os.symlink(victim, os.path.join(d, "index.h5"))
@@ -202,7 +205,7 @@ for what, code in holders.items():
     moved = [n for n in os.listdir(d) if ".moved." in n]
     check(not moved and snapshot(d) == before, f"{what}: not moved aside, not changed ({moved})")
     text = embed(os.path.join(small, "*.tar"), d, what=f"{what}: rerun once released")
-    check("0 shards written, 2 already done" in text, f"{what}: kept: " + (lines(text, "summary: ") or ["?"])[0][-60:])
+    check("0 shards written, 2 already done" in text, f"{what}: kept: " + (lines(text, "summary: ") or ["?"])[0].split("summary: ")[-1][:60])
 
 # ---------------------------------------------------------------------------------------------
 print("the same inputs spelled differently; another input set")
@@ -220,7 +223,7 @@ for kind, first, spellings in (
     for sp in spellings:
         text = embed(sp, o, what=f"{kind}: {sp}", cwd=io_)
         check("0 shards written" in text and not lines(text, "redoing"),
-              f"{kind}: {sp} resumes: " + (lines(text, "summary: ") or ["?"])[0][-40:])
+              f"{kind}: {sp} resumes: " + (lines(text, "summary: ") or ["?"])[0].split("summary: ")[-1][:60])
     with open(os.path.join(o, "run.json")) as f:
         recorded = json.load(f)["input"]
     check(recorded.startswith(io_ + "/") and "link" not in recorded, f"{kind}: run.json input {recorded}")
