@@ -113,9 +113,10 @@ static int train_level1(const cluster_options *o, const ws_topology *t, const em
     if (rc) return rc;
     sum->train_rows = tr.total;
     if (tr.total < k) {
+        rc = ws_errorf(WS_ERR_ARG, "--k %d: larger than the %lld usable rows drawn from %s (%lld rows in all; the "
+                       "others failed, are non-finite or zero)", k, (long long)tr.total, o->input, (long long)set->rows);
         train_rows_free(&tr);
-        return ws_errorf(WS_ERR_ARG, "--k %d: larger than the %lld usable rows of %s (%lld rows, the others failed, "
-                         "non-finite or zero)", k, (long long)tr.total, o->input, (long long)set->rows);
+        return rc;
     }
     km_config cfg = {.k = k, .D = D, .metric = o->metric, .iters = o->iters, .seed = o->seed, .checkpoint = ckpt,
                      .params = ckpt_params, .verbose = o->verbose};
