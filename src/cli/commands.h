@@ -30,6 +30,7 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 /* `embed` flags (embed_options.c): parse argv (argv[0] is "embed"). WS_OK, or WS_ERR_ARG with a
  * message naming the flag. */
