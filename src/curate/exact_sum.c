@@ -6,11 +6,12 @@
 #include <math.h>
 
 int exact_sum_exponent(double maxabs, int64_t n) {
-    if (!(maxabs > 0.0)) return 60;
-    const double bound = ldexp(1.0, 62) / ((double)(n > 0 ? n : 1) * maxabs);
-    int e = (int)floor(log2(bound));
-    while (e > 0 && (double)n * maxabs * ldexp(1.0, e) >= ldexp(1.0, 62)) e--;
-    return e < 0 ? 0 : e > 60 ? 60 : e;
+    if (!(maxabs > 0.0)) return 0;
+    int e;
+    frexp(maxabs, &e);                 /* maxabs < 2^e */
+    e = 30 - e;                        /* maxabs * 2^e < 2^30 */
+    while ((double)(n > 0 ? n : 1) * maxabs * ldexp(1.0, e) >= ldexp(1.0, 62)) e--;
+    return e < -126 ? -126 : e > 126 ? 126 : e;
 }
 
 int exact_sum_allreduce(MPI_Comm comm, int64_t *buf, size_t n) {

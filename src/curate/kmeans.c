@@ -45,7 +45,7 @@ int km_init_rows(MPI_Comm comm, const float *X, int64_t first, int64_t n, int64_
 }
 
 /* Fixed-point sums of the rows of each cluster (order-free), counts, and the objective. */
-static void accumulate(const float *X, int64_t n, int D, const int32_t *idx, const float *dist, int k, double scale,
+static void accumulate(const float *X, int64_t n, int D, const int32_t *idx, const float *dist, int k, float scale,
                        int64_t *order, int64_t *start, int64_t *sums, int64_t *counts, double *obj) {
     memset(counts, 0, (size_t)k * sizeof *counts);
     double o = 0.0;
@@ -62,6 +62,7 @@ static void accumulate(const float *X, int64_t n, int D, const int32_t *idx, con
         memset(s, 0, (size_t)D * sizeof *s);
         for (int64_t j = start[c]; j < start[c + 1]; j++) {
             const float *x = X + (size_t)order[j] * D;
+            #pragma omp simd
             for (int d = 0; d < D; d++) s[d] += exact_sum_fixed(x[d], scale);
         }
     }
@@ -174,7 +175,7 @@ static int work_alloc(km_work *w, int64_t n, int k, int D) {
 
 /* One iteration: assign, reduce, update C. *obj receives the objective of this assignment. */
 static int iterate(const km_config *cfg, nearest *nn, MPI_Comm comm, const float *X, int64_t n, int64_t n_total,
-                   double scale, int iter, km_work *w, float *C, double *obj, int *splits) {
+                   float scale, int iter, km_work *w, float *C, double *obj, int *splits) {
     const int k = cfg->k, D = cfg->D;
     int rc = topology_agree(comm, nearest_run(nn, X, n, w->idx, w->dist));
     if (rc) return rc;
@@ -187,7 +188,7 @@ static int iterate(const km_config *cfg, nearest *nn, MPI_Comm comm, const float
     memcpy(w->counts, tail, (size_t)k * sizeof *tail);
     for (int c = 0; c < k; c++) {
         if (!w->counts[c]) continue;
-        const double inv = 1.0 / ((double)w->counts[c] * scale);
+        const double inv = 1.0 / ((double)w->counts[c] * (double)scale);
         for (int d = 0; d < D; d++) C[(size_t)c * D + d] = (float)((double)w->sums[(size_t)c * D + d] * inv);
     }
     *splits += split_empty(C, w->counts, k, D, n_total, cfg->seed, iter);
@@ -209,7 +210,8 @@ int km_train(const km_config *cfg, ws_backend *be, MPI_Comm comm, const float *X
     if (MPI_Allreduce(MPI_IN_PLACE, &n_total, 1, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS ||
         (rc = exact_sum_max(comm, &maxabs)))
         return rc ? rc : ws_errorf(WS_ERR_COMM, "k-means: all-reduce of the row count failed");
-    const double scale = ldexp(1.0, exact_sum_exponent(maxabs, n_total));
+    const int e = exact_sum_exponent(maxabs, n_total);
+    const float scale = ldexpf(1.0f, e);
     km_work w;
     nearest *nn = NULL;
     if ((rc = work_alloc(&w, n, k, D))) return rc;

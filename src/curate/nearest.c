@@ -43,19 +43,20 @@ int nearest_create(ws_backend *be, km_metric metric, const float *C, int k, int 
     nearest *nn = calloc(1, sizeof *nn);
     if (!nn) return ws_errorf(WS_ERR_NOMEM, "out of memory");
     nn->be = be, nn->metric = metric, nn->k = k, nn->D = D;
-    nn->block = block_rows > 0 ? block_rows : (int)(((size_t)64 << 20) / ((size_t)k * sizeof(float)));
-    if (nn->block < 64) nn->block = 64;
+    /* default: a score block of about 4 MiB (stays in cache between the GEMM and the arg-max) */
+    nn->block = block_rows > 0 ? block_rows : (int)(((size_t)4 << 20) / ((size_t)k * sizeof(float)));
+    if (nn->block < 256) nn->block = 256;
     if (nn->block > 65536) nn->block = 65536;
     const size_t B = (size_t)nn->block;
     nn->dC = be->ops->alloc(be, (size_t)k * D * sizeof(float));
     nn->dbias = be->ops->alloc(be, (size_t)k * sizeof(float));
-    nn->dX = be->ops->alloc(be, B * D * sizeof(float));
+    nn->dX = be->host_memory ? NULL : be->ops->alloc(be, B * D * sizeof(float));
     nn->dscores = be->ops->alloc(be, B * k * sizeof(float));
     nn->dval = be->ops->alloc(be, B * sizeof(float));
     nn->didx = be->ops->alloc(be, B * sizeof(int32_t));
     nn->bias = malloc((size_t)k * sizeof(float));
     nn->val = malloc(B * sizeof(float));
-    if (!nn->dC || !nn->dbias || !nn->dX || !nn->dscores || !nn->dval || !nn->didx || !nn->bias || !nn->val) {
+    if (!nn->dC || !nn->dbias || (!nn->dX && !be->host_memory) || !nn->dscores || !nn->dval || !nn->didx || !nn->bias || !nn->val) {
         nearest_free(nn);
         return ws_errorf(WS_ERR_NOMEM, "k-means assignment (k=%d, D=%d, %zu-row blocks) on %s: cannot allocate "
                          "%zu bytes", k, D, B, be->ops->name, ((size_t)k * D + B * (D + k)) * sizeof(float));
@@ -70,9 +71,12 @@ int nearest_run(nearest *nn, const float *X, int64_t n, int32_t *idx, float *dis
     const int D = nn->D;
     for (int64_t r0 = 0; r0 < n; r0 += nn->block) {
         const int m = (int)(n - r0 < nn->block ? n - r0 : nn->block);
-        const float *x = X + (size_t)r0 * D;
-        be->ops->upload(be, nn->dX, x, (size_t)m * D * sizeof(float));
-        int rc = be->ops->matmul(be, nn->dscores, WS_DTYPE_F32, nn->dX, WS_DTYPE_F32, nn->dC, WS_DTYPE_F32, nn->dbias,
+        const float *x = X + (size_t)r0 * D, *dx = x;
+        if (!be->host_memory) {   /* host-memory backends (CPU) read the rows where they are */
+            be->ops->upload(be, nn->dX, x, (size_t)m * D * sizeof(float));
+            dx = nn->dX;
+        }
+        int rc = be->ops->matmul(be, nn->dscores, WS_DTYPE_F32, dx, WS_DTYPE_F32, nn->dC, WS_DTYPE_F32, nn->dbias,
                                  WS_EPILOGUE_NONE, m, nn->k, D);
         if (rc == WS_OK) rc = be->ops->row_argmax(be, nn->didx, nn->dval, nn->dscores, m, nn->k);
         if (rc) return rc;
