@@ -1,125 +1,91 @@
-/* `webssl-dist cluster`: flags to cluster_options, then the curate library (curate/cluster.h). */
+/* `webssl-dist cluster`: its flag table, then the curate library (curate/cluster.h). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/curate_flags.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "curate/cluster.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: webssl-dist cluster --input DIR --k K[,K2,...] --output CDIR [options]\n"
-            "  k-means over the embedding shards of DIR (an embed output); with several K, hierarchical\n"
-            "  (each level clusters the previous level's centroids, finest first)\n"
-            "  --metric cosine|l2      cosine: spherical k-means on unit rows (default)\n"
-            "  --feature cls|patch_mean   the embedding dataset (default cls)\n"
-            "  --iters N               k-means iterations (default 20)\n"
-            "  --max-per-centroid N    training rows per centroid (default 256)\n"
-            "  --seed S                sampling, initialisation and splits (default 1234)\n"
-            "  --init FILE.h5          start from these centroids (dataset centroids [k, D])\n"
-            "  --resample-steps N      hierarchical: resampling steps per level (default 2)\n"
-            "  --resample-rows N       hierarchical: points kept per cluster and step (default 10)\n"
-            "  --device cpu|cuda       where the assignment GEMM runs (default cpu)\n"
-            "  --threads T             CPU threads per rank (default: OpenMP's)\n"
-            "  --quiet                 no per-iteration log\n"
-            "  writes CDIR/centroids.h5, CDIR/assign/<shard>.h5 (key, status, cluster, distance),\n"
-            "  CDIR/level<L>.h5 for hierarchical levels; rerun the same command to resume\n");
+typedef struct {
+    cluster_options c;
+    const char *k;          /* "K[,K2,...]" */
+    long long seed;
+    int quiet;
+} cluster_cli;
+
+#define O(f) offsetof(cluster_cli, f)
+static const flag_choice metrics[] = {{"cosine", KM_COSINE}, {"l2", KM_L2}, {NULL, 0}};
+static const flag_choice features[] = {{"cls", 0}, {"patch_mean", 0}, {NULL, 0}};
+static const flag_choice devices[] = {{"cpu", 0}, {"cuda", 0}, {NULL, 0}};
+static const flag_spec flags[] = {
+    FLAG("--input", "DIR", FLAG_STRING, O(c.input), "embed output directory (its shard files)", .attrs = FLAG_REQUIRED),
+    FLAG("--k", "K[,K2,...]", FLAG_STRING, O(k), "clusters; several: hierarchical levels, fine to coarse",
+         .attrs = FLAG_REQUIRED),
+    FLAG("--output", "CDIR", FLAG_STRING, O(c.output), "centroids, assignments, levels (created)",
+         .attrs = FLAG_REQUIRED),
+    FLAG("--metric", NULL, FLAG_CHOICE, O(c.metric), "cosine: spherical k-means on unit rows", .choices = metrics),
+    FLAG("--feature", NULL, FLAG_WORD, O(c.feature), "the embedding dataset", .choices = features),
+    FLAG("--iters", "N", FLAG_INT, O(c.iters), "k-means iterations"),
+    FLAG("--max-per-centroid", "N", FLAG_INT, O(c.max_per_centroid), "training rows per centroid"),
+    FLAG("--seed", "S", FLAG_LONG, O(seed), "training rows, initial centroids, splits"),
+    FLAG("--init", "FILE.h5", FLAG_STRING, O(c.init), "start from its dataset centroids (k x D) [k rows drawn]"),
+    FLAG("--resample-steps", "N", FLAG_INT, O(c.resample_steps), "hierarchical: resampling steps per level"),
+    FLAG("--resample-rows", "R", FLAG_INT, O(c.resample_rows), "hierarchical: points per cluster per step"),
+    FLAG("--device", NULL, FLAG_WORD, O(c.device), "where the assignment GEMMs run", .choices = devices),
+    FLAG("--threads", "T", FLAG_INT, O(c.threads), "CPU threads per rank [OpenMP default]"),
+    FLAG("--quiet", NULL, FLAG_SWITCH, O(quiet), "no per-iteration log"),
+};
+static const flag_table table = FLAG_TABLE("cluster",
+    "k-means over the embedding shards (docs/curation.md). Writes CDIR/centroids.h5,\n"
+    "CDIR/assign/<shard>.h5 (key, status, cluster, distance) and CDIR/level<L>.h5 for hierarchical\n"
+    "levels; rerun the same command to resume.\n", flags);
+
+/* --k into o->k[] and o->levels: each level smaller than the one before. */
+static int parse_levels(const char *v, cluster_options *o) {
+    long long ks[CLUSTER_MAX_LEVELS];
+    int rc = curate_flag_ints("--k", v, 1, 1 << 24, ks, CLUSTER_MAX_LEVELS, &o->levels);
+    for (int l = 0; rc == WS_OK && l < o->levels; l++) {
+        o->k[l] = (int)ks[l];
+        if (l && ks[l] >= ks[l - 1])
+            rc = ws_errorf(WS_ERR_ARG, "--k '%s': hierarchical levels go from fine to coarse (each K smaller than "
+                           "the one before)", v);
+    }
+    return rc;
 }
 
-/* Parse argv into o. WS_OK, 1 for --help, or WS_ERR_ARG with the message set. */
-static int parse(int argc, char **argv, cluster_options *o) {
-    *o = (cluster_options){.feature = "cls", .device = "cpu", .metric = KM_COSINE, .iters = 20,
-                           .max_per_centroid = 256, .seed = 1234, .resample_steps = 2, .resample_rows = 10,
-                           .verbose = 1};
-    long long seed = 1234;
-    const struct { const char *name; long long lo, hi; int *i; long long *ll; } nums[] = {
-        {"--iters", 0, 100000, &o->iters, NULL},
-        {"--max-per-centroid", 1, 1 << 20, &o->max_per_centroid, NULL},
-        {"--resample-steps", 0, 100, &o->resample_steps, NULL},
-        {"--resample-rows", 1, 1 << 20, &o->resample_rows, NULL},
-        {"--threads", 1, 4096, &o->threads, NULL},
-        {"--seed", 0, 1ll << 62, NULL, &seed},
-    };
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = NULL;
-        if (!strcmp(f, "--help") || !strcmp(f, "-h")) return 1;
-        if (!strcmp(f, "--quiet")) {
-            o->verbose = 0;
-            continue;
-        }
-        if (!(v = curate_flag_value(argc, argv, &i))) return WS_ERR_ARG;
-        int rc = WS_OK, known = 1;
-        long long n, ks[CLUSTER_MAX_LEVELS];
-        if (!strcmp(f, "--input")) o->input = v;
-        else if (!strcmp(f, "--output")) o->output = v;
-        else if (!strcmp(f, "--feature")) o->feature = v;
-        else if (!strcmp(f, "--device")) o->device = v;
-        else if (!strcmp(f, "--init")) o->init = v;
-        else if (!strcmp(f, "--metric")) {
-            if (!strcmp(v, "cosine")) o->metric = KM_COSINE;
-            else if (!strcmp(v, "l2")) o->metric = KM_L2;
-            else rc = ws_errorf(WS_ERR_ARG, "--metric '%s': expected cosine or l2", v);
-        } else if (!strcmp(f, "--k")) {
-            rc = curate_flag_ints(f, v, 1, 1 << 24, ks, CLUSTER_MAX_LEVELS, &o->levels);
-            for (int l = 0; rc == WS_OK && l < o->levels; l++) {
-                o->k[l] = (int)ks[l];
-                if (l && ks[l] >= ks[l - 1])
-                    rc = ws_errorf(WS_ERR_ARG, "--k '%s': hierarchical levels go from fine to coarse (each K smaller "
-                                   "than the one before)", v);
-            }
-        } else {
-            known = 0;
-            for (size_t j = 0; j < sizeof nums / sizeof nums[0] && !known; j++) {
-                if (strcmp(f, nums[j].name)) continue;
-                known = 1;
-                if ((rc = curate_flag_int(f, v, nums[j].lo, nums[j].hi, &n)) == WS_OK) {
-                    if (nums[j].i) *nums[j].i = (int)n;
-                    else *nums[j].ll = n;
-                }
-            }
-        }
-        if (!known) rc = ws_errorf(WS_ERR_ARG, "unknown option '%s'", f);
-        if (rc) return rc;
-    }
-    o->seed = (uint64_t)seed;
-    if (!o->input || !o->output || !o->levels)
-        return ws_errorf(WS_ERR_ARG, "--input, --k and --output are required");
-    if (strcmp(o->feature, "cls") && strcmp(o->feature, "patch_mean"))
-        return ws_errorf(WS_ERR_ARG, "--feature '%s': expected cls or patch_mean", o->feature);
-    return WS_OK;
+static void print_summary(const cluster_options *o, const cluster_summary *s) {
+    printf("%s: %lld rows, k %d (%s), trained on %lld rows%s, objective %.6g, %d empty clusters refilled, "
+           "train %.2f s\n", o->output, (long long)s->rows, o->k[0], o->metric == KM_COSINE ? "cosine" : "l2",
+           (long long)s->train_rows, s->start_iter ? " (resumed)" : "", s->objective, s->splits, s->train_seconds);
+    printf("assign: %lld shards written, %lld already complete, %lld rows assigned, %.2f s\n",
+           (long long)s->written_shards, (long long)s->skipped_shards, (long long)s->assigned, s->assign_seconds);
 }
 
-static int run(int argc, char **argv) {
-    cluster_options o;
-    int rc = parse(argc, argv, &o);
-    if (rc == 1) {
-        usage(stdout);
-        return WS_EXIT_OK;
-    }
-    if (rc) {
-        fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
-        usage(stderr);
-        return WS_EXIT_USAGE;
-    }
+static int run(int argc, char **argv, int world_rank) {
+    cluster_cli c = {.c = {.feature = "cls", .device = "cpu", .metric = KM_COSINE, .iters = 20,
+                           .max_per_centroid = 256, .resample_steps = 2, .resample_rows = 10},
+                     .seed = 1234};
+    int code = flags_parse_or_exit(&table, argc, argv, &c, sizeof c, world_rank == 0);
+    if (code >= 0) return code;
+    cluster_options o = c.c;
+    o.seed = (uint64_t)c.seed;
+    o.verbose = !c.quiet;
     ws_topology t;
-    if ((rc = topology_create(1, &t)) != WS_OK) {
-        fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
+    int rc = parse_levels(c.k, &o);
+    if (rc == WS_OK) rc = topology_create(1, &t);
+    if (rc) {
+        if (world_rank == 0) fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }
     ws_log_set_rank(t.world_rank, t.world_size);
     cluster_summary s;
     rc = cluster_run(&o, &t, &s);
-    if (rc) {
-        if (t.world_rank == 0) fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
-    } else if (t.world_rank == 0) {
-        printf("%s: %lld rows, k %d (%s), trained on %lld rows%s, objective %.6g, %d empty clusters refilled, "
-               "train %.2f s\n", o.output, (long long)s.rows, o.k[0], o.metric == KM_COSINE ? "cosine" : "l2",
-               (long long)s.train_rows, s.start_iter ? " (resumed)" : "", s.objective, s.splits, s.train_seconds);
-        printf("assign: %lld shards written, %lld already complete, %lld rows assigned, %.2f s\n",
-               (long long)s.written_shards, (long long)s.skipped_shards, (long long)s.assigned, s.assign_seconds);
-    }
+    if (rc && t.world_rank == 0) fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
+    if (!rc && t.world_rank == 0) print_summary(&o, &s);
     topology_free(&t);
     return rc ? WS_EXIT_USAGE : WS_EXIT_OK;
 }
@@ -129,7 +95,9 @@ int cmd_cluster(int argc, char **argv) {
         fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }
-    const int code = run(argc, argv);
+    int world_rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    const int code = run(argc, argv, world_rank);
     topology_mpi_finalize();
     return code;
 }

@@ -1,63 +1,39 @@
-/* `webssl-dist sample`: flags to sample_options, then the curate library (curate/sample.h). */
+/* `webssl-dist sample`: its flag table, then the curate library (curate/sample.h). */
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli/commands.h"
-#include "cli/curate_flags.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "curate/sample.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: webssl-dist sample --clusters CDIR --target N --output FILE.h5 [options]\n"
-            "  hierarchical balanced sampling from the cluster tree of `webssl-dist cluster` (one or\n"
-            "  more levels): N rows spread as evenly as the clusters allow, level by level\n"
-            "  --strategy random|closest   rows of a level-1 cluster drawn at random (default) or\n"
-            "                              nearest to its centroid first\n"
-            "  --seed S                    (default 1234)\n"
-            "  writes FILE.h5 (key, shard, row, cluster) and FILE.txt (the keys, one a line)\n");
-}
+typedef struct {
+    const char *clusters, *output;
+    long long target, seed;
+    int closest;
+} sample_cli;
 
-static int parse(int argc, char **argv, sample_options *o) {
-    *o = (sample_options){.seed = 1234, .target = -1};
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (!strcmp(f, "--help") || !strcmp(f, "-h")) return 1;
-        if (!(v = curate_flag_value(argc, argv, &i))) return WS_ERR_ARG;
-        long long n;
-        int rc = WS_OK;
-        if (!strcmp(f, "--clusters")) o->clusters = v;
-        else if (!strcmp(f, "--output")) o->output = v;
-        else if (!strcmp(f, "--target")) {
-            if (!(rc = curate_flag_int(f, v, 1, 1ll << 50, &n))) o->target = n;
-        } else if (!strcmp(f, "--seed")) {
-            if (!(rc = curate_flag_int(f, v, 0, 1ll << 62, &n))) o->seed = (uint64_t)n;
-        } else if (!strcmp(f, "--strategy")) {
-            if (!strcmp(v, "random")) o->closest = 0;
-            else if (!strcmp(v, "closest")) o->closest = 1;
-            else rc = ws_errorf(WS_ERR_ARG, "--strategy '%s': expected random or closest", v);
-        } else {
-            rc = ws_errorf(WS_ERR_ARG, "unknown option '%s'", f);
-        }
-        if (rc) return rc;
-    }
-    if (!o->clusters || !o->output || o->target < 0)
-        return ws_errorf(WS_ERR_ARG, "--clusters, --target and --output are required");
-    return WS_OK;
-}
+#define O(f) offsetof(sample_cli, f)
+static const flag_choice strategies[] = {{"random", 0}, {"closest", 1}, {NULL, 0}};
+static const flag_spec flags[] = {
+    FLAG("--clusters", "CDIR", FLAG_STRING, O(clusters), "the output of webssl-dist cluster", .attrs = FLAG_REQUIRED),
+    FLAG("--target", "N", FLAG_LONG, O(target), "rows to select", .attrs = FLAG_REQUIRED),
+    FLAG("--output", "FILE.h5", FLAG_STRING, O(output), "selected rows (key, shard, row, cluster); the keys also\n"
+         "in FILE.txt, one a line", .attrs = FLAG_REQUIRED),
+    FLAG("--strategy", NULL, FLAG_CHOICE, O(closest), "rows of a level-1 cluster: at random, or nearest to its\n"
+         "centroid first", .choices = strategies),
+    FLAG("--seed", "S", FLAG_LONG, O(seed), "the split's left-over rows and the random draws"),
+};
+static const flag_table table = FLAG_TABLE("sample",
+    "Hierarchical balanced sampling from the cluster tree (docs/curation.md): N rows spread as\n"
+    "evenly as the clusters allow, level by level.\n", flags);
 
 int cmd_sample(int argc, char **argv) {
-    sample_options o;
-    int rc = parse(argc, argv, &o);
-    if (rc == 1) {
-        usage(stdout);
-        return WS_EXIT_OK;
-    }
-    if (rc) {
-        fprintf(stderr, "webssl-dist sample: %s\n", ws_error_message());
-        usage(stderr);
-        return WS_EXIT_USAGE;
-    }
+    sample_cli c = {.seed = 1234};
+    int code = flags_parse_or_exit(&table, argc, argv, &c, sizeof c, 1);
+    if (code >= 0) return code;
+    const sample_options o = {.clusters = c.clusters, .output = c.output, .target = c.target,
+                              .closest = c.closest, .seed = (uint64_t)c.seed};
     sample_summary s;
     if (sample_run(&o, &s) != WS_OK) {
         fprintf(stderr, "webssl-dist sample: %s\n", ws_error_message());

@@ -1,4 +1,4 @@
-/* Flag values of the curation commands (see curate_flags.h). */
+/* Comma-separated lists of the curation commands' flags (see curate_flags.h). */
 #include "cli/curate_flags.h"
 #include "common/error.h"
 
@@ -24,12 +24,6 @@ int curate_flag_ints(const char *flag, const char *value, long long lo, long lon
     }
 }
 
-int curate_flag_int(const char *flag, const char *value, long long lo, long long hi, long long *out) {
-    int n;
-    int rc = curate_flag_ints(flag, value, lo, hi, out, 1, &n);
-    return rc ? ws_errorf(WS_ERR_ARG, "%s '%s': expected an integer in [%lld, %lld]", flag, value, lo, hi) : WS_OK;
-}
-
 int curate_flag_doubles(const char *flag, const char *value, double lo, double hi, double *out, int max, int *n) {
     *n = 0;
     const char *p = value;
@@ -44,12 +38,4 @@ int curate_flag_doubles(const char *flag, const char *value, double lo, double h
         if (!*end) return WS_OK;
         p = end + 1;
     }
-}
-
-const char *curate_flag_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        ws_errorf(WS_ERR_ARG, "%s: missing value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
 }
