@@ -175,7 +175,7 @@ static int work_alloc(km_work *w, int64_t n, int k, int D) {
 
 /* One iteration: assign, reduce, update C. *obj receives the objective of this assignment. */
 static int iterate(const km_config *cfg, nearest *nn, MPI_Comm comm, const float *X, int64_t n, int64_t n_total,
-                   float scale, int iter, km_work *w, float *C, double *obj, int *splits) {
+                   float scale, int iter, km_work *w, float *C, double *obj, int *splits, int64_t *counts_out) {
     const int k = cfg->k, D = cfg->D;
     int rc = topology_agree(comm, nearest_run(nn, X, n, w->idx, w->dist));
     if (rc) return rc;
@@ -186,6 +186,7 @@ static int iterate(const km_config *cfg, nearest *nn, MPI_Comm comm, const float
     if ((rc = exact_sum_allreduce(comm, w->sums, (size_t)k * D + k))) return rc;
     if ((rc = exact_sum_doubles(comm, &o, 1))) return rc;
     memcpy(w->counts, tail, (size_t)k * sizeof *tail);
+    if (counts_out) memcpy(counts_out, w->counts, (size_t)k * sizeof *counts_out);   /* before the splits */
     for (int c = 0; c < k; c++) {
         if (!w->counts[c]) continue;
         const double inv = 1.0 / ((double)w->counts[c] * (double)scale);
@@ -219,15 +220,17 @@ int km_train(const km_config *cfg, ws_backend *be, MPI_Comm comm, const float *X
     rc = topology_agree(comm, rc);
     const double t0 = MPI_Wtime();
     for (int it = res->start_iter; rc == WS_OK && it < cfg->iters; it++) {
-        rc = iterate(cfg, nn, comm, X, n, n_total, scale, it, &w, C, &res->objective, &res->splits);
+        rc = iterate(cfg, nn, comm, X, n, n_total, scale, it, &w, C, &res->objective, &res->splits, counts);
         if (rc == WS_OK && cfg->verbose && rank == 0)
             ws_log(WS_LOG_INFO, "k-means iteration %d/%d: objective %.6g, %.3f s", it + 1, cfg->iters,
                    res->objective, MPI_Wtime() - t0);
         if (rc == WS_OK && cfg->checkpoint) rc = topology_agree(comm, rank == 0 ? write_checkpoint(cfg, C, it + 1, res->objective) : WS_OK);
     }
-    /* the final counts and objective: one more assignment with the final centroids */
-    if (rc == WS_OK) rc = topology_agree(comm, nearest_run(nn, X, n, w.idx, w.dist));
-    if (rc == WS_OK) {
+    /* counts and objective come from the last iteration's assignment (as faiss reports them); a run
+     * resumed after its last iteration makes that assignment once */
+    const int ran = res->start_iter < cfg->iters;
+    if (rc == WS_OK && !ran) rc = topology_agree(comm, nearest_run(nn, X, n, w.idx, w.dist));
+    if (rc == WS_OK && !ran) {
         double o = 0.0;
         memset(w.counts, 0, (size_t)k * sizeof *w.counts);
         for (int64_t i = 0; i < n; i++) w.counts[w.idx[i]]++, o += w.dist[i];

@@ -32,7 +32,8 @@ typedef struct {
 } km_config;
 
 typedef struct {
-    double objective;       /* sum of the training rows' distances to the final centroids */
+    double objective;       /* sum of the training rows' distances at the last assignment (before
+                             * the last update, as faiss reports it) */
     int start_iter;         /* the iteration training started at (> 0: resumed) */
     int splits;             /* empty clusters refilled over the run */
     double seconds;         /* training wall time (this run) */
@@ -40,7 +41,7 @@ typedef struct {
 
 /* Train on this rank's rows X[n, D] (usable rows, unit length for cosine; n may be 0). C[k, D]
  * holds the initial centroids (the same on every rank) and receives the final ones; counts[k]
- * (may be NULL) the training rows nearest to each final centroid. Collective over `comm`. WS_OK or
+ * (may be NULL) the training rows of each cluster at the last assignment. Collective over `comm`. WS_OK or
  * an error (the same on every rank for checkpoint and argument errors). */
 int km_train(const km_config *cfg, ws_backend *be, MPI_Comm comm, const float *X, int64_t n, float *C,
              int64_t *counts, km_result *res);
