@@ -4,10 +4,9 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/curate_flags.h"
+#include "cli/curate_cli.h"
 #include "cli/flags.h"
 #include "common/error.h"
-#include "common/log.h"
 #include "curate/cluster.h"
 
 typedef struct {
@@ -65,39 +64,29 @@ static void print_summary(const cluster_options *o, const cluster_summary *s) {
            (long long)s->written_shards, (long long)s->skipped_shards, (long long)s->assigned, s->assign_seconds);
 }
 
-static int run(int argc, char **argv, int world_rank) {
-    cluster_cli c = {.c = {.feature = "cls", .device = "cpu", .metric = KM_COSINE, .iters = 20,
-                           .max_per_centroid = 256, .resample_steps = 2, .resample_rows = 10},
-                     .seed = 1234};
-    int code = flags_parse_or_exit(&table, argc, argv, &c, sizeof c, world_rank == 0);
+static int parse(int argc, char **argv, int loud, void *opts) {
+    cluster_cli *c = opts;
+    int code = flags_parse_or_exit(&table, argc, argv, c, sizeof *c, loud);
     if (code >= 0) return code;
-    cluster_options o = c.c;
-    o.seed = (uint64_t)c.seed;
-    o.verbose = !c.quiet;
-    ws_topology t;
-    int rc = parse_levels(c.k, &o);
-    if (rc == WS_OK) rc = topology_create(1, &t);
-    if (rc) {
-        if (world_rank == 0) fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
-        return WS_EXIT_USAGE;
-    }
-    ws_log_set_rank(t.world_rank, t.world_size);
+    c->c.seed = (uint64_t)c->seed;
+    c->c.verbose = !c->quiet;
+    if (parse_levels(c->k, &c->c) == WS_OK) return -1;
+    if (loud) fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
+    return WS_EXIT_USAGE;
+}
+
+static int run(const void *opts, const ws_topology *t) {
+    const cluster_options *o = &((const cluster_cli *)opts)->c;
     cluster_summary s;
-    rc = cluster_run(&o, &t, &s);
-    if (rc && t.world_rank == 0) fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
-    if (!rc && t.world_rank == 0) print_summary(&o, &s);
-    topology_free(&t);
-    return rc ? WS_EXIT_USAGE : WS_EXIT_OK;
+    int rc = cluster_run(o, t, &s);
+    if (rc == WS_OK && t->world_rank == 0) print_summary(o, &s);
+    return rc;
 }
 
 int cmd_cluster(int argc, char **argv) {
-    if (topology_mpi_init(&argc, &argv) != WS_OK) {
-        fprintf(stderr, "webssl-dist cluster: %s\n", ws_error_message());
-        return WS_EXIT_USAGE;
-    }
-    int world_rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-    const int code = run(argc, argv, world_rank);
-    topology_mpi_finalize();
-    return code;
+    cluster_cli c = {.c = {.feature = "cls", .device = "cpu", .metric = KM_COSINE, .iters = 20,
+                           .max_per_centroid = 256, .resample_steps = 2, .resample_rows = 10},
+                     .seed = 1234};
+    const curate_command cmd = {"cluster", parse, run};
+    return curate_command_main(&cmd, argc, argv, &c);
 }

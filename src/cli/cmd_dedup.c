@@ -4,10 +4,9 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/curate_flags.h"
+#include "cli/curate_cli.h"
 #include "cli/flags.h"
 #include "common/error.h"
-#include "common/log.h"
 #include "curate/dedup.h"
 
 typedef struct {
@@ -47,36 +46,26 @@ static void print_summary(const dedup_options *o, const dedup_summary *s) {
                s->assigned ? 100.0 * (double)s->kept[e] / (double)s->assigned : 0.0);
 }
 
-static int run(int argc, char **argv, int world_rank) {
-    dedup_cli c = {.d = {.device = "cpu", .keep = KEEP_HARD, .block = 2048}, .eps = "0.01", .seed = 1234};
-    int code = flags_parse_or_exit(&table, argc, argv, &c, sizeof c, world_rank == 0);
+static int parse(int argc, char **argv, int loud, void *opts) {
+    dedup_cli *c = opts;
+    int code = flags_parse_or_exit(&table, argc, argv, c, sizeof *c, loud);
     if (code >= 0) return code;
-    dedup_options o = c.d;
-    o.seed = (uint64_t)c.seed;
-    ws_topology t;
-    int rc = curate_flag_doubles("--eps", c.eps, 0.0, 2.0, o.eps, DEDUP_MAX_EPS, &o.n_eps);
-    if (rc == WS_OK) rc = topology_create(1, &t);
-    if (rc) {
-        if (world_rank == 0) fprintf(stderr, "webssl-dist dedup: %s\n", ws_error_message());
-        return WS_EXIT_USAGE;
-    }
-    ws_log_set_rank(t.world_rank, t.world_size);
+    c->d.seed = (uint64_t)c->seed;
+    if (curate_flag_doubles("--eps", c->eps, 0.0, 2.0, c->d.eps, DEDUP_MAX_EPS, &c->d.n_eps) == WS_OK) return -1;
+    if (loud) fprintf(stderr, "webssl-dist dedup: %s\n", ws_error_message());
+    return WS_EXIT_USAGE;
+}
+
+static int run(const void *opts, const ws_topology *t) {
+    const dedup_options *o = &((const dedup_cli *)opts)->d;
     dedup_summary s;
-    rc = dedup_run(&o, &t, &s);
-    if (rc && t.world_rank == 0) fprintf(stderr, "webssl-dist dedup: %s\n", ws_error_message());
-    if (!rc && t.world_rank == 0) print_summary(&o, &s);
-    topology_free(&t);
-    return rc ? WS_EXIT_USAGE : WS_EXIT_OK;
+    int rc = dedup_run(o, t, &s);
+    if (rc == WS_OK && t->world_rank == 0) print_summary(o, &s);
+    return rc;
 }
 
 int cmd_dedup(int argc, char **argv) {
-    if (topology_mpi_init(&argc, &argv) != WS_OK) {
-        fprintf(stderr, "webssl-dist dedup: %s\n", ws_error_message());
-        return WS_EXIT_USAGE;
-    }
-    int world_rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-    const int code = run(argc, argv, world_rank);
-    topology_mpi_finalize();
-    return code;
+    dedup_cli c = {.d = {.device = "cpu", .keep = KEEP_HARD, .block = 2048}, .eps = "0.01", .seed = 1234};
+    const curate_command cmd = {"dedup", parse, run};
+    return curate_command_main(&cmd, argc, argv, &c);
 }
