@@ -1,6 +1,7 @@
 /* Embedding shards read for curation (see emb_set.h). */
 #include "curate/emb_set.h"
 #include "common/error.h"
+#include "common/dtype.h"
 #include "common/file_open.h"
 #include "io/h5_check.h"
 
@@ -38,12 +39,14 @@ static void ds_shape(hid_t f, const char *name, int64_t *rows, int64_t *width, i
         *rows = (int64_t)dims[0];
         *width = nd == 2 ? (int64_t)dims[1] : 0;
     }
-    if (H5Tget_class(t) == H5T_FLOAT) *float_bytes = (int)H5Tget_size(t);
+    /* f16 is read as stored (emb_shard_read): little-endian only, as embed and h5py write it */
+    if (H5Tget_class(t) == H5T_FLOAT && (H5Tget_size(t) == 4 || H5Tget_order(t) == H5T_ORDER_LE))
+        *float_bytes = (int)H5Tget_size(t);
     H5Tclose(t), H5Sclose(sp), H5Dclose(d);
 }
 
 /* Check one shard file and fill its row count; D is set by the first shard (*D == 0). */
-static int inspect(const char *path, const char *feature, emb_shard *s, int *D, const char **first_path) {
+static int inspect(const char *path, const char *feature, emb_shard *s, int *D, int *half, const char **first_path) {
     const char *irregular = ws_not_regular(path);
     if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -65,9 +68,12 @@ static int inspect(const char *path, const char *feature, emb_shard *s, int *D, 
     else if (*D && width != *D)
         rc = ws_errorf(WS_ERR_FORMAT, "%s: '%s' has dimension %lld but %s has %d (mixed dimensions in one set)",
                        path, feature, (long long)width, *first_path, *D);
+    else if (*D && (fb == 2) != *half)
+        rc = ws_errorf(WS_ERR_FORMAT, "%s: '%s' is %s but %s has %s (mixed types in one set)", path, feature,
+                       fb == 2 ? "f16" : "f32", *first_path, *half ? "f16" : "f32");
     H5Fclose(f);
     if (rc) return rc;
-    if (!*D) *D = (int)width, *first_path = path;
+    if (!*D) *D = (int)width, *half = fb == 2, *first_path = path;
     s->rows = rows;
     return WS_OK;
 }
@@ -108,7 +114,7 @@ int emb_set_open(const char *dir, const char *feature, emb_set *set) {
     if (rc == WS_OK) qsort(set->shards, (size_t)set->count, sizeof *set->shards, cmp_shard);
     const char *first_path = NULL;
     for (int i = 0; rc == WS_OK && i < set->count; i++) {
-        rc = inspect(set->shards[i].path, feature, &set->shards[i], &set->D, &first_path);
+        rc = inspect(set->shards[i].path, feature, &set->shards[i], &set->D, &set->half, &first_path);
         set->shards[i].first = set->rows;
         set->rows += set->shards[i].rows;
     }
@@ -122,12 +128,14 @@ void emb_set_free(emb_set *set) {
     memset(set, 0, sizeof *set);
 }
 
-/* Read rows [r0, r0+n) of dataset `name` (1-D or [rows, width]) as `mem` type into buf. */
+/* Read rows [r0, r0+n) of dataset `name` (1-D or [rows, width]) as `mem` type into buf (mem < 0:
+ * as stored). */
 static int read_rows(const char *path, hid_t f, const char *name, hid_t mem, int64_t r0, int64_t n, void *buf) {
     int rc = WS_OK;
-    hid_t d = -1, fs = -1, ms = -1;
+    hid_t d = -1, fs = -1, ms = -1, own = -1;
     hsize_t dims[2] = {0, 0};
     H5_TRY(rc, d = H5Dopen2(f, name, H5P_DEFAULT));
+    if (mem < 0) H5_TRY(rc, mem = own = H5Dget_type(d));
     H5_TRY(rc, fs = H5Dget_space(d));
     H5_TRY(rc, H5Sget_simple_extent_dims(fs, dims, NULL));
     const int nd = rc == WS_OK ? H5Sget_simple_extent_ndims(fs) : 1;
@@ -137,6 +145,7 @@ static int read_rows(const char *path, hid_t f, const char *name, hid_t mem, int
     H5_TRY(rc, H5Dread(d, mem, ms, fs, H5P_DEFAULT, buf));
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
+    if (own >= 0) H5Tclose(own);
     if (d >= 0) H5Dclose(d);
     return rc ? ws_error_context(rc, "%s: reading '%s' rows %lld..%lld", path, name, (long long)r0,
                                  (long long)(r0 + n)) : WS_OK;
@@ -146,8 +155,17 @@ int emb_shard_read(const emb_set *set, const emb_shard *s, int64_t r0, int64_t n
     if (n <= 0) return WS_OK;
     hid_t f = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open", s->path);
-    /* HDF5 converts the IEEE half type to native float itself. */
-    int rc = read_rows(s->path, f, set->feature, H5T_NATIVE_FLOAT, r0, n, x);
+    int rc = WS_OK;
+    if (set->half) {
+        const size_t count = (size_t)n * set->D;
+        uint16_t *h = malloc(count * sizeof *h);
+        /* memory type -1: the file's own (little-endian IEEE half, checked at open), no conversion */
+        rc = h ? read_rows(s->path, f, set->feature, -1, r0, n, h) : ws_errorf(WS_ERR_NOMEM, "out of memory");
+        if (rc == WS_OK) ws_convert_to_f32(x, h, WS_DTYPE_F16, count);
+        free(h);
+    } else {
+        rc = read_rows(s->path, f, set->feature, H5T_NATIVE_FLOAT, r0, n, x);
+    }
     if (rc == WS_OK && status) rc = read_rows(s->path, f, "status", H5T_NATIVE_INT8, r0, n, status);
     H5Fclose(f);
     return rc;
