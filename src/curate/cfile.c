@@ -1,11 +1,10 @@
 /* Curation output files: whole datasets, temporary name, rename (see cfile.h). */
 #include "curate/cfile.h"
 #include "common/error.h"
-#include "common/file_open.h"
 #include "io/h5_check.h"
+#include "io/h5_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 struct cfile {
     hid_t f;
+    int fd;            /* the temporary file, opened by h5_file_create (no link followed) */
     char *final, *tmp;
 };
 
@@ -36,12 +36,12 @@ int cfile_create(const char *path, cfile **out) {
         free(c->tmp), free(c->final), free(c);
         return ws_errorf(WS_ERR_NOMEM, "out of memory");
     }
+    unlink(c->tmp);   /* one left by a killed run of the same pid (a link is removed, not followed) */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    c->f = H5Fcreate(c->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    int rc = h5_file_create(c->tmp, H5P_DEFAULT, fapl, &c->f, &c->fd);
     H5Pclose(fapl);
-    if (c->f < 0) {
-        int rc = ws_errorf(WS_ERR_IO, "%s: cannot create (%s)", c->tmp, h5_error_text((char[256]){0}, 256));
+    if (rc) {
         free(c->tmp), free(c->final), free(c);
         return rc;
     }
@@ -104,6 +104,7 @@ static void cfile_free(cfile *f) {
 void cfile_abort(cfile *f) {
     if (!f) return;
     if (f->f >= 0) H5Fclose(f->f);
+    if (f->fd >= 0) close(f->fd);
     unlink(f->tmp);
     cfile_free(f);
 }
@@ -112,9 +113,9 @@ int cfile_commit(cfile *f) {
     int rc = cfile_attr_i64(f, "complete", 1);
     if (rc == WS_OK && H5Fclose(f->f) < 0) rc = ws_errorf(WS_ERR_IO, "%s: close failed", f->tmp);
     f->f = -1;
-    int fd = rc == WS_OK ? open(f->tmp, O_RDONLY | O_CLOEXEC) : -1;
-    if (rc == WS_OK && (fd < 0 || fsync(fd) != 0)) rc = ws_errorf(WS_ERR_IO, "%s: fsync: %s", f->tmp, strerror(errno));
-    if (fd >= 0) close(fd);
+    if (rc == WS_OK && fsync(f->fd) != 0) rc = ws_errorf(WS_ERR_IO, "%s: fsync: %s", f->tmp, strerror(errno));
+    close(f->fd);
+    f->fd = -1;
     if (rc == WS_OK && rename(f->tmp, f->final) != 0)
         rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", f->tmp, f->final, strerror(errno));
     if (rc) {
@@ -127,13 +128,7 @@ int cfile_commit(cfile *f) {
 
 int cfile_open_any(const char *path, hid_t *file) {
     h5_lib_init();
-    *file = -1;
-    const char *why = ws_not_regular(path);
-    if (why) return ws_errorf(WS_ERR_IO, "%s: %s", path, why);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
-    *file = f;
-    return WS_OK;
+    return h5_file_open(path, file);
 }
 
 int cfile_open(const char *path, hid_t *file) {

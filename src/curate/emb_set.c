@@ -2,8 +2,8 @@
 #include "curate/emb_set.h"
 #include "common/error.h"
 #include "common/dtype.h"
-#include "common/file_open.h"
 #include "io/h5_check.h"
+#include "io/h5_file.h"
 
 #include <dirent.h>
 #include <hdf5.h>
@@ -47,11 +47,9 @@ static void ds_shape(hid_t f, const char *name, int64_t *rows, int64_t *width, i
 
 /* Check one shard file and fill its row count; D is set by the first shard (*D == 0). */
 static int inspect(const char *path, const char *feature, emb_shard *s, int *D, int *half, const char **first_path) {
-    const char *irregular = ws_not_regular(path);
-    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
-    int rc = WS_OK;
+    hid_t f;
+    int rc = h5_file_open(path, &f);
+    if (rc) return rc;
     int64_t rows, width, srows, sw, krows, kw;
     int fb, sfb, kfb;
     ds_shape(f, feature, &rows, &width, &fb);
@@ -153,9 +151,9 @@ static int read_rows(const char *path, hid_t f, const char *name, hid_t mem, int
 
 int emb_shard_read(const emb_set *set, const emb_shard *s, int64_t r0, int64_t n, float *x, int8_t *status) {
     if (n <= 0) return WS_OK;
-    hid_t f = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open", s->path);
-    int rc = WS_OK;
+    hid_t f;
+    int rc = h5_file_open(s->path, &f);
+    if (rc) return rc;
     if (set->half) {
         const size_t count = (size_t)n * set->D;
         uint16_t *h = malloc(count * sizeof *h);
@@ -175,12 +173,17 @@ int emb_shard_keys(const emb_shard *s, char ***keys) {
     *keys = calloc((size_t)(s->rows ? s->rows : 1), sizeof **keys);
     if (!*keys) return ws_errorf(WS_ERR_NOMEM, "out of memory for the keys of %s", s->path);
     if (!s->rows) return WS_OK;
-    hid_t f = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open", s->path);
+    hid_t f;
+    int rc = h5_file_open(s->path, &f);
+    if (rc) {
+        free(*keys);
+        *keys = NULL;
+        return rc;
+    }
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    int rc = read_rows(s->path, f, "key", t, 0, s->rows, *keys);
+    rc = read_rows(s->path, f, "key", t, 0, s->rows, *keys);
     H5Tclose(t);
     H5Fclose(f);
     if (rc) {
