@@ -13,12 +13,14 @@
 #include "data/image_status.h"
 #include "data/input_spec.h"
 #include "data/pipeline.h"
+#include "data/wds_name.h"
 #include "io/h5_preprocess.h"
 
 static const char *usage =
     "usage: webssl-dist preprocess --input SPEC --output FILE.h5 [--arch NAME|FILE.yaml]\n"
     "         [--preprocess crop|square] [--resize S] [--resolution R] [--shard-size N]\n"
     "         [--decode-threads T] [--batch B] [--max-pixels N] [--exif-transpose] [--fast-decode]\n"
+    "         [--image-ext LIST]   (tar samples' image extensions in order [" WDS_IMAGE_EXTS_DEFAULT "])\n"
     "(--threads T is the older spelling of --decode-threads T)\n";
 
 int cmd_preprocess(int argc, char **argv) {
@@ -47,6 +49,7 @@ int cmd_preprocess(int argc, char **argv) {
         else if (!strcmp(a, "--shard-size")) rc = flag_int(a, val, &shard_size);
         else if (!strcmp(a, "--decode-threads") || !strcmp(a, "--threads")) rc = flag_int("--decode-threads", val, &pp.threads);
         else if (!strcmp(a, "--batch")) rc = flag_int(a, val, &pp.batch);
+        else if (!strcmp(a, "--image-ext")) rc = flag_image_ext(val, &pp.image_exts);
         else if (!strcmp(a, "--max-pixels")) { rc = flag_long(a, val, &v); pp.decode.max_pixels = (uint64_t)v; }
         else rc = ws_errorf(WS_ERR_ARG, "unknown option: %s", a);
     }

@@ -3,6 +3,7 @@
 #include "cli/flags.h"
 #include "common/error.h"
 #include "data/input_spec.h"
+#include "data/wds_name.h"
 #include "io/h5_writer.h"
 #include "common/arch.h"
 #include "webssl.h"
@@ -38,6 +39,8 @@ void embed_options_usage(FILE *f) {
         "  --max-pixels N          refuse images with more pixels [89478485, as Pillow]\n"
         "  --exif-transpose        apply the EXIF orientation (ignored by default, as Pillow)\n"
         "  --fast-decode           JPEG DCT-domain downscaling of large images (faster, not exact)\n"
+        "  --image-ext LIST        tar samples: the image is the member with the first of these\n"
+        "                          extensions (all after the first dot of the name) [%s]\n"
         "  --threads T             compute threads per rank [OpenMP default]\n"
         "  --decode-threads D      image decoding threads per shard being read [2]\n"
         "  --read-ahead N          shards read at once per TP group; batches come from whichever\n"
@@ -49,7 +52,7 @@ void embed_options_usage(FILE *f) {
         "  --io-timeout S          seconds to connect, or without a byte, before a retry [%g]\n"
         "  --max-shard-bytes N     largest shard body (suffix k, M, G, T: powers of 1024) [%lluG]\n"
         "exit status: 0 done, 1 usage/setup error, 2 some shards failed, 3 interrupted (rerun to resume)\n",
-        WS_DEFAULT_SHARD_SIZE, WS_DEFAULT_READ_AHEAD, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
+        WS_DEFAULT_SHARD_SIZE, WDS_IMAGE_EXTS_DEFAULT, WS_DEFAULT_READ_AHEAD, WS_STREAM_DEFAULT_RETRIES, WS_STREAM_DEFAULT_RETRY_WAIT,
         WS_STREAM_DEFAULT_TIMEOUT, (unsigned long long)(WS_STREAM_DEFAULT_MAX_BYTES >> 30));
 }
 
@@ -104,6 +107,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--io-timeout")) rc = flag_seconds(a, v, 1, &o->stream.timeout);
         else if (!strcmp(a, "--max-shard-bytes")) rc = flag_bytes(a, v, &o->stream.max_bytes);
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
+        else if (!strcmp(a, "--image-ext")) rc = flag_image_ext(v, &o->image_exts);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))
                 rc = ws_errorf(WS_ERR_ARG, "--device '%s': expected cpu or cuda", v);

@@ -3,6 +3,7 @@
 #include "common/check.h"
 #include "common/error.h"
 #include "data/pipeline.h"
+#include "data/wds_name.h"
 #include "driver/embed_options.h"
 
 #include <errno.h>
@@ -81,4 +82,10 @@ int flag_bytes(const char *flag, const char *value, uint64_t *out) {
                          flag, value ? value : "");
     *out = (uint64_t)x << shift;
     return WS_OK;
+}
+
+int flag_image_ext(const char *value, const char **out) {
+    int rc = wds_ext_list_check(value);
+    if (rc == WS_OK) *out = value;
+    return rc;
 }

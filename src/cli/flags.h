@@ -19,5 +19,8 @@ int flag_seconds(const char *flag, const char *value, double lo, double *out);
 int flag_allreduce(const char *value, ws_dtype *out);
 /* A positive byte count with an optional suffix k, M, G or T (powers of 1024; --max-shard-bytes). */
 int flag_bytes(const char *flag, const char *value, uint64_t *out);
+/* --image-ext LIST: the extensions a WebDataset sample's image is taken from, ';'-separated, in
+ * order of preference (data/wds_name.h); *out = value when it is a usable list. */
+int flag_image_ext(const char *value, const char **out);
 
 #endif
