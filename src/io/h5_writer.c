@@ -194,7 +194,7 @@ void h5_writer_abort(ws_h5_writer *w) {
 }
 
 static int io_error(const char *what, const char *path) {
-    return ws_errorf(WS_ERR_IO, "%s %s%s%s", what, path, errno ? ": " : "", errno ? strerror(errno) : "");
+    return ws_errorf(ws_err_from_errno(errno), "%s %s%s%s", what, path, errno ? ": " : "", errno ? strerror(errno) : "");
 }
 
 int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_layout *layout,
@@ -223,7 +223,8 @@ int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_lay
     if (fcpl >= 0) H5Pclose(fcpl);
     if (fapl >= 0) H5Pclose(fapl);
     if (rc != WS_OK) {
-        rc = ws_error_context(rc, "cannot create %s%s%s", tmp_path, errno ? ": " : "", errno ? strerror(errno) : "");
+        rc = ws_error_context(rc == WS_ERR_IO ? ws_err_from_errno(errno) : rc, "cannot create %s%s%s", tmp_path,
+                              errno ? ": " : "", errno ? strerror(errno) : "");
         writer_free(w);
         return rc;
     }
@@ -346,7 +347,7 @@ int h5_writer_finish(ws_h5_writer *w) {
         return rc;
     }
     if (rename(w->tmp_path, w->final_path) != 0) {
-        rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
+        rc = ws_errorf(ws_err_from_errno(errno), "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
         h5_writer_abort(w);
         return rc;
     }
