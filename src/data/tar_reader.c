@@ -153,6 +153,9 @@ static int next_member(tar_reader *t) {
         t->pending_key = strndup(path, klen);
         t->pending_name = strdup(path);
         if (!t->pending_key || !t->pending_name) {
+            free(t->pending_key);
+            free(t->pending_name);
+            t->pending_key = t->pending_name = NULL;
             t->done = t->damaged = 1;
             snprintf(t->why, sizeof t->why, "out of memory");
             return 0;

@@ -142,7 +142,8 @@ static void write_failed(embed_run *r, const ws_shard *s, int rc) {
 static int no_space(embed_run *r) { return embed_queue_get(&r->queue, EQ_NO_SPACE) > 0; }
 
 /* Leader: the existence check, then the pipeline and the temporary file. SHARD_OPEN with `o`
- * filled, SHARD_SKIPPED when the output is complete, or SHARD_FAILED. */
+ * filled, SHARD_SKIPPED when the output is complete, SHARD_LEFT when the file system is full, or
+ * SHARD_FAILED. */
 static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
     const ws_shard *s = &r->shards.shards[idx];
     char final[4096], tmp[4096];
@@ -254,7 +255,8 @@ static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
 }
 
 /* Leader: close the shard that ended with `result`: rename its file when it is complete (a
- * damaged input fails it), else remove it. Returns the final result. */
+ * damaged input fails it), else remove it. Returns the final result (SHARD_LEFT for a write that
+ * failed on a full file system). */
 static int shard_close(embed_run *r, open_shard *o, int result) {
     const ws_shard *s = &r->shards.shards[o->idx];
     const char *why = NULL;
