@@ -9,7 +9,8 @@
   - more than 256 compute threads (--threads 300, OMP_NUM_THREADS=300) run and give the same
     features as 1 thread;
   - config.json values out of range stop the setup with exit 1 naming the file, key and value;
-  - `bench --json PATH` refuses an unwritable PATH before it runs (exit 1).
+  - `bench --json PATH` refuses an unwritable PATH before it runs (exit 1);
+  - a rerun with another --image-ext is refused (run.json).
 usage: embed_messages.py WORKDIR"""
 import json
 import os
@@ -63,6 +64,8 @@ ref = os.path.join(work, "ref")
 run_embed(1, args(ref))
 ref_data, ref_names = read_shards(ref)
 check(len(ref_names) == 20, f"{len(ref_names)} shards of 2 images")
+p = run_embed(1, args(ref, "--image-ext", "png;jpg"), expect=1)
+check("image_ext" in line(p.stderr, "run.json"), f"another --image-ext is refused on resume: {line(p.stderr, 'run.json')}")
 
 print("full file system")
 disk = os.path.join(work, "disk")
