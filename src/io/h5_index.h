@@ -4,9 +4,10 @@
  * shard_name [S] (strings) and shard_start [S + 1] (int64, first row of each shard and the
  * total) to map a row back to its file. Sources are referenced by file name relative to DIR,
  * so the directory can be moved as a whole. Every other file is left out and named with the
- * reason (temporary, incomplete, unreadable, not a shard file); the run's own files (run.json,
- * .lock, shards.txt) are not shards and not reported. Shards that DIR/shards.txt lists but that
- * have no file are reported as missing. */
+ * reason: temporary, incomplete or damaged (every byte is checked against the file's checksum,
+ * io/shard_sum.h), not a shard file; the run's own files (run.json, .lock, shards.txt) are not
+ * shards and not reported. Shards that DIR/shards.txt lists but that have no file are reported as
+ * missing. */
 #ifndef WEBSSL_IO_H5_INDEX_H
 #define WEBSSL_IO_H5_INDEX_H
 
