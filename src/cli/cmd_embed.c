@@ -7,6 +7,7 @@
 #include "comm/topology.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "data/wds_name.h"
 #include "driver/embed.h"
 #include "webssl.h"
 
@@ -51,6 +52,8 @@ static const flag_spec flags[] = {
     FLAG("--max-pixels", "N", FLAG_LONG, O(max_pixels), "refuse images with more pixels [89478485, as Pillow]"),
     FLAG("--exif-transpose", NULL, FLAG_SWITCH, O(exif_transpose), "apply the EXIF orientation (ignored by default, as Pillow)"),
     FLAG("--fast-decode", NULL, FLAG_SWITCH, O(fast_decode), "JPEG DCT-domain downscaling of large images (faster, not exact)"),
+    FLAG("--image-ext", "LIST", FLAG_STRING, O(image_exts), "tar samples: the image is the member with the first of these\n"
+     "extensions (everything after the first dot of its name) [" WDS_IMAGE_EXTS_DEFAULT "]"),
     FLAG("--threads", "T", FLAG_INT, O(threads), "compute threads per rank [OpenMP default]"),
     FLAG("--decode-threads", "D", FLAG_INT, O(decode_threads), "image decoding threads per shard being read"),
     FLAG("--read-ahead", "N", FLAG_INT, O(read_ahead), "shards read at once per TP group; batches come from whichever\n"

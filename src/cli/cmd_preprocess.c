@@ -8,6 +8,7 @@
 #include "common/arch.h"
 #include "common/error.h"
 #include "driver/embed.h"
+#include "data/wds_name.h"
 #include "driver/preprocess.h"
 
 #define O(field) offsetof(preprocess_options, field)
@@ -29,6 +30,8 @@ static const flag_spec flags[] = {
     FLAG("--max-pixels", "N", FLAG_LONG, O(max_pixels), "refuse images with more pixels (0: no limit)"),
     FLAG("--exif-transpose", NULL, FLAG_SWITCH, O(exif_transpose), "apply the EXIF orientation (ignored by default, as Pillow)"),
     FLAG("--fast-decode", NULL, FLAG_SWITCH, O(fast_decode), "JPEG DCT-domain downscaling of large images (faster, not exact)"),
+    FLAG("--image-ext", "LIST", FLAG_STRING, O(image_exts), "tar samples: the image is the member with the first of these\n"
+     "extensions (everything after the first dot of its name) [" WDS_IMAGE_EXTS_DEFAULT "]"),
 };
 
 static const flag_table table = FLAG_TABLE("preprocess",

@@ -202,7 +202,7 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_ready, NULL);
     pthread_cond_init(&p->cv_space, NULL);
-    int rc = shard_reader_open(shard, &prm->stream, &p->reader);
+    int rc = shard_reader_open(shard, &prm->stream, prm->image_exts, &p->reader);
     if (rc < 0) { pipeline_close(p); return rc; }
     p->slots = calloc((size_t)p->depth, sizeof *p->slots);
     p->queue = malloc((size_t)p->depth * p->B * sizeof *p->queue);

@@ -16,8 +16,8 @@
 #include "common/arch.h"
 
 /* Largest output side and resize target the pipeline accepts (the --resolution and --resize
- * bounds of every command). */
-enum { PIPELINE_MAX_RESOLUTION = 8192, PIPELINE_MAX_RESIZE = 65536 };
+ * bounds of every command; common/arch.h, where model configurations are checked against them). */
+enum { PIPELINE_MAX_RESOLUTION = WS_MAX_RESOLUTION, PIPELINE_MAX_RESIZE = WS_MAX_RESIZE };
 
 typedef struct {
     ws_preprocess pre;    /* mode, resize, mean, std (from ws_arch.preprocess or flags) */
@@ -29,6 +29,8 @@ typedef struct {
     int fast_decode;      /* 1: JPEG DCT-domain downscaling when the image is far larger than
                            * needed (not pixel-exact; see docs/images.md) */
     ws_stream_opts stream;/* retries, timeout and size cap of streamed shards */
+    const char *image_exts; /* tar samples: extensions the image is taken from, in order of
+                           * preference (data/wds_name.h); NULL: the default */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
     int u8_only;          /* 1: return only the uint8 images, no floats (pixels NULL): for a
                            * backend that normalises them itself (4x less to upload) */

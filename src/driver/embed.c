@@ -15,6 +15,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "data/stream_source.h"
+#include "data/wds_name.h"
 #include "io/run_dir.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
@@ -98,6 +99,8 @@ static char *config_json(const embed_run *r) {
     cJSON_AddNumberToObject(o, "max_pixels", (double)r->pp.decode.max_pixels);
     cJSON_AddBoolToObject(o, "exif_transpose", r->opt.exif_transpose);
     cJSON_AddBoolToObject(o, "fast_decode", r->opt.fast_decode);
+    if (r->opt.image_exts && strcmp(r->opt.image_exts, WDS_IMAGE_EXTS_DEFAULT))   /* absent: the default */
+        cJSON_AddStringToObject(o, "image_ext", r->opt.image_exts);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -118,6 +121,7 @@ static void set_preprocess(embed_run *r) {
     r->pp.decode.exif_transpose = r->opt.exif_transpose;
     if (r->opt.max_pixels) r->pp.decode.max_pixels = (uint64_t)r->opt.max_pixels;
     r->pp.stream = r->opt.stream;
+    r->pp.image_exts = r->opt.image_exts;
 }
 
 /* Rank 0: refuse planted links, lock the output directory, compare/store run.json (the inputs may
@@ -161,6 +165,16 @@ static int load_shards(embed_run *r) {
                        shown ? shown : "", (long long)lo, (long long)hi);
     free(shown);
     return topology_agree(r->topo.world, rc);
+}
+
+/* Rank 0: DIR/shards.txt names this run's shards (what `index` expects to find). */
+static int record_shards(embed_run *r) {
+    const char **names = malloc((r->shards.count ? r->shards.count : 1) * sizeof *names);
+    if (!names) return ws_errorf(WS_ERR_NOMEM, "out of memory listing %zu shards", r->shards.count);
+    for (size_t i = 0; i < r->shards.count; i++) names[i] = r->shards.shards[i].name;
+    int rc = run_dir_write_shard_list(r->opt.output, names, r->shards.count);
+    free(names);
+    return rc;
 }
 
 /* TP leaders, with --features head/proto: the DINO head from --head or --model, checked against
@@ -268,6 +282,10 @@ static void summarize(embed_run *r, double seconds) {
         for (int i = 0; i < total; i++)
             LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].display);
         if (r->stopped) LOG_WARN("stopped by a signal: run the same command again to resume");
+        int64_t left = r->num_shards - c[EQ_SHARDS_DONE] - c[EQ_SHARDS_SKIPPED] - c[EQ_SHARDS_FAILED];
+        if (c[EQ_NO_SPACE])
+            LOG_ERROR("%s: No space left on device: %lld shards not written; free space and run the same "
+                      "command again to resume", r->opt.output, (long long)left);
     }
     free(all);
     free(counts);
@@ -320,6 +338,8 @@ static int setup(embed_run *r) {
     if ((rc = load_shards(r)) != WS_OK) return rc;
     if (r->topo.world_rank == 0) rc = prepare_output(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
+    if (r->topo.world_rank == 0) rc = record_shards(r);
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
     r->bcast = comm_mpi_create(r->topo.tp_comm);
     rc = r->bcast ? device_setup(&r->dev, &r->topo, r->opt.threads, &r->arch, r->R, r->B, r->opt.dtype)
@@ -369,7 +389,8 @@ int embed_main(const embed_options *o) {
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &r.stopped, 1, MPI_INT, MPI_MAX, r.topo.world));
         embed_stats_write(r.stats_fd, r.topo.world_rank, "total", NULL, &r.total);
         summarize(&r, MPI_Wtime() - t0);
-        int64_t failed = r.topo.world_rank == 0 ? embed_queue_get(&r.queue, EQ_SHARDS_FAILED) : 0;
+        int64_t failed = r.topo.world_rank == 0 ? embed_queue_get(&r.queue, EQ_SHARDS_FAILED) +
+                                                  embed_queue_get(&r.queue, EQ_NO_SPACE) : 0;
         MPI_CHECK(MPI_Bcast(&failed, 1, MPI_INT64_T, 0, r.topo.world));
         rc = r.stopped ? EMBED_INTERRUPTED : failed > 0 ? EMBED_FAILED_SHARDS : EMBED_DONE;
     }

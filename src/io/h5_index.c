@@ -2,7 +2,6 @@
 #include "io/h5_index.h"
 #include "common/error.h"
 #include "io/h5_check.h"
-#include "common/log.h"
 #include "io/h5_file.h"
 #include "io/run_dir.h"
 #include "io/shard_sum.h"
@@ -13,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const ds_names[] = {"key", "status", "cls", "patch_mean", "patch", "head", "proto_index",
@@ -33,6 +33,42 @@ typedef struct {
 
 static int cmp_names(const void *a, const void *b) {
     return strcmp(((const shard_file *)a)->name, ((const shard_file *)b)->name);
+}
+
+static int cmp_left_out(const void *a, const void *b) {
+    return strcmp(((const ws_index_left_out *)a)->name, ((const ws_index_left_out *)b)->name);
+}
+
+/* Record file `name` as left out for `why`. WS_OK or WS_ERR_NOMEM. */
+static int left_out(ws_index_info *info, const char *name, const char *why) {
+    ws_index_left_out *p = realloc(info->left_out, (size_t)(info->skipped + 1) * sizeof *p);
+    if (!p) return ws_errorf(WS_ERR_NOMEM, "out of memory listing left-out files");
+    info->left_out = p;
+    p[info->skipped].name = strdup(name);
+    p[info->skipped].why = strdup(why);
+    if (!p[info->skipped].name || !p[info->skipped].why) {
+        free(p[info->skipped].name);
+        free(p[info->skipped].why);
+        return ws_errorf(WS_ERR_NOMEM, "out of memory listing left-out files");
+    }
+    info->skipped++;
+    return WS_OK;
+}
+
+/* Why a directory entry that is not a shard name is left out, or NULL for the run's own files and
+ * directories (not reported). */
+static const char *not_shard_reason(const char *dir, const struct dirent *e) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || run_dir_is_run_file(e->d_name)) return NULL;
+    if (e->d_type == DT_DIR) return NULL;
+    if (e->d_type == DT_UNKNOWN) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return NULL;
+    }
+    if (strstr(e->d_name, ".tmp.")) return "a temporary file (a write in progress, or left by a killed run)";
+    if (strstr(e->d_name, ".h5.moved.")) return "moved aside by an earlier run (not written by this program, or damaged)";
+    return "not a shard file (*.h5)";
 }
 
 /* Read a complete shard's row count and check its datasets against `info` (filled from the
@@ -87,15 +123,19 @@ static int inspect_shard(const char *path, ds_info info[NDS], int first, int64_t
     return rc;
 }
 
-static int list_shards(const char *dir, shard_file **out, size_t *n) {
+static int list_shards(const char *dir, shard_file **out, size_t *n, ws_index_info *info) {
     DIR *d = opendir(dir);
     if (!d) return ws_errorf(WS_ERR_IO, "%s: cannot list the directory", dir);
     shard_file *v = NULL;
     size_t cnt = 0, cap = 0;
     struct dirent *e;
     int rc = WS_OK;
-    while ((e = readdir(d))) {
-        if (!run_dir_is_shard_file(e->d_name)) continue;
+    while (rc == WS_OK && (e = readdir(d))) {
+        if (!run_dir_is_shard_file(e->d_name)) {
+            const char *why = not_shard_reason(dir, e);
+            if (why) rc = left_out(info, e->d_name, why);
+            continue;
+        }
         if (cnt == cap) {
             cap = cap ? 2 * cap : 64;
             shard_file *p = realloc(v, cap * sizeof *p);
@@ -178,12 +218,40 @@ static int write_shard_table(hid_t f, const shard_file *s, size_t n, size_t kept
     return rc;
 }
 
+/* The shards DIR/shards.txt lists without a file of their name among s[0..n) (sorted) into info. */
+static int find_missing(const char *dir, const shard_file *s, size_t n, ws_index_info *info) {
+    char **listed = NULL, file[4096];
+    size_t nl = 0;
+    int rc = run_dir_read_shard_list(dir, &listed, &nl);
+    for (size_t i = 0; i < nl && rc == WS_OK; i++) {
+        snprintf(file, sizeof file, "%s.h5", listed[i]);
+        shard_file key = {file, 0};
+        if (bsearch(&key, s, n, sizeof *s, cmp_names)) continue;
+        char **p = realloc(info->missing, (info->num_missing + 1) * sizeof *p);
+        if (!p) { rc = ws_errorf(WS_ERR_NOMEM, "out of memory listing missing shards"); break; }
+        info->missing = p;
+        p[info->num_missing++] = listed[i];
+        listed[i] = NULL;
+    }
+    for (size_t i = 0; i < nl; i++) free(listed[i]);
+    free(listed);
+    return rc;
+}
+
+void h5_index_info_free(ws_index_info *info) {
+    for (int64_t i = 0; i < info->skipped; i++) free(info->left_out[i].name), free(info->left_out[i].why);
+    for (size_t i = 0; i < info->num_missing; i++) free(info->missing[i]);
+    free(info->left_out);
+    free(info->missing);
+    memset(info, 0, sizeof *info);
+}
+
 int h5_index_write(const char *dir, ws_index_info *info) {
     h5_lib_init();
     memset(info, 0, sizeof *info);
     shard_file *s = NULL;
     size_t n = 0, kept = 0;
-    int rc = list_shards(dir, &s, &n);
+    int rc = list_shards(dir, &s, &n, info);
     ds_info di[NDS];
     memset(di, 0, sizeof di);
     for (int i = 0; i < NDS; i++) di[i].type = -1;
@@ -193,8 +261,10 @@ int h5_index_write(const char *dir, ws_index_info *info) {
         int r = inspect_shard(path, di, kept == 0, &s[i].rows);
         if (r == WS_ERR_FORMAT) {
             s[i].rows = -1;  /* incomplete or damaged: left out */
-            info->skipped++;
-            LOG_WARN("index: left out %s", ws_error_message());
+            const char *why = ws_error_message();
+            size_t plen = strlen(path);
+            r = left_out(info, s[i].name, !strncmp(why, path, plen) && !strncmp(why + plen, ": ", 2) ? why + plen + 2 : why);
+            if (r != WS_OK) rc = r;
         } else if (r != WS_OK) {
             rc = r;
         } else {
@@ -202,6 +272,9 @@ int h5_index_write(const char *dir, ws_index_info *info) {
             info->rows += s[i].rows;
         }
     }
+    if (rc == WS_OK) rc = find_missing(dir, s, n, info);
+    if (rc == WS_OK && info->skipped > 1)
+        qsort(info->left_out, (size_t)info->skipped, sizeof *info->left_out, cmp_left_out);
     if (rc == WS_OK && kept == 0) rc = ws_errorf(WS_ERR_ARG, "%s: no complete shard file to index", dir);
     info->shards = (int64_t)kept;
     char tmp[4096], final[4096];

@@ -3,21 +3,34 @@
  * shards hold (cls, patch_mean, patch, head, proto_index, proto_score), rows concatenated in shard name order; plus
  * shard_name [S] (strings) and shard_start [S + 1] (int64, first row of each shard and the
  * total) to map a row back to its file. Sources are referenced by file name relative to DIR,
- * so the directory can be moved as a whole. Temporary files are not candidates; incomplete and
- * damaged files (every byte is checked against the file's checksum, io/shard_sum.h) are left
- * out, counted, and named in a warning with the reason. */
+ * so the directory can be moved as a whole. Every other file is left out and named with the
+ * reason: temporary, incomplete or damaged (every byte is checked against the file's checksum,
+ * io/shard_sum.h), not a shard file; the run's own files (run.json, .lock, shards.txt) are not
+ * shards and not reported. Shards that DIR/shards.txt lists but that have no file are reported as
+ * missing. */
 #ifndef WEBSSL_IO_H5_INDEX_H
 #define WEBSSL_IO_H5_INDEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
+    char *name;     /* file name inside DIR */
+    char *why;      /* why it is not indexed */
+} ws_index_left_out;
+
+typedef struct {
     int64_t shards, rows, skipped;   /* files indexed, rows, files left out */
+    ws_index_left_out *left_out;     /* [skipped] the files left out, in name order */
+    char **missing;                  /* [num_missing] shards named by DIR/shards.txt without a file */
+    size_t num_missing;
 } ws_index_info;
 
 /* Write DIR/index.h5 (under a temporary name, then renamed). WS_OK, or WS_ERR_IO /
  * WS_ERR_FORMAT naming the file; WS_ERR_ARG when DIR holds no complete shard or the shards
- * disagree (features, dims, dtype). */
+ * disagree (features, dims, dtype). `info` is filled as far as the directory was read, also on
+ * failure; free it with h5_index_info_free. */
 int h5_index_write(const char *dir, ws_index_info *info);
+void h5_index_info_free(ws_index_info *info);
 
 #endif

@@ -7,7 +7,8 @@
  * a bf16 output may differ from the reference by one bf16 rounding. Prints the max abs and
  * relative error per case. Also: ops return WS_ERR_NOMEM with a message naming the op and shape,
  * never abort, when their scratch memory cannot be had (shapes whose scratch exceeds any
- * address space; the inputs are never read); and the activation dtype the backend chooses. */
+ * address space; the inputs are never read); the activation dtype the backend chooses; and more
+ * OpenMP threads than any fixed table would hold (300) give the same results as 2. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -387,6 +388,40 @@ START_TEST(scratch_out_of_memory_is_an_error) {
 }
 END_TEST
 
+/* The ops with per-thread scratch (attention; the widened bf16 GEMM) on 300 threads: the same
+ * attention bits as on 2 (one thread computes each image and head either way), the same GEMM to
+ * 1e-6 (OpenBLAS may block narrower column slices differently). */
+START_TEST(more_threads_than_a_fixed_table) {
+    enum { B = 3, N = 17, NH = 2, hs = 8, C = NH * hs, M = 9, NW = 600, K = 32 };
+    float qkv[B * N * 3 * C], in[M * K], w[NW * K], ref_att[B * N * C], ref_mm[M * NW];
+    static float att[B * N * C], mm[M * NW];
+    for (size_t i = 0; i < sizeof qkv / sizeof *qkv; i++) qkv[i] = frand();
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) in[i] = frand();
+    uint16_t wb[NW * K];
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++) w[i] = frand(), wb[i] = ws_f32_to_bf16(w[i]);
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", "openblas", 1), 0);
+    char desc[320];
+    for (int threads = 2; threads <= 300; threads += 298) {
+        ws_backend *b = NULL;
+        ck_assert_int_eq(backend_create("cpu", threads, 0, &b), WS_OK);
+        ck_assert_int_eq(b->ops->gemm_select(b, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+        float *oa = threads == 2 ? ref_att : att, *om = threads == 2 ? ref_mm : mm;
+        ck_assert_int_eq(b->ops->attention(b, oa, qkv, WS_DTYPE_F32, B, N, NH, hs, 0), WS_OK);
+        ck_assert_int_eq(b->ops->matmul(b, om, WS_DTYPE_F32, in, WS_DTYPE_F32, wb, WS_DTYPE_BF16, NULL,
+                                        WS_EPILOGUE_NONE, M, NW, K), WS_OK);
+        printf("%d threads: attention and bf16 matmul ran (%s)\n", b->threads, desc);
+        backend_free(b);
+    }
+    ck_assert_int_eq(memcmp(att, ref_att, sizeof att), 0);
+    double err = 0, scale = 0;
+    for (int i = 0; i < M * NW; i++) err = fmax(err, fabs(mm[i] - ref_mm[i])), scale = fmax(scale, fabs(ref_mm[i]));
+    printf("300 threads against 2: attention identical, bf16 matmul max abs err %.3e rel %.3e\n", err,
+           err / scale);
+    ck_assert(err <= 1e-6 * scale);
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cpu_ops");
     TCase *tc = tcase_create("core");
@@ -399,6 +434,7 @@ int main(void) {
     tcase_add_test(tc, attention_against_reference);
     tcase_add_test(tc, activation_dtype_choice);
     tcase_add_test(tc, scratch_out_of_memory_is_an_error);
+    tcase_add_test(tc, more_threads_than_a_fixed_table);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);
 }

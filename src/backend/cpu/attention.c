@@ -57,7 +57,8 @@ int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B
     }
     float *dst = bf16 ? scratch + in_elems : out;
     const float scale = 1.0f / sqrtf((float)hs);
-    int failed = 0;
+    int failed = cpu_thread_slots(be);
+    if (failed != WS_OK) return failed;
     #pragma omp parallel
     {
         float *S = cpu_thread_scratch(be, cpu_attention_thread_bytes(N));

@@ -12,8 +12,6 @@
 #define CPU_HOT
 #endif
 
-enum { CPU_MAX_THREADS = 256 };
-
 /* One GEMM implementation for one weights dtype: out[M,N] = in[M,K] . w[N,K]^T + bias, f32 in and
  * out (cpu_matmul converts bf16 activations and applies the epilogue around it). WS_OK, or
  * WS_ERR_NOMEM naming the shape when scratch memory cannot be had. */
@@ -31,8 +29,9 @@ typedef struct {
     size_t scratch_bytes;
     float *io_scratch;     /* cpu_matmul's f32 copies of bf16 inputs and outputs */
     size_t io_scratch_bytes;
-    float *thread_scratch[CPU_MAX_THREADS];        /* one per OpenMP thread, kept between calls */
-    size_t thread_scratch_bytes[CPU_MAX_THREADS];
+    float **thread_scratch;       /* [nslots] one per OpenMP thread, kept between calls */
+    size_t *thread_scratch_bytes; /* [nslots] */
+    int nslots;                   /* grown by cpu_thread_slots to the OpenMP thread count */
 } cpu_state;
 
 /* The backend's scratch buffer of at least `bytes` (GEMM paths, attention); NULL when out of
@@ -41,9 +40,12 @@ float *cpu_scratch(ws_backend *be, size_t bytes);
 /* A second buffer, for cpu_matmul's dtype conversions around a GEMM path that itself uses
  * cpu_scratch; NULL when out of memory. */
 float *cpu_io_scratch(ws_backend *be, size_t bytes);
+/* One scratch slot per thread of the next parallel region (omp_get_max_threads(), however many):
+ * call outside the region, before any cpu_thread_scratch in it. WS_OK or WS_ERR_NOMEM. */
+int cpu_thread_slots(ws_backend *be);
 /* The calling OpenMP thread's own scratch buffer of at least `bytes` (call inside a parallel
- * region; each thread touches only its slot). Kept between calls, so hot loops do not fault in
- * fresh pages. NULL when out of memory. */
+ * region opened after cpu_thread_slots; each thread touches only its slot). Kept between calls,
+ * so hot loops do not fault in fresh pages. NULL when out of memory (or no slot). */
 float *cpu_thread_scratch(ws_backend *be, size_t bytes);
 
 /* GEMM paths (gemm_path.c picks one per weights dtype from WEBSSL_GEMM and the CPU's features;

@@ -71,7 +71,8 @@ int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const vo
     cpu_round_bf16(x, in, (size_t)M * K);
     size_t panel_rows = PANEL_BYTES / ((size_t)K * sizeof(float));
     if (panel_rows < ALIGN_COLS) panel_rows = ALIGN_COLS;
-    int failed = 0;
+    int failed = cpu_thread_slots(be);
+    if (failed != WS_OK) return failed;
     #pragma omp parallel reduction(|| : failed)
     {
         int c0, c1;
