@@ -18,8 +18,8 @@
 static const char *usage =
     "usage: webssl-dist preprocess --input SPEC --output FILE.h5 [--arch NAME|FILE.yaml]\n"
     "         [--preprocess crop|square] [--resize S] [--resolution R] [--shard-size N]\n"
-    "         [--decode-threads T] [--batch B] [--max-pixels N] [--exif-transpose] [--fast-decode]\n"
-    "(--threads T is the older spelling of --decode-threads T)\n";
+    "         [--decode-threads T] [--batch B] [--max-pixels N] [--exif-transpose] [--decode exact|fast]\n"
+    "(--threads T is the older spelling of --decode-threads T, --fast-decode of --decode fast)\n";
 
 int cmd_preprocess(int argc, char **argv) {
     const char *input = NULL, *output = NULL, *arch_name = NULL;
@@ -45,6 +45,7 @@ int cmd_preprocess(int argc, char **argv) {
         else if (!strcmp(a, "--resize")) rc = flag_int(a, val, &resize);
         else if (!strcmp(a, "--resolution")) rc = flag_int(a, val, &res);
         else if (!strcmp(a, "--shard-size")) rc = flag_int(a, val, &shard_size);
+        else if (!strcmp(a, "--decode")) rc = flag_decode(val, &pp.fast_decode);
         else if (!strcmp(a, "--decode-threads") || !strcmp(a, "--threads")) rc = flag_int("--decode-threads", val, &pp.threads);
         else if (!strcmp(a, "--batch")) rc = flag_int(a, val, &pp.batch);
         else if (!strcmp(a, "--max-pixels")) { rc = flag_long(a, val, &v); pp.decode.max_pixels = (uint64_t)v; }

@@ -37,7 +37,10 @@ void embed_options_usage(FILE *f) {
         "  --shard-size N          images per shard for directories and lists [%d]\n"
         "  --max-pixels N          refuse images with more pixels [89478485, as Pillow]\n"
         "  --exif-transpose        apply the EXIF orientation (ignored by default, as Pillow)\n"
-        "  --fast-decode           JPEG DCT-domain downscaling of large images (faster, not exact)\n"
+        "  --decode exact|fast     fast: a JPEG at least twice the size the resize needs is decoded\n"
+        "                          at 1/2, 1/4 or 1/8 scale in the DCT domain, as Pillow's draft\n"
+        "                          (faster, not pixel-exact; see docs/images.md) [exact]\n"
+        "  --fast-decode           the same as --decode fast\n"
         "  --threads T             compute threads per rank [OpenMP default]\n"
         "  --decode-threads D      image decoding threads per shard being read [2]\n"
         "  --read-ahead N          shards read at once per TP group; batches come from whichever\n"
@@ -104,6 +107,7 @@ int embed_options_parse(int argc, char **argv, embed_options *o) {
         else if (!strcmp(a, "--io-timeout")) rc = flag_seconds(a, v, 1, &o->stream.timeout);
         else if (!strcmp(a, "--max-shard-bytes")) rc = flag_bytes(a, v, &o->stream.max_bytes);
         else if (!strcmp(a, "--features")) rc = h5_features_parse(v, &o->features);
+        else if (!strcmp(a, "--decode")) rc = flag_decode(v, &o->fast_decode);
         else if (!strcmp(a, "--device")) {
             if (strcmp(v, "cpu") && strcmp(v, "cuda"))
                 rc = ws_errorf(WS_ERR_ARG, "--device '%s': expected cpu or cuda", v);

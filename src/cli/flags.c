@@ -82,3 +82,10 @@ int flag_bytes(const char *flag, const char *value, uint64_t *out) {
     *out = (uint64_t)x << shift;
     return WS_OK;
 }
+
+int flag_decode(const char *value, int *fast) {
+    if (strcmp(value, "exact") && strcmp(value, "fast"))
+        return ws_errorf(WS_ERR_ARG, "--decode '%s': expected exact or fast", value);
+    *fast = !strcmp(value, "fast");
+    return WS_OK;
+}

@@ -19,5 +19,7 @@ int flag_seconds(const char *flag, const char *value, double lo, double *out);
 int flag_allreduce(const char *value, ws_dtype *out);
 /* A positive byte count with an optional suffix k, M, G or T (powers of 1024; --max-shard-bytes). */
 int flag_bytes(const char *flag, const char *value, uint64_t *out);
+/* --decode exact|fast: *fast = 1 for fast (JPEG DCT-domain downscaling), 0 for exact. */
+int flag_decode(const char *value, int *fast);
 
 #endif
