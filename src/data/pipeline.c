@@ -3,6 +3,7 @@
  * come) -> handed to the consumer once the reader closed it and every item is done -> FREE again
  * on the consumer's next call. */
 #define _GNU_SOURCE   /* pthread_timedjoin_np */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +174,19 @@ static void slot_release(slot *s) {
     for (int i = 0; i < s->b.n; i++) { free(s->b.keys[i]); s->b.keys[i] = NULL; }
 }
 
+static void keep_freed_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+void pipeline_malloc_setup(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, keep_freed_memory);
+}
+
 int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipeline **out) {
     *out = NULL;
+    pipeline_malloc_setup();
     ws_preprocess pre = prm->pre;
     if (prm->resolution > 0) pre.crop = prm->resolution;
     if (prm->batch < 1 || prm->threads < 1 || pre.crop < 1 || pre.crop > PIPELINE_MAX_RESOLUTION ||
