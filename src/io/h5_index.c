@@ -165,9 +165,6 @@ static int write_part(const char *dir, const char *gen, size_t k, const ds_info 
 static int write_parts(const char *dir, const char *gen, const ds_info *di, const shard_file *s, size_t n,
                        size_t kept, shard_file **parts, size_t *np) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/" H5_INDEX_PARTS_DIR, dir);
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return ws_errorf(WS_ERR_IO, "%s: cannot create the directory: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s/" H5_INDEX_PARTS_DIR "/%s", dir, gen);
     if (mkdir(path, 0777) != 0)
         return ws_errorf(WS_ERR_IO, "%s: cannot create the directory: %s", path, strerror(errno));
@@ -240,8 +237,13 @@ int h5_index_write(const char *dir, ws_index_info *info) {
     }
     if (rc == WS_OK && kept == 0) rc = ws_errorf(WS_ERR_ARG, "%s: no complete shard file to index", dir);
     info->shards = (int64_t)kept;
-    char gen[64];   /* this build's parts: a new folder, so the old index stays whole until replaced */
+    char gen[64], pdir[4096];   /* this build's parts: a new folder, so the old index stays whole until replaced */
     snprintf(gen, sizeof gen, "%lld-%d", (long long)time(NULL), (int)getpid());
+    snprintf(pdir, sizeof pdir, "%s/" H5_INDEX_PARTS_DIR, dir);
+    int lock = -1;   /* two builds at once would remove each other's parts */
+    if (rc == WS_OK && mkdir(pdir, 0777) != 0 && errno != EEXIST)
+        rc = ws_errorf(WS_ERR_IO, "%s: cannot create the directory: %s", pdir, strerror(errno));
+    if (rc == WS_OK) rc = run_dir_lock(pdir, &lock);
     if (rc == WS_OK) {
         rc = write_parts(dir, gen, di, s, n, kept, &parts, &np);
         info->parts = (int64_t)np;
@@ -249,6 +251,7 @@ int h5_index_write(const char *dir, ws_index_info *info) {
         remove_generations(dir, gen, rc == WS_OK);   /* success: the older ones; failure: this one */
         if (rc != WS_OK) rc = ws_error_context(rc, "%s/" RUN_DIR_INDEX_NAME ".h5: cannot write the index", dir);
     }
+    run_dir_unlock(lock);
     for (size_t i = 0; i < n; i++) free(s[i].name);
     for (size_t i = 0; i < np; i++) free(parts[i].name);
     free(s);

@@ -7,8 +7,10 @@ low open-file limit:
   - the access patterns of docs/output.md (one part at a time; one shard at a time through
     shard_name / shard_start) read every row exactly under the same limit;
   - a shard removed after indexing reads as missing rows; incomplete files and a name holding
-    '%' are handled; a rebuild replaces the parts and removes the old ones.
+    '%' are handled; a rebuild replaces the parts and removes the old ones; a build while
+    another holds the lock is refused.
 usage: check_index.py WORKDIR   (WEBSSL_BIN names the program)"""
+import fcntl
 import os
 import resource
 import shutil
@@ -153,5 +155,11 @@ gens2 = os.listdir(os.path.join(d, "index.parts"))
 check(p.returncode == 0 and len(gens2) == 1 and gens2 != gens, f"rebuild: generations {gens} -> {gens2}")
 with h5py.File(os.path.join(d, "index.h5")) as f:
     check(len(f["key"]) == len(keys) - ROWS, "the rebuilt index leaves the removed shard out")
+
+# Two builds at once would remove each other's parts: the second is refused.
+with open(os.path.join(d, "index.parts", ".lock"), "a") as lk:
+    fcntl.flock(lk, fcntl.LOCK_EX)
+    p = subprocess.run([BIN, "index", d], capture_output=True, text=True)
+    check(p.returncode != 0 and "another job" in p.stderr, f"a second build at once is refused: {p.stderr.strip()}")
 print("failures:", failures)
 sys.exit(1 if failures else 0)
