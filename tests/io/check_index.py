@@ -123,7 +123,7 @@ keys = make_shards(d)
 p = subprocess.run([BIN, "index", d], capture_output=True, text=True)
 print(p.stdout.strip(), p.stderr.strip())
 check(p.returncode == 0 and f"{SHARDS - 1} shards" in p.stdout and "1 incomplete" in p.stdout, "index runs")
-gens = os.listdir(os.path.join(d, "index.parts"))
+gens = [g for g in os.listdir(os.path.join(d, "index.parts")) if not g.startswith(".")]
 check(len(gens) == 1, f"one generation of parts: {gens}")
 with h5py.File(os.path.join(d, "index.h5")) as f:
     check(read_ok_or_missing(f, keys, "whole index, default limit") == 0, "nothing missing at the default limit")
@@ -151,7 +151,7 @@ check(n == ROWS, f"its {ROWS} rows are missing ({n})")
 
 # A rebuild replaces the parts and removes the old generation.
 p = subprocess.run([BIN, "index", d], capture_output=True, text=True)
-gens2 = os.listdir(os.path.join(d, "index.parts"))
+gens2 = [g for g in os.listdir(os.path.join(d, "index.parts")) if not g.startswith(".")]
 check(p.returncode == 0 and len(gens2) == 1 and gens2 != gens, f"rebuild: generations {gens} -> {gens2}")
 with h5py.File(os.path.join(d, "index.h5")) as f:
     check(len(f["key"]) == len(keys) - ROWS, "the rebuilt index leaves the removed shard out")
