@@ -62,6 +62,8 @@ static const flag_spec flags[] = {
     FLAG("--retry-wait", "S", FLAG_SECONDS, O(stream.retry_wait), "seconds before the first retry, doubled for each next one"),
     FLAG("--io-timeout", "S", FLAG_SECONDS, O(stream.timeout), "seconds to connect, or without a byte, before a retry"),
     FLAG("--max-shard-bytes", "N", FLAG_BYTES, O(stream.max_bytes), "largest shard body (suffix k, M, G, T: powers of 1024)"),
+    FLAG("--min-rate", "N", FLAG_BYTES, O(stream.min_rate), "bytes/s under which an HTTP transfer is ended (measured over\n"
+     "--io-timeout seconds of waiting for data) and retried (suffix k, M, G)"),
 };
 
 static const flag_table table = FLAG_TABLE("embed",
