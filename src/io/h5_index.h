@@ -11,7 +11,9 @@
  * index (too many open files, a shard removed) reads as the fill values: status
  * H5_INDEX_STATUS_MISSING, NaN features, proto_index H5_INDEX_PROTO_MISSING, an empty key.
  * Sources are referenced relative to the file that maps them, so the directory can be moved as
- * a whole. Temporary and incomplete files are left out (and counted). */
+ * a whole. Temporary files are not candidates; incomplete and damaged files (every byte is
+ * checked against the file's checksum, io/shard_sum.h) are left out, counted, and named in a
+ * warning with the reason. */
 #ifndef WEBSSL_IO_H5_INDEX_H
 #define WEBSSL_IO_H5_INDEX_H
 

@@ -1,11 +1,13 @@
 /* Virtual datasets with recognisable fill values, and name/offset tables (see h5_index_vds.h). */
 #include "io/h5_index_vds.h"
 #include "io/h5_check.h"
+#include "io/h5_file.h"
 #include "io/h5_index.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What a row of `d` reads as when its source file cannot be opened (HDF5 returns the dataset's
  * fill value then, without an error): never a value a written row can hold next to status 0. */
@@ -68,7 +70,9 @@ int h5_index_vds_file(const char *path, const h5_index_ds *ds, int nds, const ch
     hid_t fapl = -1, f = -1;
     H5_TRY(rc, fapl = H5Pcreate(H5P_FILE_ACCESS));
     H5_TRY(rc, H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));  /* VDS needs the 1.10 format */
-    H5_TRY(rc, f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+    int fd = -1;   /* created as every output file is: never through a link, never over a file */
+    if (rc == WS_OK) rc = h5_file_create(path, H5P_DEFAULT, fapl, &f, &fd);
+    if (fd >= 0) close(fd);   /* HDF5 holds its own descriptor */
     if (fapl >= 0) H5Pclose(fapl);
     for (int i = 0; i < nds && rc == WS_OK; i++)
         if (ds[i].present) rc = write_vds(f, &ds[i], prefix, src, n, total);

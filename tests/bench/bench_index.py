@@ -15,17 +15,21 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from shard_seal import seal  # noqa: E402
+
 
 def make_shards(d, n, rows=4, dim=8):
     os.makedirs(d, exist_ok=True)
     t = os.path.join(d, "template.src")
-    with h5py.File(t, "w") as f:
+    with h5py.File(t, "w", userblock_size=512) as f:
         f.create_dataset("key", data=[f"k{i}" for i in range(rows)], dtype=h5py.string_dtype())
         f.create_dataset("status", data=np.zeros(rows, np.int8))
         f.create_dataset("cls", data=np.ones((rows, dim), np.float16))
         f.create_dataset("patch_mean", data=np.ones((rows, dim), np.float16))
         f.attrs["image_count"] = np.int64(rows)
         f.attrs["complete"] = np.int64(1)
+    seal(t)
     have = sum(1 for x in os.listdir(d) if x.startswith("s") and x.endswith(".h5"))
     for i in range(have, n):
         shutil.copyfile(t, os.path.join(d, f"s{i:07d}.h5"))

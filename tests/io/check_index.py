@@ -20,6 +20,9 @@ import sys
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from shard_seal import seal  # noqa: E402
+
 BIN = os.environ["WEBSSL_BIN"]
 WORK = sys.argv[1]
 SHARDS, ROWS, D, LIMIT = 700, 3, 4, 128
@@ -40,7 +43,8 @@ def make_shards(d):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     for i in range(SHARDS):
-        with h5py.File(os.path.join(d, shard_name(i) + ".h5"), "w") as f:
+        path = os.path.join(d, shard_name(i) + ".h5")
+        with h5py.File(path, "w", userblock_size=512) as f:
             f.create_dataset("key", data=[f"{i}/{r}" for r in range(ROWS)], dtype=h5py.string_dtype())
             st = np.zeros(ROWS, np.int8)
             cls = (i * ROWS + np.arange(ROWS, dtype=np.float32)[:, None] + 1 + np.zeros(D, np.float32))
@@ -52,6 +56,7 @@ def make_shards(d):
             f.create_dataset("proto_index", data=pi)
             f.attrs["image_count"] = np.int64(ROWS)
             f.attrs["complete"] = np.int64(1 if i != 7 else 0)   # shard 7: incomplete, left out
+        seal(path)
     kept = [i for i in range(SHARDS) if i != 7]
     keys = np.array([f"{i}/{r}" for i in kept for r in range(ROWS)])
     return keys
@@ -122,7 +127,7 @@ d = os.path.join(WORK, "shards")
 keys = make_shards(d)
 p = subprocess.run([BIN, "index", d], capture_output=True, text=True)
 print(p.stdout.strip(), p.stderr.strip())
-check(p.returncode == 0 and f"{SHARDS - 1} shards" in p.stdout and "1 incomplete" in p.stdout, "index runs")
+check(p.returncode == 0 and f"{SHARDS - 1} shards" in p.stdout and "1 damaged or incomplete" in p.stdout, "index runs")
 gens = [g for g in os.listdir(os.path.join(d, "index.parts")) if not g.startswith(".")]
 check(len(gens) == 1, f"one generation of parts: {gens}")
 with h5py.File(os.path.join(d, "index.h5")) as f:
