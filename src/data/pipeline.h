@@ -53,6 +53,14 @@ typedef struct {
 
 typedef struct ws_pipeline ws_pipeline;
 
+/* Once per process (pipeline_open calls it): freed memory stays with the process for the next
+ * image. glibc by default maps blocks over 128 KiB (a decoded web-size image, libjpeg's row
+ * buffers, the resize's intermediate rows) afresh and returns the top of each heap to the kernel
+ * when it is free, so every image faults its pages in again; with blocks up to 256 MiB taken
+ * from the heaps and no trimming below 1 GiB, a decoding thread reuses the same pages from image
+ * to image. The cost: the process keeps its peak heap until it exits. */
+void pipeline_malloc_setup(void);
+
 /* Open the shard and start the threads. WS_OK, or an error when the shard cannot be opened
  * (WS_ERR_IO) or the parameters are bad (WS_ERR_ARG); nothing is started then. */
 int pipeline_open(const ws_shard *shard, const ws_pipeline_params *params, ws_pipeline **out);

@@ -14,6 +14,7 @@
 #include "comm/launch_env.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "data/shard_list_pack.h"
 #include "data/stream_source.h"
 #include "data/wds_name.h"
 #include "io/run_dir.h"
@@ -142,28 +143,44 @@ static int prepare_output(embed_run *r) {
     return WS_OK;
 }
 
-/* TP leaders: expand --input; every leader must see the same shard count. Agreed over the world. */
+/* The TP leaders: the packed shard list in buf[0..len) on world rank 0 (leaders' rank 0) sent to
+ * the others, in pieces of at most 1 GiB (MPI counts are ints); *buf and *len set on them. */
+static int broadcast_bytes(MPI_Comm leaders, int root, char **buf, size_t *len) {
+    uint64_t n = *len;
+    MPI_CHECK(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, leaders));
+    if (!root && !(*buf = malloc(n ? n : 1))) return ws_errorf(WS_ERR_NOMEM, "out of memory for the shard list");
+    *len = n;
+    for (uint64_t off = 0; off < n;) {
+        int piece = n - off < (1u << 30) ? (int)(n - off) : 1 << 30;
+        MPI_CHECK(MPI_Bcast(*buf + off, piece, MPI_BYTE, 0, leaders));
+        off += (uint64_t)piece;
+    }
+    return WS_OK;
+}
+
+/* World rank 0 expands --input (globs, brace ranges, directory walks, lists: one stat per file)
+ * and broadcasts the shard list to the other TP leaders, so a start costs the file system the
+ * same whatever the rank count. Agreed over the world. */
 static int load_shards(embed_run *r) {
-    int rc = WS_OK;
-    char *shown = stream_source_redact(r->opt.input);   /* the spec in messages: no credentials */
-    if (r->topo.is_leader) {
+    int rc = WS_OK, root = r->topo.world_rank == 0;
+    char *shown = stream_source_redact(r->opt.input), *buf = NULL;   /* the spec in messages: no credentials */
+    size_t len = 0;
+    if (root) {
         rc = input_spec_expand(r->opt.input, (size_t)r->opt.shard_size, &r->shards);
         if (rc != WS_OK) ws_error_context(rc, "--input %s", shown ? shown : "");
-        r->num_shards = rc == WS_OK ? (int64_t)r->shards.count : -1;
+        if (rc == WS_OK) rc = shard_list_pack(&r->shards, &buf, &len);
     }
+    free(shown);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) {
-        free(shown);
+        free(buf);
         return rc;
     }
-    int64_t lo = 0, hi = 0;
     if (r->topo.is_leader) {
-        MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
-        MPI_CHECK(MPI_Allreduce(&r->num_shards, &hi, 1, MPI_INT64_T, MPI_MAX, r->topo.leaders));
+        rc = broadcast_bytes(r->topo.leaders, root, &buf, &len);
+        if (rc == WS_OK && !root) rc = shard_list_unpack(buf, len, &r->shards);
+        r->num_shards = (int64_t)r->shards.count;
     }
-    if (lo != hi)
-        rc = ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
-                       shown ? shown : "", (long long)lo, (long long)hi);
-    free(shown);
+    free(buf);
     return topology_agree(r->topo.world, rc);
 }
 

@@ -32,18 +32,17 @@ static void tp_agree(embed_run *r, tp_header *h) {
     h->cmd = out[0], h->n = out[1], h->shard = out[2], h->stop = out[3];
 }
 
-/* Every rank of the group: the batch's images (uint8 or floats, r->u8) in r->pixels[slot] sent to
- * the TP peers, uploaded (asynchronously; as uint8 normalised on the device) and the forward pass
- * submitted on input slot `slot`. */
-static void group_submit(embed_run *r, int n, int slot, embed_times *t) {
+/* Every rank of the group: the batch's images (uint8 or floats, r->u8) in px (the leader's; the
+ * peers receive them into it) sent to the TP peers, uploaded (asynchronously; as uint8
+ * normalised on the device) and the forward pass submitted on input slot `slot`. */
+static void group_submit(embed_run *r, int n, int slot, void *px, embed_times *t) {
     double t0 = MPI_Wtime();
-    if (comm_broadcast(r->bcast, r->pixels[slot], (size_t)n * r->image_bytes, 0) != WS_OK)
+    if (comm_broadcast(r->bcast, px, (size_t)n * r->image_bytes, 0) != WS_OK)
         ws_fatal(__FILE__, __LINE__, "sending a batch to the TP group: %s", ws_error_message());
     double t1 = MPI_Wtime(), c0 = r->dev.comm->comm_seconds;
     ws_features f = {r->cls, (r->layout.features & WS_FEAT_PATCH_MEAN) ? r->patch_mean : NULL,
                      (r->layout.features & WS_FEAT_PATCH) ? r->patch : NULL};
     const ws_preprocess *pre = &r->pp.pre;
-    const void *px = r->pixels[slot];
     int rc = ws_model_upload(r->model, slot, r->u8 ? NULL : px, r->u8 ? px : NULL, pre->mean, pre->std, n, r->R);
     if (rc == WS_OK) rc = ws_model_submit(r->model, slot, &f);
     if (rc != WS_OK) ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
@@ -246,8 +245,12 @@ static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
     if (h.stop) return SHARD_STOPPED;
     if (b->n == 0) return SHARD_DONE;
     const int slot = f->n ? 1 - f->slot : 0;
-    memcpy(r->pixels[slot], r->u8 ? (const void *)b->u8 : (const void *)b->pixels, (size_t)b->n * r->image_bytes);
-    group_submit(r, b->n, slot, t);
+    /* Host-memory backends (CPU) read the images in place and finish the pass inside submit, so
+     * the batch goes in as the pipeline made it; others stage it in r->pixels (pinned memory for
+     * the asynchronous upload), which outlives the pipeline's batch. */
+    void *px = r->u8 ? (void *)b->u8 : (void *)b->pixels;
+    if (!r->dev.be->host_memory) px = memcpy(r->pixels[slot], px, (size_t)b->n * r->image_bytes);
+    group_submit(r, b->n, slot, px, t);
     flush_in_flight(r, f);   /* b stays valid: only this shard's next batch replaces it */
     for (int i = 0; i < b->n; i++)
         if (!(f->keys[i] = strdup(b->keys[i] ? b->keys[i] : "")))
@@ -391,7 +394,7 @@ static void peer_loop(embed_run *r) {
         }
         if (h.cmd == CMD_BATCH) {
             const int slot = pending >= 0 ? 1 - pending : 0;
-            group_submit(r, (int)h.n, slot, &r->total);
+            group_submit(r, (int)h.n, slot, r->pixels[slot], &r->total);
             if (pending >= 0) group_collect(r, pending, &r->total);
             pending = slot;
         }
