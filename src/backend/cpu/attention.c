@@ -39,6 +39,8 @@ size_t cpu_attention_thread_bytes(int N) { return (size_t)N * (size_t)N * sizeof
 
 int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
                   int hs, int round_bf16) {
+    const cpu_state *st = be->impl;
+    if (round_bf16 && st->attention_bf16) return st->attention_bf16(be, out, qkv, dt, B, N, NH, hs);
     const size_t Cl = (size_t)NH * hs, ld = 3 * Cl, BN = (size_t)B * N;
     const int bf16 = dt == WS_DTYPE_BF16, copy_in = bf16 || round_bf16;
     const size_t in_elems = copy_in ? BN * ld : 0, out_elems = bf16 ? BN * Cl : 0;
