@@ -16,15 +16,10 @@
 CPU_HOT static void softmax_rows(float *S, int N, int round_bf16) {
     for (int i = 0; i < N; i++) {
         float *sr = S + (size_t)i * N;
-        float mx = -INFINITY, sum = 0.0f;
+        float mx = -INFINITY;
         #pragma omp simd reduction(max : mx)
         for (int j = 0; j < N; j++) mx = sr[j] > mx ? sr[j] : mx;
-        #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < N; j++) {
-            sr[j] = expf(sr[j] - mx);
-            sum += sr[j];
-        }
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / ws_exp_sum(sr, N, 1.0f, mx);
         if (round_bf16) {
             #pragma omp simd
             for (int j = 0; j < N; j++) sr[j] = ws_bf16_to_f32(ws_f32_to_bf16(sr[j] * inv));

@@ -144,16 +144,10 @@ CPU_HOT static void softmax_bf16(uint16_t *P, float *S, size_t rows, int N, floa
     for (size_t i = 0; i < rows; i++) {
         float *sr = S + i * N;
         uint16_t *pr = P + i * N;
-        float mx = -INFINITY, sum = 0.0f;
+        float mx = -INFINITY;
         #pragma omp simd reduction(max : mx)
         for (int j = 0; j < N; j++) mx = sr[j] > mx ? sr[j] : mx;
-        const float off = mx * scale;
-        #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < N; j++) {
-            sr[j] = expf(sr[j] * scale - off);
-            sum += sr[j];
-        }
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / ws_exp_sum(sr, N, scale, mx * scale);
         #pragma omp simd
         for (int j = 0; j < N; j++) pr[j] = ws_f32_to_bf16(sr[j] * inv);
     }
