@@ -20,11 +20,17 @@ enum { CPU_MAX_THREADS = 256 };
 typedef int (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
                            const float *bias, int M, int N, int K);
 
+/* A GEMM path that takes bf16 activations as they are (bf16 weights): no widening to f32 and
+ * rounding back around it. */
+typedef int (*cpu_gemm_bf16_in_fn)(ws_backend *be, float *out, const uint16_t *in, const void *w,
+                                   const float *bias, int M, int N, int K);
+
 typedef struct cpu_onednn cpu_onednn;
 typedef struct cpu_onednn_attention cpu_onednn_attention;
 
 typedef struct {
     cpu_gemm_fn gemm[2];   /* by weights dtype: [0] f32, [1] bf16; set by cpu_gemm_select */
+    cpu_gemm_bf16_in_fn gemm_bf16_in;  /* gemm[1] on bf16 input, where the path has one; else NULL */
     int bf16_activations;  /* bf16 compute keeps activations in bf16: gemm[1] multiplies bf16
                             * natively, or WEBSSL_ACTIVATIONS=bf16 (set by cpu_gemm_select) */
     cpu_onednn *onednn;    /* oneDNN engine, stream and packed weights; NULL until a oneDNN path is chosen */
@@ -76,6 +82,8 @@ int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void 
                         const float *bias, int M, int N, int K);
 int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
                          const float *bias, int M, int N, int K);
+int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
+                            const float *bias, int M, int N, int K);
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes);
 void cpu_onednn_free(ws_backend *be);
 /* The attention core with bf16 rounding through oneDNN's bf16 matmul (attention_onednn.c, built
