@@ -277,8 +277,8 @@ END_TEST
  * softmax(q k^T / sqrt(hs)) v. Scores have a standard deviation of about 12; in the second image
  * token 0's key outscores every other by at least 150 (q = 6, k0 = 15, |k| <= 6), so every other
  * probability underflows to zero. */
-START_TEST(attention_against_reference) {
-    const int B = 2, NH = 3, hs = 8, Ns[] = {1, 5, 8, 37};
+static void attention_cases(const char *path) {
+    const int B = 2, NH = 3, hs = 8, Ns[] = {1, 5, 8, 37, 1200};   /* 1200: oneDNN's heads in groups */
     const int C = NH * hs;
     for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
         for (int mode = 0; mode < 4; mode++) {
@@ -322,12 +322,28 @@ START_TEST(attention_against_reference) {
                     }
             ck_assert_int_eq(be->ops->attention(be, out, qkv, dt, B, N, NH, hs, round), WS_OK);
             char name[96];
-            snprintf(name, sizeof name, "attention N=%d %s%s", N, ws_dtype_name(dt),
+            snprintf(name, sizeof name, "attention (gemm %s) N=%d %s%s", path, N, ws_dtype_name(dt),
                      round ? " rounded to bf16" : "");
             /* f32: measured at most 7.5e-7 of max |ref| (scores of spread 12 through expf) */
             check_close(name, out, dt, ref, nout, round ? 4e-3 : 1e-5);
             free(x), free(ref), free(p), free(qkv), free(out);
         }
+}
+
+/* ... on each bf16 GEMM path: with oneDNN's, the rounded cases run both products in bf16 through
+ * it (attention_onednn.c); a path this build or CPU lacks is skipped with its reason. */
+START_TEST(attention_against_reference) {
+    const char *const paths[] = {"openblas", "onednn"};
+    char desc[320];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[i], 1), 0);
+        if (be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc) != WS_OK) {
+            printf("attention (gemm %s): skipped: %s\n", paths[i], ws_error_message());
+            continue;
+        }
+        attention_cases(paths[i]);
+    }
+    unsetenv("WEBSSL_GEMM");
 }
 END_TEST
 

@@ -289,6 +289,12 @@ int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void
     return run(be, out, x, w, bias, M, N, K, 1);
 }
 
+int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
+                            const float *bias, int M, int N, int K) {
+    run(be, out, in, w, bias, M, N, K, 1);
+    return WS_OK;
+}
+
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes) {
     cpu_onednn *d = ((cpu_state *)be->impl)->onednn;
     if (!d) return;
