@@ -13,6 +13,7 @@
  * f32 qkv is rounded to bf16 once, into scratch; bf16 qkv is read as it is. Primitives are cached
  * per shape (images and heads per group, N, hs, leading dimensions, output dtype). */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/onednn_check.h"
 #include "backend/cpu/vector_math.h"
 #include "common/error.h"
 
@@ -34,20 +35,13 @@ struct cpu_onednn_attention {
     size_t nprims;
 };
 
-/* WS_OK, or an error naming the failed oneDNN call. */
-static int dnnl_rc(dnnl_status_t st, const char *call) {
-    if (st == dnnl_success) return WS_OK;
-    return ws_errorf(st == dnnl_out_of_memory ? WS_ERR_NOMEM : WS_ERR_DEVICE,
-                     "cpu attention (oneDNN): %s failed (status %d)", call, (int)st);
-}
-#define TRY(rc, call) do { if ((rc) == WS_OK) (rc) = dnnl_rc((call), #call); } while (0)
 
 /* A 4-D [I, G, rows, cols] memory descriptor (I images of G heads) with strides {is, hs, rs, cs}. */
 static int md_4d(dnnl_memory_desc_t *md, int I, int G, int rows, int cols, dnnl_data_type_t dt,
                  dnnl_dim_t is, dnnl_dim_t hs, dnnl_dim_t rs, dnnl_dim_t cs) {
     dnnl_dims_t dims = {I, G, rows, cols}, strides = {is, hs, rs, cs};
     int rc = WS_OK;
-    TRY(rc, dnnl_memory_desc_init_by_strides(md, 4, dims, dt, strides));
+    DNNL_TRY(rc, dnnl_memory_desc_init_by_strides(md, 4, dims, dt, strides));
     return rc;
 }
 
@@ -56,9 +50,9 @@ static int make_matmul(struct cpu_onednn_attention *d, const dnnl_memory_desc_t 
     dnnl_matmul_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
     int rc = WS_OK;
-    TRY(rc, dnnl_matmul_desc_init(&desc, src, wei, NULL, dst));
-    TRY(rc, dnnl_primitive_desc_create(&pd, &desc, NULL, d->eng, NULL));
-    TRY(rc, dnnl_primitive_create(out, pd));
+    DNNL_TRY(rc, dnnl_matmul_desc_init(&desc, src, wei, NULL, dst));
+    DNNL_TRY(rc, dnnl_primitive_desc_create(&pd, &desc, NULL, d->eng, NULL));
+    DNNL_TRY(rc, dnnl_primitive_create(out, pd));
     if (pd) dnnl_primitive_desc_destroy(pd);
     return rc;
 }
@@ -103,8 +97,8 @@ static int state(ws_backend *be, struct cpu_onednn_attention **out) {
     if (!st->onednn_attention) {
         struct cpu_onednn_attention *d = calloc(1, sizeof *d);
         if (!d) return ws_errorf(WS_ERR_NOMEM, "cpu attention (oneDNN): out of memory for the engine");
-        TRY(rc, dnnl_engine_create(&d->eng, dnnl_cpu, 0));
-        TRY(rc, dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags));
+        DNNL_TRY(rc, dnnl_engine_create(&d->eng, dnnl_cpu, 0));
+        DNNL_TRY(rc, dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags));
         if (rc != WS_OK) {
             if (d->eng) dnnl_engine_destroy(d->eng);
             free(d);
@@ -120,7 +114,7 @@ static int state(ws_backend *be, struct cpu_onednn_attention **out) {
 static int exec(struct cpu_onednn_attention *d, dnnl_primitive_t p, const void *src, const void *wei, void *dst) {
     const_dnnl_primitive_desc_t pd;
     int rc = WS_OK;
-    TRY(rc, dnnl_primitive_get_primitive_desc(p, &pd));
+    DNNL_TRY(rc, dnnl_primitive_get_primitive_desc(p, &pd));
     if (rc != WS_OK) return rc;
     const int which[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
     const dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
@@ -128,11 +122,11 @@ static int exec(struct cpu_onednn_attention *d, dnnl_primitive_t p, const void *
     dnnl_memory_t mem[3] = {NULL, NULL, NULL};
     dnnl_exec_arg_t args[3];
     for (int i = 0; i < 3; i++) {
-        TRY(rc, dnnl_memory_create(&mem[i], dnnl_primitive_desc_query_md(pd, q[i], 0), d->eng, ptr[i]));
+        DNNL_TRY(rc, dnnl_memory_create(&mem[i], dnnl_primitive_desc_query_md(pd, q[i], 0), d->eng, ptr[i]));
         args[i] = (dnnl_exec_arg_t){which[i], mem[i]};
     }
-    TRY(rc, dnnl_primitive_execute(p, d->stream, 3, args));
-    TRY(rc, dnnl_stream_wait(d->stream));
+    DNNL_TRY(rc, dnnl_primitive_execute(p, d->stream, 3, args));
+    DNNL_TRY(rc, dnnl_stream_wait(d->stream));
     for (int i = 0; i < 3; i++)
         if (mem[i]) dnnl_memory_destroy(mem[i]);
     return rc;

@@ -14,30 +14,12 @@
 #include "common/error.h"
 #include "common/log.h"
 
+#include "backend/cpu/onednn_check.h"
+
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Every oneDNN call is checked: a failure (out of memory included) comes back as an error naming
- * the call, the file and line and the GEMM's shape, like any other op's (DNNL_TRY: rc holds the
- * first failure; later calls are skipped). */
-#define DNNL_TRY(rc, call) \
-    do { if ((rc) == WS_OK) (rc) = dnnl_status_error((call), #call, __FILE__, __LINE__); } while (0)
-
-static int dnnl_status_error(dnnl_status_t st, const char *call, const char *file, int line) {
-    if (st == dnnl_success) return WS_OK;
-    const char *what = st == dnnl_out_of_memory ? "out of memory" : st == dnnl_unimplemented ? "unimplemented"
-                     : st == dnnl_invalid_arguments ? "invalid arguments" : st == dnnl_runtime_error ? "runtime error"
-                     : "failed";
-    return ws_errorf(st == dnnl_out_of_memory ? WS_ERR_NOMEM : st == dnnl_unimplemented ? WS_ERR_UNSUPPORTED
-                     : WS_ERR_DEVICE, "%s:%d: oneDNN %s: %s (status %d)", file, line, call, what, (int)st);
-}
-
-/* Teardown: nothing to return to, so a failure to release is logged. */
-static void dnnl_release(dnnl_status_t st, const char *what) {
-    if (st != dnnl_success) LOG_WARN("oneDNN: releasing %s failed (status %d)", what, (int)st);
-}
 
 typedef struct {
     int M, N, K, bf16, bias;
@@ -291,8 +273,7 @@ int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void
 
 int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
                             const float *bias, int M, int N, int K) {
-    run(be, out, in, w, bias, M, N, K, 1);
-    return WS_OK;
+    return run(be, out, in, w, bias, M, N, K, 1);
 }
 
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes) {
