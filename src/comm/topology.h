@@ -4,7 +4,7 @@
  * Layout: consecutive world ranks form one TP group (ranks [g*tp, (g+1)*tp) are group g), so a
  * TP group sits inside one node when the launcher places ranks by node. The local rank (rank on
  * this node, used to pick a device) comes from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED).
- * Order (STYLE #6): topology_mpi_init -> topology_create (local rank, dp x tp split) -> device
+ * Order (as NCCL's examples; docs/contributing.md): topology_mpi_init -> topology_create (local rank, dp x tp split) -> device
  * choice -> communicators over tp_comm -> ... -> topology_free -> topology_mpi_finalize. */
 #ifndef WEBSSL_COMM_TOPOLOGY_H
 #define WEBSSL_COMM_TOPOLOGY_H

@@ -86,7 +86,7 @@ def tiny_model(family, path, C=64, L=2, NH=4, img=56, seed=0):
 
 
 def write_arch(path, name, family, P, img, C, L, NH, H):
-    """Architecture YAML (docs: DESIGN.md) of a Web-DINO (SwiGLU, LayerScale) or Web-MAE (MLP)
+    """Architecture YAML (docs/formats.md) of a Web-DINO (SwiGLU, LayerScale) or Web-MAE (MLP)
     model, square preprocessing at img px with the ImageNet mean/std; returns path."""
     dino = family == "dino"
     with open(path, "w") as f:
