@@ -64,10 +64,14 @@ static int json_load(const char *path, int optional, cJSON **out) {
     return WS_OK;
 }
 
-/* Integer field `key` (default `def` when absent). */
+/* The field getters: *out is always set, to the field's value, or to `def` when the field is
+ * absent or malformed (then the error is returned), so no caller holds an unset value. */
+
+/* Integer field `key`. */
 static int get_int(const char *file, const cJSON *o, const char *key, int def, int *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < 0)
         return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a non-negative integer", file, key);
     *out = (int)v->valuedouble;
@@ -75,16 +79,18 @@ static int get_int(const char *file, const cJSON *o, const char *key, int def, i
 }
 
 static int get_num(const char *file, const cJSON *o, const char *key, double def, double *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     if (!cJSON_IsNumber(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a number", file, key);
     *out = v->valuedouble;
     return WS_OK;
 }
 
 static int get_bool(const char *file, const cJSON *o, const char *key, int def, int *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     if (!cJSON_IsBool(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be true or false", file, key);
     *out = cJSON_IsTrue(v);
     return WS_OK;
