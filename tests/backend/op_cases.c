@@ -301,6 +301,35 @@ static void layernorm_rows(const double *x, const float *w, const float *b, int 
     }
 }
 
+void op_reference_attention(const float *qkv, int B, int T, int NH, int hs, int round_bf16, double *out) {
+    const size_t C = (size_t)NH * hs;
+    double *p = malloc((size_t)T * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < T; i++) {
+                const float *q = qkv + ((size_t)b * T + i) * 3 * C + (size_t)h * hs;
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    const float *k = qkv + ((size_t)b * T + j) * 3 * C + C + (size_t)h * hs;
+                    double dot = 0;
+                    for (int e = 0; e < hs; e++)
+                        dot += round_bf16 ? bf16_round(q[e]) * bf16_round(k[e]) : (double)q[e] * k[e];
+                    p[j] = dot / sqrt((double)hs);
+                    mx = fmax(mx, p[j]);
+                }
+                for (int j = 0; j < T; j++) sum += p[j] = exp(p[j] - mx);
+                for (int e = 0; e < hs; e++) {
+                    double acc = 0;
+                    for (int j = 0; j < T; j++) {
+                        const double v = qkv[((size_t)b * T + j) * 3 * C + 2 * C + (size_t)h * hs + e];
+                        acc += round_bf16 ? bf16_round(p[j] / sum) * bf16_round(v) : p[j] / sum * v;
+                    }
+                    out[((size_t)b * T + i) * C + (size_t)h * hs + e] = acc;
+                }
+            }
+    free(p);
+}
+
 /* Reference outputs of case c: ref[0] like got[0], ref[1] the updated x of a residual add. */
 static void reference(const op_case *c, const buf *in, float **ref) {
     const size_t n = out_size(c), M = (size_t)c->M, N = (size_t)c->N;
@@ -365,34 +394,10 @@ static void reference(const op_case *c, const buf *in, float **ref) {
             }
         break;
     case OP_ATTENTION: {
-        const int T = c->T, hs = c->hs;
-        const size_t C = (size_t)c->NH * hs;
-        const float *qkv = in[0].v;
-        double *p = malloc((size_t)T * sizeof(double));
-        for (int b = 0; b < c->B; b++)
-            for (int h = 0; h < c->NH; h++)
-                for (int i = 0; i < T; i++) {
-                    const float *q = qkv + ((size_t)b * T + i) * 3 * C + (size_t)h * hs;
-                    double mx = -INFINITY, sum = 0;
-                    for (int j = 0; j < T; j++) {
-                        const float *k = qkv + ((size_t)b * T + j) * 3 * C + C + (size_t)h * hs;
-                        double dot = 0;
-                        for (int e = 0; e < hs; e++)
-                            dot += (c->round_bf16 ? bf16_round(q[e]) * bf16_round(k[e]) : (double)q[e] * k[e]);
-                        p[j] = dot / sqrt((double)hs);
-                        mx = fmax(mx, p[j]);
-                    }
-                    for (int j = 0; j < T; j++) sum += p[j] = exp(p[j] - mx);
-                    for (int e = 0; e < hs; e++) {
-                        double acc = 0;
-                        for (int j = 0; j < T; j++) {
-                            const double v = qkv[((size_t)b * T + j) * 3 * C + 2 * C + (size_t)h * hs + e];
-                            acc += (c->round_bf16 ? bf16_round(p[j] / sum) * bf16_round(v) : p[j] / sum * v);
-                        }
-                        ref[0][((size_t)b * T + i) * C + (size_t)h * hs + e] = (float)acc;
-                    }
-                }
-        free(p);
+        double *r = malloc(n * sizeof(double));
+        op_reference_attention(in[0].v, c->B, c->T, c->NH, c->hs, c->round_bf16, r);
+        for (size_t i = 0; i < n; i++) ref[0][i] = (float)r[i];
+        free(r);
         break;
     }
     }

@@ -55,6 +55,11 @@ void op_case_name(const op_case *c, char *buf, size_t n);
  * tolerance, else 1 with the reason in why[n]. */
 int op_case_check(const op_case *c, ws_backend *be, ws_backend *cpu, char *why, size_t n);
 
+/* The double-precision attention core: out[B*T, NH*hs] = softmax(q k^T / sqrt(hs)) v per image
+ * and head from qkv [B*T, 3*NH*hs]; with round_bf16, q, k, v and the probabilities rounded to
+ * bf16 as the backends do. */
+void op_reference_attention(const float *qkv, int B, int T, int NH, int hs, int round_bf16, double *out);
+
 /* Seconds per call of case c on `be` (after one warm-up call, over at least min_seconds), and the
  * work one call does: *flops (0 for data movement) and *bytes read and written. */
 double op_case_time(const op_case *c, ws_backend *be, double min_seconds, double *flops, double *bytes);
