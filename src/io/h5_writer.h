@@ -7,10 +7,13 @@
  * proto_score [N] float32 (always f32). Root attributes describe the model,
  * architecture, resolution, preprocessing, dtypes, program version, source shard, counts and
  * creation time, and `manifest` + `manifest_digest` (what the shard was made from, see
- * data/shard_manifest.h); the attribute `complete` = 1 is written last.
+ * data/shard_manifest.h), the counts image_count, failure_count (status != 0) and retry_count
+ * (status WS_IMG_RETRY); the attribute `complete` = 1 is written last.
  *
  * Crash safety: the file is written under a temporary name in the same directory (one that
- * never looks complete: ".<name>.tmp.<tag>"), flushed, fsync'ed, renamed onto the final name,
+ * never looks complete: ".<name>.tmp.<tag>", created new, never through a symbolic link:
+ * io/h5_file.h), closed, sealed with the checksum of every byte (io/shard_sum.h: HDF5 user
+ * block; each dataset also has HDF5's fletcher32 filter), fsync'ed, renamed onto the final name,
  * and the directory fsync'ed. Any failure leaves no file under the final name and an error
  * naming the file.
  *
@@ -96,19 +99,26 @@ void h5_writer_abort(ws_h5_writer *w);
 /* What a finished shard file says about itself (read by h5_shard_check, attributes only). */
 typedef struct {
     int64_t count;                        /* image_count */
+    int64_t retry_count;                  /* retry_count: rows to read again (0 when absent) */
     int ours;                             /* program_version names webssl-dist: a file this
                                            * program wrote (complete or not) */
     char source[4096];                    /* source attribute (escaped), "" when absent */
     char manifest_digest[WS_DIGEST_HEX];  /* "" when absent */
 } ws_h5_shard_info;
 
-/* Check that `path` is a complete shard file with exactly `layout`'s datasets: it opens,
- * `complete` is 1, every dataset has image_count rows, the expected shape and type (f16/f32 as
- * layout->out_dtype), and no feature dataset the layout lacks is present. WS_OK, or
- * WS_ERR_FORMAT / WS_ERR_IO with the reason (missing file: WS_ERR_IO). `info` (may be NULL) is
- * filled as far as the file could be read, also on failure. Reads attributes and dataset
- * headers only, never rows. */
+/* Check that `path` is a complete shard file with exactly `layout`'s datasets: it opens (never
+ * through a symbolic link), `complete` is 1, every dataset has image_count rows, the expected
+ * shape and type (f16/f32 as layout->out_dtype), and no feature dataset the layout lacks is
+ * present. WS_OK, or WS_ERR_FORMAT / WS_ERR_IO with the reason (cannot be opened: missing, a
+ * link, in use: WS_ERR_IO). `info` (may be NULL) is filled as far as the file could be read,
+ * also on failure. Reads attributes and dataset headers only, never rows (its bytes are checked
+ * by shard_sum_check, io/shard_sum.h). */
 int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_info *info);
+/* What `webssl-dist verify` checks of a shard file, whatever run wrote it: every byte against its
+ * checksum (io/shard_sum.h), then it opens as HDF5, `complete` is 1 and key, status and every
+ * dataset present have image_count rows (*count). WS_OK, or WS_ERR_FORMAT / WS_ERR_IO with the
+ * reason ("checksum mismatch: ...", "truncated: ...", "in use: ..."). */
+int h5_shard_verify(const char *path, int64_t *count);
 /* The `manifest` attribute of a shard file (malloc'ed into *text). WS_OK or WS_ERR_FORMAT. */
 int h5_shard_read_manifest(const char *path, char **text);
 
