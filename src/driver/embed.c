@@ -395,7 +395,6 @@ int embed_main(const embed_options *o) {
     if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
     if (rc == WS_OK) rc = topology_agree(r.topo.world, device_pick(r.opt.device, r.topo.local_rank, r.topo.local_size, &r.dev));
     if (rc == WS_OK) {
-        ws_log_set_rank(r.topo.world_rank, r.topo.world_size);
         print_layout(&r);
         rc = setup(&r);
     }

@@ -1,4 +1,4 @@
-/* HDF5 calls checked with the failing call named (STYLE #4): H5_CHECK(call) evaluates `call` (an
+/* HDF5 calls checked with the failing call named (as MPI_CHECK and CUDA_CHECK do): H5_CHECK(call) evaluates `call` (an
  * hid_t or herr_t); when it is negative it records "file:line: call failed: <HDF5's own message>"
  * with ws_errorf(WS_ERR_IO) and returns WS_ERR_IO from the enclosing function, which must return
  * an int (WS_ERR_NOSPACE instead when the operating system said ENOSPC or EDQUOT). H5_TRY(rc,

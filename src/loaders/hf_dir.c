@@ -85,18 +85,23 @@ static int int_in_range(const char *file, const char *key, const cJSON *v, int l
     return WS_OK;
 }
 
+/* The field getters: *out is always set, to the field's value, or to `def` when the field is
+ * absent or out of range (then the error is returned), so no caller holds an unset value. */
+
 /* Integer field `key` in [lo, hi] (default `def` when absent). */
 static int get_int(const char *file, const cJSON *o, const char *key, int def, int lo, int hi, int *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     return int_in_range(file, key, v, lo, hi, out);
 }
 
 /* Number field `key` in (lo, hi] (default `def` when absent). */
 static int get_num(const char *file, const cJSON *o, const char *key, double def, double lo, double hi,
                    double *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     if (!cJSON_IsNumber(v) || !(v->valuedouble > lo && v->valuedouble <= hi)) {
         char *shown = cJSON_PrintUnformatted(v);
         int rc = ws_errorf(WS_ERR_FORMAT, "%s: '%s' is %s: expected a number in (%g, %g]", file, key,
@@ -109,8 +114,9 @@ static int get_num(const char *file, const cJSON *o, const char *key, double def
 }
 
 static int get_bool(const char *file, const cJSON *o, const char *key, int def, int *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     if (!cJSON_IsBool(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be true or false", file, key);
     *out = cJSON_IsTrue(v);
     return WS_OK;
