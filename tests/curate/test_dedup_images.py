@@ -2,9 +2,10 @@
 `cluster` -> `dedup`. 24 distinct synthetic photos (coloured ellipses on a background), 8 of them
 also saved re-encoded (JPEG quality 70), resized (70 %) and flipped left-right.
   - each re-encoded or resized copy is found: exactly one image of each {photo, re-encoded,
-    resized} group is kept at eps 0.02, its copies name a member of their group as the duplicate;
-  - the 16 photos without copies are all kept (distinct photos reach cosine 0.96 with these
-    weights: below the 0.98 threshold);
+    resized} group is kept at eps 0.006, its copies name a member of their group as the duplicate
+    (the members of a group are at cosine 0.9974 or more to each other with these weights);
+  - the 16 photos without copies are all kept (distinct photos reach cosine 0.987 with these
+    weights: below the 0.994 threshold);
   - flipped copies are reported, not asserted: a random-weight ViT is not flip invariant (cosine
     about 0.7 here); a trained DINO, trained with flips as augmentation, is.
 Usage: test_dedup_images.py WORKDIR."""
@@ -53,7 +54,7 @@ def main():
     cd.run(["embed", "--model", model, "--input", img, "--output", emb, "--resolution", "56", "--preprocess",
             "square", "--shard-size", "20"])
     cd.run(["cluster", "--input", emb, "--output", cl, "--k", "3", "--quiet"])
-    cd.run(["dedup", "--input", emb, "--clusters", cl, "--output", dd, "--eps", "0.02"], ranks=2)
+    cd.run(["dedup", "--input", emb, "--clusters", cl, "--output", dd, "--eps", "0.006"], ranks=2)
     r = load(dd)
     keys = [stem(k) for k in r["key"]]
     row = {k: i for i, k in enumerate(keys)}

@@ -127,7 +127,8 @@ d = os.path.join(WORK, "shards")
 keys = make_shards(d)
 p = subprocess.run([BIN, "index", d], capture_output=True, text=True)
 print(p.stdout.strip(), p.stderr.strip())
-check(p.returncode == 0 and f"{SHARDS - 1} shards" in p.stdout and "1 damaged or incomplete" in p.stdout, "index runs")
+check(p.returncode == 0 and f"{SHARDS - 1} shards" in p.stdout and "1 files left out" in p.stdout
+      and "s00007.h5: not marked complete" in p.stderr, "index runs, naming the incomplete shard")
 gens = [g for g in os.listdir(os.path.join(d, "index.parts")) if not g.startswith(".")]
 check(len(gens) == 1, f"one generation of parts: {gens}")
 with h5py.File(os.path.join(d, "index.h5")) as f:
