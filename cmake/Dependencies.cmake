@@ -124,12 +124,14 @@ if(NOT WEBSSL_NCCL STREQUAL "OFF" AND WEBSSL_HAVE_CUDA)
 endif()
 # The toolkit's and NCCL's library directories go into the programs' RUNPATH: a node whose loader
 # is not configured for them (no ld.so.conf entry, nothing in LD_LIBRARY_PATH) still runs them.
+# A link option, since CMake leaves the compiler's implicit directories (the toolkit's) out of
+# its own RPATH.
 if(WEBSSL_HAVE_CUDA)
-  list(APPEND CMAKE_BUILD_RPATH ${CUDAToolkit_LIBRARY_DIR})
+  add_link_options("LINKER:-rpath,${CUDAToolkit_LIBRARY_DIR}")
 endif()
 if(WEBSSL_HAVE_NCCL)
   get_filename_component(_nccl_dir "${NCCL_LIBRARY}" DIRECTORY)
-  list(APPEND CMAKE_BUILD_RPATH ${_nccl_dir})
+  add_link_options("LINKER:-rpath,${_nccl_dir}")
 endif()
 if(NOT WEBSSL_HAVE_NCCL)
   if(WEBSSL_NCCL STREQUAL "ON")
