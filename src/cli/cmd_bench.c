@@ -3,6 +3,7 @@
  * tp ranks set up as embed does) and prints images/s, GFLOP/s, peak resident memory and the time
  * in the TP all-reduces; optional JSON report (world rank 0, slowest rank's figures). */
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,35 @@
 #include "driver/bench.h"
 #include "webssl.h"
 
-static const char *usage =
-    "usage: webssl-dist bench --arch NAME|FILE.yaml [--batch B] [--iters N] [--warmup W]\n"
-    "                         [--dtype fp32|bf16] [--threads T] [--resolution R] [--device cpu|cuda]\n"
-    "                         [--tp N] [--allreduce f32|bf16] [--json FILE]\n"
+typedef struct {
+    bench_options b;
+    const char *json;
+} bench_cli;
+
+#define O(field) offsetof(bench_cli, field)
+
+static const flag_choice devices[] = {{"cpu", 0}, {"cuda", 0}, {NULL, 0}};
+
+static const flag_spec flags[] = {
+    FLAG("--arch", "NAME|FILE.yaml", FLAG_STRING, O(b.arch), "architecture", .attrs = FLAG_REQUIRED),
+    FLAG("--batch", "B", FLAG_INT, O(b.batch), "images per forward pass"),
+    FLAG("--iters", "N", FLAG_INT, O(b.iters), "timed batches"),
+    FLAG("--warmup", "W", FLAG_INT, O(b.warmup), "batches before timing (at least 4 on cuda, where the passes\n"
+     "are captured as graphs)"),
+    FLAG("--dtype", NULL, FLAG_DTYPE, O(b.dtype), "compute dtype", .words = "fp32|bf16"),
+    FLAG("--threads", "T", FLAG_INT, O(b.threads), "compute threads per rank [OpenMP default]"),
+    FLAG("--resolution", "R", FLAG_INT, O(b.resolution), "input side [the architecture's]"),
+    FLAG("--device", NULL, FLAG_WORD, O(b.device), "compute device", .choices = devices),
+    FLAG("--tp", "N", FLAG_INT, O(b.tp), "tensor-parallel ranks per group (divides the world size)"),
+    FLAG("--allreduce", NULL, FLAG_DTYPE, O(b.allreduce), "dtype of the --tp all-reduces", .words = "fp32|bf16"),
+    FLAG("--json", "FILE", FLAG_STRING, O(json), "the report as JSON"),
+};
+
+static const flag_table table = FLAG_TABLE("bench",
     "Runs the forward pass on random weights and random pixels and reports images/s, GFLOP/s and\n"
-    "peak memory. Defaults: batch 8, iters 5, warmup 1 (4 on cuda, where the passes are captured as\n"
-    "graphs), fp32, native resolution, tp 1.\n"
-    "Under mpirun/srun the ranks form dp x tp groups (tp divides the world size); the report is\n"
-    "one TP group's images/s and the slowest rank's times, plus the seconds spent in all-reduces.\n";
+    "peak memory. Under mpirun/srun the ranks form dp x tp groups (tp divides the world size); the\n"
+    "report is one TP group's images/s and the slowest rank's times, plus the seconds spent in\n"
+    "all-reduces.\n", flags);
 
 static int write_json(const char *path, const bench_options *o, const char *dtype, const bench_result *r) {
     cJSON *j = cJSON_CreateObject();
@@ -52,48 +73,12 @@ static int write_json(const char *path, const bench_options *o, const char *dtyp
 }
 
 static int bench_cmd(int argc, char **argv, int world_rank) {
-    const char *json = NULL, *dtype = "fp32";
-    bench_options o;
-    bench_options_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i];
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
-            if (world_rank == 0) fputs(usage, stdout);
-            return WS_EXIT_OK;
-        }
-        if (i + 1 >= argc) {
-            if (world_rank == 0) fprintf(stderr, "webssl-dist bench: %s needs a value\n%s", k, usage);
-            return WS_EXIT_USAGE;
-        }
-        const char *v = argv[++i];
-        int rc = WS_OK;
-        if (!strcmp(k, "--arch")) o.arch = v;
-        else if (!strcmp(k, "--batch")) rc = flag_int(k, v, &o.batch);
-        else if (!strcmp(k, "--iters")) rc = flag_int(k, v, &o.iters);
-        else if (!strcmp(k, "--tp")) rc = flag_int(k, v, &o.tp);
-        else if (!strcmp(k, "--warmup")) rc = flag_int(k, v, &o.warmup);
-        else if (!strcmp(k, "--threads")) rc = flag_int(k, v, &o.threads);
-        else if (!strcmp(k, "--resolution")) rc = flag_int(k, v, &o.resolution);
-        else if (!strcmp(k, "--device")) o.device = v;
-        else if (!strcmp(k, "--json")) json = v;
-        else if (!strcmp(k, "--allreduce")) rc = flag_allreduce(v, &o.allreduce);
-        else if (!strcmp(k, "--dtype")) {
-            dtype = v;
-            if (ws_dtype_parse(v, &o.dtype) || o.dtype == WS_DTYPE_F16)
-                rc = ws_errorf(WS_ERR_ARG, "--dtype must be fp32 or bf16, got '%s'", v);
-        } else {
-            if (world_rank == 0) fprintf(stderr, "webssl-dist bench: unknown option %s\n%s", k, usage);
-            return WS_EXIT_USAGE;
-        }
-        if (rc != WS_OK) {
-            if (world_rank == 0) fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
-            return WS_EXIT_USAGE;
-        }
-    }
-    if (!o.arch) {
-        if (world_rank == 0) fprintf(stderr, "webssl-dist bench: --arch is required\n%s", usage);
-        return WS_EXIT_USAGE;
-    }
+    bench_cli c = {.json = NULL};
+    bench_options_default(&c.b);
+    int code = flags_parse_or_exit(&table, argc, argv, &c, sizeof c, world_rank == 0);
+    if (code >= 0) return code;
+    const bench_options o = c.b;
+    const char *json = c.json, *dtype = ws_dtype_name(o.dtype);
     bench_result r;
     if (bench_run(&o, &r) != WS_OK) {   /* the same error on every rank: say it once */
         if (world_rank == 0) fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());

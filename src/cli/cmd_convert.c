@@ -9,12 +9,14 @@
  * weight field and row group; data is streamed tensor by tensor, in the source dtype unless
  * --dtype is given. Heads of teacher checkpoints are not part of an HF backbone and are left out. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
@@ -36,14 +38,6 @@ typedef struct {
     piece *pieces;
     size_t n;
 } plan;
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: webssl-dist convert IN OUT [--arch NAME|FILE.yaml] [--dtype fp32|bf16|fp16]\n"
-               "  IN:  .pth (plain state_dict or SSL teacher), .safetensors or HF directory\n"
-               "  OUT: directory to write config.json, model.safetensors, preprocessor_config.json\n"
-               "       (or a path ending in .safetensors to write only the weights)\n"
-               "  --dtype: dtype of the written weights (default: as stored)\n");
-}
 
 static int plan_add(plan *p, const char *name, const piece *pc, ws_dtype dt, int ndim, const int64_t *shape) {
     if (p->n == MAX_OUT) return ws_errorf(WS_ERR_LIMIT, "more than %d output tensors", MAX_OUT);
@@ -183,37 +177,30 @@ static int convert(const char *in, const char *out, const char *arch_flag, int f
     return rc;
 }
 
+typedef struct {
+    const char *in, *out, *arch;
+    ws_dtype dtype;   /* WS_DTYPE_COUNT: as stored */
+} convert_options;
+
+#define O(field) offsetof(convert_options, field)
+
+static const flag_spec flags[] = {
+    FLAG("IN", NULL, FLAG_STRING, O(in), ".pth (plain state_dict or SSL teacher), .safetensors or HF directory",
+     .attrs = FLAG_REQUIRED),
+    FLAG("OUT", NULL, FLAG_STRING, O(out), "directory to write config.json, model.safetensors,\n"
+     "preprocessor_config.json (or a path ending in .safetensors to\nwrite only the weights)", .attrs = FLAG_REQUIRED),
+    FLAG("--arch", "NAME|FILE.yaml", FLAG_STRING, O(arch), "architecture [from config.json or the tensor shapes]"),
+    FLAG("--dtype", NULL, FLAG_DTYPE, O(dtype), "dtype of the written weights [as stored]", .words = "fp32|bf16|fp16"),
+};
+
+static const flag_table table = FLAG_TABLE("convert", NULL, flags);
+
 int cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *arch_flag = NULL;
-    int force_dtype = 0;
-    ws_dtype dtype = WS_DTYPE_F32;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return WS_EXIT_OK;
-        } else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
-            arch_flag = argv[++i];
-        } else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
-            if (ws_dtype_parse(argv[++i], &dtype) != WS_OK) {
-                fprintf(stderr, "webssl-dist convert: --dtype: %s\n", ws_error_message());
-                return WS_EXIT_USAGE;
-            }
-            force_dtype = 1;
-        } else if (argv[i][0] != '-' && !in) {
-            in = argv[i];
-        } else if (argv[i][0] != '-' && !out) {
-            out = argv[i];
-        } else {
-            fprintf(stderr, "webssl-dist convert: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return WS_EXIT_USAGE;
-        }
-    }
-    if (!in || !out) {
-        usage(stderr);
-        return WS_EXIT_USAGE;
-    }
-    if (convert(in, out, arch_flag, force_dtype, dtype) != WS_OK) {
+    convert_options o = {.dtype = WS_DTYPE_COUNT};
+    int code = flags_parse_or_exit(&table, argc, argv, &o, sizeof o, 1);
+    if (code >= 0) return code;
+    int force_dtype = o.dtype != WS_DTYPE_COUNT;
+    if (convert(o.in, o.out, o.arch, force_dtype, force_dtype ? o.dtype : WS_DTYPE_F32) != WS_OK) {
         fprintf(stderr, "webssl-dist convert: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }

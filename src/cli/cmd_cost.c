@@ -2,7 +2,7 @@
  * published one: FLOPs, weights and activations per rank, bytes all-reduced, expected throughput
  * and device-hours per billion images on a hardware profile, and the `--tp auto` choice for a
  * given device memory. `--markdown` prints the table docs/scaling.md is made from. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,32 +18,42 @@
 #define MIB (1024.0 * 1024.0)
 
 typedef struct {
-    int res, batch, tp, format, world;   /* format: 0 text, 1 Markdown, 2 CSV */
+    int res, batch, tp, format, world;   /* format: 0 text, 1 Markdown, 2 CSV; tp -1: 1, 2, 4 and 8 */
     ws_dtype dtype;
     double device_memory;   /* bytes; 0: the hardware profile's */
     ws_hardware hw;
+    /* As given: */
+    const char *arch, *hardware, *memory;
+    double efficiency, peak_gflops, mem_gbs, link_gbs, link_us;
 } cost_options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: webssl-dist cost --arch NAME|FILE.yaml|published [options]\n"
-            "  --resolution R       input resolution (default: the architecture's)\n"
-            "  --batch B            images per batch (default 32)\n"
-            "  --dtype fp32|bf16    GEMM weight type (default bf16)\n"
-            "  --tp N|auto          one tensor-parallel size, or the smallest that fits\n"
-            "                       (default: 1, 2, 4 and 8)\n"
-            "  --world N            ranks to divide for --tp auto (default 8)\n"
-            "  --hardware NAME      hardware profile (default h100)\n"
-            "  --efficiency E       fraction of peak FLOP/s reached (default: the profile's)\n"
-            "  --peak-gflops G      override the profile's peak GFLOP/s per rank (both dtypes)\n"
-            "  --mem-gbs G          override its memory bandwidth (GB/s)\n"
-            "  --link-gbs G         override its all-reduce link bandwidth inside a node (GB/s, one\n"
-            "                       direction; the link efficiency becomes 1: give what was measured)\n"
-            "  --link-latency-us U  override its all-reduce latency inside a node (microseconds)\n"
-            "  --device-memory GiB  memory per rank (default: the profile's; 'host' = available\n"
-            "                       host memory / --world)\n"
-            "  --markdown, --csv    print a Markdown table / CSV (bytes, FLOPs, seconds)\n");
-}
+#define O(field) offsetof(cost_options, field)
+
+static const flag_spec flags[] = {
+    FLAG("--arch", "NAME|FILE.yaml|published", FLAG_STRING, O(arch), "one architecture, or every published one",
+     .attrs = FLAG_REQUIRED),
+    FLAG("--resolution", "R", FLAG_INT, O(res), "input resolution [the architecture's]"),
+    FLAG("--batch", "B", FLAG_INT, O(batch), "images per batch"),
+    FLAG("--dtype", NULL, FLAG_DTYPE, O(dtype), "GEMM weight type", .words = "fp32|bf16"),
+    FLAG("--tp", "N|auto", FLAG_INT_AUTO, O(tp), "one tensor-parallel size, or the smallest that fits\n"
+     "[1, 2, 4 and 8]"),
+    FLAG("--world", "N", FLAG_INT, O(world), "ranks to divide for --tp auto"),
+    FLAG("--hardware", "NAME", FLAG_STRING, O(hardware), "hardware profile"),
+    FLAG("--efficiency", "E", FLAG_REAL, O(efficiency), "fraction of peak FLOP/s reached [the profile's]"),
+    FLAG("--peak-gflops", "G", FLAG_REAL, O(peak_gflops), "override the profile's peak GFLOP/s per rank (both dtypes)\n"
+     "[the profile's]"),
+    FLAG("--mem-gbs", "G", FLAG_REAL, O(mem_gbs), "override its memory bandwidth (GB/s) [the profile's]"),
+    FLAG("--link-gbs", "G", FLAG_REAL, O(link_gbs), "override its all-reduce link bandwidth inside a node (GB/s, one\n"
+     "direction; the link efficiency becomes 1: give what was measured)\n[the profile's]"),
+    FLAG("--link-latency-us", "U", FLAG_REAL, O(link_us), "override its all-reduce latency inside a node\n"
+     "(microseconds) [the profile's]"),
+    FLAG("--device-memory", "GiB|host", FLAG_STRING, O(memory), "memory per rank ('host' = available host memory /\n"
+     "--world) [the profile's]"),
+    FLAG("--markdown", NULL, FLAG_SWITCH, O(format), "print a Markdown table", .set = 1),
+    FLAG("--csv", NULL, FLAG_SWITCH, O(format), "print CSV (bytes, FLOPs, seconds)", .set = 2),
+};
+
+static const flag_table table = FLAG_TABLE("cost", NULL, flags);
 
 static void print_header(int format) {
     if (format == 2) {
@@ -111,110 +121,39 @@ static int report_arch(const ws_arch *a, const cost_options *o) {
     return WS_OK;
 }
 
-/* An integer flag (cli/flags.h), the message printed here. 0 or -1. */
-static int parse_int(const char *flag, const char *s, int *out) {
-    if (flag_int(flag, s, out) == WS_OK) return 0;
-    fprintf(stderr, "webssl-dist cost: %s\n", ws_error_message());
-    return -1;
-}
-
-static int parse_double(const char *flag, const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || !(v > 0)) {
-        fprintf(stderr, "webssl-dist cost: %s '%s' must be a positive number\n", flag, s);
-        return -1;
+/* The hardware profile with the overrides given. */
+static int set_hardware(cost_options *o) {
+    const ws_hardware *hw = cost_hardware_find(o->hardware);
+    if (!hw) return ws_errorf(WS_ERR_ARG, "unknown --hardware '%s' (known: h100)", o->hardware);
+    o->hw = *hw;
+    if (o->efficiency > 0) o->hw.efficiency = o->efficiency;
+    if (o->peak_gflops > 0) o->hw.peak_flops_bf16 = o->hw.peak_flops_fp32 = o->peak_gflops * 1e9;
+    if (o->mem_gbs > 0) o->hw.mem_bw = o->mem_gbs * 1e9;
+    if (o->link_gbs > 0) {
+        o->hw.intra_bw = o->link_gbs * 1e9;
+        o->hw.link_efficiency = 1.0;
     }
-    *out = v;
-    return 0;
+    if (o->link_us > 0) o->hw.intra_latency = o->link_us * 1e-6;
+    if (o->memory && !strcmp(o->memory, "host")) {
+        size_t free_b = 0, total_b = 0;
+        if (backend_memory_info("cpu", 0, &free_b, &total_b) != WS_OK)
+            return ws_errorf(WS_ERR_ARG, "--device-memory host: %s", ws_error_message());
+        o->device_memory = (double)free_b / o->world;
+    } else if (o->memory) {
+        int rc = flag_real("--device-memory", o->memory, &o->device_memory);
+        if (rc != WS_OK) return rc;
+        o->device_memory *= GIB;
+    }
+    return WS_OK;
 }
 
 int cmd_cost(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"arch", required_argument, 0, 'a'},       {"resolution", required_argument, 0, 'r'},
-        {"batch", required_argument, 0, 'b'},      {"dtype", required_argument, 0, 'd'},
-        {"tp", required_argument, 0, 't'},         {"world", required_argument, 0, 'w'},
-        {"hardware", required_argument, 0, 'H'},   {"efficiency", required_argument, 0, 'e'},
-        {"device-memory", required_argument, 0, 'm'},
-        {"peak-gflops", required_argument, 0, 'P'}, {"mem-gbs", required_argument, 0, 'B'},
-        {"link-gbs", required_argument, 0, 'L'},   {"link-latency-us", required_argument, 0, 'U'}, {"markdown", no_argument, 0, 'M'},
-        {"csv", no_argument, 0, 'V'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    cost_options o = {.res = 0, .batch = 32, .tp = -1, .world = 8, .dtype = WS_DTYPE_BF16};
-    const char *arch_name = NULL, *hw_name = "h100", *memory = NULL;
-    double efficiency = 0, peak_gflops = 0, mem_gbs = 0, link_gbs = 0, link_us = 0;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
-        switch (opt) {
-        case 'a': arch_name = optarg; break;
-        case 'r': bad = parse_int("--resolution", optarg, &o.res); break;
-        case 'b': bad = parse_int("--batch", optarg, &o.batch); break;
-        case 'd':
-            if (ws_dtype_parse(optarg, &o.dtype) < 0 || o.dtype == WS_DTYPE_F16) {
-                fprintf(stderr, "webssl-dist cost: --dtype '%s' must be fp32 or bf16\n", optarg);
-                bad = 1;
-            }
-            break;
-        case 't':
-            if (!strcmp(optarg, "auto")) o.tp = 0;
-            else bad = parse_int("--tp", optarg, &o.tp);
-            break;
-        case 'w': bad = parse_int("--world", optarg, &o.world); break;
-        case 'H': hw_name = optarg; break;
-        case 'e':
-            bad = parse_double("--efficiency", optarg, &efficiency);
-            if (!bad && efficiency > 1) {
-                fprintf(stderr, "webssl-dist cost: --efficiency %g must be at most 1\n", efficiency);
-                bad = 1;
-            }
-            break;
-        case 'm': memory = optarg; break;
-        case 'P': bad = parse_double("--peak-gflops", optarg, &peak_gflops); break;
-        case 'B': bad = parse_double("--mem-gbs", optarg, &mem_gbs); break;
-        case 'L': bad = parse_double("--link-gbs", optarg, &link_gbs); break;
-        case 'U': bad = parse_double("--link-latency-us", optarg, &link_us); break;
-        case 'M': o.format = 1; break;
-        case 'V': o.format = 2; break;
-        case 'h': usage(stdout); return WS_EXIT_OK;
-        default: usage(stderr); return WS_EXIT_USAGE;
-        }
-        if (bad) return WS_EXIT_USAGE;
-    }
-    if (!arch_name || optind < argc) {
-        if (optind < argc) fprintf(stderr, "webssl-dist cost: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return WS_EXIT_USAGE;
-    }
-    const ws_hardware *hw = cost_hardware_find(hw_name);
-    if (!hw) {
-        fprintf(stderr, "webssl-dist cost: unknown --hardware '%s' (known: h100)\n", hw_name);
-        return WS_EXIT_USAGE;
-    }
-    o.hw = *hw;
-    if (efficiency > 0) o.hw.efficiency = efficiency;
-    if (peak_gflops > 0) o.hw.peak_flops_bf16 = o.hw.peak_flops_fp32 = peak_gflops * 1e9;
-    if (mem_gbs > 0) o.hw.mem_bw = mem_gbs * 1e9;
-    if (link_gbs > 0) {
-        o.hw.intra_bw = link_gbs * 1e9;
-        o.hw.link_efficiency = 1.0;
-    }
-    if (link_us > 0) o.hw.intra_latency = link_us * 1e-6;
-    if (memory && !strcmp(memory, "host")) {
-        size_t free_b = 0, total_b = 0;
-        if (backend_memory_info("cpu", 0, &free_b, &total_b) != WS_OK) {
-            fprintf(stderr, "webssl-dist cost: --device-memory host: %s\n", ws_error_message());
-            return WS_EXIT_USAGE;
-        }
-        o.device_memory = (double)free_b / o.world;
-    } else if (memory) {
-        if (parse_double("--device-memory", memory, &o.device_memory)) return WS_EXIT_USAGE;
-        o.device_memory *= GIB;
-    }
-
-    int rc = WS_OK;
-    if (!strcmp(arch_name, "published")) {
+    cost_options o = {.res = 0, .batch = 32, .tp = -1, .world = 8, .dtype = WS_DTYPE_BF16, .hardware = "h100"};
+    int code = flags_parse_or_exit(&table, argc, argv, &o, sizeof o, 1);
+    if (code >= 0) return code;
+    int rc = set_hardware(&o);
+    const char *arch_name = o.arch;
+    if (rc == WS_OK && !strcmp(arch_name, "published")) {
         print_header(o.format);
         for (size_t i = 0; i < arch_builtin_count() && rc == WS_OK; i++) {
             const ws_arch *a = arch_builtin_at(i);
@@ -225,7 +164,7 @@ int cmd_cost(int argc, char **argv) {
                 rc = WS_OK;
             }
         }
-    } else {
+    } else if (rc == WS_OK) {
         ws_arch a;
         rc = arch_resolve(arch_name, &a);
         /* Check the flags against the architecture before printing anything. */

@@ -1,28 +1,36 @@
 /* `webssl-dist index DIR`: DIR/index.h5 presenting every complete shard file as one table
  * (virtual datasets; see io/h5_index.h). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "io/h5_index.h"
 
+typedef struct {
+    const char *dir;
+} index_options;
+
+static const flag_spec flags[] = {
+    FLAG("DIR", NULL, FLAG_STRING, offsetof(index_options, dir), "an embed --output directory", .attrs = FLAG_REQUIRED),
+};
+
+static const flag_table table = FLAG_TABLE("index",
+    "Writes DIR/index.h5: virtual datasets key, status, cls, patch_mean, patch, head over every\n"
+    "complete shard file, plus shard_name and shard_start.\n", flags);
+
 int cmd_index(int argc, char **argv) {
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: webssl-dist index DIR\n  writes DIR/index.h5: virtual datasets key, status, cls, "
-               "patch_mean, patch, head over every complete shard file, plus shard_name and shard_start\n");
-        return WS_EXIT_OK;
-    }
-    if (argc != 2) {
-        fprintf(stderr, "usage: webssl-dist index DIR\n");
-        return WS_EXIT_USAGE;
-    }
+    index_options o = {NULL};
+    int code = flags_parse_or_exit(&table, argc, argv, &o, sizeof o, 1);
+    if (code >= 0) return code;
     ws_index_info info;
-    if (h5_index_write(argv[1], &info) != WS_OK) {
+    if (h5_index_write(o.dir, &info) != WS_OK) {
         fprintf(stderr, "webssl-dist index: %s\n", ws_error_message());
         return WS_EXIT_USAGE;
     }
-    printf("%s/index.h5: %lld shards, %lld rows", argv[1], (long long)info.shards, (long long)info.rows);
+    printf("%s/index.h5: %lld shards, %lld rows", o.dir, (long long)info.shards, (long long)info.rows);
     if (info.skipped) printf(" (%lld incomplete files left out)", (long long)info.skipped);
     printf("\n");
     return WS_EXIT_OK;

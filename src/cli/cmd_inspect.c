@@ -1,10 +1,12 @@
 /* `webssl-dist inspect PATH [--arch NAME|FILE.yaml]`: a checkpoint's format, every tensor (name,
  * dtype, shape), totals, and the architecture it resolves to (or why none does). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
@@ -17,32 +19,25 @@ static const char *format_name(ws_ckpt_format f) {
     }
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: webssl-dist inspect PATH [--arch NAME|FILE.yaml]\n"
-               "  PATH: HF model directory, .safetensors or .pth. Lists tensors and the architecture they match;\n"
-               "  --arch checks the tensors against the given architecture instead of matching.\n");
-}
+typedef struct {
+    const char *path, *arch;
+} inspect_options;
+
+static const flag_spec flags[] = {
+    FLAG("PATH", NULL, FLAG_STRING, offsetof(inspect_options, path), "HF model directory, .safetensors or .pth",
+     .attrs = FLAG_REQUIRED),
+    FLAG("--arch", "NAME|FILE.yaml", FLAG_STRING, offsetof(inspect_options, arch),
+     "check the tensors against this architecture instead of matching"),
+};
+
+static const flag_table table = FLAG_TABLE("inspect",
+    "Lists the tensors of PATH and the architecture they match.\n", flags);
 
 int cmd_inspect(int argc, char **argv) {
-    const char *path = NULL, *arch_flag = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return WS_EXIT_OK;
-        } else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
-            arch_flag = argv[++i];
-        } else if (argv[i][0] != '-' && !path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "webssl-dist inspect: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return WS_EXIT_USAGE;
-        }
-    }
-    if (!path) {
-        usage(stderr);
-        return WS_EXIT_USAGE;
-    }
+    inspect_options o = {NULL, NULL};
+    int code = flags_parse_or_exit(&table, argc, argv, &o, sizeof o, 1);
+    if (code >= 0) return code;
+    const char *path = o.path, *arch_flag = o.arch;
     ws_ckpt c;
     if (ckpt_open(path, &c) != WS_OK) {
         fprintf(stderr, "webssl-dist inspect: %s\n", ws_error_message());

@@ -1,10 +1,12 @@
 /* `webssl-dist models [--write-configs DIR]`: the built-in architectures with their shapes and
  * parameter counts; optionally each written as DIR/<name>.yaml (how configs/ is made). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/error.h"
 #include "common/arch.h"
 
@@ -22,14 +24,22 @@ static int write_configs(const char *dir) {
     return WS_EXIT_OK;
 }
 
+typedef struct {
+    const char *write_configs;
+} models_options;
+
+static const flag_spec flags[] = {
+    FLAG("--write-configs", "DIR", FLAG_STRING, offsetof(models_options, write_configs),
+     "write each architecture as DIR/<name>.yaml (how configs/ is made)"),
+};
+
+static const flag_table table = FLAG_TABLE("models", "Lists the built-in architectures.\n", flags);
+
 int cmd_models(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "--write-configs")) return write_configs(argv[2]);
-    if (argc > 1) {
-        FILE *f = strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? stderr : stdout;
-        fprintf(f, "usage: webssl-dist models [--write-configs DIR]\n"
-                   "  lists the built-in architectures; --write-configs writes each as DIR/<name>.yaml\n");
-        return f == stdout ? WS_EXIT_OK : WS_EXIT_USAGE;
-    }
+    models_options o = {NULL};
+    int code = flags_parse_or_exit(&table, argc, argv, &o, sizeof o, 1);
+    if (code >= 0) return code;
+    if (o.write_configs) return write_configs(o.write_configs);
     printf("%-32s %-6s %5s %5s %5s %6s %5s %4s %14s\n", "name", "family", "D", "depth", "heads",
            "ffn", "patch", "res", "params");
     for (size_t i = 0; i < arch_builtin_count(); i++) {

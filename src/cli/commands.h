@@ -1,11 +1,8 @@
-/* The webssl-dist subcommands, one file each (cmd_<name>.c), and the program's exit statuses.
- * The CLI is the only layer that decides to stop: library calls return codes and messages. */
+/* The webssl-dist subcommands, one file each (cmd_<name>.c: its flag table, cli/flags.h, and a
+ * call into the engine), and the program's exit statuses. The CLI is the only layer that decides
+ * to stop: library calls return codes and messages. */
 #ifndef WEBSSL_CLI_COMMANDS_H
 #define WEBSSL_CLI_COMMANDS_H
-
-#include <stdio.h>
-
-#include "driver/embed_options.h"
 
 enum {
     WS_EXIT_OK = 0,             /* everything done */
@@ -28,10 +25,5 @@ int cmd_index(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
-
-/* `embed` flags (embed_options.c): parse argv (argv[0] is "embed"). WS_OK, or WS_ERR_ARG with a
- * message naming the flag. */
-int embed_options_parse(int argc, char **argv, embed_options *o);
-void embed_options_usage(FILE *f);
 
 #endif

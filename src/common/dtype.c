@@ -7,7 +7,7 @@
 size_t ws_dtype_size(ws_dtype dt) { return dt == WS_DTYPE_F32 ? 4 : 2; }
 
 const char *ws_dtype_name(ws_dtype dt) {
-    static const char *names[] = {"f32", "f16", "bf16"};
+    static const char *names[] = {"fp32", "fp16", "bf16"};
     return (unsigned)dt < WS_DTYPE_COUNT ? names[dt] : "?";
 }
 

@@ -11,7 +11,8 @@
 typedef enum { WS_DTYPE_F32 = 0, WS_DTYPE_F16, WS_DTYPE_BF16, WS_DTYPE_COUNT } ws_dtype;
 
 size_t ws_dtype_size(ws_dtype dt);                  /* bytes per element */
-const char *ws_dtype_name(ws_dtype dt);             /* "f32", "f16", "bf16" */
+/* The one spelling of a dtype in flags and messages: "fp32", "fp16", "bf16". */
+const char *ws_dtype_name(ws_dtype dt);
 int ws_dtype_parse(const char *s, ws_dtype *out);   /* "fp32"/"f32"/"float32", ... ; WS_OK or WS_ERR_ARG */
 
 static inline float ws_bf16_to_f32(uint16_t h) {

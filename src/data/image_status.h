@@ -14,6 +14,8 @@ typedef enum {
     WS_IMG_UNSUPPORTED = 4,  /* not an image, or a format/variant this program does not decode */
     WS_IMG_TOO_LARGE = 5,    /* header claims more pixels than the limit, or member too big */
     WS_IMG_NO_IMAGE = 6,     /* WebDataset sample without a jpg/jpeg/png/webp/gif/bmp member */
+    WS_IMG_RETRY = 7,        /* the bytes could not be read for a reason that may heal (permission
+                              * denied, an I/O or network error): the shard is redone by the next run */
     WS_IMG_STATUS_COUNT
 } ws_image_status;
 
@@ -21,5 +23,10 @@ typedef enum {
 const char *image_status_name(int status);
 /* Map a ws_err code from a decoder or reader to a status (WS_OK -> WS_IMG_OK). */
 int8_t image_status_from_err(int err);
+/* The status of an image that could not be read, from the errno of the failed call: WS_IMG_RETRY
+ * when the cause may go away (EACCES, EPERM, EIO, ENOMEM, a timeout, a stale or unreachable
+ * network file system...), else WS_IMG_READ_ERROR (no such file, not a regular file, a loop of
+ * links...: only a change of the input, which its manifest notices, helps). */
+int8_t image_status_from_errno(int err);
 
 #endif

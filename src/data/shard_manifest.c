@@ -3,6 +3,7 @@
 #include "data/shard_manifest.h"
 #include "common/error.h"
 #include "common/escape.h"
+#include "data/stream_source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,8 +32,15 @@ static int put_escaped(FILE *f, const char *s) {
     return 1;
 }
 
-int shard_manifest_build(const ws_shard *s, ws_manifest *m) {
+int shard_manifest_build(const ws_shard *s, const ws_stream_opts *stream, ws_manifest *m) {
     memset(m, 0, sizeof *m);
+    char remote[640] = "";
+    if (s->kind == WS_SHARD_STREAM && stream_source_kind(s->path) == WS_SOURCE_HTTP) {
+        ws_stream_opts dflt;
+        if (!stream) stream_opts_default(&dflt), stream = &dflt;
+        int rc = stream_probe(s->path, stream, remote, sizeof remote);
+        if (rc != WS_OK) return rc;
+    }
     FILE *f = open_memstream(&m->text, &m->len);
     if (!f) return ws_errorf(WS_ERR_NOMEM, "out of memory building the manifest of shard %s", s->name);
     int ok = fputs("webssl-dist manifest 1\nsource\t", f) >= 0 && put_escaped(f, s->display);
@@ -40,6 +48,7 @@ int shard_manifest_build(const ws_shard *s, ws_manifest *m) {
         fputs("\ntar\t", f);
         stat_fields(f, s->path);
     }
+    if (remote[0]) fprintf(f, "\nremote\t%s", remote);
     for (size_t i = 0; ok && s->kind == WS_SHARD_FILES && i < s->nfiles; i++) {
         fputc('\n', f);
         ok = put_escaped(f, s->keys[i]);

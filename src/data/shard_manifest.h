@@ -6,8 +6,12 @@
  *   tar <size> <mtime>                    TAR: the tar's size in bytes and modification time
  *   <key> <size> <mtime>                  FILES: one line per member, in row order
  *   <key> missing | <reason>              FILES: a member that cannot be stat'ed
- * mtime is "<seconds>.<nanoseconds>". Building it costs one stat per tar or per member and reads
- * no image data. Its SHA-256 (`digest`) is stored as a root attribute of the shard file, the text
+ *   remote <size> <ETag> <Last-Modified>  STREAM over http(s): the file's version, from a HEAD
+ *                                         request (data/stream.h stream_probe; "-" for each
+ *                                         value the server does not give)
+ * mtime is "<seconds>.<nanoseconds>". Building it costs one stat per tar or per member, or one
+ * HEAD request per URL (a round trip; pipe: commands have nothing to ask), and reads no image
+ * data. Its SHA-256 (`digest`) is stored as a root attribute of the shard file, the text
  * itself as the `manifest` dataset; a resume compares the digests and, when they differ, names
  * the first line that changed. */
 #ifndef WEBSSL_DATA_SHARD_MANIFEST_H
@@ -17,6 +21,7 @@
 
 #include "common/digest.h"
 #include "data/input_spec.h"
+#include "data/stream.h"
 
 typedef struct {
     char *text;                   /* NUL-terminated */
@@ -26,9 +31,12 @@ typedef struct {
     const char *first_missing;    /* the first of them (a path of the shard), NULL when none */
 } ws_manifest;
 
-/* Build the manifest of `shard` now (stats its files). WS_OK or WS_ERR_NOMEM. A tar that cannot
- * be stat'ed gets a "tar <reason>" line (the read then fails the shard). */
-int shard_manifest_build(const ws_shard *shard, ws_manifest *m);
+/* Build the manifest of `shard` now (stats its files, or asks the server; `stream` says how long
+ * to wait and how often to retry, NULL: the defaults). WS_OK, WS_ERR_NOMEM, or WS_ERR_IO when a
+ * URL's server does not answer the HEAD request after the retries (the shard cannot be checked
+ * or recorded: it fails). A tar that cannot be stat'ed gets a "tar <reason>" line (the read then
+ * fails the shard). */
+int shard_manifest_build(const ws_shard *shard, const ws_stream_opts *stream, ws_manifest *m);
 void shard_manifest_free(ws_manifest *m);
 
 /* Describe the first line that differs between an earlier manifest `was` and `now` into buf,

@@ -40,14 +40,17 @@ int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_sh
     return WS_OK;
 }
 
+/* A file that cannot be read gets a status by the cause (image_status_from_errno): a cause that
+ * may heal marks the row for a retry. */
 static void read_file(const char *path, ws_sample *s) {
     struct stat st;
     const char *why = NULL;
     int fd = ws_open_regular(path, &st, &why);
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
+        int err = fd >= 0 ? ENOMEM : errno;
         if (fd >= 0) close(fd), why = "out of memory";
-        s->status = WS_IMG_READ_ERROR;
+        s->status = image_status_from_errno(err);
         snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path, why);
     } else if (st.st_size == 0) {
         s->status = WS_IMG_EMPTY;
@@ -58,11 +61,12 @@ static void read_file(const char *path, ws_sample *s) {
                  (long long)st.st_size, WS_MAX_IMAGE_BYTES);
     } else if (!(s->data = malloc((size_t)st.st_size)) ||
                fread(s->data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        int err = !s->data ? ENOMEM : ferror(f) ? errno : EIO;   /* EIO: the file shrank meanwhile */
+        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path,
+                 !s->data ? "out of memory" : ferror(f) ? strerror(err) : "short read (the file shrank)");
         free(s->data);
         s->data = NULL;
-        s->status = WS_IMG_READ_ERROR;
-        snprintf(s->reason, sizeof s->reason, "cannot read %s: %s", path,
-                 ferror(f) ? strerror(errno) : "short read or out of memory");
+        s->status = image_status_from_errno(err);
     } else {
         s->size = (size_t)st.st_size;
     }

@@ -5,9 +5,11 @@
  * dot, any case); other members (txt, json, cls...) are skipped. A key that reappears later is a
  * new sample (logged). FILES: one sample per path; key = shard->keys[i]. STREAM: a tar read from
  * a URL or a pipe: command (data/stream.h), with nothing on local disk; a stream that fails after
- * its retries, or whose body does not end well after the tar's last member, is damage.
+ * its retries, that ends without the tar's end-of-archive blocks (an empty body included), or
+ * whose body does not end well after them, is damage.
  * Per-sample problems (unreadable file, no image member, member larger than the limit, member cut
- * short) come back as a sample with a non-zero status and a reason; the shard goes on. Damage to
+ * short) come back as a sample with a non-zero status and a reason; the shard goes on. A file
+ * that cannot be read for a reason that may heal (EACCES, EIO...) gets WS_IMG_RETRY. Damage to
  * the container itself (truncated tar, garbage header) ends the shard: every sample before the
  * damage has been returned, shard_reader_damaged() then says so and why. A FILES member that
  * is not a regular file (FIFO, device) is a read-error row, opened without blocking. */

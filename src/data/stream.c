@@ -22,6 +22,9 @@ struct ws_stream {
     uint64_t offset;              /* bytes delivered so far */
     int attempts;                 /* connections opened */
     int ended, failed;
+    int head;                     /* a probe: headers only */
+    int fresh;                    /* the connection's validators are not taken yet */
+    char validators[STREAM_VALIDATORS_LEN];   /* the first connection's ("" before) */
     atomic_int cancelled;
     char why[512];
 };
@@ -31,6 +34,8 @@ void stream_opts_default(ws_stream_opts *o) {
     o->retry_wait = WS_STREAM_DEFAULT_RETRY_WAIT;
     o->timeout = WS_STREAM_DEFAULT_TIMEOUT;
     o->max_bytes = WS_STREAM_DEFAULT_MAX_BYTES;
+    o->min_rate = WS_STREAM_DEFAULT_MIN_RATE;
+    o->stop_requested = NULL;
 }
 
 int stream_open(const char *source, const ws_stream_opts *opts, ws_stream **out) {
@@ -59,6 +64,44 @@ static ssize_t fail(ws_stream *s, const char *reason) {
     return -1;
 }
 
+static int stopped(ws_stream *s) {
+    return atomic_load(&s->cancelled) || (s->opts.stop_requested && s->opts.stop_requested());
+}
+
+/* 1 when two validator strings disagree on a field both give ("-" matches anything: a server
+ * may send a length with one response and not with the next). */
+static int validators_differ(const char *a, const char *b) {
+    while (*a || *b) {
+        size_t na = strcspn(a, "\t"), nb = strcspn(b, "\t");
+        int known = !(na == 1 && *a == '-') && !(nb == 1 && *b == '-');
+        if (known && (na != nb || memcmp(a, b, na) != 0)) return 1;
+        a += na + (a[na] == '\t');
+        b += nb + (b[nb] == '\t');
+    }
+    return 0;
+}
+
+/* The new connection's validators: the first ones are kept, later ones must agree (else the
+ * bytes before and after a resumed transfer would come from different files). 0, or -1 failed. */
+static int take_validators(ws_stream *s) {
+    s->fresh = 0;
+    if (!s->ops->validators) return 0;
+    char v[STREAM_VALIDATORS_LEN];
+    s->ops->validators(s->conn, v, sizeof v);
+    if (!s->validators[0]) {
+        snprintf(s->validators, sizeof s->validators, "%s", v);
+        return 0;
+    }
+    if (!validators_differ(v, s->validators)) return 0;
+    char reason[400];
+    snprintf(reason, sizeof reason, "the remote file changed during the transfer (size, ETag, Last-Modified "
+             "were '%.150s', now '%.150s')", s->validators, v);
+    s->ops->close(s->conn);
+    s->conn = NULL;
+    fail(s, reason);
+    return -1;
+}
+
 ssize_t stream_read(ws_stream *s, void *buf, size_t cap) {
     if (s->failed) return -1;
     if (s->ended) return 0;
@@ -72,11 +115,13 @@ ssize_t stream_read(ws_stream *s, void *buf, size_t cap) {
     for (;;) {
         if (!s->conn) {
             s->attempts++;
-            if (!(s->conn = s->ops->open(s->source, s->offset, &s->opts, &s->cancelled)))
+            if (!(s->conn = s->ops->open(s->source, s->offset, &s->opts, s->head, &s->cancelled)))
                 return fail(s, "out of memory");
+            s->fresh = 1;
         }
         char why[384] = "";
         ssize_t n = s->ops->read(s->conn, buf, cap, why, sizeof why);
+        if (n >= 0 && s->fresh && take_validators(s) != 0) return -1;
         if (n > 0) {
             if (s->offset + (uint64_t)n > s->opts.max_bytes) {
                 char reason[160];
@@ -106,10 +151,23 @@ ssize_t stream_read(ws_stream *s, void *buf, size_t cap) {
         for (int i = 1; i < s->attempts; i++) wait *= 2;
         LOG_WARN("%s: %s at byte %llu; retry %d of %d in %.3g s", s->display, why,
                  (unsigned long long)s->offset, s->attempts, s->opts.retries, wait);
-        for (; wait > 0 && !atomic_load(&s->cancelled); wait -= STREAM_CANCEL_POLL_MS / 1000.0)
+        for (; wait > 0 && !stopped(s); wait -= STREAM_CANCEL_POLL_MS / 1000.0)
             sleep_seconds(wait < STREAM_CANCEL_POLL_MS / 1000.0 ? wait : STREAM_CANCEL_POLL_MS / 1000.0);
-        if (atomic_load(&s->cancelled)) return fail(s, "cancelled");
+        if (stopped(s)) return fail(s, "cancelled");
     }
+}
+
+int stream_probe(const char *source, const ws_stream_opts *opts, char *buf, size_t len) {
+    ws_stream *s;
+    int rc = stream_open(source, opts, &s);
+    if (rc != WS_OK) return rc;
+    s->head = 1;
+    char byte;
+    if (stream_read(s, &byte, 1) < 0) rc = ws_errorf(WS_ERR_IO, "HEAD request for its size, ETag and Last-Modified: %s",
+                                                   stream_error(s));
+    else snprintf(buf, len, "%s", s->validators[0] ? s->validators : "-\t-\t-");
+    stream_close(s);
+    return rc;
 }
 
 int stream_finish(ws_stream *s) {

@@ -1,13 +1,15 @@
 /* HTTP(S) connections of streamed shards on libcurl: one transfer driven from the caller's thread
- * through the multi interface (no threads of its own), resumed with a Range request (see
- * stream_conn.h). */
+ * through the multi interface (no threads of its own), resumed with a Range request, or a HEAD
+ * request for a probe (see stream_conn.h). */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/escape.h"
 #include "data/stream_conn.h"
 
 struct stream_conn {
@@ -18,7 +20,12 @@ struct stream_conn {
     uint64_t skip;             /* bytes still to drop (the server ignored the Range) */
     uint64_t offset;           /* the byte asked for */
     int started, done, nomem;
+    int head, refused;         /* a HEAD request; the server refused HEAD (403, 405, 501) */
+    double min_rate, window;   /* bytes/s the waits must see, over `window` s of waiting */
+    double waited;             /* seconds waited for data in this window */
+    uint64_t arrived;          /* bytes that came while waiting in this window */
     const atomic_int *cancel;
+    int (*stop_requested)(void);
     CURLcode result;
     char range[32];
     char errbuf[CURL_ERROR_SIZE];
@@ -60,13 +67,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
-static stream_conn *http_open(const char *source, uint64_t offset, const ws_stream_opts *opts,
+static stream_conn *http_open(const char *source, uint64_t offset, const ws_stream_opts *opts, int head,
                               const atomic_int *cancel) {
     pthread_once(&curl_once, curl_init);
     stream_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->offset = offset;
+    c->head = head;
+    c->min_rate = (double)opts->min_rate;
+    c->window = opts->timeout < 1 ? 1 : opts->timeout;
     c->cancel = cancel;
+    c->stop_requested = opts->stop_requested;
     if (curl_init_rc != CURLE_OK || !(c->multi = curl_multi_init()) || !(c->easy = curl_easy_init())) {
         c->done = 1;
         c->result = curl_init_rc != CURLE_OK ? curl_init_rc : CURLE_OUT_OF_MEMORY;
@@ -83,7 +94,8 @@ static stream_conn *http_open(const char *source, uint64_t offset, const ws_stre
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);        /* under 1 byte/s for `timeout` s */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);    /* (min_rate: see wait_check) */
+    if (head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "identity");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
@@ -99,15 +111,47 @@ static stream_conn *http_open(const char *source, uint64_t offset, const ws_stre
     return c;
 }
 
-/* A failure worth another attempt? Transfers that cannot go better are not. */
+/* A failure worth another attempt? Transfers that cannot go better are not: a certificate that
+ * does not verify will not verify on the next attempt either. */
 static int permanent(CURLcode rc) {
-    return rc == CURLE_TOO_MANY_REDIRECTS || rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
-           rc == CURLE_OUT_OF_MEMORY;
+    switch (rc) {
+    case CURLE_TOO_MANY_REDIRECTS: case CURLE_UNSUPPORTED_PROTOCOL: case CURLE_URL_MALFORMAT:
+    case CURLE_OUT_OF_MEMORY: case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_ISSUER_ERROR: case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: case CURLE_SSL_CRL_BADFILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The minimum rate, over the time a read waited for data only: curl's own speed limit would
+ * also count the time the transfer sits unread while the consumer computes (a large model on a
+ * CPU takes in less than 1 KiB/s of small images), and end a healthy connection. Tumbling
+ * windows of `window` seconds of waiting, from the first body byte on (connecting and the first
+ * byte have their own time limit); 0 when the rate is met so far. */
+static int wait_check(stream_conn *c, double waited, size_t arrived, char *why, size_t whylen) {
+    c->waited += waited;
+    c->arrived += arrived;
+    if (c->waited < c->window) return 0;
+    int slow = (double)c->arrived < c->min_rate * c->waited;
+    if (slow) snprintf(why, whylen, "too slow: %.0f bytes in %.3g s of waiting, under the --min-rate of %.0f bytes/s",
+                       (double)c->arrived, c->waited, c->min_rate);
+    c->waited = 0;
+    c->arrived = 0;
+    return slow;
 }
 
 static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_t whylen) {
+    double t0 = c->started && c->pos == c->len && !c->done ? now_seconds() : -1;   /* after the first byte */
     while (c->pos == c->len && !c->done) {
-        if (atomic_load(c->cancel)) {
+        if (atomic_load(c->cancel) || (c->stop_requested && c->stop_requested())) {
             snprintf(why, whylen, "cancelled");
             return CONN_PERMANENT;
         }
@@ -122,6 +166,8 @@ static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_
         if (c->pos == c->len && !c->done && running)
             curl_multi_poll(c->multi, NULL, 0, STREAM_CANCEL_POLL_MS, NULL);
     }
+    if (t0 >= 0 && c->pos < c->len && wait_check(c, now_seconds() - t0, c->len - c->pos, why, whylen))
+        return CONN_RETRY;
     if (c->pos < c->len) {
         size_t n = c->len - c->pos < cap ? c->len - c->pos : cap;
         memcpy(buf, c->buf + c->pos, n);
@@ -135,10 +181,41 @@ static ssize_t http_read(stream_conn *c, void *buf, size_t cap, char *why, size_
     }
     long code = 0;
     if (c->easy) curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (c->head && c->result == CURLE_HTTP_RETURNED_ERROR && (code == 403 || code == 405 || code == 501)) {
+        c->refused = 1;   /* HEAD not allowed: a probe finds no validators */
+        return 0;
+    }
     const char *msg = c->errbuf[0] ? c->errbuf : curl_easy_strerror(c->result);
     if (c->result == CURLE_HTTP_RETURNED_ERROR) snprintf(why, whylen, "HTTP status %ld", code);
     else snprintf(why, whylen, "%s", msg);
     return permanent(c->result) ? CONN_PERMANENT : CONN_RETRY;
+}
+
+/* The last response's header `name` escaped into out, or "-". */
+static void header_field(CURL *e, const char *name, char *out, size_t len) {
+    struct curl_header *h = NULL;
+    char *v = curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK ? ws_escape_bytes(h->value) : NULL;
+    snprintf(out, len, "%s", v && *v ? v : "-");
+    free(v);
+}
+
+static void http_validators(stream_conn *c, char *buf, size_t len) {
+    char size[32] = "-", etag[256], modified[128], range[128];
+    if (c->refused || !c->easy) {
+        snprintf(buf, len, "-\t-\t-");
+        return;
+    }
+    header_field(c->easy, "ETag", etag, sizeof etag);
+    header_field(c->easy, "Last-Modified", modified, sizeof modified);
+    header_field(c->easy, "Content-Range", range, sizeof range);   /* "bytes 100-199/200": whole 200 */
+    long code = 0;
+    curl_off_t n = -1;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n);
+    const char *total = strchr(range, '/');
+    if (code == 206 && total && total[1] >= '0' && total[1] <= '9') snprintf(size, sizeof size, "%.30s", total + 1);
+    else if (code != 206 && n >= 0) snprintf(size, sizeof size, "%lld", (long long)n);
+    snprintf(buf, len, "%s\t%s\t%s", size, etag, modified);
 }
 
 static void http_close(stream_conn *c) {
@@ -150,4 +227,5 @@ static void http_close(stream_conn *c) {
     free(c);
 }
 
-const stream_conn_ops stream_conn_http = {.open = http_open, .read = http_read, .close = http_close};
+const stream_conn_ops stream_conn_http = {.open = http_open, .read = http_read, .validators = http_validators,
+                                          .close = http_close};

@@ -26,8 +26,9 @@ struct stream_conn {
     const atomic_int *cancel;
 };
 
-static stream_conn *pipe_open(const char *source, uint64_t offset, const ws_stream_opts *opts,
+static stream_conn *pipe_open(const char *source, uint64_t offset, const ws_stream_opts *opts, int head,
                               const atomic_int *cancel) {
+    (void)head;   /* a command has no headers: probes are for URLs */
     stream_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->cancel = cancel;

@@ -1,5 +1,6 @@
 /* Streaming WebDataset tar reader on libarchive: groups consecutive members by key, keeps the
- * first image member's bytes, stops cleanly at a truncated member or a damaged header. */
+ * first image member's bytes, stops cleanly at a truncated member or a damaged header. A
+ * streamed tar must also end with its end-of-archive blocks (see check_stream_end). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -29,6 +30,8 @@ struct tar_reader {
     ws_stream *stream;        /* streamed shards: the source, read into block */
     char *block;
     int stream_opened;        /* archive_read_open done (on the first read) */
+    int in_member;            /* a member's data is not consumed to its end yet */
+    int64_t member_end;       /* streams: tar bytes (after decompression) up to the last member's end */
     uint64_t *seen;           /* hashes of the keys seen, open addressing (0 = empty) */
     size_t seen_cap, seen_n;
 };
@@ -140,13 +143,43 @@ int tar_reader_open_memory(const void *data, size_t size, tar_reader **out) {
     return WS_OK;
 }
 
+/* A streamed tar has ended only when its end-of-archive blocks (two zero 512-byte blocks) follow
+ * the last member: libarchive also reports the end of an empty body, and of one that stops
+ * right after a member (some writers omit the blocks), and a stream cut there would pass for a
+ * shorter shard. libarchive consumes both blocks at the end exactly when both are there, so the
+ * tar bytes it took past the last member tell (libarchive offers no flag for it). A stream that
+ * failed before libarchive knew the format reaches here too: libarchive took it for empty. */
+static void check_stream_end(tar_reader *t) {
+    if (*stream_error(t->stream)) {   /* a failure while libarchive was still guessing the format */
+        t->damaged = 1;
+        snprintf(t->why, sizeof t->why, "%s", stream_error(t->stream));
+    } else if (archive_filter_bytes(t->a, -1) == 0) {
+        t->damaged = 1;
+        snprintf(t->why, sizeof t->why, "the body is empty (0 bytes), not a tar");
+    } else if (archive_filter_bytes(t->a, 0) - t->member_end != 1024) {
+        t->damaged = 1;
+        snprintf(t->why, sizeof t->why, "the tar stops after a member without its end-of-archive blocks "
+                 "(two zero 512-byte blocks): cut short");
+    }
+}
+
 /* Read the next regular member's header into pending_*; 0 at the end or on damage. */
 static int next_member(tar_reader *t) {
     for (;;) {
+        if (t->stream) {   /* the last member's data and padding consumed: where the end blocks go */
+            if (t->in_member && archive_read_data_skip(t->a) != ARCHIVE_OK) { set_damaged(t, "truncated tar"); return 0; }
+            t->in_member = 0;
+            t->member_end = archive_filter_bytes(t->a, 0);
+        }
         struct archive_entry *e;
         int r = archive_read_next_header(t->a, &e);
-        if (r == ARCHIVE_EOF) { t->done = 1; return 0; }
+        if (r == ARCHIVE_EOF) {
+            t->done = 1;
+            if (t->stream) check_stream_end(t);
+            return 0;
+        }
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) { set_damaged(t, "damaged tar header"); return 0; }
+        t->in_member = 1;
         if (archive_entry_filetype(e) != AE_IFREG) continue;
         const char *path = archive_entry_pathname(e);
         if (!path) continue;
@@ -168,7 +201,9 @@ static int read_member(tar_reader *t, ws_sample *s) {
         s->status = WS_IMG_TOO_LARGE;
         snprintf(s->reason, sizeof s->reason, "member of %lld bytes, over the %zu byte limit",
                  (long long)t->pending_size, WS_MAX_IMAGE_BYTES);
-        return archive_read_data_skip(t->a) == ARCHIVE_OK ? 1 : (set_damaged(t, "truncated tar"), 0);
+        if (archive_read_data_skip(t->a) != ARCHIVE_OK) return set_damaged(t, "truncated tar"), 0;
+        t->in_member = 0;
+        return 1;
     }
     size_t cap = t->pending_size > 0 ? (size_t)t->pending_size : 0, len = 0;
     uint8_t *buf = malloc(cap ? cap : 1);
@@ -192,7 +227,10 @@ static int read_member(tar_reader *t, ws_sample *s) {
             snprintf(s->reason, sizeof s->reason, "tar member cut short (%.120s)", t->why);
             return 0;
         }
-        if (k == 0) break;
+        if (k == 0) {   /* the data and its padding consumed */
+            t->in_member = 0;
+            break;
+        }
         len += (size_t)k;
     }
     if (len == 0) {
@@ -227,6 +265,7 @@ int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard) {
         int ok = 1;
         if (t->pending_image && !s->data && s->status == WS_IMG_OK) ok = read_member(t, s);
         else if (archive_read_data_skip(t->a) != ARCHIVE_OK) { set_damaged(t, "truncated tar"); ok = 0; }
+        else t->in_member = 0;
         if (!ok) break;
     }
     if (!s->key) return 0;

@@ -19,7 +19,7 @@ typedef struct {
     ws_dtype allreduce;   /* f32 (default) or bf16 TP all-reduces (ws_model_options.allreduce) */
 } bench_options;
 
-/* batch 8, iters 5, warmup 1, native resolution, tp 1, cpu, f32. */
+/* batch 8, iters 5, warmup 1, native resolution, tp 1, cpu, fp32. */
 void bench_options_default(bench_options *o);
 
 typedef struct {

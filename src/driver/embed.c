@@ -63,6 +63,12 @@ static int check_arch(embed_run *r, ws_arch *a) {
     return WS_OK;
 }
 
+/* A dtype as run.json has always spelt it (f32, f16, bf16), so that a rerun over a directory
+ * written by an earlier version still matches. */
+static const char *run_json_dtype(ws_dtype dt) {
+    return dt == WS_DTYPE_F32 ? "f32" : dt == WS_DTYPE_F16 ? "f16" : "bf16";
+}
+
 /* The run configuration stored in DIR/run.json (compared on every later run). */
 static char *config_json(const embed_run *r) {
     const ws_preprocess *p = &r->pp.pre;
@@ -73,9 +79,9 @@ static char *config_json(const embed_run *r) {
     cJSON_AddItemToObject(o, "weights", cJSON_Parse(r->weights));
     cJSON_AddStringToObject(o, "arch", r->arch.name);
     cJSON_AddStringToObject(o, "features", feats);
-    cJSON_AddStringToObject(o, "out_dtype", ws_dtype_name(r->layout.out_dtype));
-    cJSON_AddStringToObject(o, "dtype", ws_dtype_name(r->opt.dtype));
-    if (r->opt.allreduce != WS_DTYPE_F32) cJSON_AddStringToObject(o, "allreduce", ws_dtype_name(r->opt.allreduce));
+    cJSON_AddStringToObject(o, "out_dtype", run_json_dtype(r->layout.out_dtype));
+    cJSON_AddStringToObject(o, "dtype", run_json_dtype(r->opt.dtype));
+    if (r->opt.allreduce != WS_DTYPE_F32) cJSON_AddStringToObject(o, "allreduce", run_json_dtype(r->opt.allreduce));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
     if (r->has_head && r->head_weights) cJSON_AddItemToObject(o, "head_weights", cJSON_Parse(r->head_weights));
     cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"

@@ -7,6 +7,7 @@
 #include "driver/resume.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "data/image_status.h"
 #include "io/run_dir.h"
 
 #include <stdlib.h>
@@ -115,6 +116,7 @@ typedef struct {
     ws_manifest manifest;
     embed_times t;
     int write_failed;   /* a batch's rows could not be written: the shard fails */
+    int64_t retry_rows; /* rows of status WS_IMG_RETRY: the file is written, the shard counts as failed */
 } open_shard;
 
 /* Leader: the batch whose pass is submitted and not yet collected, with what its rows need once
@@ -141,8 +143,8 @@ static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
         return SHARD_FAILED;
     }
     ws_manifest *manifest = &o->manifest;
-    if (shard_manifest_build(s, manifest) != WS_OK) {
-        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+    if (shard_manifest_build(s, &r->pp.stream, manifest) != WS_OK) {   /* any earlier output is kept */
+        LOG_ERROR("shard %s (%s): %s", s->name, s->display, ws_error_message());
         return SHARD_FAILED;
     }
     int64_t count = 0;
@@ -191,7 +193,10 @@ static void flush_in_flight(embed_run *r, in_flight *f) {
     int rc = o->write_failed ? WS_OK : h5_writer_append(o->w, f->n, &rows);
     t->write += MPI_Wtime() - t1;
     int failed_images = 0;
-    for (int i = 0; i < f->n; i++) failed_images += f->status[i] != 0;
+    for (int i = 0; i < f->n; i++) {
+        failed_images += f->status[i] != 0;
+        o->retry_rows += f->status[i] == WS_IMG_RETRY;
+    }
     embed_queue_add(&r->queue, EQ_IMAGES, f->n);
     if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
     if (rc != WS_OK) {
@@ -249,7 +254,7 @@ static int shard_close(embed_run *r, open_shard *o, int result) {
         LOG_ERROR("shard %s (%s): damaged: %s; no output written", s->name, s->display, why ? why : "");
         result = SHARD_FAILED;
     }
-    if (result == SHARD_DONE && resume_inputs_unchanged(s, &o->manifest) != WS_OK) {
+    if (result == SHARD_DONE && resume_inputs_unchanged(s, &r->pp.stream, &o->manifest) != WS_OK) {
         LOG_ERROR("shard %s (%s): %s; no output written", s->name, s->display, ws_error_message());
         result = SHARD_FAILED;
     }
@@ -262,6 +267,11 @@ static int shard_close(embed_run *r, open_shard *o, int result) {
         o->t.write += MPI_Wtime() - t1;
         if (rc != WS_OK) {
             LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+            result = SHARD_FAILED;
+        } else if (o->retry_rows) {   /* written (its rows are of use), yet not finished */
+            LOG_ERROR("shard %s (%s): %lld image(s) could not be read for a reason that may heal (status %d, %s); "
+                      "written, and the next run redoes it", s->name, s->display, (long long)o->retry_rows,
+                      WS_IMG_RETRY, image_status_name(WS_IMG_RETRY));
             result = SHARD_FAILED;
         }
     } else {
@@ -308,6 +318,7 @@ static int pick_ready(embed_run *r, open_shard *open, int n) {
  * whichever has one ready; each shard's rows still go to its own file in its own order. */
 static void leader_loop(embed_run *r) {
     r->pp.stop_requested = embed_signal_pending;   /* a reader blocked in I/O does not hold up a stop */
+    r->pp.stream.stop_requested = embed_signal_pending;   /* nor a HEAD request of a manifest */
     open_shard open[WS_MAX_READ_AHEAD];
     in_flight f = {.keys = calloc((size_t)r->B, sizeof(char *)), .status = malloc((size_t)r->B)};
     if (!f.keys || !f.status) ws_fatal(__FILE__, __LINE__, "out of memory for a batch's keys");

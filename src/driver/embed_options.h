@@ -1,6 +1,6 @@
-/* What an embed run is asked to do: the options of `webssl-dist embed` (DESIGN.md "Command line"),
- * filled by the CLI (cli/embed_options.c parses and checks them before any work) and read by the
- * driver. */
+/* What an embed run is asked to do: the options of `webssl-dist embed` (`webssl-dist embed --help`), their
+ * defaults and the checks that span several of them (embed_options.c). The CLI fills them from its
+ * flag table (cli/cmd_embed.c) and the driver reads them. */
 #ifndef WEBSSL_DRIVER_EMBED_OPTIONS_H
 #define WEBSSL_DRIVER_EMBED_OPTIONS_H
 
@@ -26,8 +26,8 @@ typedef struct {
     int threads;              /* --threads T compute threads per rank (0 = OpenMP default) */
     int decode_threads;       /* --decode-threads D image decoding threads per TP leader (default 2) */
     ws_dtype dtype;           /* --dtype fp32|bf16 (compute) */
-    ws_dtype allreduce;       /* --allreduce f32|bf16: the TP all-reduces' dtype (default f32) */
-    ws_dtype out_dtype;       /* --out-dtype f16|f32 (default f16) */
+    ws_dtype allreduce;       /* --allreduce fp32|bf16: the TP all-reduces' dtype (default fp32) */
+    ws_dtype out_dtype;       /* --out-dtype fp16|fp32 (default fp16) */
     unsigned features;        /* --features list (WS_FEAT_*; default cls,patch_mean) */
     int preprocess;           /* --preprocess crop|square: a ws_preprocess_mode, -1 = the model's */
     int resize;               /* --resize S (crop mode), 0 = the model's */
@@ -37,9 +37,14 @@ typedef struct {
     int exif_transpose;       /* --exif-transpose: apply the EXIF orientation before resizing */
     int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
     int read_ahead;           /* --read-ahead N shards read at once per TP group (1..WS_MAX_READ_AHEAD) */
-    ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes: streamed
+    ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes, --min-rate: streamed
                                * (http(s)://, pipe:) shards */
-    int help;                 /* --help given */
 } embed_options;
+
+/* Every option at its default: cpu, tp 1, batch 32, fp32 compute and all-reduces, f16 output, cls
+ * and patch_mean, the model's preprocessing, 2 decoding threads, the stream defaults. */
+void embed_options_default(embed_options *o);
+/* The checks that span several options (--head without head features). WS_OK or WS_ERR_ARG. */
+int embed_options_check(const embed_options *o);
 
 #endif

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/escape.h"
 #include "common/log.h"
+#include "data/image_status.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +54,11 @@ resume_verdict resume_check_shard(const char *final, const ws_h5_layout *layout,
     }
     if (rc != WS_OK) snprintf(why, sizeof why, "%s", ws_error_message());
     else if (!stale_reason(final, &info, s, m, why, sizeof why)) {
+        if (info.retry_count > 0) {   /* kept until the redo replaces it: its rows are still of use */
+            LOG_WARN("shard %s: redoing it, %lld image(s) could not be read for a reason that may heal (status %d, %s)",
+                     s->name, (long long)info.retry_count, WS_IMG_RETRY, image_status_name(WS_IMG_RETRY));
+            return RESUME_REDO;
+        }
         *count = info.count;
         return RESUME_SKIP;
     }
@@ -67,9 +73,9 @@ int resume_inputs_present(const ws_shard *s, const ws_manifest *m) {
                      s->path, m->first_missing);
 }
 
-int resume_inputs_unchanged(const ws_shard *s, const ws_manifest *m) {
+int resume_inputs_unchanged(const ws_shard *s, const ws_stream_opts *stream, const ws_manifest *m) {
     ws_manifest now;
-    int rc = shard_manifest_build(s, &now);
+    int rc = shard_manifest_build(s, stream, &now);
     if (rc != WS_OK) return rc;
     if (strcmp(now.digest, m->digest) != 0) {
         char diff[400];

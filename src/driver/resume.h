@@ -5,8 +5,10 @@
  * inputs now (data/shard_manifest.h). Otherwise the file is removed and the shard redone, with a
  * log line naming what differs. A file under the shard's name that this program did not write
  * (or one too damaged to tell) is never removed: it is renamed to `<name>.h5.moved.<seconds>`
- * and the shard redone (when the rename fails, the shard fails, naming the file). The check reads the file's
- * attributes and dataset headers, and the stored manifest only when the digests differ. */
+ * and the shard redone (when the rename fails, the shard fails, naming the file). A current file
+ * with rows of status WS_IMG_RETRY (its retry_count attribute) is redone too, but kept until the
+ * new file replaces it. The check reads the file's attributes and dataset headers, and the
+ * stored manifest only when the digests differ. */
 #ifndef WEBSSL_DRIVER_RESUME_H
 #define WEBSSL_DRIVER_RESUME_H
 
@@ -33,7 +35,8 @@ resume_verdict resume_check_shard(const char *final, const ws_h5_layout *layout,
 int resume_inputs_present(const ws_shard *shard, const ws_manifest *manifest);
 /* After a shard is read: WS_OK when its inputs are still as its manifest (taken before the read)
  * says, else WS_ERR_IO naming the first change (a file removed, rewritten or added during the
- * read): the output would not match the manifest it stores, so the shard fails. */
-int resume_inputs_unchanged(const ws_shard *shard, const ws_manifest *manifest);
+ * read; a URL's file replaced, asked again with a HEAD request: `stream` as for
+ * shard_manifest_build): the output would not match the manifest it stores, so the shard fails. */
+int resume_inputs_unchanged(const ws_shard *shard, const ws_stream_opts *stream, const ws_manifest *manifest);
 
 #endif

@@ -4,6 +4,7 @@
 #include "io/h5_check.h"
 #include "common/escape.h"
 #include "common/file_open.h"
+#include "data/image_status.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +31,7 @@ struct ws_h5_writer {
     ws_h5_layout layout;
     hid_t file, f16, str;
     hid_t ds[DS_COUNT];
-    int64_t n, failures;
+    int64_t n, failures, retries;   /* rows; rows with status != 0; with status WS_IMG_RETRY */
     uint16_t *half;      /* f16 conversion buffer */
     size_t half_len;
 };
@@ -314,7 +315,10 @@ int h5_writer_append(ws_h5_writer *w, int n, const ws_h5_rows *r) {
         else rc = append_floats(w, i, n, row[i], feat[i]);
     }
     if (rc != WS_OK) return ws_error_context(rc, "writing to %s", w->tmp_path);
-    for (int j = 0; j < n; j++) w->failures += r->status[j] != 0;
+    for (int j = 0; j < n; j++) {
+        w->failures += r->status[j] != 0;
+        w->retries += r->status[j] == WS_IMG_RETRY;
+    }
     w->n += n;
     return WS_OK;
 }
@@ -330,6 +334,7 @@ static int fsync_path(const char *path, int flags) {
 int h5_writer_finish(ws_h5_writer *w) {
     int rc = attr_i64(w->file, "image_count", w->n);
     if (rc == WS_OK) rc = attr_i64(w->file, "failure_count", w->failures);
+    if (rc == WS_OK) rc = attr_i64(w->file, "retry_count", w->retries);
     if (rc == WS_OK) rc = attr_i64(w->file, "complete", 1);
     writer_close_handles(w);
     if (rc == WS_OK) H5_TRY(rc, H5Fclose(w->file));
@@ -419,6 +424,7 @@ int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_inf
     read_str_attr(f, "manifest_digest", info->manifest_digest, sizeof info->manifest_digest);
     int64_t complete = 0, n = -1;
     int rc = WS_OK;
+    if (read_i64_attr(f, "retry_count", &info->retry_count) != 0) info->retry_count = 0;   /* older files */
     if (read_i64_attr(f, "complete", &complete) != 0 || complete != 1 || read_i64_attr(f, "image_count", &n) != 0)
         rc = ws_errorf(WS_ERR_FORMAT, "%s: not marked complete", path);
     hsize_t want[DS_COUNT][3] = {{0}, {0}, {0, (hsize_t)layout->D}, {0, (hsize_t)layout->D},

@@ -7,7 +7,8 @@
  * proto_score [N] float32 (always f32). Root attributes describe the model,
  * architecture, resolution, preprocessing, dtypes, program version, source shard, counts and
  * creation time, and `manifest` + `manifest_digest` (what the shard was made from, see
- * data/shard_manifest.h); the attribute `complete` = 1 is written last.
+ * data/shard_manifest.h), the counts image_count, failure_count (status != 0) and retry_count
+ * (status WS_IMG_RETRY); the attribute `complete` = 1 is written last.
  *
  * Crash safety: the file is written under a temporary name in the same directory (one that
  * never looks complete: ".<name>.tmp.<tag>"), flushed, fsync'ed, renamed onto the final name,
@@ -96,6 +97,7 @@ void h5_writer_abort(ws_h5_writer *w);
 /* What a finished shard file says about itself (read by h5_shard_check, attributes only). */
 typedef struct {
     int64_t count;                        /* image_count */
+    int64_t retry_count;                  /* retry_count: rows to read again (0 when absent) */
     int ours;                             /* program_version names webssl-dist: a file this
                                            * program wrote (complete or not) */
     char source[4096];                    /* source attribute (escaped), "" when absent */

@@ -36,7 +36,7 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
     if (o->compute != WS_DTYPE_F32 && o->compute != WS_DTYPE_BF16)
         return ws_errorf(WS_ERR_ARG, "compute dtype %s is not supported (fp32 or bf16)", ws_dtype_name(o->compute));
     if (o->allreduce != WS_DTYPE_F32 && o->allreduce != WS_DTYPE_BF16)
-        return ws_errorf(WS_ERR_ARG, "all-reduce dtype %s is not supported (f32 or bf16)", ws_dtype_name(o->allreduce));
+        return ws_errorf(WS_ERR_ARG, "all-reduce dtype %s is not supported (fp32 or bf16)", ws_dtype_name(o->allreduce));
     if (o->tp_size > 1 && (!o->comm || o->comm->size != o->tp_size || o->comm->rank != o->tp_rank))
         return ws_errorf(WS_ERR_ARG, "tensor parallelism %d needs a communicator of that size with rank %d",
                          o->tp_size, o->tp_rank);

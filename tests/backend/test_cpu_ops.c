@@ -1,7 +1,8 @@
 /* CPU ops against plain double-precision references: matmul in every combination of input,
  * weights and output dtype (f32, bf16) with and without the GELU epilogue and bias, and
  * residual_layernorm (bias and LayerScale present or absent, f32 or bf16 branch and output, in
- * place for the final LayerNorm), swiglu and the attention core (f32, bf16, f32 rounded to bf16;
+ * place for the final LayerNorm), LayerNorm on nearly constant rows and rows with a large mean,
+ * swiglu and the attention core (f32, bf16, f32 rounded to bf16;
  * token counts around the vector width, probabilities that underflow). bf16 operands are rounded the way torch.autocast rounds them;
  * a bf16 output may differ from the reference by one bf16 rounding. Prints the max abs and
  * relative error per case. Also: ops return WS_ERR_NOMEM with a message naming the op and shape,
@@ -111,6 +112,9 @@ START_TEST(matmul_dtypes_and_epilogue) {
                         char name[128];
                         snprintf(name, sizeof name, "matmul in %s w %s out %s %s bias=%d", ws_dtype_name(idt),
                                  ws_dtype_name(wdt), ws_dtype_name(odt), epi ? "gelu" : "none", with_bias);
+                        /* f32: measured at most 2.4e-7 of max |ref| (K = 45: a few roundings of the
+                         * sum); 1e-5 still fails a bias or GELU that is off by a bf16 rounding or
+                         * the tanh approximation (1e-4 and more) */
                         check_close(name, out, odt, ref, (size_t)M * N, 1e-5);
                         be->ops->free(be, w);
                         free(x), free(wf), free(bias), free(ref), free(in), free(out);
@@ -158,7 +162,10 @@ START_TEST(residual_layernorm_against_reference) {
                 char name[128];
                 snprintf(name, sizeof name, "residual_layernorm bias=%d gamma=%d y %s out %s%s: xn", !!bb, !!gg,
                          ws_dtype_name(ydt), ws_dtype_name(odt), in_place ? " in place" : "");
-                check_close(name, xn, odt, rn, (size_t)M * C, 1e-5);
+                /* f32: measured at most 1.3e-7 of max |ref| (rows of variance about 3, C = 130: two
+                 * or three roundings); 5e-7 fails a LayerNorm eps ten times too large, which moves
+                 * these rows by 1.1e-6 to 1.4e-6 (planted and checked) */
+                check_close(name, xn, odt, rn, (size_t)M * C, odt == WS_DTYPE_F32 ? 5e-7 : 1e-5);
                 if (!in_place) {
                     name[strlen(name) - 2] = 'x';
                     name[strlen(name) - 1] = '\0';
@@ -167,6 +174,73 @@ START_TEST(residual_layernorm_against_reference) {
                 }
                 free(x), free(yf), free(bias), free(gamma), free(lw), free(lb), free(rx), free(rn), free(y);
             }
+}
+END_TEST
+
+/* LayerNorm (f32 out) on rows where its numerics are hard, against a double-precision reference
+ * of the same f32 inputs, each class printed on its own line:
+ *   - nearly constant rows, variance 0, 0.1, 1 and 10 times eps around mean 0 and 0.5: eps is a
+ *     large part of the denominator, so an eps used wrongly (ten times too large, added after the
+ *     square root, left out: NaN on the constant rows) moves the output far past the tolerance;
+ *   - rows with a large mean (100, 1e4) and unit spread, and the nearly constant rows around 0.5:
+ *     a one-pass variance (E[x^2] - mean^2 in f32) cancels there, the two-pass one does not.
+ * Tolerance (of max |ref|): the f32 mean of a row is off by k u |mean| (u = 2^-24: its own
+ * rounding plus the sum's), which shifts every normalised value by k u |mean| / sigma; k is about 1
+ * when the row is summed in vector lanes and grows like sqrt(C) when it is summed one value at a
+ * time (the sanitizer build). So 2e-6 (the error of rows with mean 0 is at most 4.6e-7) plus
+ * (1 + sqrt(C)) u |mean| / sigma: measured k 0.7 to 1.4 in AVX-512 lanes, up to 11.5 summed one
+ * by one (C = 1024, mean 1e4), against 12 (C = 130) and 33 (C = 1024) allowed. Planted and checked: a ten times larger eps
+ * moves the rows of variance 0.1 eps around 0 by 0.6 of max |ref| (allowed 2e-6); a one-pass
+ * variance those around 0.5 by 3.5e-2 (allowed 1.2e-3).
+ * Rows of C = 130 (not a multiple of the vector width) and 1024 (the smallest model's
+ * width). */
+typedef struct {
+    const char *what;
+    float mean, spread;   /* x = mean + spread * uniform[-1, 1): sigma = spread / sqrt(3) */
+} ln_rows;
+
+START_TEST(layernorm_hard_rows) {
+    const float eps = 1e-6f;
+    const ln_rows cls[] = {
+        {"constant row, mean 0", 0.0f, 0.0f},
+        {"constant row, mean 0.5", 0.5f, 0.0f},
+        {"variance 0.1 eps, mean 0", 0.0f, 5.48e-4f},
+        {"variance eps, mean 0", 0.0f, 1.73e-3f},
+        {"variance 10 eps, mean 0", 0.0f, 5.48e-3f},
+        {"variance 0.1 eps, mean 0.5", 0.5f, 5.48e-4f},
+        {"variance eps, mean 0.5", 0.5f, 1.73e-3f},
+        {"variance 10 eps, mean 0.5", 0.5f, 5.48e-3f},
+        {"variance 1/3, mean 100", 100.0f, 1.0f},
+        {"variance 1/3, mean 1e4", 1e4f, 1.0f},
+    };
+    const int Cs[] = {130, 1024}, M = 8;
+    for (size_t ci = 0; ci < sizeof Cs / sizeof Cs[0]; ci++)
+        for (size_t k = 0; k < sizeof cls / sizeof cls[0]; k++) {
+            const int C = Cs[ci];
+            float *x = malloc(sizeof(float) * M * C), *w = malloc(sizeof(float) * C), *b = malloc(sizeof(float) * C);
+            float *out = malloc(sizeof(float) * M * C);
+            double *ref = malloc(sizeof(double) * M * C);
+            ck_assert(x && w && b && out && ref);
+            for (int c = 0; c < C; c++) w[c] = 1.0f + 0.2f * frand(), b[c] = 0.1f * frand();
+            for (int i = 0; i < M * C; i++) x[i] = cls[k].mean + cls[k].spread * frand();
+            for (int m = 0; m < M; m++) {
+                const float *xr = x + (size_t)m * C;
+                double mean = 0, var = 0;
+                for (int c = 0; c < C; c++) mean += xr[c];
+                mean /= C;
+                for (int c = 0; c < C; c++) var += (xr[c] - mean) * (xr[c] - mean);
+                const double rstd = 1.0 / sqrt(var / C + eps);
+                for (int c = 0; c < C; c++) ref[(size_t)m * C + c] = (xr[c] - mean) * rstd * w[c] + b[c];
+            }
+            ck_assert_int_eq(be->ops->layernorm(be, out, WS_DTYPE_F32, x, w, b, M, C, eps), WS_OK);
+            char name[128];
+            snprintf(name, sizeof name, "layernorm C=%d %s", C, cls[k].what);
+            const double sigma = cls[k].spread / sqrt(3.0);
+            const double k_sum = 1.0 + sqrt((double)C);
+            check_close(name, out, WS_DTYPE_F32, ref, (size_t)M * C,
+                        2e-6 + (sigma > 0 ? k_sum * ldexp(1.0, -24) * fabs(cls[k].mean) / sigma : 0.0));
+            free(x), free(w), free(b), free(out), free(ref);
+        }
 }
 END_TEST
 
@@ -191,7 +265,7 @@ START_TEST(swiglu_against_reference) {
         ck_assert_int_eq(be->ops->swiglu(be, out, in, dt, M, H), WS_OK);
         char name[64];
         snprintf(name, sizeof name, "swiglu %s", ws_dtype_name(dt));
-        check_close(name, out, dt, ref, (size_t)M * H, 1e-6);
+        check_close(name, out, dt, ref, (size_t)M * H, 1e-6);   /* f32: measured 5e-8 */
         free(x), free(ref), free(in), free(out);
     }
 }
@@ -249,6 +323,7 @@ START_TEST(attention_against_reference) {
             char name[96];
             snprintf(name, sizeof name, "attention N=%d %s%s", N, ws_dtype_name(dt),
                      round ? " rounded to bf16" : "");
+            /* f32: measured at most 7.5e-7 of max |ref| (scores of spread 12 through expf) */
             check_close(name, out, dt, ref, nout, round ? 4e-3 : 1e-5);
             free(x), free(ref), free(p), free(qkv), free(out);
         }
@@ -319,6 +394,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, matmul_dtypes_and_epilogue);
     tcase_add_test(tc, residual_layernorm_against_reference);
+    tcase_add_test(tc, layernorm_hard_rows);
     tcase_add_test(tc, swiglu_against_reference);
     tcase_add_test(tc, attention_against_reference);
     tcase_add_test(tc, activation_dtype_choice);

@@ -5,7 +5,7 @@ reference and ours interleaved; the ratio printed is the median over rounds. Our
 ways:
   in-process: `image_tool --bench` reads, decodes and preprocesses the files in one loop, the
               twin of the Python loop (neither counts program start-up);
-  program:    `webssl-dist preprocess --threads 1`, start-up and the HDF5 file included.
+  program:    `webssl-dist preprocess --decode-threads 1`, start-up and the HDF5 file included.
 The program's tensors must equal torchvision's (max abs diff printed). Then --fast-decode: its
 speed and how far its pixels move from the exact path.
 usage: bench_preprocess.py [--bin webssl-dist] [--tool image_tool] [--images N] [--side S]
@@ -68,7 +68,7 @@ def bench_inprocess(tool, paths, extra):
 
 
 def bench_ours(binary, d, out, extra):
-    cmd = [binary, "preprocess", "--input", d, "--output", out, "--threads", "1", "--batch", "32"] + extra
+    cmd = [binary, "preprocess", "--input", d, "--output", out, "--decode-threads", "1", "--batch", "32"] + extra
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, check=True, capture_output=True)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -75,7 +75,7 @@ def main():
         names = make_images(src)
         paths = [os.path.join(src, n) for n in names]
         out = os.path.join(d, "out.h5")
-        run(["--input", src, "--output", out, "--shard-size", "5", "--threads", "2", "--batch", "3"])
+        run(["--input", src, "--output", out, "--shard-size", "5", "--decode-threads", "2", "--batch", "3"])
         with h5py.File(out) as f:
             shards = [s.decode() for s in f["shard"][:]]
         assert shards == [f"imgs-{i // 5:05d}" for i in range(len(names))], shards
@@ -91,7 +91,7 @@ def main():
                     ti = tarfile.TarInfo(f"{key}.{ext}")
                     ti.size = len(data)
                     tf.addfile(ti, io.BytesIO(data))
-        run(["--input", os.path.join(d, "shard-{000..000}.tar"), "--output", out, "--threads", "3", "--batch", "4"])
+        run(["--input", os.path.join(d, "shard-{000..000}.tar"), "--output", out, "--decode-threads", "3", "--batch", "4"])
         check(out, paths, [f"{i:06d}" for i in range(len(names))], "crop", 224)
     print("ok")
 

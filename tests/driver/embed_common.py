@@ -1,6 +1,7 @@
 """Helpers for the embed driver tests (the generic ones are in tests/python/webssl_test.py):
-small JPEG collections, running `webssl-dist embed` under mpirun, reading outputs with h5py,
-and the transformers reference for a batch of images preprocessed by Pillow/torchvision."""
+small JPEG collections, a work directory with a tiny model, running `webssl-dist embed` under
+mpirun, counted checks, reading outputs with h5py, and the transformers reference for a batch of
+images preprocessed by Pillow/torchvision."""
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from webssl_test import BIN, ENV, MPIRUN  # noqa: E402
+from webssl_test import BIN, ENV, MPIRUN, fresh_dir, tiny_model  # noqa: E402
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -32,6 +33,30 @@ def make_images(d, n, seed=0, bad=()):
     for name in bad:
         with open(os.path.join(d, name), "wb") as f:
             f.write(b"\xff\xd8 not really a jpeg")
+
+
+def work_with_model(path):
+    """A fresh work directory at `path` holding a tiny Web-DINO model (dino/); returns both paths."""
+    work = fresh_dir(path)
+    model = os.path.join(work, "dino")
+    tiny_model("dino", model, C=48, NH=3)
+    return work, model
+
+
+_fails = [0]
+
+
+def check(cond, what):
+    """Print one line for a check; a false `cond` counts as a failure (see finish)."""
+    print(f"  {'ok  ' if cond else 'FAIL'} {what}")
+    _fails[0] += 0 if cond else 1
+    return cond
+
+
+def finish(name):
+    """Print the verdict of the checks made and exit with 1 when any failed."""
+    print(f"{name}:", "FAILED" if _fails[0] else "passed")
+    sys.exit(1 if _fails[0] else 0)
 
 
 def embed_cmd(np_, args, tp=1):

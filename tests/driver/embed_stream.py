@@ -10,6 +10,14 @@
     a missing file under pipe:cat, a command killed after its output, a command writing garbage:
     exit status 2, each listed with its reason, no output for them, the good shards written, no
     temporary file left; a rerun skips the good shards and tries the failed ones again;
+  - streams that end early: an empty body, a tar without its end-of-archive blocks (none, or
+    only one), a connection dripping 64 bytes/s (under --min-rate), a file whose ETag changes
+    between a dropped transfer and its Range resume, a certificate that does not verify (not
+    retried), `pipe:` commands that print nothing, stop at a member boundary or inside a member,
+    or exit 3 after the whole tar: each a failed shard (exit 2), no file, fetched again by the rerun;
+  - the manifest of a URL's shard records its size, ETag and Last-Modified (HEAD): a rerun
+    skips an unchanged one without a GET, redoes a replaced one, and a server that refuses HEAD
+    (405) still works;
   - SIGTERM while every open shard's server stalls: exit status 3 at once (no wait for the
     --io-timeout), no file left.
 usage: embed_stream.py WORKDIR"""
@@ -174,17 +182,98 @@ for name, why in reasons.items():
     check(ok, f"{name}: failed with reason /{why}/" + ("" if ok else f" (log: {lines[:2]})"))
 check("failed shard: b404 (" in p.stderr, "failed shards listed")
 check(not temp_files(out), "no temporary file left")
-hits = srv.hits["/404/b404.tar"]
-check(hits == 3, f"404 tried 1 + 2 retries ({hits})")
+hits = srv.heads["/404/b404.tar"]
+check(hits == 3, f"404 (to the HEAD request of its manifest) tried 1 + 2 retries ({hits})")
 p = run_embed(1, args("@" + lst, out, "--io-timeout", "1", "--max-shard-bytes", "4M"), expect=2)
-check(srv.hits["/404/b404.tar"] == 6 and "1 already done" in p.stderr,
+check(srv.heads["/404/b404.tar"] == 6 and "1 already done" in p.stderr,
       "a rerun skips the good shard and retries the failed ones")
+
+print("streams that end early, drip, change or do not verify")
+for n in ("eempty", "enoend", "eonezero", "edrip", "eflip", "pnoend", "pcut", "pfail"):
+    shutil.copy(os.path.join(tars, "0001.tar"), os.path.join(tars, n + ".tar"))
+end = __import__("stream_server").members_end(os.path.join(tars, "pnoend.tar"))
+tls = Server(tars, tls=fresh_dir(os.path.join(work, "tls")))
+early = {
+    "eempty": (f"{srv.url}/empty/eempty.tar", "the body is empty"),
+    "enoend": (f"{srv.url}/noend/enoend.tar", "without its end-of-archive blocks"),
+    "eonezero": (f"{srv.url}/onezero/eonezero.tar", "without its end-of-archive blocks"),
+    "edrip": (f"{srv.url}/drip/edrip.tar", "too slow"),
+    "eflip": (f"{srv.url}/flip/eflip.tar", "changed during the transfer"),
+    "etls": (f"{tls.url}/ok/etls.tar", "certificate"),
+    "pnothing": ("pipe:true pnothing.tar", "the body is empty"),
+    "pnoend": (f"pipe:head -c {end} {os.path.join(tars, 'pnoend.tar')}", "without its end-of-archive blocks"),
+    "pcut": (f"pipe:head -c {end - 700} {os.path.join(tars, 'pcut.tar')}", "[Tt]runcated"),
+    "pfail": (f"pipe:cat {os.path.join(tars, 'pfail.tar')}; exit 3", "exited with status 3"),
+}
+shutil.copy(os.path.join(tars, "0001.tar"), os.path.join(tars, "etls.tar"))
+lst = os.path.join(work, "early.txt")
+with open(lst, "w") as f:
+    f.write(f"{srv.url}/ok/0000.tar\n" + "\n".join(u for u, _ in early.values()) + "\n")
+out = os.path.join(work, "early")
+t0 = time.time()
+p = run_embed(1, args("@" + lst, out, "--io-timeout", "2"), expect=2)
+took = time.time() - t0
+got = contents(out)
+check(list(got) == ["0000.h5"], f"only the good shard written ({list(got)}), in {took:.1f} s")
+for name, (_, why) in early.items():
+    lines = [l for l in p.stderr.splitlines() if f"shard {name} (" in l]
+    ok = any(re.search(why, l) for l in lines) and f"failed shard: {name} (" in p.stderr
+    check(ok, f"{name}: failed shard, reason /{why}/" + ("" if ok else f" (log: {lines[:2]})"))
+tls_retries = [l for l in p.stderr.splitlines() if "etls" in l and "retry" in l]
+check(not tls_retries, f"the certificate error is not retried ({tls_retries[:1]})")
+drip_tries = [l for l in p.stderr.splitlines() if "edrip" in l and "retry" in l]
+check(len(drip_tries) == 2, f"the dripping connection is ended and retried ({len(drip_tries)} retries)")
+check(not temp_files(out), "no temporary file left")
+before = (srv.hits["/empty/eempty.tar"], srv.hits["/noend/enoend.tar"])
+p = run_embed(1, args("@" + lst, out, "--io-timeout", "2"), expect=2)
+check(srv.hits["/empty/eempty.tar"] == before[0] + 1 and srv.hits["/noend/enoend.tar"] == before[1] + 1
+      and "1 already done" in p.stderr and list(contents(out)) == ["0000.h5"],
+      "the rerun fetches each again (and fails it again)")
+tls.close()
+
+print("a changed remote tar is redone on resume")
+vdir = fresh_dir(os.path.join(work, "versions"))
+for n in ("v0", "v1"):
+    shutil.copy(os.path.join(tars, "0000.tar"), os.path.join(vdir, n + ".tar"))
+vsrv = Server(vdir)
+out = os.path.join(work, "versioned")
+spec = vsrv.url + "/ok/{v0,v1}.tar"
+run_embed(1, args(spec, out))
+with h5py.File(os.path.join(out, "v1.h5"), "r") as f:
+    manifest = f.attrs["manifest"]
+size = os.path.getsize(os.path.join(vdir, "v1.tar"))
+check(re.search(rf"\nremote\t{size}\t\"[0-9a-f]{{16}}\"\t\w\w\w, \d\d \w\w\w \d{{4}} [\d:]+ GMT\n", manifest),
+      f"the manifest records size, ETag and Last-Modified ({manifest.splitlines()[-1]!r})")
+gets = dict(vsrv.hits)
+p = run_embed(1, args(spec, out))
+check("2 already done" in p.stderr and dict(vsrv.hits) == gets and vsrv.heads["/ok/v1.tar"] == 3,
+      f"unchanged: skipped with one HEAD each and no GET (HEADs of v1: {vsrv.heads['/ok/v1.tar']})")
+shutil.copy(os.path.join(tars, "0002.tar"), os.path.join(vdir, "v1.tar"))
+p = run_embed(1, args(spec, out))
+redo = [l for l in p.stderr.splitlines() if "redoing it" in l]
+check(len(redo) == 1 and "shard v1: redoing it, its inputs changed" in redo[0] and "remote" in redo[0]
+      and vsrv.hits["/ok/v1.tar"] == gets["/ok/v1.tar"] + 1 and vsrv.hits["/ok/v0.tar"] == gets["/ok/v0.tar"],
+      f"v1 replaced: redone, v0 kept ({redo[:1]})")
+with h5py.File(os.path.join(out, "v1.h5"), "r") as f, h5py.File(os.path.join(ref, "0002.h5"), "r") as g:
+    check(np.array_equal(f["key"][:], g["key"][:]) and np.array_equal(f["cls"][:], g["cls"][:]),
+          "v1.h5 now holds the rows of the new tar")
+out = os.path.join(work, "nohead")
+run_embed(1, args(vsrv.url + "/nohead/v0.tar", out))
+p = run_embed(1, args(vsrv.url + "/nohead/v0.tar", out))
+with h5py.File(os.path.join(out, "v0.h5"), "r") as f:
+    line = f.attrs["manifest"].splitlines()[-1]
+check(line == "remote\t-\t-\t-" and "1 already done" in p.stderr,
+      f"HEAD refused (405): manifest '{line}', the shard read and then kept")
+vsrv.close()
 
 print("stop while every open shard's server stalls")
 out = os.path.join(work, "stopped")
 p = subprocess.Popen([BIN, "embed"] + args(srv.url + "/stall/{0000..0002}.tar", out), env=ENV,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-time.sleep(3)
+t0 = time.time()   # until the shards are open (temporary files exist), however busy the machine
+while time.time() - t0 < 60 and not (os.path.isdir(out) and temp_files(out)):
+    time.sleep(0.05)
+time.sleep(1)
 t0 = time.time()
 p.send_signal(signal.SIGTERM)
 try:

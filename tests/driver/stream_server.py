@@ -9,21 +9,43 @@ the files of one directory under /<mode>/<name>, where <mode> picks the behaviou
   stall   the headers and half the body, then silence for 30 s
   slow    the file at about 2 MB/s
   late    the file after `late` seconds of silence (Server(root, late=S), default 3)
-`hits` counts the requests per path."""
+  empty   200 with an empty body                     noend   the tar without its end-of-archive
+  onezero the tar with one of its two zero blocks             blocks (cut after its last member)
+  drip    Content-Length of the file, then 16 bytes every 0.25 s (for at most 60 s)
+  nohead  as ok, but HEAD is answered 405 (as for URLs presigned for GET)
+  flip    a request without Range stops halfway (as drop); one with Range is answered (206) with
+          another ETag: the file changed in between
+Responses carry an ETag (a digest of the content) and Last-Modified (the file's modification
+time); HEAD answers the headers of ok (404, loop, endless, nohead as their GETs would).
+`hits` counts the GET requests per path, `heads` the HEAD requests.
+Server(root, tls=DIR) serves https with a self-signed certificate made in DIR (openssl)."""
 import collections
+import email.utils
+import hashlib
 import http.server
 import os
 import re
 import socket
+import ssl
+import subprocess
+import tarfile
 import threading
 import time
 
 
+def members_end(path):
+    """Bytes of the tar at path up to the end of its last member (its data padded to 512)."""
+    with tarfile.open(path) as t:
+        last = t.getmembers()[-1]
+    return last.offset_data + (last.size + 511) // 512 * 512
+
+
 class Server:
-    def __init__(self, root, late=3.0):
+    def __init__(self, root, late=3.0, tls=None):
         self.root = root
         self.late = late
         self.hits = collections.Counter()
+        self.heads = collections.Counter()
         self.lock = threading.Lock()
         outer = self
 
@@ -44,11 +66,37 @@ class Server:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-            def head(self, code, length, extra=()):
+            def do_HEAD(self):
+                parts = self.path.split("?")[0].strip("/").split("/", 1)
+                mode, name = parts[0], parts[1] if len(parts) > 1 else ""
+                with outer.lock:
+                    outer.heads[self.path.split("?")[0]] += 1
+                path = os.path.join(outer.root, os.path.basename(name))
+                if mode in ("404", "loop"):
+                    return getattr(self, "serve_" + mode)(path, False)
+                if mode == "nohead":
+                    return self.send_error(405)
+                if mode == "endless":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
+                data = b"" if mode == "empty" else self.body(path)
+                if data is not None:
+                    self.head(200, len(data), path=path)
+
+            def validators(self, path):
+                try:
+                    with open(path, "rb") as f:
+                        etag = '"' + hashlib.sha256(f.read()).hexdigest()[:16] + '"'
+                    return [("ETag", etag), ("Last-Modified", email.utils.formatdate(os.stat(path).st_mtime, usegmt=True))]
+                except OSError:
+                    return []
+
+            def head(self, code, length, extra=(), path=None):
                 self.send_response(code)
                 self.send_header("Content-Type", "application/x-tar")
                 self.send_header("Content-Length", str(length))
-                for k, v in extra:
+                for k, v in list(extra) + (self.validators(path) if path else []):
                     self.send_header(k, v)
                 self.end_headers()
 
@@ -63,10 +111,12 @@ class Server:
             def serve_ok(self, path, first):
                 data = self.body(path)
                 if data is not None:
-                    self.head(200, len(data))
+                    self.head(200, len(data), path=path)
                     self.wfile.write(data)
 
-            def serve_range(self, path, first):
+            serve_nohead = serve_ok
+
+            def serve_range(self, path, first, extra=()):
                 data = self.body(path)
                 if data is None:
                     return
@@ -74,15 +124,44 @@ class Server:
                 if not m:
                     return self.serve_ok(path, first)
                 start = int(m.group(1))
-                self.head(206, len(data) - start, [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")])
+                self.head(206, len(data) - start, [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")]
+                          + list(extra), path=None if extra else path)
                 self.wfile.write(data[start:])
+
+            def serve_empty(self, path, first):
+                self.head(200, 0, path=path)
+
+            def serve_noend(self, path, first, extra=0):
+                data = self.body(path)
+                if data is not None:
+                    data = data[:members_end(path) + extra]
+                    self.head(200, len(data), path=path)
+                    self.wfile.write(data)
+
+            def serve_onezero(self, path, first):
+                self.serve_noend(path, first, 512)
+
+            def serve_drip(self, path, first):
+                data = self.body(path)
+                if data is not None:
+                    self.head(200, len(data), path=path)
+                    for i in range(0, min(len(data), 16 * 240), 16):
+                        self.wfile.write(data[i:i + 16])
+                        self.wfile.flush()
+                        time.sleep(0.25)
+                    self.close_connection = True
+
+            def serve_flip(self, path, first):
+                if "Range" in self.headers:
+                    return self.serve_range(path, first, [("ETag", '"another-version"')])
+                self.serve_drop(path, True)
 
             def serve_drop(self, path, first):
                 if not first:
                     return self.serve_range(path, first)
                 data = self.body(path)
                 if data is not None:
-                    self.head(200, len(data))
+                    self.head(200, len(data), path=path)
                     self.wfile.write(data[:len(data) // 2])
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -155,6 +234,14 @@ class Server:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls:
+            key, cert = os.path.join(tls, "key.pem"), os.path.join(tls, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):

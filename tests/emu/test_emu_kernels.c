@@ -4,9 +4,11 @@
  * "> tolerance", a failed launch (deadlock, divergent barrier or warp operation) with the
  * emulator's reason. Tolerances: f32 outputs as tests/gpu/test_cuda_ops.c; bf16 outputs within one
  * bf16 ulp of the twin's f32 result rounded to bf16 (max abs error at most 2^-8 of max |ref|);
- * pure data movement (im2col, convert) exact. One test case per kernel family, so that
+ * pure data movement (im2col, convert) exact; LayerNorm also on nearly constant rows and rows with
+ * a large mean (tolerance at the check). One test case per kernel family, so that
  * CK_RUN_CASE picks one (the planted-defect tests in CMakeLists.txt do). */
 #include <check.h>
+#include <math.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -127,6 +129,39 @@ START_TEST(test_layernorm) {
             free(ref);
         }
         free(x), free(w), free(b);
+    }
+    /* Rows where LayerNorm's numerics are hard (test_cpu_ops checks the twin on them against a
+     * double reference): nearly constant rows, variance 0.1 and 1 times eps around 0 and 0.5, where
+     * eps is much of the denominator (a kernel with eps ten times too large is off by 0.6), and rows
+     * of mean 100 and 1e4 with unit spread. f32 out, C = 1000. Each side's f32 mean is off by k u
+     * |mean| (u = 2^-24; k about 1 for sums in vector lanes or a block tree, growing like sqrt(C)
+     * for a sum one value at a time, as in the sanitizer build: test_cpu_ops), which shifts the
+     * normalised values by k u |mean| / sigma: tolerance 2e-6 plus twice (1 + sqrt(C)) u |mean| /
+     * sigma. */
+    const struct {
+        float mean, spread;   /* x = mean + spread * uniform[-1, 1) */
+    } hard[] = {{0.0f, 0.0f}, {0.5f, 0.0f}, {0.0f, 5.48e-4f}, {0.0f, 1.73e-3f}, {0.5f, 5.48e-4f},
+                {0.5f, 1.73e-3f}, {100.0f, 1.0f}, {1e4f, 1.0f}};
+    for (size_t k = 0; k < sizeof hard / sizeof hard[0]; k++) {
+        const int M = 5, C = 1000;
+        const size_t n = (size_t)M * C;
+        float *x = gpu_random(n, hard[k].spread, &seed), *w = gpu_random(C, 0.2f, &seed), *b = gpu_random(C, 0.1f, &seed);
+        for (size_t i = 0; i < n; i++) x[i] += hard[k].mean;
+        for (int c = 0; c < C; c++) w[c] += 1.0f;
+        float *ref = malloc(n * sizeof(float));
+        twin_layernorm(ref, WS_DTYPE_F32, x, w, b, M, C, 1e-6f);
+        const double sigma = hard[k].spread / sqrt(3.0);
+        const double k_sum = 2.0 * (1.0 + sqrt((double)C));
+        const double tol = 2e-6 + (sigma > 0 ? k_sum * ldexp(1.0, -24) * fabs(hard[k].mean) / sigma : 0.0);
+        char name[96];
+        snprintf(name, sizeof name, "layernorm mean %g spread %g", hard[k].mean, hard[k].spread);
+        EMU_FOR_EACH_SCHEDULE(s) {
+            float *got = nan_dt(n, WS_DTYPE_F32);
+            emu_check_launch(name, cuda_layernorm(got, WS_DTYPE_F32, x, w, b, M, C, 1e-6f, NULL));
+            emu_check_close(name, s, ref, got, n, M, tol);
+            free(got);
+        }
+        free(x), free(w), free(b), free(ref);
     }
     /* Rows the kernel cannot hold are refused without a launch: C not a multiple of 4, C beyond
      * 16384, xn = x with a bf16 output, a dtype other than f32 and bf16. */

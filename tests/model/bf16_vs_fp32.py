@@ -2,7 +2,8 @@
 WEBSSL_GEMM selects (openblas: bf16 weights widened to f32; onednn: oneDNN's bf16 matmul, native
 on CPUs with AVX512_BF16 / AMX). Runs the model_forward test driver twice (--dtype fp32, --dtype
 bf16) and prints, per output tensor, the max abs error and the min cosine over tokens; fails when
-any CLS or patch token has cosine < 0.999. Exits 77 (CTest skip) when the selected path cannot
+any CLS or patch token has a cosine below MIN_COS[case] (the design's floor is 0.999). Exits 77
+(CTest skip) when the selected path cannot
 run bf16 on this CPU or build (the driver's error names WEBSSL_GEMM).
 
 Cases: dino300m (the webssl-dino300m-full2b-224 shape, 1 image at 224) and heads21 (a DINO shape
@@ -17,6 +18,14 @@ import sys
 import tempfile
 
 import numpy as np
+
+# Min cosine per case, bf16 against fp32 on the same weights. Measured on an Intel Xeon with
+# AVX-512 and AVX512_BF16 (the widened OpenBLAS path; oneDNN's native bf16 matmul; bf16
+# activations): heads21 0.999975 (4 blocks), dino300m 0.999931 widened and 0.999878 native (24
+# blocks: 1 - cosine grows with depth). Each bound leaves 4x or more in 1 - cosine. Subtle
+# precision faults stay above it (planted: truncation instead of round-to-nearest-even, dino300m
+# 0.999778; a residual stream rounded to bf16, 0.999676): test_cpu_ops is where those fail.
+MIN_COS = {"heads21": 0.9998, "dino300m": 0.9995}
 
 HEADS21 = """name: test-heads21
 family: dino
@@ -73,10 +82,10 @@ def main():
         g = got[k].astype(np.float64).reshape(-1, C)
         err = np.abs(r - g).max()
         cos = (r * g).sum(1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(g, axis=1))
-        good = cos.min() >= 0.999
+        good = cos.min() >= MIN_COS[a.case]
         print(f"{k:6s} tokens {r.shape[0]:4d}  max abs err {err:.3e}  max abs err / max|fp32| "
               f"{err / np.abs(r).max():.3e}  min cosine {cos.min():.6f}  mean cosine {cos.mean():.6f}"
-              + ("" if good else "   <-- FAIL (needs >= 0.999)"))
+              + ("" if good else f"   <-- FAIL (needs >= {MIN_COS[a.case]})"))
         ok &= bool(good)
     sys.exit(0 if ok else 1)
 

@@ -4,8 +4,9 @@ Each case builds a small random transformers model (every parameter randomised, 
 channel, LayerNorm eps 1e-6), saves it with save_pretrained, runs transformers and the
 model_forward test driver on the same random pixels, and compares CLS, patch tokens and patch
 mean. It prints the max abs error and max abs error / max |ref| per tensor and fails past:
-  fp32 compute: max abs err <= 1e-4 * max |ref|
-  bf16 compute (vs torch.autocast bf16): cosine similarity >= 0.999 for every token.
+  fp32 compute: max abs err <= FP32_TOL (FP32_TOL_CASE for dino300m) * max |ref| (below: the
+                measured error and the planted fault the tolerance sits between)
+  bf16 compute (vs torch.autocast bf16): cosine similarity >= BF16_MIN_COS for every token.
 
 usage: parity_hf.py --tool PATH/model_forward --case NAME
 With WEBSSL_GEMM set to a GEMM path this CPU or build cannot run, exits 77 (CTest skip).
@@ -23,6 +24,25 @@ import torch.nn.functional as F
 from transformers import Dinov2Config, Dinov2Model, ViTConfig, ViTModel
 
 torch.set_num_threads(2)
+
+# fp32 tolerance, as max abs err / max |ref|. Measured against transformers (Intel Xeon with
+# AVX-512; OpenBLAS and oneDNN): 2.7e-7 to 1.1e-6 on the small models (2-3 blocks, width <= 96,
+# every case here and in parity_layouts.py; the same in the sanitizer build), 1.0e-6 on dino300m
+# (24 blocks of width 1024): some 5 to 19 f32 roundings (u = 6e-8) through GEMMs, softmax and
+# LayerNorm. 3e-6 leaves about 3x for another CPU's summation order and fails a LayerNorm epsilon
+# ten times too large (1e-5 for 1e-6), which moves the cases by 4.5e-6 (ckpt_bf16) to 2e-5
+# (posembed_original) (planted and checked); the former 1e-4 let that fault pass. dino300m: 2.1e-6
+# in the sanitizer build, whose LayerNorms sum their 1024 values one at a time instead of in
+# vector lanes, and 1.7e-5 under that fault: 6e-6.
+FP32_TOL = 3e-6
+FP32_TOL_CASE = {"dino300m": 6e-6}
+# bf16 against torch.autocast: min cosine over tokens, measured 0.999967 (compute_bf16: 3 blocks;
+# widened, oneDNN and bf16 activations alike). 0.9998 leaves 6x in 1 - cosine. A cosine cannot
+# tell the subtle bf16 faults from rounding noise: truncation instead of round-to-nearest-even
+# (0.999900) or a residual stream rounded to bf16 (0.999953) pass it; test_cpu_ops fails the
+# first (its bf16 rounding checks) and the second (the f32 residual check). This bound catches
+# the coarse ones, such as a bf16 GEMM without f32 accumulation.
+BF16_MIN_COS = 0.9998
 
 
 def randomise(model, seed):
@@ -121,7 +141,9 @@ def run_tool(tool, model_dir, pixels, tmp, dtype="fp32", tp=1, posembed="hf", mp
     return got
 
 
-def compare(ref, got, bf16=False):
+def compare(ref, got, bf16=False, tol=FP32_TOL):
+    """Print the error of each output; True when every one is within tol (fp32: max abs err /
+    max |ref|) or BF16_MIN_COS (bf16)."""
     ok = True
     for k in ("cls", "patch", "patch_mean"):
         r = ref[k].astype(np.float64)
@@ -134,9 +156,9 @@ def compare(ref, got, bf16=False):
             gg = g.reshape(-1, r.shape[-1])
             cos = (rr * gg).sum(1) / (np.linalg.norm(rr, axis=1) * np.linalg.norm(gg, axis=1))
             line += f"  min cosine {cos.min():.6f}"
-            good = cos.min() >= 0.999
+            good = cos.min() >= BF16_MIN_COS
         else:
-            good = err <= 1e-4 * scale
+            good = err <= tol * scale
         print(line + ("" if good else "   <-- FAIL"))
         ok &= bool(good)
     return ok
@@ -197,7 +219,9 @@ def main():
     ref = reference(model, pixels, bf16=bf16_ref)
     print(f"case {c}: {type(model).__name__} B={B} R={R} compute={dtype} tp={mpi or tp}"
           f"{' (MPI)' if mpi else ''} posembed={posembed}")
-    sys.exit(0 if compare(ref, got, bf16=bf16_ref) else 1)
+    tol = FP32_TOL_CASE.get(c, FP32_TOL)
+    print(f"tolerance: {f'min cosine {BF16_MIN_COS}' if bf16_ref else f'max abs err <= {tol:g} * max|ref|'}")
+    sys.exit(0 if compare(ref, got, bf16=bf16_ref, tol=tol) else 1)
 
 
 if __name__ == "__main__":

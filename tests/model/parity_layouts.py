@@ -1,6 +1,6 @@
 """Parity of the webssl forward pass with transformers for the checkpoint layouts users download
 besides model.safetensors (helpers shared with parity_hf.py; same tolerance: fp32 max abs err <=
-1e-4 * max |ref|, printed per tensor):
+parity_hf.FP32_TOL * max |ref|, printed per tensor):
   bin_zip        pytorch_model.bin from save_pretrained(safe_serialization=False) (zip layout)
   bin_legacy     pytorch_model.bin written by torch.save(_use_new_zipfile_serialization=False)
   bin_sharded    pytorch_model-0000N-of-0000M.bin + pytorch_model.bin.index.json

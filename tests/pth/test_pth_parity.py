@@ -3,7 +3,8 @@ original layouts (DINOv2 blocks chunked, 5 chunks for 26-deep models, flat with 
 prefix; fp32 and bf16; an SSL teacher checkpoint with DINO and iBOT heads; a heads-only file; a
 timm VisionTransformer for MAE) are run by pth_forward and compared with the reference modules
 (dinov2_ref.py, timm), including the original position-embedding interpolation at non-native
-resolutions. fp32: max abs err <= 1e-4 * max|ref|; bf16: cosine >= 0.999 per token. Every file
+resolutions. fp32: max abs err <= FP32_TOL * max|ref|; bf16: cosine >= BF16_MIN_COS per token
+(the tolerances of parity_hf.py, below). Every file
 must also pass `webssl-dist inspect`, and an unrelated model's .pth must be refused.
 
 usage: test_pth_parity.py PTH_FORWARD WORKDIR   (WEBSSL_BIN names the program for inspect)"""
@@ -19,6 +20,12 @@ import dinov2_ref
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from webssl_test import BIN, max_errors, randomise_original, ssl_teacher_state, write_arch  # noqa: E402
+
+# fp32: measured 1.1e-7 to 8.9e-7 of max |ref| (4 to 26 blocks, heads, timm MAE); 3e-6 as in
+# parity_hf.py. A LayerNorm epsilon ten times too large moves every output checked here by 3.7e-6
+# (timm MAE patch tokens) to 6.3e-4 (planted and checked). bf16 compute on bf16 weights against
+# the fp32 reference: measured min cosine 0.999997.
+FP32_TOL, BF16_MIN_COS = 3e-6, 0.9998
 
 tool, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
@@ -43,7 +50,7 @@ def load(out, name, shape, dtype=np.float32):
 def compare_abs(label, name, got, ref):
     global failures
     err, scale, rel = max_errors(got, ref)
-    ok = err <= 1e-4 * scale
+    ok = err <= FP32_TOL * scale
     print(f"{label:26s} {name:11s} max abs err {err:.3e}  rel {rel:.3e}  (max|ref| {scale:.3g})  "
           f"{'ok' if ok else 'FAIL'}")
     failures += not ok
@@ -55,7 +62,7 @@ def compare_cos(label, name, got, ref):
     got = got.reshape(-1, got.shape[-1])
     cos = np.sum(got * ref, 1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
     err = float(np.max(np.abs(got - ref)))
-    ok = float(cos.min()) >= 0.999
+    ok = float(cos.min()) >= BF16_MIN_COS
     print(f"{label:26s} {name:11s} min cosine {cos.min():.6f}  max abs err {err:.3e}  {'ok' if ok else 'FAIL'}")
     failures += not ok
 

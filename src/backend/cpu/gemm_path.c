@@ -45,7 +45,7 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     cpu_state *st = be->impl;
     const int bf16 = wdt == WS_DTYPE_BF16;
     if (wdt != WS_DTYPE_F32 && !bf16)
-        return ws_errorf(WS_ERR_UNSUPPORTED, "cpu GEMM: weights dtype %s (expected f32 or bf16)",
+        return ws_errorf(WS_ERR_UNSUPPORTED, "cpu GEMM: weights dtype %s (expected fp32 or bf16)",
                          ws_dtype_name(wdt));
     gemm_path path;
     int rc = forced_path(&path), act;

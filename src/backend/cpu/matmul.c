@@ -97,7 +97,7 @@ int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype
     if ((wdt != WS_DTYPE_F32 && wdt != WS_DTYPE_BF16) || (idt != WS_DTYPE_F32 && idt != WS_DTYPE_BF16) ||
         (odt != WS_DTYPE_F32 && odt != WS_DTYPE_BF16))
         return ws_errorf(WS_ERR_ARG, "cpu matmul (M=%d N=%d K=%d): dtypes in %s, weights %s, out %s "
-                         "(expected f32 or bf16)", M, N, K, ws_dtype_name(idt), ws_dtype_name(wdt),
+                         "(expected fp32 or bf16)", M, N, K, ws_dtype_name(idt), ws_dtype_name(wdt),
                          ws_dtype_name(odt));
     const size_t in_elems = idt == WS_DTYPE_BF16 ? (size_t)M * K : 0;
     const size_t out_elems = odt == WS_DTYPE_BF16 ? (size_t)M * N : 0;

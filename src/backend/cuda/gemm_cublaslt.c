@@ -176,7 +176,7 @@ static int plan_get(cuda_gemm *g, const gemm_key *k, const void *bias, gemm_plan
 int cuda_gemm_run(cuda_gemm *g, void *out, ws_dtype odt, const void *in, const void *w, ws_dtype wdt,
                   const float *bias, ws_epilogue epi, int M, int N, int K, cudaStream_t stream) {
     if ((wdt != WS_DTYPE_BF16 && wdt != WS_DTYPE_F32) || (odt != WS_DTYPE_BF16 && odt != WS_DTYPE_F32))
-        return ws_errorf(WS_ERR_ARG, "cuda gemm M=%d N=%d K=%d: weights %s -> %s not supported (f32 or bf16)", M, N,
+        return ws_errorf(WS_ERR_ARG, "cuda gemm M=%d N=%d K=%d: weights %s -> %s not supported (fp32 or bf16)", M, N,
                          K, ws_dtype_name(wdt), ws_dtype_name(odt));
     if (M <= 0 || N <= 0) return WS_OK;
     /* GELU after the GEMM with f32 out (the exact form), in the epilogue with bf16 out. */
