@@ -116,6 +116,11 @@ typedef struct {
                      int hs, int round_bf16);
     /* out[B,C] = mean over rows [first, N) of x[B,N,C] (f32). */
     int (*token_mean)(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
+    /* Per row m of scores[M,N] (f32): idx[m] = the column of the largest value, the lowest such
+     * column on ties, and val[m] = that value (idx int32, val f32, backend memory). NaN never wins
+     * over a number; a row of NaNs gives idx -1 and val NaN. With matmul it is the nearest-centroid
+     * assignment of k-means (curate/): scores = rows . centroids^T + bias. */
+    int (*row_argmax)(ws_backend *be, int32_t *idx, float *val, const float *scores, int M, int N);
 
     /* Host pipeline (model/forward.c: pixels in, outputs out, captured forward passes). Each
      * returns WS_OK or an error naming the call and the device. */

@@ -27,6 +27,8 @@ static const flag_spec flags[] = {
     FLAG("--input", "SPEC", FLAG_STRING, O(input), "'shards/{00000..00099}.tar', a glob, a directory, @list.txt,\n"
      "'https://host/shard-{0000..0099}.tar' or 'pipe:CMD'", .attrs = FLAG_REQUIRED | FLAG_ONCE),
     FLAG("--output", "DIR", FLAG_STRING, O(output), "one HDF5 file per input shard; rerun to resume", .attrs = FLAG_REQUIRED),
+    FLAG("--overwrite", NULL, FLAG_SWITCH, O(overwrite), "accept inputs other than those DIR/run.json recorded: shards\n"
+     "whose names collide are redone from the new inputs"),
     FLAG("--tp", "N|auto", FLAG_INT_AUTO, O(tp), "tensor-parallel ranks per group (divides the world size);\n"
      "auto: the smallest that fits the memory of a rank"),
     FLAG("--batch", "B", FLAG_INT, O(batch), "images per forward pass"),

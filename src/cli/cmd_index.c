@@ -31,7 +31,7 @@ int cmd_index(int argc, char **argv) {
         return WS_EXIT_USAGE;
     }
     printf("%s/index.h5: %lld shards, %lld rows", o.dir, (long long)info.shards, (long long)info.rows);
-    if (info.skipped) printf(" (%lld incomplete files left out)", (long long)info.skipped);
+    if (info.skipped) printf(" (%lld damaged or incomplete files left out, named above)", (long long)info.skipped);
     printf("\n");
     return WS_EXIT_OK;
 }

@@ -22,8 +22,12 @@ int cmd_inspect(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_dedup(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 #endif

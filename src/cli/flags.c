@@ -40,6 +40,12 @@ static const struct {
     {"--link-gbs", 0, INFINITY},
     {"--link-latency-us", 0, INFINITY},
     {"--device-memory", 0, INFINITY},   /* GiB */
+    {"--max-per-centroid", 1, 1 << 20}, /* curation (cluster, dedup, sample) */
+    {"--resample-steps", 0, 100},
+    {"--resample-rows", 1, 1 << 20},
+    {"--seed", 0, 1LL << 53},
+    {"--block", 16, 1 << 15},
+    {"--target", 1, 1LL << 50},
 };
 
 static void find_bounds(const char *flag, double *lo, double *hi) {

@@ -11,8 +11,12 @@ static const ws_command commands[] = {
     {"cost", cmd_cost, "FLOPs, memory, communication and expected throughput per tp (cost model)"},
     {"embed", cmd_embed, "embed images with tensor x data parallelism (mpirun/srun); resumable"},
     {"index", cmd_index, "DIR/index.h5: one virtual table over every shard file"},
+    {"verify", cmd_verify, "check every byte of every shard file of DIR against its checksum"},
     {"bench", cmd_bench, "forward-pass throughput of an architecture with random weights"},
     {"preprocess", cmd_preprocess, "the exact model inputs (uint8 images, normalised tensors) to HDF5"},
+    {"cluster", cmd_cluster, "k-means over embedding shards (flat or hierarchical, MPI, resumable)"},
+    {"dedup", cmd_dedup, "SemDeDup near-duplicates within the clusters (MPI)"},
+    {"sample", cmd_sample, "hierarchical balanced sampling from the cluster tree"},
     {"convert", cmd_convert, "original / teacher .pth (or any checkpoint) to a HuggingFace model directory"},
 };
 static const size_t num_commands = sizeof commands / sizeof commands[0];

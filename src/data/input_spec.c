@@ -93,6 +93,39 @@ static int brace_expand(const char *s, strvec *out) {
     return rc;
 }
 
+/* `path` with its directory part before offset `keep` made canonical (realpath: absolute, no
+ * "." or "..", links resolved) and the rest kept as written (a tar's base name is its shard's
+ * name; a pattern stays a pattern); `keep` = strlen(path): the directory of a file. A copy of
+ * `path` when the directory cannot be resolved; NULL when out of memory. */
+static char *canonical_prefix(const char *path, size_t keep) {
+    const char *slash = memrchr(path, '/', keep);
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *real = dir ? realpath(dir, NULL) : NULL, *out = NULL;
+    if (!real) out = strdup(path);
+    else if (asprintf(&out, "%s%s%s", real, strcmp(real, "/") ? "/" : "", slash ? slash + 1 : path) < 0) out = NULL;
+    free(dir);
+    free(real);
+    return out;
+}
+
+/* A directory made canonical; a copy when it cannot be resolved. */
+static char *canonical_dir(const char *dir) {
+    char *real = realpath(dir, NULL);
+    return real ? real : strdup(dir);
+}
+
+char *input_spec_canonical(const char *spec) {
+    if (stream_source_kind(spec) != WS_SOURCE_LOCAL) return stream_source_redact(spec);
+    char *path = NULL, *out = NULL;
+    struct stat st;
+    if (spec[0] == '@') path = canonical_prefix(spec + 1, strlen(spec + 1));
+    else if (!spec[strcspn(spec, "*?[{")] && stat(spec, &st) == 0 && S_ISDIR(st.st_mode)) path = canonical_dir(spec);
+    else path = canonical_prefix(spec, strcspn(spec, "*?[{"));
+    if (path && asprintf(&out, "%s%s", spec[0] == '@' ? "@" : "", path) < 0) out = NULL;
+    free(path);
+    return out;
+}
+
 static int has_image_ext(const char *path) {
     static const char *exts[] = {"jpg", "jpeg", "png", "webp", "gif", "bmp"};
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
@@ -158,7 +191,7 @@ static int split_files(const char *path, const char *root, strvec *keys, size_t 
         sh->from_dir = root != NULL;
         if (asprintf(&sh->name, "%s-%05zu", base, s) < 0) sh->name = NULL;
         sh->path = strdup(path);
-        sh->display = strdup(path);
+        sh->display = root ? canonical_dir(path) : canonical_prefix(path, strlen(path));
         sh->keys = calloc(n, sizeof *sh->keys);
         sh->files = calloc(n, sizeof *sh->files);
         if (!sh->name || !sh->path || !sh->display || !sh->keys || !sh->files) { free(base); return ws_errorf(WS_ERR_NOMEM, "out of memory listing %s", path); }
@@ -287,7 +320,7 @@ static int expand_tars(const char *spec, strvec *pats, ws_shard_list *out) {
         sh->kind = streamed ? WS_SHARD_STREAM : WS_SHARD_TAR;
         sh->path = paths.v[i];
         paths.v[i] = NULL;
-        sh->display = streamed ? stream_source_redact(sh->path) : strdup(sh->path);
+        sh->display = streamed ? stream_source_redact(sh->path) : canonical_prefix(sh->path, strlen(sh->path));
         if (!(sh->name = streamed ? stream_source_name(sh->path) : tar_name(sh->path)))
             rc = streamed ? WS_ERR_ARG : ws_errorf(WS_ERR_NOMEM, "out of memory");
         else if (!sh->display)

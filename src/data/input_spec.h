@@ -30,7 +30,8 @@ typedef struct {
     ws_shard_kind kind;
     char *path;          /* TAR: the tar file; FILES: the directory or the list file; STREAM: the
                           * URL or pipe:CMD, credentials included: never print it */
-    char *display;       /* path as it may be shown (logs, HDF5 attributes): credentials removed */
+    char *display;       /* path as it may be shown (logs, HDF5 attributes, manifests): local paths
+                          * canonical (input_spec_canonical), URLs and commands without credentials */
     char **files;        /* FILES: image paths to open, in order; NULL for TAR */
     char **keys;         /* FILES: key of each image (path relative to the directory, or the list
                           * line as written); NULL for TAR */
@@ -52,6 +53,13 @@ typedef struct {
  * / WS_ERR_IO (unreadable list or directory) with a message naming the spec or path. */
 int input_spec_expand(const char *spec, size_t shard_size, ws_shard_list *out);
 void shard_list_free(ws_shard_list *list);
+
+/* The spec in a canonical form, so that one input set spelled differently ('data/', './data/', an
+ * absolute path, a path through a symbolic link) has one form: the directory part of a local
+ * path or pattern, before its first pattern character, resolved (realpath), the rest as
+ * written; a directory resolved whole; '@' + the list file's; URLs and pipe: commands as
+ * written, credentials removed (stream_source_redact). Malloc'ed; NULL when out of memory. */
+char *input_spec_canonical(const char *spec);
 const char *shard_kind_name(ws_shard_kind kind);
 
 #endif

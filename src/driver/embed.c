@@ -1,9 +1,9 @@
 /* The embed engine's entry point (see embed.h). Setup in a fixed order, each step agreed by every
  * rank (a failure anywhere stops every rank with that rank's reason, never a hang):
  *   checkpoint opened (once per rank) -> tp auto -> topology (dp x tp) -> device (GPU from the local rank) -> rank layout printed
- *   -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto) -> output
- *   directory: lock, run.json, stale temporary files (rank 0) -> input shards (TP leaders)
- *   -> backend, device memory check, TP communicator (device.c) -> model (every rank, its
+ *   -> architecture check (rank 0) -> DINO head (TP leaders, --features head/proto) -> input
+ *   shards (TP leaders) -> output directory: links refused, lock, run.json, stale temporary
+ *   files (rank 0) -> backend, device memory check, TP communicator (device.c) -> model (every rank, its
  *   TP slice; the checkpoint is closed) -> buffers -> shard queue
  * then the shard loop (embed_loop.c), a summary on rank 0, and teardown in reverse order. */
 #include "driver/embed.h"
@@ -75,6 +75,9 @@ static char *config_json(const embed_run *r) {
     char feats[64];
     h5_features_format(r->layout.features, feats, sizeof feats);
     cJSON *o = cJSON_CreateObject();
+    char *input = input_spec_canonical(r->opt.input);
+    cJSON_AddStringToObject(o, "input", input ? input : r->opt.input);
+    free(input);
     cJSON_AddStringToObject(o, "model", r->opt.model);
     cJSON_AddItemToObject(o, "weights", cJSON_Parse(r->weights));
     cJSON_AddStringToObject(o, "arch", r->arch.name);
@@ -117,13 +120,16 @@ static void set_preprocess(embed_run *r) {
     r->pp.stream = r->opt.stream;
 }
 
-/* Rank 0: lock the output directory, compare/store run.json, remove stale temporary files. */
+/* Rank 0: refuse planted links, lock the output directory, compare/store run.json (the inputs may
+ * change with --overwrite), remove stale temporary files. */
 static int prepare_output(embed_run *r) {
     int rc = run_dir_prepare(r->opt.output);
+    if (rc == WS_OK) rc = run_dir_check_links(r->opt.output);
     if (rc == WS_OK) rc = run_dir_lock(r->opt.output, &r->lock_fd);
     if (rc != WS_OK) return rc;
     char *cfg = config_json(r);
-    rc = cfg ? run_dir_check_config(r->opt.output, cfg) : ws_errorf(WS_ERR_NOMEM, "run configuration");
+    rc = cfg ? run_dir_check_config(r->opt.output, cfg, "input", r->opt.overwrite)
+             : ws_errorf(WS_ERR_NOMEM, "run configuration");
     cJSON_free(cfg);
     if (rc != WS_OK) return rc;
     int removed = run_dir_clean_temps(r->opt.output);
@@ -310,9 +316,10 @@ static int setup(embed_run *r) {
     r->layout.features = r->opt.features;
     r->layout.out_dtype = r->opt.out_dtype;
     r->layout.K = r->has_head ? head_bottleneck(&r->head) : 0;
+    /* the inputs first: a spec that matches nothing is not recorded in run.json */
+    if ((rc = load_shards(r)) != WS_OK) return rc;
     if (r->topo.world_rank == 0) rc = prepare_output(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
-    if ((rc = load_shards(r)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
     r->bcast = comm_mpi_create(r->topo.tp_comm);
     rc = r->bcast ? device_setup(&r->dev, &r->topo, r->opt.threads, &r->arch, r->R, r->B, r->opt.dtype)

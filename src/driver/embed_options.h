@@ -39,6 +39,8 @@ typedef struct {
     int read_ahead;           /* --read-ahead N shards read at once per TP group (1..WS_MAX_READ_AHEAD) */
     ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes, --min-rate: streamed
                                * (http(s)://, pipe:) shards */
+    int overwrite;            /* --overwrite: inputs other than run.json's may replace the earlier
+                               * results of shards with the same names */
 } embed_options;
 
 /* Every option at its default: cpu, tp 1, batch 32, fp32 compute and all-reduces, f16 output, cls

@@ -1,14 +1,17 @@
 /* Resume: whether a shard's existing output can be kept, and whether a shard's inputs are as its
- * manifest says before and after they are read. A finished shard file is kept only when
- * it is complete, holds exactly this run's datasets with this run's shapes and dtypes, was made
- * from this shard's source, and its stored manifest digest equals the manifest of the shard's
- * inputs now (data/shard_manifest.h). Otherwise the file is removed and the shard redone, with a
- * log line naming what differs. A file under the shard's name that this program did not write
- * (or one too damaged to tell) is never removed: it is renamed to `<name>.h5.moved.<seconds>`
- * and the shard redone (when the rename fails, the shard fails, naming the file). A current file
- * with rows of status WS_IMG_RETRY (its retry_count attribute) is redone too, but kept until the
- * new file replaces it. The check reads the file's attributes and dataset headers, and the
- * stored manifest only when the digests differ. */
+ * manifest says before and after they are read. A finished shard file is kept only when every
+ * byte of it is as it was written (its checksum, io/shard_sum.h), it is complete, holds exactly
+ * this run's datasets with this run's shapes and dtypes, was made from this shard's source, and
+ * its stored manifest digest equals the manifest of the shard's inputs now
+ * (data/shard_manifest.h). Otherwise the file is removed and the shard redone, with a log line
+ * naming what differs (a damaged file: "checksum mismatch", "truncated"). A file under the
+ * shard's name that this program did not write (or one too damaged to tell) is never removed: it
+ * is renamed to `<name>.h5.moved.<seconds>` and the shard redone (when the rename fails, the
+ * shard fails, naming the file). A symbolic link, a file another process has open for writing
+ * ("in use") or one that cannot be read is left as it is and the shard fails, naming it. A
+ * current file with rows of status WS_IMG_RETRY (its retry_count attribute) is redone too, but
+ * kept until the new file replaces it. The check reads the whole file once (its checksum), then
+ * its attributes and dataset headers, and the stored manifest only when the digests differ. */
 #ifndef WEBSSL_DRIVER_RESUME_H
 #define WEBSSL_DRIVER_RESUME_H
 

@@ -2,8 +2,10 @@
 #include "io/h5_index.h"
 #include "common/error.h"
 #include "io/h5_check.h"
-#include "common/file_open.h"
+#include "common/log.h"
+#include "io/h5_file.h"
 #include "io/run_dir.h"
+#include "io/shard_sum.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,19 +35,15 @@ static int cmp_names(const void *a, const void *b) {
     return strcmp(((const shard_file *)a)->name, ((const shard_file *)b)->name);
 }
 
-static int is_shard_name(const char *n) {
-    size_t len = strlen(n);
-    /* temporary files end in .tmp.<tag>, so a shard whose name starts with a dot is indexed too */
-    return len > 3 && !strcmp(n + len - 3, ".h5") && strcmp(n, RUN_DIR_INDEX_NAME ".h5") != 0;
-}
-
 /* Read a complete shard's row count and check its datasets against `info` (filled from the
- * first shard). Returns WS_OK, WS_ERR_FORMAT (incomplete: skip) or WS_ERR_ARG (disagrees). */
+ * first shard). Returns WS_OK, WS_ERR_FORMAT (incomplete or damaged: skip) or WS_ERR_ARG
+ * (disagrees). Every byte is checked first (io/shard_sum.h). */
 static int inspect_shard(const char *path, ds_info info[NDS], int first, int64_t *rows) {
-    const char *irregular = ws_not_regular(path);   /* H5Fopen of a FIFO would wait forever */
-    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
+    char why[512];
+    shard_state state = shard_sum_check(path, why, sizeof why);
+    if (state != SHARD_OK) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, why);
+    hid_t f = -1;
+    if (h5_file_open(path, &f) != WS_OK) return WS_ERR_FORMAT;
     int64_t complete = 0;
     int rc = WS_OK;
     if (H5Aexists(f, "complete") <= 0 || H5Aexists(f, "image_count") <= 0) {
@@ -97,7 +95,7 @@ static int list_shards(const char *dir, shard_file **out, size_t *n) {
     struct dirent *e;
     int rc = WS_OK;
     while ((e = readdir(d))) {
-        if (!is_shard_name(e->d_name)) continue;
+        if (!run_dir_is_shard_file(e->d_name)) continue;
         if (cnt == cap) {
             cap = cap ? 2 * cap : 64;
             shard_file *p = realloc(v, cap * sizeof *p);
@@ -194,8 +192,9 @@ int h5_index_write(const char *dir, ws_index_info *info) {
         snprintf(path, sizeof path, "%s/%s", dir, s[i].name);
         int r = inspect_shard(path, di, kept == 0, &s[i].rows);
         if (r == WS_ERR_FORMAT) {
-            s[i].rows = -1;  /* incomplete: left out */
+            s[i].rows = -1;  /* incomplete or damaged: left out */
             info->skipped++;
+            LOG_WARN("index: left out %s", ws_error_message());
         } else if (r != WS_OK) {
             rc = r;
         } else {
@@ -210,9 +209,11 @@ int h5_index_write(const char *dir, ws_index_info *info) {
     snprintf(tmp, sizeof tmp, "%s/." RUN_DIR_INDEX_NAME ".h5.tmp.%d", dir, (int)getpid());
     if (rc == WS_OK) {
         hid_t fapl = -1, f = -1;
+        int fd = -1;
         H5_TRY(rc, fapl = H5Pcreate(H5P_FILE_ACCESS));
         H5_TRY(rc, H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));  /* VDS needs the 1.10 format */
-        H5_TRY(rc, f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+        if (rc == WS_OK) rc = h5_file_create(tmp, H5P_DEFAULT, fapl, &f, &fd);
+        if (fd >= 0) close(fd);   /* HDF5 holds its own descriptor */
         if (fapl >= 0) H5Pclose(fapl);
         for (int i = 0; i < NDS && rc == WS_OK; i++)
             if (di[i].present) rc = write_vds(f, ds_names[i], &di[i], s, n, info->rows);

@@ -3,8 +3,9 @@
  * shards hold (cls, patch_mean, patch, head, proto_index, proto_score), rows concatenated in shard name order; plus
  * shard_name [S] (strings) and shard_start [S + 1] (int64, first row of each shard and the
  * total) to map a row back to its file. Sources are referenced by file name relative to DIR,
- * so the directory can be moved as a whole. Temporary and incomplete files are left out (and
- * counted). */
+ * so the directory can be moved as a whole. Temporary files are not candidates; incomplete and
+ * damaged files (every byte is checked against the file's checksum, io/shard_sum.h) are left
+ * out, counted, and named in a warning with the reason. */
 #ifndef WEBSSL_IO_H5_INDEX_H
 #define WEBSSL_IO_H5_INDEX_H
 

@@ -3,7 +3,8 @@
 #include "common/error.h"
 #include "io/h5_check.h"
 #include "common/escape.h"
-#include "common/file_open.h"
+#include "io/h5_file.h"
+#include "io/shard_sum.h"
 #include "data/image_status.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@ struct ws_h5_writer {
     char *final_path, *tmp_path;
     ws_h5_layout layout;
     hid_t file, f16, str;
+    int fd;              /* the temporary file, read-write (h5_file_create), or -1 */
     hid_t ds[DS_COUNT];
     int64_t n, failures, retries;   /* rows; rows with status != 0; with status WS_IMG_RETRY */
     uint16_t *half;      /* f16 conversion buffer */
@@ -163,6 +165,9 @@ static int create_ds(hid_t file, const char *name, hid_t type, int rank, hsize_t
     H5_TRY(rc, sp = H5Screate_simple(rank, dims, maxd));
     H5_TRY(rc, dcpl = H5Pcreate(H5P_DATASET_CREATE));
     H5_TRY(rc, H5Pset_chunk(dcpl, rank, chunk));
+    /* checked by HDF5 on every read of a chunk (shard_sum.h); HDF5 allows no filter on the
+     * variable-length keys, whose strings live in the global heap anyway */
+    if (H5Tis_variable_str(type) <= 0) H5_TRY(rc, H5Pset_fletcher32(dcpl));
     H5_TRY(rc, H5Pset_obj_track_times(dcpl, 0));
     H5_TRY(rc, *out = H5Dcreate2(file, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -190,6 +195,7 @@ void h5_writer_abort(ws_h5_writer *w) {
     if (!w) return;
     writer_close_handles(w);
     if (w->file >= 0) H5Fclose(w->file);
+    if (w->fd >= 0) close(w->fd);
     unlink(w->tmp_path);
     writer_free(w);
 }
@@ -205,6 +211,7 @@ int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_lay
     ws_h5_writer *w = calloc(1, sizeof *w);
     if (!w) return ws_errorf(WS_ERR_NOMEM, "writer for %s", final_path);
     w->file = w->f16 = w->str = -1;
+    w->fd = -1;
     for (int i = 0; i < DS_COUNT; i++) w->ds[i] = -1;
     w->layout = *layout;
     w->final_path = strdup(final_path);
@@ -215,16 +222,15 @@ int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_lay
     }
     int rc = WS_OK;
     hid_t fcpl = -1, fapl = -1;
-    errno = 0;
     H5_TRY(rc, fcpl = H5Pcreate(H5P_FILE_CREATE));
     H5_TRY(rc, fapl = H5Pcreate(H5P_FILE_ACCESS));
     H5_TRY(rc, H5Pset_obj_track_times(fcpl, 0));
+    H5_TRY(rc, H5Pset_userblock(fcpl, SHARD_SUM_BLOCK));   /* room for the checksum */
     H5_TRY(rc, H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18));
-    H5_TRY(rc, w->file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, fcpl, fapl));
+    if (rc == WS_OK) rc = h5_file_create(tmp_path, fcpl, fapl, &w->file, &w->fd);
     if (fcpl >= 0) H5Pclose(fcpl);
     if (fapl >= 0) H5Pclose(fapl);
     if (rc != WS_OK) {
-        rc = ws_error_context(rc, "cannot create %s%s%s", tmp_path, errno ? ": " : "", errno ? strerror(errno) : "");
         writer_free(w);
         return rc;
     }
@@ -323,14 +329,6 @@ int h5_writer_append(ws_h5_writer *w, int n, const ws_h5_rows *r) {
     return WS_OK;
 }
 
-static int fsync_path(const char *path, int flags) {
-    int fd = open(path, flags);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int h5_writer_finish(ws_h5_writer *w) {
     int rc = attr_i64(w->file, "image_count", w->n);
     if (rc == WS_OK) rc = attr_i64(w->file, "failure_count", w->failures);
@@ -345,8 +343,10 @@ int h5_writer_finish(ws_h5_writer *w) {
         h5_writer_abort(w);
         return rc;
     }
-    if (fsync_path(w->tmp_path, O_RDONLY) != 0) {
-        rc = io_error("fsync", w->tmp_path);
+    rc = shard_sum_seal(w->fd, w->tmp_path);   /* HDF5 has closed the file: every byte is final */
+    if (close(w->fd) != 0 && rc == WS_OK) rc = io_error("close", w->tmp_path);
+    w->fd = -1;
+    if (rc != WS_OK) {
         h5_writer_abort(w);
         return rc;
     }
@@ -356,7 +356,8 @@ int h5_writer_finish(ws_h5_writer *w) {
         return rc;
     }
     char *dir = strdup(w->final_path);
-    if (dir) fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY);  /* best effort: not all filesystems allow it */
+    int dfd = dir ? open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dfd >= 0) fsync(dfd), close(dfd);  /* best effort: not all filesystems allow it */
     free(dir);
     writer_free(w);
     return WS_OK;
@@ -412,11 +413,9 @@ int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_inf
     ws_h5_shard_info local;
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
-    if (access(path, F_OK) != 0) return ws_errorf(WS_ERR_IO, "%s: %s", path, strerror(errno));
-    const char *irregular = ws_not_regular(path);   /* H5Fopen of a FIFO would wait forever */
-    if (irregular) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, irregular);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ws_errorf(WS_ERR_FORMAT, "%s: not a readable HDF5 file", path);
+    hid_t f = -1;
+    int orc = h5_file_open(path, &f);
+    if (orc != WS_OK) return orc;
     char version[128];
     info->ours = read_str_attr(f, "program_version", version, sizeof version) == 0 &&
                  !strncmp(version, "webssl-dist", 11);
@@ -459,9 +458,34 @@ int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_inf
 }
 
 int h5_shard_read_manifest(const char *path, char **text) {
-    h5_lib_init();
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    *text = f >= 0 ? read_str_attr_dup(f, "manifest") : NULL;
+    hid_t f = -1;
+    *text = h5_file_open(path, &f) == WS_OK ? read_str_attr_dup(f, "manifest") : NULL;
     if (f >= 0) H5Fclose(f);
     return *text ? WS_OK : ws_errorf(WS_ERR_FORMAT, "%s: no readable manifest", path);
+}
+
+int h5_shard_verify(const char *path, int64_t *count) {
+    char why[512];
+    shard_state state = shard_sum_check(path, why, sizeof why);
+    if (state != SHARD_OK) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, why);
+    hid_t f = -1;
+    int rc = h5_file_open(path, &f);
+    if (rc != WS_OK) return rc;
+    int64_t complete = 0, n = -1;
+    if (read_i64_attr(f, "complete", &complete) != 0 || complete != 1 || read_i64_attr(f, "image_count", &n) != 0)
+        rc = ws_errorf(WS_ERR_FORMAT, "%s: not marked complete", path);
+    for (int i = 0; i < DS_COUNT && rc == WS_OK; i++) {
+        int exists = H5Lexists(f, ds_names[i], H5P_DEFAULT) > 0;
+        hid_t ds = exists ? H5Dopen2(f, ds_names[i], H5P_DEFAULT) : -1, sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        hsize_t dims[3] = {0, 0, 0};
+        int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+        if (rank >= 1 && rank <= 3) H5Sget_simple_extent_dims(sp, dims, NULL);
+        if ((exists || i < DS_CLS) && (rank < 1 || rank > 3 || dims[0] != (hsize_t)n))
+            rc = ws_errorf(WS_ERR_FORMAT, "%s: dataset %s missing or not of %lld rows", path, ds_names[i], (long long)n);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (H5Fclose(f) < 0 && rc == WS_OK) rc = ws_errorf(WS_ERR_FORMAT, "%s: close failed", path);
+    if (rc == WS_OK) *count = n;
+    return rc;
 }

@@ -11,7 +11,9 @@
  * (status WS_IMG_RETRY); the attribute `complete` = 1 is written last.
  *
  * Crash safety: the file is written under a temporary name in the same directory (one that
- * never looks complete: ".<name>.tmp.<tag>"), flushed, fsync'ed, renamed onto the final name,
+ * never looks complete: ".<name>.tmp.<tag>", created new, never through a symbolic link:
+ * io/h5_file.h), closed, sealed with the checksum of every byte (io/shard_sum.h: HDF5 user
+ * block; each dataset also has HDF5's fletcher32 filter), fsync'ed, renamed onto the final name,
  * and the directory fsync'ed. Any failure leaves no file under the final name and an error
  * naming the file.
  *
@@ -104,13 +106,19 @@ typedef struct {
     char manifest_digest[WS_DIGEST_HEX];  /* "" when absent */
 } ws_h5_shard_info;
 
-/* Check that `path` is a complete shard file with exactly `layout`'s datasets: it opens,
- * `complete` is 1, every dataset has image_count rows, the expected shape and type (f16/f32 as
- * layout->out_dtype), and no feature dataset the layout lacks is present. WS_OK, or
- * WS_ERR_FORMAT / WS_ERR_IO with the reason (missing file: WS_ERR_IO). `info` (may be NULL) is
- * filled as far as the file could be read, also on failure. Reads attributes and dataset
- * headers only, never rows. */
+/* Check that `path` is a complete shard file with exactly `layout`'s datasets: it opens (never
+ * through a symbolic link), `complete` is 1, every dataset has image_count rows, the expected
+ * shape and type (f16/f32 as layout->out_dtype), and no feature dataset the layout lacks is
+ * present. WS_OK, or WS_ERR_FORMAT / WS_ERR_IO with the reason (cannot be opened: missing, a
+ * link, in use: WS_ERR_IO). `info` (may be NULL) is filled as far as the file could be read,
+ * also on failure. Reads attributes and dataset headers only, never rows (its bytes are checked
+ * by shard_sum_check, io/shard_sum.h). */
 int h5_shard_check(const char *path, const ws_h5_layout *layout, ws_h5_shard_info *info);
+/* What `webssl-dist verify` checks of a shard file, whatever run wrote it: every byte against its
+ * checksum (io/shard_sum.h), then it opens as HDF5, `complete` is 1 and key, status and every
+ * dataset present have image_count rows (*count). WS_OK, or WS_ERR_FORMAT / WS_ERR_IO with the
+ * reason ("checksum mismatch: ...", "truncated: ...", "in use: ..."). */
+int h5_shard_verify(const char *path, int64_t *count);
 /* The `manifest` attribute of a shard file (malloc'ed into *text). WS_OK or WS_ERR_FORMAT. */
 int h5_shard_read_manifest(const char *path, char **text);
 

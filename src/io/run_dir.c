@@ -1,6 +1,8 @@
 /* Output directory: lock, run configuration, names, temp cleanup (see run_dir.h). */
 #include "io/run_dir.h"
 #include "common/error.h"
+#include "common/file_open.h"
+#include "common/log.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -32,10 +34,11 @@ int run_dir_prepare(const char *dir) {
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return ws_errorf(WS_ERR_IO, "--output %s: not a directory", dir);
     char probe[4096];
+    const char *why = NULL;
     snprintf(probe, sizeof probe, "%s/.write-test.%d", dir, (int)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return ws_errorf(WS_ERR_IO, "--output %s: not writable: %s", dir, strerror(errno));
+    unlink(probe);   /* left by a crash of a process with this pid; a link there is removed, not followed */
+    int fd = ws_open_no_link(probe, O_WRONLY | O_CREAT | O_EXCL, 0644, NULL, &why);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "--output %s: not writable: %s: %s", dir, probe, why);
     close(fd);
     unlink(probe);
     return WS_OK;
@@ -44,8 +47,9 @@ int run_dir_prepare(const char *dir) {
 int run_dir_lock(const char *dir, int *fd) {
     char path[4096];
     snprintf(path, sizeof path, "%s/.lock", dir);
-    int f = open(path, O_RDWR | O_CREAT, 0644);
-    if (f < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open lock file: %s", path, strerror(errno));
+    const char *why = NULL;
+    int f = ws_open_no_link(path, O_RDWR | O_CREAT, 0644, NULL, &why);
+    if (f < 0) return ws_errorf(WS_ERR_IO, "%s: cannot open lock file: %s", path, why);
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
         char holder[256] = "";
         ssize_t n = pread(f, holder, sizeof holder - 1, 0);
@@ -71,9 +75,13 @@ void run_dir_unlock(int fd) {
     if (fd >= 0) close(fd);  /* closing the descriptor releases the flock */
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+/* The text of the regular file open on fd (closed here), or NULL. */
+static char *read_text(int fd) {
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
     char *buf = NULL;
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
@@ -92,7 +100,12 @@ static char *read_text(const char *path) {
 static int write_config(const char *path, const char *json) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
+    unlink(tmp);   /* as in run_dir_prepare */
+    const char *why = NULL;
+    int fd = ws_open_no_link(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644, NULL, &why);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: cannot create: %s", tmp, why);
+    FILE *f = fdopen(fd, "w");
+    if (!f) close(fd);
     int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
     if (f) ok = (fflush(f) == 0 && fsync(fileno(f)) == 0) && ok, ok = fclose(f) == 0 && ok;
     if (ok && rename(tmp, path) == 0) return WS_OK;
@@ -122,25 +135,51 @@ static const cJSON *first_change(const cJSON *old, const cJSON *now, char *name,
     return NULL;
 }
 
-int run_dir_check_config(const char *dir, const char *config_json) {
+/* The inputs field of the earlier configuration `old` against `now`'s: WS_OK when the same; when
+ * they differ, WS_ERR_ARG naming both unless `overwrite`. When the new value is to be stored
+ * (overwrite, or an earlier run.json without the field), it replaces the old one in `old` and
+ * *rewrite is set. */
+static int check_inputs(cJSON *old, const cJSON *now, const char *field, int overwrite, const char *path,
+                        const char *dir, int *rewrite) {
+    const cJSON *was = cJSON_GetObjectItemCaseSensitive(old, field), *is = cJSON_GetObjectItemCaseSensitive(now, field);
+    if (!is || (was && cJSON_Compare(was, is, 1))) return WS_OK;
+    char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = cJSON_PrintUnformatted(is);
+    int rc = WS_OK;
+    if (was && !overwrite)
+        rc = ws_errorf(WS_ERR_ARG,
+                       "%s: this run's %s is %s but the earlier run into %s used %s: shards of the same name "
+                       "would be replaced by others; use the same inputs to resume, --overwrite to redo those "
+                       "shards from the new inputs, or another --output", path, field, b ? b : "?", dir, a ? a : "?");
+    else if (was)
+        LOG_WARN("%s: %s changed from %s to %s (--overwrite): shards of the same name are redone from the new inputs",
+                 path, field, a ? a : "?", b ? b : "?");
+    free(a);
+    free(b);
+    cJSON *copy = rc == WS_OK ? cJSON_Duplicate(is, 1) : NULL;
+    if (copy && was) cJSON_ReplaceItemInObjectCaseSensitive(old, field, copy);
+    else if (copy) cJSON_AddItemToObject(old, field, copy);
+    if (rc == WS_OK && !copy) rc = ws_errorf(WS_ERR_NOMEM, "run configuration");
+    *rewrite = rc == WS_OK;
+    return rc;
+}
+
+int run_dir_check_config(const char *dir, const char *config_json, const char *inputs, int overwrite) {
     char path[4096];
+    const char *why = NULL;
     snprintf(path, sizeof path, "%s/run.json", dir);
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return ws_errorf(WS_ERR_IO, "%s is not a regular file; remove it or use another --output", path);
-    char *old_text = read_text(path);
-    if (!old_text) {
-        if (errno != ENOENT) return ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-        return write_config(path, config_json);
-    }
+    int fd = ws_open_no_link(path, O_RDONLY, 0, NULL, &why);
+    if (fd < 0 && errno == ENOENT) return write_config(path, config_json);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "%s: %s; remove it or use another --output", path, why);
+    char *old_text = read_text(fd);
+    if (!old_text) return ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     cJSON *old = cJSON_Parse(old_text), *now = cJSON_Parse(config_json);
     free(old_text);
-    int rc = WS_OK;
+    int rc = WS_OK, rewrite = 0;
     if (!now) {
         rc = ws_errorf(WS_ERR_ARG, "run configuration is not valid JSON");
     } else if (!old || !cJSON_IsObject(old)) {
         rc = ws_errorf(WS_ERR_ARG, "%s: not a JSON object; remove it or use another --output", path);
-    } else {
+    } else if ((rc = check_inputs(old, now, inputs, overwrite, path, dir, &rewrite)) == WS_OK) {
         char name[512] = "";
         const cJSON *was = NULL, *item = first_change(old, now, name, sizeof name, &was);
         if (item) {
@@ -153,6 +192,7 @@ int run_dir_check_config(const char *dir, const char *config_json) {
             free(b);
         }
     }
+    if (rc == WS_OK && rewrite) rc = write_config(path, config_json);
     cJSON_Delete(old);
     cJSON_Delete(now);
     return rc;
@@ -170,6 +210,44 @@ static int is_temp_name(const char *n) {
     const char *tag = t + 8, *dot = strrchr(tag, '.');
     if (!dot || dot == tag || !dot[1]) return 0;
     return strspn(dot + 1, "0123456789") == strlen(dot + 1);
+}
+
+int run_dir_is_shard_file(const char *n) {
+    size_t len = strlen(n);
+    /* temporary files end in .tmp.<tag>, so a shard whose name starts with a dot counts too */
+    return len > 3 && !strcmp(n + len - 3, ".h5") && strcmp(n, RUN_DIR_INDEX_NAME ".h5") != 0;
+}
+
+/* A name this program opens or creates in the output directory. */
+static int is_own_name(const char *n) {
+    size_t len = strlen(n);
+    return !strcmp(n, ".lock") || !strcmp(n, "run.json") || !strncmp(n, "run.json.tmp.", 13) ||
+           (len > 3 && !strcmp(n + len - 3, ".h5")) || is_temp_name(n);
+}
+
+int run_dir_check_links(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return ws_errorf(WS_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    char list[1024] = "", path[4096], target[512];
+    size_t used = 0;
+    int links = 0;
+    struct dirent *e;
+    struct stat st;
+    while ((e = readdir(d))) {
+        if (!is_own_name(e->d_name)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_type != DT_LNK && (e->d_type != DT_UNKNOWN || lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)))
+            continue;
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s -> %s", links ? ", " : "", path, target);
+        links++;
+    }
+    closedir(d);
+    if (!links) return WS_OK;
+    return ws_errorf(WS_ERR_IO, "%d symbolic link(s) where this program writes its files: %s; webssl-dist never writes "
+                     "through a link: remove %s, or use another --output", links, list, links > 1 ? "them" : "it");
 }
 
 int run_dir_clean_temps(const char *dir) {

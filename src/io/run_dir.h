@@ -9,7 +9,11 @@
  *   DIR/index.h5                     written by `webssl-dist index` (a shard may not be named so)
  *
  * A later run into the same DIR must have the same configuration (so a requeued job resumes
- * with the same settings); a different one is refused with the differing field named. */
+ * with the same settings); a different one is refused with the differing field named.
+ *
+ * A shared DIR may hold symbolic links planted by someone else: this program never opens a file
+ * of DIR through one (O_NOFOLLOW; new files O_CREAT | O_EXCL; HDF5 files through checked
+ * descriptors, io/h5_file.h), and a run refuses to start while one sits at a name it uses. */
 #ifndef WEBSSL_IO_RUN_DIR_H
 #define WEBSSL_IO_RUN_DIR_H
 
@@ -18,6 +22,10 @@
 /* Create DIR (and parents) when missing and check that a file can be created in it.
  * WS_OK or WS_ERR_IO naming the directory. */
 int run_dir_prepare(const char *dir);
+
+/* WS_OK, or WS_ERR_IO naming every symbolic link in DIR at a name this program opens or creates
+ * (.lock, run.json, *.h5, temporary files) with its target. */
+int run_dir_check_links(const char *dir);
 
 /* Take the exclusive lock DIR/.lock without waiting. On success *fd holds the lock until
  * run_dir_unlock. When another process holds it: WS_ERR_IO saying so, with the holder's
@@ -29,8 +37,11 @@ void run_dir_unlock(int fd);
 /* Compare `config_json` (a JSON object, unformatted) with DIR/run.json: when absent, write it
  * (temporary file + rename); when present and equal field by field, WS_OK; when different,
  * WS_ERR_ARG naming the first differing field with both values (inside an object field, the
- * inner field: "weights.model.safetensors"). run.json that is not a regular file: WS_ERR_IO. */
-int run_dir_check_config(const char *dir, const char *config_json);
+ * inner field: "weights.model.safetensors"). The field named `inputs` (the run's inputs) may
+ * differ only with `overwrite`: then run.json is rewritten with the new value (logged); without,
+ * WS_ERR_ARG naming both values and --overwrite. An earlier run.json without that field (an
+ * older version) gets it. run.json that is not a regular file, or a link: WS_ERR_IO. */
+int run_dir_check_config(const char *dir, const char *config_json, const char *inputs, int overwrite);
 
 /* Remove the temporary shard files (".<shard>.h5.tmp.<job>.<rank>") and index files
  * (".index.h5.tmp.<pid>") left by crashed runs, and no other file. Call only while holding the lock. Returns the number removed, or WS_ERR_IO when
@@ -39,6 +50,9 @@ int run_dir_clean_temps(const char *dir);
 
 /* The base name of the index file (io/h5_index.h); no shard may have it. */
 #define RUN_DIR_INDEX_NAME "index"
+
+/* 1 when the file name `name` (no directory) is a shard file's: "*.h5" but the index's. */
+int run_dir_is_shard_file(const char *name);
 
 /* DIR/<name>.h5 and DIR/.<name>.h5.tmp.<tag> into buf. WS_OK, or WS_ERR_ARG when too long or,
  * for the shard path, when the name is the index's. */

@@ -44,7 +44,7 @@ for cmd in commands:
     rc, out, err = run(cmd, "--help")
     check(rc == 0 and out.startswith(f"usage: webssl-dist {cmd}") and not err, f"{cmd} --help")
     flags = re.findall(r"^  (--[a-z0-9-]+)( \S+)?", out, re.M)
-    check(len(flags) > 0 or cmd == "index", f"{cmd} --help lists {len(flags)} flags")
+    check(len(flags) > 0 or cmd in ("index", "verify"), f"{cmd} --help lists {len(flags)} flags")
     jobs += [(flag, (cmd, flag, BAD)) for flag, meta in flags if meta]
     jobs.append((None, (cmd, "--frobnicate", "1")))
 with ThreadPoolExecutor(8) as pool:
@@ -103,6 +103,8 @@ refused(["embed", "--model", "m", "--input", "i", "--output", "o", "--features",
 refused(["embed", "--model", "m", "--input", "i", "--output", "o", "--head", "h.pth"], "--head h.pth")
 refused(["index"], "DIR is required")
 refused(["index", "a", "b"], "unexpected argument 'b'")
+refused(["verify"], "DIR is required")
+refused(["verify", "a", "b"], "unexpected argument 'b'")
 refused(["convert", "only-in"], "OUT is required")
 refused(["inspect", "p", "q"], "unexpected argument 'q'")
 refused(["models", "extra"], "unexpected argument 'extra'")

@@ -6,7 +6,7 @@ every shard, so a redo is caused by that change alone.
   tar shards (`tar <size> <mtime>`):
     - only the modification time changed (the tar touched);
     - only the size changed (a member appended, the modification time set back);
-    - `source`: the same tar name in another directory;
+    - `source`: the same tar name in another directory (with --overwrite, as run.json asks);
   directory shards (`<key> <size> <mtime>` per image, in row order):
     - an image touched (modification time only);
     - an image rewritten with another size, its modification time set back;
@@ -33,10 +33,10 @@ from embed_common import check, finish, make_images, run_embed, work_with_model
 work, model = work_with_model(sys.argv[1])
 
 
-def embed(inp, out):
+def embed(inp, out, *extra):
     """Run embed on one rank (shards of 3 images; any exit but 0 ends the test); returns stderr."""
     return run_embed(1, ["--model", model, "--input", inp, "--output", out, "--batch", "2", "--shard-size", "3",
-                         "--preprocess", "square", "--resolution", "28"]).stderr
+                         "--preprocess", "square", "--resolution", "28", *extra]).stderr
 
 
 def redone(err):
@@ -114,7 +114,8 @@ change(os.path.join(tars, "*.tar"), tout, "a.tar grown, mtime set back", grow_ta
 check(rows(tout, "a") == [("a000", 0), ("a001", 0), ("a002", 0)], f"a.h5 holds the appended member: {rows(tout, 'a')}")
 moved = os.path.join(work, "tars2")
 shutil.copytree(tars, moved, copy_function=shutil.copy2)   # same names, sizes and times; another source
-err = embed(os.path.join(moved, "*.tar"), tout)
+# Another input set is refused without --overwrite (run.json; driver_embed_at_rest tests that).
+err = embed(os.path.join(moved, "*.tar"), tout, "--overwrite")
 got = redone(err)
 check(sorted(got) == ["a", "b"] and all("made from" in l and "tars2" in l for l in got.values()),
       f"source changed: redone {sorted(got)}: {next(iter(got.values()), '')[:200]}")

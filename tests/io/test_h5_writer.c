@@ -2,8 +2,9 @@
  * DIR/f16.h5 and DIR/f32.h5 (every feature, 5 rows appended as 3 + 2, row 1 failed), checks
  * h5_shard_check on them (proto_index[i] = 7i - 1, proto_score[i] = x[i][900]; keys with a backslash
  * and with bytes that are not UTF-8, stored escaped; a manifest read back; another dtype or an extra
- * dataset refused), on a file left unfinished and on a file that is not HDF5, and that an
- * aborted writer leaves nothing behind. Values: x[i][j] = sin(0.1 * (i * 1000 + j)). */
+ * dataset refused), on a file left unfinished and on a file that is not HDF5, that an
+ * aborted writer leaves nothing behind, and that a symbolic link planted at the temporary name
+ * is refused, its target untouched. Values: x[i][j] = sin(0.1 * (i * 1000 + j)). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,10 @@ enum { N = 5, D = 6, P = 4, K = 3 };
 
 static float val(int i, int j) { return (float)sin(0.1 * (i * 1000 + j)); }
 
-static int write_file(const char *dir, const char *name, ws_dtype dt, int finish) {
-    ws_arch arch;
+static ws_arch arch;
+
+/* Start writing DIR/name (temporary file DIR/.name.tmp.test) with every feature. */
+static int open_file(const char *dir, const char *name, ws_dtype dt, ws_h5_writer **w) {
     memset(&arch, 0, sizeof arch);
     snprintf(arch.name, sizeof arch.name, "tiny-test");
     arch.embed_dim = D;
@@ -29,6 +32,10 @@ static int write_file(const char *dir, const char *name, ws_dtype dt, int finish
     char final[512], tmp[512];
     snprintf(final, sizeof final, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp.test", dir, name);
+    return h5_writer_open(final, tmp, &L, &m, w);
+}
+
+static int write_file(const char *dir, const char *name, ws_dtype dt, int finish) {
     float cls[N * D], pm[N * D], patch[N * P * D], head[N * K], score[N];
     int32_t index[N];
     for (int i = 0; i < N; i++) {
@@ -41,20 +48,20 @@ static int write_file(const char *dir, const char *name, ws_dtype dt, int finish
     const char *keys[N] = {"a/0", "a/1", "b/\xc3\xa9t\xc3\xa9", "c\\x", "d\xff\n"};  /* the last two escaped */
     int8_t status[N] = {0, 3, 0, 0, 0};
     ws_h5_writer *w;
-    int rc = h5_writer_open(final, tmp, &L, &m, &w);
+    int rc = open_file(dir, name, dt, &w);
     ws_h5_rows r1 = {keys, status, cls, pm, patch, head, index, score};
     ws_h5_rows r2 = {keys + 3, status + 3, cls + 3 * D, pm + 3 * D, patch + 3 * P * D, head + 3 * K, index + 3,
                      score + 3};
     if (rc == WS_OK) rc = h5_writer_append(w, 3, &r1);
     if (rc == WS_OK) rc = h5_writer_append(w, 2, &r2);
     if (rc != WS_OK) {
-        fprintf(stderr, "FAIL writing %s: %s\n", final, ws_error_message());
+        fprintf(stderr, "FAIL writing %s/%s: %s\n", dir, name, ws_error_message());
         return 1;
     }
     if (finish == 1) rc = h5_writer_finish(w);
     else if (finish == 0) h5_writer_abort(w);
     /* finish == 2: left open, as a crash would leave it; the handles leak until exit */
-    if (rc != WS_OK) fprintf(stderr, "FAIL finishing %s: %s\n", final, ws_error_message());
+    if (rc != WS_OK) fprintf(stderr, "FAIL finishing %s/%s: %s\n", dir, name, ws_error_message());
     return rc != WS_OK;
 }
 
@@ -103,6 +110,23 @@ int main(int argc, char **argv) {
     else printf("garbage rejected: %s\n", ws_error_message());
     snprintf(path, sizeof path, "%s/missing.h5", dir);
     if (h5_shard_check(path, &L, NULL) != WS_ERR_IO) fprintf(stderr, "FAIL missing passed\n"), fails++;
+
+    char victim[600], target[64] = "";
+    snprintf(victim, sizeof victim, "%s/victim.txt", dir);
+    f = fopen(victim, "w");
+    fputs("precious", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/.linked.h5.tmp.test", dir);
+    ws_h5_writer *w = NULL;
+    if (symlink("victim.txt", path) != 0 || open_file(dir, "linked.h5", WS_DTYPE_F16, &w) != WS_ERR_IO ||
+        !strstr(ws_error_message(), "symbolic link"))
+        fprintf(stderr, "FAIL a link at the temporary name: %s\n", ws_error_message()), fails++;
+    else printf("link at the temporary name refused: %s\n", ws_error_message());
+    h5_writer_abort(w);
+    f = fopen(victim, "r");
+    if (!f || !fgets(target, sizeof target, f) || strcmp(target, "precious") != 0)
+        fprintf(stderr, "FAIL the link's target changed: '%s'\n", target), fails++;
+    if (f) fclose(f);
 
     unsigned feats = 0;
     if (h5_features_parse("patch,cls", &feats) != WS_OK || feats != (WS_FEAT_CLS | WS_FEAT_PATCH))

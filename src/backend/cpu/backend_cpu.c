@@ -98,6 +98,7 @@ static const ws_backend_ops cpu_ops = {
     .tokens = cpu_tokens,
     .attention = cpu_attention,
     .token_mean = cpu_token_mean,
+    .row_argmax = cpu_row_argmax,
     .normalises_u8 = 0,
     .normalize = cpu_normalize,
     .slot_upload = cpu_slot_upload,

@@ -109,6 +109,7 @@ int cpu_tokens(ws_backend *be, float *x, const float *patches, const float *cls,
 int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
                   int hs, int round_bf16);
 int cpu_token_mean(ws_backend *be, float *out, const float *x, int B, int N, int first, int C);
+int cpu_row_argmax(ws_backend *be, int32_t *idx, float *val, const float *scores, int M, int N);
 
 /* Host-pipeline entries (pixels.c). */
 int cpu_normalize(ws_backend *be, float *pixels, const uint8_t *u8, int B, int R, const float mean[3],

@@ -178,6 +178,11 @@ static int cuda_op_token_mean(ws_backend *be, float *out, const float *x, int B,
                      "B=%d N=%d first=%d C=%d", B, N, first, C);
 }
 
+static int cuda_op_row_argmax(ws_backend *be, int32_t *idx, float *val, const float *scores, int M, int N) {
+    return op_status(be, cuda_row_argmax(idx, val, scores, M, N, state(be)->stream), "row_argmax", "M=%d N=%d", M,
+                     N);
+}
+
 static void *cuda_host_alloc(ws_backend *be, size_t bytes) {
     void *p = NULL;
     if (cudaHostAlloc(&p, bytes ? bytes : 64, cudaHostAllocPortable) != cudaSuccess) {
@@ -253,6 +258,7 @@ static const ws_backend_ops cuda_ops = {
     .tokens = cuda_op_tokens,
     .attention = cuda_op_attention,
     .token_mean = cuda_op_token_mean,
+    .row_argmax = cuda_op_row_argmax,
     .normalises_u8 = 1,
     .normalize = cuda_pipeline_normalize,
     .slot_upload = cuda_pipeline_slot_upload,

@@ -58,6 +58,10 @@ cudaError_t cuda_tokens(float *x, const float *patches, const float *cls, const 
 cudaError_t cuda_token_mean(float *out, const float *x, int B, int N, int first, int C,
                             cudaStream_t stream);
 
+/* Per row of scores[M,N] (f32): idx[m] (int32) = the column of the largest value, lowest on ties,
+ * NaN never winning over a number (-1 for a row of NaNs), val[m] = that value. One warp per row. */
+cudaError_t cuda_row_argmax(int32_t *idx, float *val, const float *scores, int M, int N, cudaStream_t stream);
+
 /* Attention core (backend.h `attention`): qkv [B*N, 3*NH*hs] (q rows, then k, then v; head h at
  * columns h*hs of each third) -> out [B*N, NH*hs] = softmax(q k^T / sqrt(hs)) v per (image, head),
  * both of dtype dt (WS_DTYPE_BF16: bf16 bit patterns; WS_DTYPE_F32: float). dt bf16, or dt f32
