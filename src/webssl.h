@@ -15,7 +15,9 @@
  *     pixels, and gets the same (full) outputs. The communicator must stay valid until
  *     ws_model_free(); with comm NULL (tp_size 1 only) the model makes a one-rank communicator.
  *   - Errors: functions return WS_OK or a negative ws_err (common/error.h) with a message from
- *     ws_error_message() naming the input. Nothing exits the process.
+ *     ws_error_message() naming the input; a bad input never exits the process. Only a broken
+ *     invariant or a failed device, MPI or NCCL call that leaves no state to continue
+ *     (common/check.h: WS_ASSERT, MPI_CHECK, CUDA_CHECK, ...) stops it, through ws_fatal.
  *   - A model is used by one thread at a time (it owns its activation buffers). */
 #ifndef WEBSSL_WEBSSL_H
 #define WEBSSL_WEBSSL_H

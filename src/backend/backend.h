@@ -187,6 +187,14 @@ int backend_device_count(const char *name);
  * error naming the device. The one place device memory is read. */
 int backend_memory_info(const char *name, int device, size_t *free_bytes, size_t *total_bytes);
 
+/* OpenBLAS kernels for this CPU (backend/cpu/blas_core.c): called first in main with main's argv.
+ * When OPENBLAS_CORETYPE is unset and the OpenBLAS kernels loaded lack the AVX2 the CPU has (a
+ * CPU newer than the library), sets it and executes the program again; returns otherwise. */
+void backend_cpu_blas_fix(char **argv);
+/* The OPENBLAS_CORETYPE to ask for, given the kernel set OpenBLAS chose (`core`, its
+ * openblas_get_corename()) and the CPU's features; NULL when the chosen one is right. */
+const char *backend_cpu_blas_core_wanted(const char *core, int avx2_fma, int avx512);
+
 /* The implementations (backend.c dispatches to them). */
 int backend_cpu_create(int threads, ws_backend **out);
 int backend_cpu_memory_info(size_t *free_bytes, size_t *total_bytes);

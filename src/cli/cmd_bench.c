@@ -3,10 +3,13 @@
  * tp ranks set up as embed does) and prints images/s, GFLOP/s, peak resident memory and the time
  * in the TP all-reduces; optional JSON report (world rank 0, slowest rank's figures). */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -72,6 +75,17 @@ static int write_json(const char *path, const bench_options *o, const char *dtyp
     return bad;
 }
 
+/* --json PATH can be written: created (and removed again) when missing, opened for writing when
+ * present; checked before the benchmark runs so that a bad path does not cost a whole run. */
+static int json_path_check(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK, 0644), created = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_NONBLOCK);
+    if (fd < 0) return ws_errorf(WS_ERR_IO, "--json %s: cannot be written: %s", path, strerror(errno));
+    close(fd);
+    if (created) unlink(path);
+    return WS_OK;
+}
+
 static int bench_cmd(int argc, char **argv, int world_rank) {
     bench_cli c = {.json = NULL};
     bench_options_default(&c.b);
@@ -79,6 +93,12 @@ static int bench_cmd(int argc, char **argv, int world_rank) {
     if (code >= 0) return code;
     const bench_options o = c.b;
     const char *json = c.json, *dtype = ws_dtype_name(o.dtype);
+    int rc = json && world_rank == 0 ? json_path_check(json) : WS_OK;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc != WS_OK) {
+        if (world_rank == 0) fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());
+        return WS_EXIT_USAGE;
+    }
     bench_result r;
     if (bench_run(&o, &r) != WS_OK) {   /* the same error on every rank: say it once */
         if (world_rank == 0) fprintf(stderr, "webssl-dist bench: %s\n", ws_error_message());

@@ -8,7 +8,7 @@ enum {
     WS_EXIT_OK = 0,             /* everything done */
     WS_EXIT_USAGE = 1,          /* usage or setup error; the message names the argument or file */
     WS_EXIT_FAILED_SHARDS = 2,  /* finished, but some shards failed (listed in the summary) */
-    WS_EXIT_INTERRUPTED = 3,    /* stopped by SIGTERM/SIGUSR1/SIGINT; rerun to resume */
+    WS_EXIT_INTERRUPTED = 3,    /* stopped by SIGTERM/SIGUSR1/SIGINT/SIGHUP; rerun to resume */
 };
 
 typedef struct {

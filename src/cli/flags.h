@@ -34,7 +34,7 @@ typedef enum {
 
 enum {
     FLAG_REQUIRED = 1,   /* the command refuses to run without it */
-    FLAG_ONCE = 2,       /* given twice is an error (e.g. two --input specs are never meant as one) */
+    FLAG_ONCE = 2,       /* a string flag given twice is an error (two --input specs are never meant as one) */
 };
 
 typedef struct {

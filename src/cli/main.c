@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 
 static const ws_command commands[] = {
@@ -28,6 +29,7 @@ static void print_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    backend_cpu_blas_fix(argv);   /* may execute the program again, before anything has run */
     /* A closed stdout/stderr pipe (a log reader gone) must not kill a long run: writes to it
      * fail with EPIPE instead and the work goes on. */
     signal(SIGPIPE, SIG_IGN);

@@ -3,7 +3,7 @@
  * before the op that reads it, with no host synchronisation. Built only when NCCL is found
  * (WEBSSL_HAVE_NCCL). comm_seconds counts the host time spent enqueueing.
  *
- * Start order (STYLE #6): MPI up -> topology (local rank, dp x tp split) -> cudaSetDevice(local
+ * Start order (comm/topology.h): MPI up -> topology (local rank, dp x tp split) -> cudaSetDevice(local
  * GPU) -> backend_create("cuda") -> comm_nccl_create(tp_comm, backend): the TP leader (group rank 0)
  * makes the NCCL unique id, broadcasts it over `group` with MPI, and every rank joins with
  * ncclCommInitRank. Stop in reverse: comm_free (stream drained, ncclCommFinalize,

@@ -22,13 +22,18 @@ int topology_mpi_init(int *argc, char ***argv) {
     int up = 0, provided = 0;
     ws_fatal_set_stop(abort_all_ranks);
     MPI_Initialized(&up);
-    if (up) return WS_OK;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-        return ws_errorf(WS_ERR_COMM, "MPI_Init_thread failed");
-    if (provided < MPI_THREAD_FUNNELED)
-        return ws_errorf(WS_ERR_COMM, "MPI provides thread level %d, need MPI_THREAD_FUNNELED", provided);
-    /* Errors are returned, not fatal: each call site reports or stops all ranks itself. */
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (!up) {
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+            return ws_errorf(WS_ERR_COMM, "MPI_Init_thread failed");
+        if (provided < MPI_THREAD_FUNNELED)
+            return ws_errorf(WS_ERR_COMM, "MPI provides thread level %d, need MPI_THREAD_FUNNELED", provided);
+        /* Errors are returned, not fatal: each call site reports or stops all ranks itself. */
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    }
+    int rank = 0, world = 1;   /* from here on, log lines (fatal ones too) name the rank and host */
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    ws_log_set_rank(rank, world);
     return WS_OK;
 }
 

@@ -4,8 +4,9 @@
  * Layout: consecutive world ranks form one TP group (ranks [g*tp, (g+1)*tp) are group g), so a
  * TP group sits inside one node when the launcher places ranks by node. The local rank (rank on
  * this node, used to pick a device) comes from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED).
- * Order (STYLE #6): topology_mpi_init -> topology_create (local rank, dp x tp split) -> device
- * choice -> communicators over tp_comm -> ... -> topology_free -> topology_mpi_finalize. */
+ * Order (as NCCL's examples; docs/contributing.md): topology_mpi_init -> topology_create (local
+ * rank, dp x tp split) -> device choice -> communicators over tp_comm -> ... -> topology_free ->
+ * topology_mpi_finalize. */
 #ifndef WEBSSL_COMM_TOPOLOGY_H
 #define WEBSSL_COMM_TOPOLOGY_H
 
@@ -29,9 +30,10 @@ typedef struct {
     MPI_Comm leaders;            /* the TP leaders (MPI_COMM_NULL on other ranks) */
 } ws_topology;
 
-/* MPI_Init_thread with MPI_THREAD_FUNNELED (decoder threads never call MPI), and ws_fatal's stop
- * hook set to MPI_Abort (common/check.h). Works without a launcher (singleton). Returns WS_OK or
- * WS_ERR_COMM. */
+/* MPI_Init_thread with MPI_THREAD_FUNNELED (decoder threads never call MPI), ws_fatal's stop
+ * hook set to MPI_Abort (common/check.h), and the log's rank and host set (common/log.h), so every
+ * error line from here on says where it comes from. Works without a launcher (singleton) and
+ * when MPI is already up. Returns WS_OK or WS_ERR_COMM. */
 int topology_mpi_init(int *argc, char ***argv);
 /* MPI_Finalize when MPI is up and not yet finalized. */
 void topology_mpi_finalize(void);

@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #define WS_NAME_MAX 128
+/* Largest output side (crop, image size) and resize target the image pipeline accepts. */
+#define WS_MAX_RESOLUTION 8192
+#define WS_MAX_RESIZE 65536
 
 typedef enum { WS_FAMILY_DINO = 0, WS_FAMILY_MAE } ws_family;
 typedef enum { WS_FFN_SWIGLU = 0, WS_FFN_MLP } ws_ffn;

@@ -1,6 +1,7 @@
 /* Checks on calls whose failure leaves the program in no state to continue: WS_ASSERT and
- * MPI_CHECK here (CUDA_CHECK / CUBLAS_CHECK in backend/cuda/cuda_check.h, NCCL_CHECK in
- * comm/nccl.c). Each logs the failing call with file and line and stops through ws_fatal, which
+ * MPI_CHECK here, CUDA_CHECK / CUBLAS_CHECK in backend/cuda/cuda_check.h, NCCL_CHECK in
+ * comm/nccl.c, DNNL_CHECK in backend/cpu/matmul_onednn.c (and ws_fatal called directly where a
+ * rank cannot leave its TP group mid-batch: driver/embed_loop.c). Each logs the failing call with file and line and stops through ws_fatal, which
  * runs the stop hook (MPI_Abort once MPI is up: comm/topology.c installs it, so no rank hangs)
  * and aborts. Asserts stay on in release builds; never put a side effect inside WS_ASSERT.
  * Recoverable errors (HDF5 calls among them: io/h5_check.h) use common/error.h instead. This

@@ -1,6 +1,7 @@
 /* Thread-local error messages for recoverable failures (see error.h). */
 #include "common/error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,11 @@ const char *ws_err_name(int code) {
     case WS_ERR_DEVICE: return "device error";
     case WS_ERR_INTERRUPTED: return "interrupted";
     case WS_ERR_LIMIT: return "limit exceeded";
+    case WS_ERR_NOSPACE: return "no space left";
     default: return "error";
     }
+}
+
+int ws_err_from_errno(int err) {
+    return err == ENOSPC || err == EDQUOT ? WS_ERR_NOSPACE : WS_ERR_IO;
 }

@@ -17,6 +17,7 @@ typedef enum {
     WS_ERR_DEVICE = -8,       /* CUDA failure or no device */
     WS_ERR_INTERRUPTED = -9,  /* stopped by a signal */
     WS_ERR_LIMIT = -10,       /* input exceeds a configured limit (pixels, nesting, size) */
+    WS_ERR_NOSPACE = -11,     /* a write failed because the file system is full (ENOSPC, EDQUOT) */
 } ws_err;
 
 /* Record a message (printf-style) for the calling thread and return `code`. */
@@ -26,6 +27,9 @@ int ws_error_context(int code, const char *fmt, ...) __attribute__((format(print
 /* The calling thread's last message ("" when none). Valid until the next ws_errorf on the thread. */
 const char *ws_error_message(void);
 void ws_error_clear(void);
+/* The code of a failed write or read with errno `err`: WS_ERR_NOSPACE for a full file system
+ * (ENOSPC, EDQUOT), else WS_ERR_IO. */
+int ws_err_from_errno(int err);
 /* Short constant name of a code, e.g. "format error". */
 const char *ws_err_name(int code);
 

@@ -5,13 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int log_rank = -1, log_world = 0;
+static char log_host[256] = "?";
 static int log_level = -1;
 
 void ws_log_set_rank(int rank, int world) {
     log_rank = rank;
     log_world = world;
+    if (gethostname(log_host, sizeof log_host) != 0) snprintf(log_host, sizeof log_host, "?");
+    log_host[sizeof log_host - 1] = '\0';
 }
 
 void ws_log_set_level(ws_log_level level) { log_level = (int)level; }
@@ -33,11 +37,14 @@ int ws_log_enabled(ws_log_level level) {
 void ws_log(ws_log_level level, const char *fmt, ...) {
     static const char *names[] = {"debug", "info", "warn", "error"};
     if (!ws_log_enabled(level)) return;
-    char msg[2048], prefix[64] = "";
+    char msg[2048], prefix[320] = "";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (log_world > 1) snprintf(prefix, sizeof prefix, "[rank %d/%d] ", log_rank, log_world);
+    if (log_world > 1 && level == WS_LOG_ERROR)
+        snprintf(prefix, sizeof prefix, "[rank %d/%d on %s] ", log_rank, log_world, log_host);
+    else if (log_world > 1)
+        snprintf(prefix, sizeof prefix, "[rank %d/%d] ", log_rank, log_world);
     fprintf(stderr, "%s%s: %s\n", prefix, names[level], msg);
 }

@@ -25,8 +25,12 @@ int image_alloc_checked(ws_image *img, long w, long h, const ws_decode_opts *opt
     if (opts && opts->max_pixels && px > opts->max_pixels)
         return ws_errorf(WS_ERR_LIMIT, "image is %ldx%ld = %llu pixels, over the limit of %llu",
                          w, h, px, (unsigned long long)opts->max_pixels);
-    img->rgb = malloc((size_t)px * 3);
-    if (!img->rgb) return ws_errorf(WS_ERR_NOMEM, "out of memory for a %ldx%ld image", w, h);
+    if (!img->rgb || img->cap < (size_t)px * 3) {
+        free(img->rgb);
+        img->cap = 0;
+        if (!(img->rgb = malloc((size_t)px * 3))) return ws_errorf(WS_ERR_NOMEM, "out of memory for a %ldx%ld image", w, h);
+        img->cap = (size_t)px * 3;
+    }
     img->w = (int)w;
     img->h = (int)h;
     img->valid = (ws_rect){0, 0, (int)w, (int)h};
@@ -35,6 +39,14 @@ int image_alloc_checked(ws_image *img, long w, long h, const ws_decode_opts *opt
 
 int image_decode(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_image *img) {
     memset(img, 0, sizeof *img);
+    int rc = image_decode_into(data, size, opts, img);
+    if (rc < 0) image_free(img);
+    return rc;
+}
+
+int image_decode_into(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_image *img) {
+    img->w = img->h = 0;
+    img->valid = (ws_rect){0, 0, 0, 0};
     if (!data || size == 0) return ws_errorf(WS_ERR_FORMAT, "empty image data");
     int rc;
     switch (image_sniff(data, size)) {
@@ -46,7 +58,7 @@ int image_decode(const uint8_t *data, size_t size, const ws_decode_opts *opts, w
     default:
         return ws_errorf(WS_ERR_UNSUPPORTED, "not a JPEG, PNG, WebP, GIF or BMP image");
     }
-    if (rc < 0) image_free(img);
+    if (rc < 0) img->w = img->h = 0, img->valid = (ws_rect){0, 0, 0, 0};
     return rc;
 }
 

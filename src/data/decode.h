@@ -25,6 +25,7 @@ typedef struct {
     int w, h;            /* pixels */
     uint8_t *rgb;        /* h*w*3 bytes, row-major, owned */
     ws_rect valid;       /* the decoded pixels: the whole image unless a region was asked for */
+    size_t cap;          /* bytes allocated at rgb (>= h*w*3): image_decode_into reuses them */
 } ws_image;
 
 /* Asked by a decoder that can skip work once it knows the image size (w x h): sets *need to the
@@ -51,6 +52,11 @@ const char *image_format_name(ws_image_format f);
  * truncated), WS_ERR_UNSUPPORTED (not an image / unsupported variant), WS_ERR_LIMIT (too many
  * pixels) or WS_ERR_NOMEM, with a message for ws_error_message(). Thread-safe. */
 int image_decode(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_image *img);
+/* The same into an image that keeps its pixel buffer from one call to the next (zero it before
+ * the first call, image_free it after the last): a decoding loop allocates only when an image
+ * is larger than every one before, instead of mapping fresh pages for each image. On failure
+ * the image is empty (w = h = 0) and may keep its buffer. */
+int image_decode_into(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_image *img);
 void image_free(ws_image *img);
 
 /* Per-format decoders behind image_decode (same contract, format already sniffed). */
@@ -61,7 +67,8 @@ int decode_gif(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_
 int decode_bmp(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_image *img);
 
 /* Shared by the decoders: WS_OK when w x h is positive and within opts->max_pixels, else
- * WS_ERR_LIMIT / WS_ERR_FORMAT with a message. Allocates img->rgb on success. */
+ * WS_ERR_LIMIT / WS_ERR_FORMAT with a message. Sets img->rgb on success: the buffer it holds
+ * when large enough, else a new one. */
 int image_alloc_checked(ws_image *img, long w, long h, const ws_decode_opts *opts);
 
 #endif

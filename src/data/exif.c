@@ -54,6 +54,7 @@ int exif_apply_orientation(ws_image *img, int o) {
     }
     free(img->rgb);
     img->rgb = dst;
+    img->cap = (size_t)W * H * 3;
     img->w = W;
     img->h = H;
     img->valid = (ws_rect){0, 0, W, H};

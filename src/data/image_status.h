@@ -13,7 +13,7 @@ typedef enum {
     WS_IMG_DECODE_ERROR = 3, /* recognised format but corrupt or truncated data */
     WS_IMG_UNSUPPORTED = 4,  /* not an image, or a format/variant this program does not decode */
     WS_IMG_TOO_LARGE = 5,    /* header claims more pixels than the limit, or member too big */
-    WS_IMG_NO_IMAGE = 6,     /* WebDataset sample without a jpg/jpeg/png/webp/gif/bmp member */
+    WS_IMG_NO_IMAGE = 6,     /* WebDataset sample without a member of an image extension */
     WS_IMG_RETRY = 7,        /* the bytes could not be read for a reason that may heal (permission
                               * denied, an I/O or network error): the shard is redone by the next run */
     WS_IMG_STATUS_COUNT

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "data/input_spec.h"
 #include "data/stream_source.h"
+#include "data/wds_name.h"
 
 #define MAX_EXPANSION 100000000   /* brace expansions per spec */
 
@@ -126,13 +127,11 @@ char *input_spec_canonical(const char *spec) {
     return out;
 }
 
+/* A file of a directory input is an image by the extension after the last dot of its name. */
 static int has_image_ext(const char *path) {
-    static const char *exts[] = {"jpg", "jpeg", "png", "webp", "gif", "bmp"};
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return 0;
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (!strcasecmp(dot + 1, exts[i])) return 1;
-    return 0;
+    return wds_ext_rank(WDS_IMAGE_EXTS_DEFAULT, dot + 1) >= 0;
 }
 
 static int cmp_str(const void *a, const void *b) {

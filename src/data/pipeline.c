@@ -3,6 +3,7 @@
  * come) -> handed to the consumer once the reader closed it and every item is done -> FREE again
  * on the consumer's next call. */
 #define _GNU_SOURCE   /* pthread_timedjoin_np */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,20 +118,17 @@ static void *reader_main(void *arg) {
     return NULL;
 }
 
-/* Decode and preprocess one sample into its batch row; failures become a status and a log line. */
-static void process_item(ws_pipeline *p, slot *s, int i) {
+/* Decode and preprocess one sample into its batch row, through the worker's image buffer `img`
+ * (reused from image to image); failures become a status and a log line. */
+static void process_item(ws_pipeline *p, slot *s, int i, ws_image *img) {
     ws_sample *smp = &s->raw[i];
     float *px = s->b.pixels ? s->b.pixels + (size_t)i * p->plane : NULL;
     uint8_t *u8 = s->b.u8 ? s->b.u8 + (size_t)i * p->plane : NULL;
     int8_t st = smp->status;
     const char *reason = smp->reason;
     if (st == WS_IMG_OK) {
-        ws_image img;
-        int rc = image_decode(smp->data, smp->size, &p->prm.decode, &img);
-        if (rc >= 0) {
-            rc = preprocess_image(&img, &p->pre, u8, px);
-            image_free(&img);
-        }
+        int rc = image_decode_into(smp->data, smp->size, &p->prm.decode, img);
+        if (rc >= 0) rc = preprocess_image(img, &p->pre, u8, px);
         st = image_status_from_err(rc);
         reason = ws_error_message();
     }
@@ -149,6 +147,7 @@ static void process_item(ws_pipeline *p, slot *s, int i) {
 static void *worker_main(void *arg) {
     ws_pipeline *p = arg;
     size_t cap = (size_t)p->depth * p->B;
+    ws_image img = {0};
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->q_count && !p->stop && !p->reader_done) pthread_cond_wait(&p->cv_work, &p->mu);
@@ -159,7 +158,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&p->mu);
         slot *s = &p->slots[id / p->B];
         double t0 = now_seconds();
-        process_item(p, s, id % p->B);
+        process_item(p, s, id % p->B, &img);
         double t1 = now_seconds();
         pthread_mutex_lock(&p->mu);
         p->decode_seconds += t1 - t0;
@@ -167,6 +166,7 @@ static void *worker_main(void *arg) {
         if (s->filled && s->done == s->b.n) pthread_cond_broadcast(&p->cv_ready);
     }
     pthread_mutex_unlock(&p->mu);
+    image_free(&img);
     return NULL;
 }
 
@@ -174,8 +174,19 @@ static void slot_release(slot *s) {
     for (int i = 0; i < s->b.n; i++) { free(s->b.keys[i]); s->b.keys[i] = NULL; }
 }
 
+static void keep_freed_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+void pipeline_malloc_setup(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, keep_freed_memory);
+}
+
 int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipeline **out) {
     *out = NULL;
+    pipeline_malloc_setup();
     ws_preprocess pre = prm->pre;
     if (prm->resolution > 0) pre.crop = prm->resolution;
     if (prm->batch < 1 || prm->threads < 1 || pre.crop < 1 || pre.crop > PIPELINE_MAX_RESOLUTION ||
@@ -202,7 +213,7 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_ready, NULL);
     pthread_cond_init(&p->cv_space, NULL);
-    int rc = shard_reader_open(shard, &prm->stream, &p->reader);
+    int rc = shard_reader_open(shard, &prm->stream, prm->image_exts, &p->reader);
     if (rc < 0) { pipeline_close(p); return rc; }
     p->slots = calloc((size_t)p->depth, sizeof *p->slots);
     p->queue = malloc((size_t)p->depth * p->B * sizeof *p->queue);

@@ -16,8 +16,8 @@
 #include "common/arch.h"
 
 /* Largest output side and resize target the pipeline accepts (the --resolution and --resize
- * bounds of every command). */
-enum { PIPELINE_MAX_RESOLUTION = 8192, PIPELINE_MAX_RESIZE = 65536 };
+ * bounds of every command; common/arch.h, where model configurations are checked against them). */
+enum { PIPELINE_MAX_RESOLUTION = WS_MAX_RESOLUTION, PIPELINE_MAX_RESIZE = WS_MAX_RESIZE };
 
 typedef struct {
     ws_preprocess pre;    /* mode, resize, mean, std (from ws_arch.preprocess or flags) */
@@ -29,6 +29,8 @@ typedef struct {
     int fast_decode;      /* 1: JPEG DCT-domain downscaling when the image is far larger than
                            * needed (not pixel-exact; see docs/images.md) */
     ws_stream_opts stream;/* retries, timeout and size cap of streamed shards */
+    const char *image_exts; /* tar samples: extensions the image is taken from, in order of
+                           * preference (data/wds_name.h); NULL: the default */
     int keep_u8;          /* 1: also return the uint8 R x R x 3 images (for `preprocess`) */
     int u8_only;          /* 1: return only the uint8 images, no floats (pixels NULL): for a
                            * backend that normalises them itself (4x less to upload) */
@@ -50,6 +52,14 @@ typedef struct {
 } ws_batch;
 
 typedef struct ws_pipeline ws_pipeline;
+
+/* Once per process (pipeline_open calls it): freed memory stays with the process for the next
+ * image. glibc by default maps blocks over 128 KiB (a decoded web-size image, libjpeg's row
+ * buffers, the resize's intermediate rows) afresh and returns the top of each heap to the kernel
+ * when it is free, so every image faults its pages in again; with blocks up to 256 MiB taken
+ * from the heaps and no trimming below 1 GiB, a decoding thread reuses the same pages from image
+ * to image. The cost: the process keeps its peak heap until it exits. */
+void pipeline_malloc_setup(void);
 
 /* Open the shard and start the threads. WS_OK, or an error when the shard cannot be opened
  * (WS_ERR_IO) or the parameters are bad (WS_ERR_ARG); nothing is started then. */

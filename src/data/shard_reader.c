@@ -21,19 +21,20 @@ struct ws_shard_reader {
     size_t next;         /* FILES shards: next file */
 };
 
-int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_shard_reader **out) {
+int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, const char *image_exts,
+                      ws_shard_reader **out) {
     *out = NULL;
     ws_shard_reader *r = calloc(1, sizeof *r);
     if (!r) return ws_errorf(WS_ERR_NOMEM, "out of memory opening shard %s", shard->name);
     r->shard = shard;
     if (shard->kind == WS_SHARD_TAR) {
-        int rc = tar_reader_open(shard->path, &r->tar);
+        int rc = tar_reader_open(shard->path, image_exts, &r->tar);
         if (rc < 0) { free(r); return rc; }
     } else if (shard->kind == WS_SHARD_STREAM) {
         ws_stream_opts dflt;
         if (!stream) stream_opts_default(&dflt), stream = &dflt;
         int rc = stream_open(shard->path, stream, &r->stream);
-        if (rc == WS_OK) rc = tar_reader_open_stream(r->stream, &r->tar);
+        if (rc == WS_OK) rc = tar_reader_open_stream(r->stream, image_exts, &r->tar);
         if (rc < 0) { shard_reader_close(r); return rc; }
     }
     *out = r;

@@ -1,9 +1,10 @@
 /* Sequential reader of one shard's samples, in input order.
  * TAR (WebDataset, read with libarchive, streaming): a sample is the group of consecutive members
- * sharing a key (the member path up to the first dot of its base name: "a/b/000123.jpg" ->
- * "a/b/000123"); its image is the first jpg/jpeg/png/webp/gif/bmp member (extension after the last
- * dot, any case); other members (txt, json, cls...) are skipped. A key that reappears later is a
- * new sample (logged). FILES: one sample per path; key = shard->keys[i]. STREAM: a tar read from
+ * sharing a key, as webdataset groups them (data/wds_name.h: "a/b/000123.depth.png" has key
+ * "a/b/000123" and extension "depth.png"; members without an extension are skipped); its image is
+ * the member whose extension comes first in the image extension list (default
+ * jpg;jpeg;png;webp;bmp;gif, any case); other members (txt, json, depth.png...) are skipped. A key
+ * that reappears later is a new sample (logged). FILES: one sample per path; key = shard->keys[i]. STREAM: a tar read from
  * a URL or a pipe: command (data/stream.h), with nothing on local disk; a stream that fails after
  * its retries, that ends without the tar's end-of-archive blocks (an empty body included), or
  * whose body does not end well after them, is damage.
@@ -36,10 +37,12 @@ typedef struct ws_shard_reader ws_shard_reader;
 #define WS_MAX_IMAGE_BYTES ((size_t)256 << 20)
 
 /* Open `shard` (borrowed; must outlive the reader); `stream` (copied) says how STREAM shards
- * retry, and may be NULL for the defaults. WS_OK, or WS_ERR_IO when a tar cannot be opened, is
+ * retry, and may be NULL for the defaults; `image_exts` (copied; NULL: the default) lists the
+ * extensions a tar sample's image is taken from. WS_OK, or WS_ERR_IO when a tar cannot be opened, is
  * not a regular file or is empty (0 bytes; message names the file). A tar whose first header is
  * garbage, and any stream, open fine and report damage on a read. */
-int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, ws_shard_reader **out);
+int shard_reader_open(const ws_shard *shard, const ws_stream_opts *stream, const char *image_exts,
+                      ws_shard_reader **out);
 /* Next sample into *s (previous contents are not freed: call sample_free).
  * Returns 1 with a sample, 0 at the end of the shard (normal or after damage). */
 int shard_reader_next(ws_shard_reader *r, ws_sample *s);

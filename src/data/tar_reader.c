@@ -1,13 +1,13 @@
-/* Streaming WebDataset tar reader on libarchive: groups consecutive members by key, keeps the
- * first image member's bytes, stops cleanly at a truncated member or a damaged header. A
- * streamed tar must also end with its end-of-archive blocks (see check_stream_end). */
+/* Streaming WebDataset tar reader on libarchive: groups consecutive members by key (webdataset's
+ * rule, data/wds_name.h), keeps the bytes of the member whose extension comes first in the image
+ * extension list, stops cleanly at a truncated member or a damaged header. A streamed tar must
+ * also end with its end-of-archive blocks (see check_stream_end). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "data/image_status.h"
 #include "data/tar_reader.h"
+#include "data/wds_name.h"
 
 #define STREAM_BLOCK (1 << 16)
 
@@ -24,8 +25,10 @@ struct tar_reader {
     int fd;                   /* the tar file (-1 for in-memory tars) */
     int done, damaged;
     char why[256];
+    char *image_exts;         /* the image extensions, in order of preference (wds_name.h) */
     char *pending_key;        /* key of a member header read but not yet consumed */
-    int pending_image;        /* that member is an image */
+    int pending_rank;         /* that member's place in image_exts (-1: not an image) */
+    char *pending_name;       /* that member's path (for messages) */
     int64_t pending_size;
     ws_stream *stream;        /* streamed shards: the source, read into block */
     char *block;
@@ -35,13 +38,6 @@ struct tar_reader {
     uint64_t *seen;           /* hashes of the keys seen, open addressing (0 = empty) */
     size_t seen_cap, seen_n;
 };
-
-static int is_image_ext(const char *ext) {
-    static const char *exts[] = {"jpg", "jpeg", "png", "webp", "gif", "bmp"};
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (!strcasecmp(ext, exts[i])) return 1;
-    return 0;
-}
 
 /* Record `key`; 1 when it was seen before (a non-adjacent repeat). Hash collisions only cost a
  * spurious log line. */
@@ -80,9 +76,11 @@ static void set_damaged(tar_reader *t, const char *what) {
     snprintf(t->why, sizeof t->why, "%s: %s", what, msg ? msg : "unknown libarchive error");
 }
 
-static tar_reader *tar_reader_new(void) {
+static tar_reader *tar_reader_new(const char *image_exts) {
     tar_reader *t = calloc(1, sizeof *t);
-    if (!t || !(t->a = archive_read_new())) {
+    if (!t || !(t->image_exts = strdup(image_exts ? image_exts : WDS_IMAGE_EXTS_DEFAULT)) ||
+        !(t->a = archive_read_new())) {
+        if (t) free(t->image_exts);
         free(t);
         return NULL;
     }
@@ -93,7 +91,7 @@ static tar_reader *tar_reader_new(void) {
     return t;
 }
 
-int tar_reader_open(const char *path, tar_reader **out) {
+int tar_reader_open(const char *path, const char *image_exts, tar_reader **out) {
     *out = NULL;
     struct stat st;
     const char *why = NULL;
@@ -103,7 +101,7 @@ int tar_reader_open(const char *path, tar_reader **out) {
         close(fd);
         return ws_errorf(WS_ERR_IO, "shard %s is an empty (0-byte) file, not a tar", path);
     }
-    tar_reader *t = tar_reader_new();
+    tar_reader *t = tar_reader_new(image_exts);
     if (!t) {
         close(fd);
         return ws_errorf(WS_ERR_NOMEM, "out of memory opening %s", path);
@@ -123,8 +121,8 @@ static la_ssize_t stream_cb(struct archive *a, void *arg, const void **buf) {
     return n;
 }
 
-int tar_reader_open_stream(ws_stream *s, tar_reader **out) {
-    tar_reader *t = tar_reader_new();
+int tar_reader_open_stream(ws_stream *s, const char *image_exts, tar_reader **out) {
+    tar_reader *t = tar_reader_new(image_exts);
     *out = t;
     if (!t || !(t->block = malloc(STREAM_BLOCK))) {
         tar_reader_close(t);
@@ -135,8 +133,8 @@ int tar_reader_open_stream(ws_stream *s, tar_reader **out) {
     return WS_OK;
 }
 
-int tar_reader_open_memory(const void *data, size_t size, tar_reader **out) {
-    tar_reader *t = tar_reader_new();
+int tar_reader_open_memory(const void *data, size_t size, const char *image_exts, tar_reader **out) {
+    tar_reader *t = tar_reader_new(image_exts);
     *out = t;
     if (!t) return ws_errorf(WS_ERR_NOMEM, "out of memory opening an in-memory tar");
     if (archive_read_open_memory(t->a, data, size) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
@@ -163,7 +161,8 @@ static void check_stream_end(tar_reader *t) {
     }
 }
 
-/* Read the next regular member's header into pending_*; 0 at the end or on damage. */
+/* Read the next regular member's header into pending_*; 0 at the end or on damage. Members
+ * webdataset skips (no extension, metadata names) are skipped here too. */
 static int next_member(tar_reader *t) {
     for (;;) {
         if (t->stream) {   /* the last member's data and padding consumed: where the end blocks go */
@@ -181,15 +180,20 @@ static int next_member(tar_reader *t) {
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) { set_damaged(t, "damaged tar header"); return 0; }
         t->in_member = 1;
         if (archive_entry_filetype(e) != AE_IFREG) continue;
-        const char *path = archive_entry_pathname(e);
-        if (!path) continue;
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        const char *dot = strchr(base, '.'), *last = strrchr(base, '.');
-        size_t klen = dot ? (size_t)(dot - path) : strlen(path);
+        const char *path = archive_entry_pathname(e), *ext;
+        size_t klen;
+        if (!path || !wds_split_name(path, &klen, &ext)) continue;
         t->pending_key = strndup(path, klen);
-        if (!t->pending_key) { t->done = t->damaged = 1; snprintf(t->why, sizeof t->why, "out of memory"); return 0; }
-        t->pending_image = last && is_image_ext(last + 1);
+        t->pending_name = strdup(path);
+        if (!t->pending_key || !t->pending_name) {
+            free(t->pending_key);
+            free(t->pending_name);
+            t->pending_key = t->pending_name = NULL;
+            t->done = t->damaged = 1;
+            snprintf(t->why, sizeof t->why, "out of memory");
+            return 0;
+        }
+        t->pending_rank = wds_ext_rank(t->image_exts, ext);
         t->pending_size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
         return 1;
     }
@@ -244,12 +248,33 @@ static int read_member(tar_reader *t, ws_sample *s) {
     return 1;
 }
 
+/* The pending member into sample s, whose image so far came from the extension ranked *rank:
+ * read when its extension ranks better (replacing the earlier one), else skipped. 0 on damage. */
+static int take_member(tar_reader *t, ws_sample *s, int *rank, const char *shard) {
+    int r = t->pending_rank;
+    if (r >= 0 && r == *rank)   /* webdataset refuses it; its lenient handlers keep the first */
+        LOG_WARN("%s: %s: a second member with the same extension; the first is kept", shard, t->pending_name);
+    if (r < 0 || (*rank >= 0 && r >= *rank)) {
+        if (archive_read_data_skip(t->a) != ARCHIVE_OK) return set_damaged(t, "truncated tar"), 0;
+        t->in_member = 0;
+        return 1;
+    }
+    free(s->data);
+    s->data = NULL;
+    s->size = 0;
+    s->status = WS_IMG_OK;
+    s->reason[0] = '\0';
+    *rank = r;
+    return read_member(t, s);
+}
+
 int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard) {
     memset(s, 0, sizeof *s);
     if (t->stream && !t->stream_opened) {
         t->stream_opened = 1;
         if (archive_read_open(t->a, t, NULL, stream_cb, NULL) != ARCHIVE_OK) set_damaged(t, "not a readable tar");
     }
+    int rank = -1;   /* the extension the image was taken from */
     while (!t->done || t->pending_key) {
         if (!t->pending_key && !next_member(t)) break;
         if (s->key && strcmp(s->key, t->pending_key) != 0) break;   /* next sample starts */
@@ -262,16 +287,16 @@ int tar_reader_next(tar_reader *t, ws_sample *s, const char *shard) {
             free(t->pending_key);
         }
         t->pending_key = NULL;
-        int ok = 1;
-        if (t->pending_image && !s->data && s->status == WS_IMG_OK) ok = read_member(t, s);
-        else if (archive_read_data_skip(t->a) != ARCHIVE_OK) { set_damaged(t, "truncated tar"); ok = 0; }
-        else t->in_member = 0;
+        int ok = take_member(t, s, &rank, shard);
+        free(t->pending_name);
+        t->pending_name = NULL;
         if (!ok) break;
     }
     if (!s->key) return 0;
-    if (!s->data && s->status == WS_IMG_OK) {
+    if (rank < 0) {
         s->status = WS_IMG_NO_IMAGE;
-        snprintf(s->reason, sizeof s->reason, "sample has no jpg/jpeg/png/webp/gif/bmp member");
+        snprintf(s->reason, sizeof s->reason, "sample has no member with an image extension (%.100s)",
+                 t->image_exts);
     }
     return 1;
 }
@@ -286,6 +311,8 @@ void tar_reader_close(tar_reader *t) {
     archive_read_free(t->a);
     if (t->fd >= 0) close(t->fd);
     free(t->pending_key);
+    free(t->pending_name);
+    free(t->image_exts);
     free(t->seen);
     free(t->block);
     free(t);

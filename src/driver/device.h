@@ -1,5 +1,5 @@
 /* Compute device and TP communicator of one rank, set up the same way for `embed` and `bench`
- * (STYLE #6 order): device_pick (the GPU from the node-local rank, before the layout is printed)
+ * (in the start order of comm/topology.h): device_pick (the GPU from the node-local rank, before the layout is printed)
  * -> device_setup (backend, device memory check, TP communicator; before the model loads) -> ...
  * -> ws_model_free -> device_free. Picks no implementation itself: backend_create and
  * comm_create_tp (comm/comm_tp.h: MPI on host buffers, NCCL when every rank of a group has its

@@ -14,7 +14,9 @@
 #include "comm/launch_env.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "data/shard_list_pack.h"
 #include "data/stream_source.h"
+#include "data/wds_name.h"
 #include "io/run_dir.h"
 #include "loaders/arch_match.h"
 #include "loaders/checkpoint.h"
@@ -98,6 +100,8 @@ static char *config_json(const embed_run *r) {
     cJSON_AddNumberToObject(o, "max_pixels", (double)r->pp.decode.max_pixels);
     cJSON_AddBoolToObject(o, "exif_transpose", r->opt.exif_transpose);
     cJSON_AddBoolToObject(o, "fast_decode", r->opt.fast_decode);
+    if (r->opt.image_exts && strcmp(r->opt.image_exts, WDS_IMAGE_EXTS_DEFAULT))   /* absent: the default */
+        cJSON_AddStringToObject(o, "image_ext", r->opt.image_exts);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -118,6 +122,7 @@ static void set_preprocess(embed_run *r) {
     r->pp.decode.exif_transpose = r->opt.exif_transpose;
     if (r->opt.max_pixels) r->pp.decode.max_pixels = (uint64_t)r->opt.max_pixels;
     r->pp.stream = r->opt.stream;
+    r->pp.image_exts = r->opt.image_exts;
 }
 
 /* Rank 0: refuse planted links, lock the output directory, compare/store run.json (the inputs may
@@ -138,29 +143,55 @@ static int prepare_output(embed_run *r) {
     return WS_OK;
 }
 
-/* TP leaders: expand --input; every leader must see the same shard count. Agreed over the world. */
+/* The TP leaders: the packed shard list in buf[0..len) on world rank 0 (leaders' rank 0) sent to
+ * the others, in pieces of at most 1 GiB (MPI counts are ints); *buf and *len set on them. */
+static int broadcast_bytes(MPI_Comm leaders, int root, char **buf, size_t *len) {
+    uint64_t n = *len;
+    MPI_CHECK(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, leaders));
+    if (!root && !(*buf = malloc(n ? n : 1))) return ws_errorf(WS_ERR_NOMEM, "out of memory for the shard list");
+    *len = n;
+    for (uint64_t off = 0; off < n;) {
+        int piece = n - off < (1u << 30) ? (int)(n - off) : 1 << 30;
+        MPI_CHECK(MPI_Bcast(*buf + off, piece, MPI_BYTE, 0, leaders));
+        off += (uint64_t)piece;
+    }
+    return WS_OK;
+}
+
+/* World rank 0 expands --input (globs, brace ranges, directory walks, lists: one stat per file)
+ * and broadcasts the shard list to the other TP leaders, so a start costs the file system the
+ * same whatever the rank count. Agreed over the world. */
 static int load_shards(embed_run *r) {
-    int rc = WS_OK;
-    char *shown = stream_source_redact(r->opt.input);   /* the spec in messages: no credentials */
-    if (r->topo.is_leader) {
+    int rc = WS_OK, root = r->topo.world_rank == 0;
+    char *shown = stream_source_redact(r->opt.input), *buf = NULL;   /* the spec in messages: no credentials */
+    size_t len = 0;
+    if (root) {
         rc = input_spec_expand(r->opt.input, (size_t)r->opt.shard_size, &r->shards);
         if (rc != WS_OK) ws_error_context(rc, "--input %s", shown ? shown : "");
-        r->num_shards = rc == WS_OK ? (int64_t)r->shards.count : -1;
+        if (rc == WS_OK) rc = shard_list_pack(&r->shards, &buf, &len);
     }
+    free(shown);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) {
-        free(shown);
+        free(buf);
         return rc;
     }
-    int64_t lo = 0, hi = 0;
     if (r->topo.is_leader) {
-        MPI_CHECK(MPI_Allreduce(&r->num_shards, &lo, 1, MPI_INT64_T, MPI_MIN, r->topo.leaders));
-        MPI_CHECK(MPI_Allreduce(&r->num_shards, &hi, 1, MPI_INT64_T, MPI_MAX, r->topo.leaders));
+        rc = broadcast_bytes(r->topo.leaders, root, &buf, &len);
+        if (rc == WS_OK && !root) rc = shard_list_unpack(buf, len, &r->shards);
+        r->num_shards = (int64_t)r->shards.count;
     }
-    if (lo != hi)
-        rc = ws_errorf(WS_ERR_IO, "--input %s: ranks see different shard counts (%lld and %lld): the input changed while starting",
-                       shown ? shown : "", (long long)lo, (long long)hi);
-    free(shown);
+    free(buf);
     return topology_agree(r->topo.world, rc);
+}
+
+/* Rank 0: DIR/shards.txt names this run's shards (what `index` expects to find). */
+static int record_shards(embed_run *r) {
+    const char **names = malloc((r->shards.count ? r->shards.count : 1) * sizeof *names);
+    if (!names) return ws_errorf(WS_ERR_NOMEM, "out of memory listing %zu shards", r->shards.count);
+    for (size_t i = 0; i < r->shards.count; i++) names[i] = r->shards.shards[i].name;
+    int rc = run_dir_write_shard_list(r->opt.output, names, r->shards.count);
+    free(names);
+    return rc;
 }
 
 /* TP leaders, with --features head/proto: the DINO head from --head or --model, checked against
@@ -268,6 +299,10 @@ static void summarize(embed_run *r, double seconds) {
         for (int i = 0; i < total; i++)
             LOG_ERROR("failed shard: %s (%s)", r->shards.shards[all[i]].name, r->shards.shards[all[i]].display);
         if (r->stopped) LOG_WARN("stopped by a signal: run the same command again to resume");
+        int64_t left = r->num_shards - c[EQ_SHARDS_DONE] - c[EQ_SHARDS_SKIPPED] - c[EQ_SHARDS_FAILED];
+        if (c[EQ_NO_SPACE])
+            LOG_ERROR("%s: No space left on device: %lld shards not written; free space and run the same "
+                      "command again to resume", r->opt.output, (long long)left);
     }
     free(all);
     free(counts);
@@ -320,6 +355,8 @@ static int setup(embed_run *r) {
     if ((rc = load_shards(r)) != WS_OK) return rc;
     if (r->topo.world_rank == 0) rc = prepare_output(r);
     if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
+    if (r->topo.world_rank == 0) rc = record_shards(r);
+    if ((rc = topology_agree(r->topo.world, rc)) != WS_OK) return rc;
     MPI_CHECK(MPI_Bcast(&r->num_shards, 1, MPI_INT64_T, 0, r->topo.world));
     r->bcast = comm_mpi_create(r->topo.tp_comm);
     rc = r->bcast ? device_setup(&r->dev, &r->topo, r->opt.threads, &r->arch, r->R, r->B, r->opt.dtype)
@@ -358,7 +395,6 @@ int embed_main(const embed_options *o) {
     if (rc == WS_OK) rc = launch_env_check_layout(&r.topo);
     if (rc == WS_OK) rc = topology_agree(r.topo.world, device_pick(r.opt.device, r.topo.local_rank, r.topo.local_size, &r.dev));
     if (rc == WS_OK) {
-        ws_log_set_rank(r.topo.world_rank, r.topo.world_size);
         print_layout(&r);
         rc = setup(&r);
     }
@@ -369,7 +405,8 @@ int embed_main(const embed_options *o) {
         MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &r.stopped, 1, MPI_INT, MPI_MAX, r.topo.world));
         embed_stats_write(r.stats_fd, r.topo.world_rank, "total", NULL, &r.total);
         summarize(&r, MPI_Wtime() - t0);
-        int64_t failed = r.topo.world_rank == 0 ? embed_queue_get(&r.queue, EQ_SHARDS_FAILED) : 0;
+        int64_t failed = r.topo.world_rank == 0 ? embed_queue_get(&r.queue, EQ_SHARDS_FAILED) +
+                                                  embed_queue_get(&r.queue, EQ_NO_SPACE) : 0;
         MPI_CHECK(MPI_Bcast(&failed, 1, MPI_INT64_T, 0, r.topo.world));
         rc = r.stopped ? EMBED_INTERRUPTED : failed > 0 ? EMBED_FAILED_SHARDS : EMBED_DONE;
     }

@@ -9,8 +9,9 @@
 /* How a run that got past its setup ended. */
 typedef enum {
     EMBED_DONE = 0,            /* every shard written (or already done) */
-    EMBED_FAILED_SHARDS = 1,   /* finished, some shards failed (listed in the summary) */
-    EMBED_INTERRUPTED = 2,     /* stopped by SIGTERM/SIGUSR1/SIGINT; the same command resumes */
+    EMBED_FAILED_SHARDS = 1,   /* finished, some shards failed (listed in the summary), or stopped
+                                * early because the output file system is full */
+    EMBED_INTERRUPTED = 2,     /* stopped by SIGTERM/SIGUSR1/SIGINT/SIGHUP; the same command resumes */
 } embed_outcome;
 
 /* Run `o` (already checked by the flag parser) on every rank of MPI_COMM_WORLD; MPI must be up

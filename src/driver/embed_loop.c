@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 enum { CMD_NONE = 0, CMD_BATCH, CMD_SHARD_END, CMD_FINISH };
-enum { SHARD_DONE, SHARD_SKIPPED, SHARD_FAILED, SHARD_STOPPED };
+/* SHARD_LEFT: not written for a full file system, left for a rerun (neither done nor failed). */
+enum { SHARD_DONE, SHARD_SKIPPED, SHARD_FAILED, SHARD_STOPPED, SHARD_LEFT };
 
 typedef struct {
     int64_t cmd, n, shard, stop;
@@ -31,18 +32,17 @@ static void tp_agree(embed_run *r, tp_header *h) {
     h->cmd = out[0], h->n = out[1], h->shard = out[2], h->stop = out[3];
 }
 
-/* Every rank of the group: the batch's images (uint8 or floats, r->u8) in r->pixels[slot] sent to
- * the TP peers, uploaded (asynchronously; as uint8 normalised on the device) and the forward pass
- * submitted on input slot `slot`. */
-static void group_submit(embed_run *r, int n, int slot, embed_times *t) {
+/* Every rank of the group: the batch's images (uint8 or floats, r->u8) in px (the leader's; the
+ * peers receive them into it) sent to the TP peers, uploaded (asynchronously; as uint8
+ * normalised on the device) and the forward pass submitted on input slot `slot`. */
+static void group_submit(embed_run *r, int n, int slot, void *px, embed_times *t) {
     double t0 = MPI_Wtime();
-    if (comm_broadcast(r->bcast, r->pixels[slot], (size_t)n * r->image_bytes, 0) != WS_OK)
+    if (comm_broadcast(r->bcast, px, (size_t)n * r->image_bytes, 0) != WS_OK)
         ws_fatal(__FILE__, __LINE__, "sending a batch to the TP group: %s", ws_error_message());
     double t1 = MPI_Wtime(), c0 = r->dev.comm->comm_seconds;
     ws_features f = {r->cls, (r->layout.features & WS_FEAT_PATCH_MEAN) ? r->patch_mean : NULL,
                      (r->layout.features & WS_FEAT_PATCH) ? r->patch : NULL};
     const ws_preprocess *pre = &r->pp.pre;
-    const void *px = r->pixels[slot];
     int rc = ws_model_upload(r->model, slot, r->u8 ? NULL : px, r->u8 ? px : NULL, pre->mean, pre->std, n, r->R);
     if (rc == WS_OK) rc = ws_model_submit(r->model, slot, &f);
     if (rc != WS_OK) ws_fatal(__FILE__, __LINE__, "forward pass: %s", ws_error_message());
@@ -116,6 +116,7 @@ typedef struct {
     ws_manifest manifest;
     embed_times t;
     int write_failed;   /* a batch's rows could not be written: the shard fails */
+    int no_space;       /* ... because the file system is full: the shard is left for a rerun */
     int64_t retry_rows; /* rows of status WS_IMG_RETRY: the file is written, the shard counts as failed */
 } open_shard;
 
@@ -128,10 +129,22 @@ typedef struct {
     int8_t *status;     /* [B] */
 } in_flight;
 
-enum { SHARD_OPEN = SHARD_STOPPED + 1, SHARD_RUNNING };
+enum { SHARD_OPEN = SHARD_LEFT + 1, SHARD_RUNNING };
+
+/* A shard file could not be created, written or finished (rc, message current): logged; a full
+ * file system (WS_ERR_NOSPACE) is raised job-wide, once, so that no group takes a new shard. */
+static void write_failed(embed_run *r, const ws_shard *s, int rc) {
+    LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+    if (rc == WS_ERR_NOSPACE && embed_queue_add(&r->queue, EQ_NO_SPACE, 1) == 0)
+        LOG_ERROR("%s: No space left on device: taking no new shard; finished shards are kept, the rest "
+                  "are left for a rerun once space is freed", r->opt.output);
+}
+
+static int no_space(embed_run *r) { return embed_queue_get(&r->queue, EQ_NO_SPACE) > 0; }
 
 /* Leader: the existence check, then the pipeline and the temporary file. SHARD_OPEN with `o`
- * filled, SHARD_SKIPPED when the output is complete, or SHARD_FAILED. */
+ * filled, SHARD_SKIPPED when the output is complete, SHARD_LEFT when the file system is full, or
+ * SHARD_FAILED. */
 static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
     const ws_shard *s = &r->shards.shards[idx];
     char final[4096], tmp[4096];
@@ -170,10 +183,10 @@ static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
     rc = h5_writer_open(final, tmp, &r->layout, &r->meta, &o->w);
     r->meta.manifest = r->meta.manifest_digest = NULL;
     if (rc != WS_OK) {
-        LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+        write_failed(r, s, rc);
         pipeline_close(o->p);
         shard_manifest_free(manifest);
-        return SHARD_FAILED;
+        return rc == WS_ERR_NOSPACE ? SHARD_LEFT : SHARD_FAILED;
     }
     return SHARD_OPEN;
 }
@@ -200,8 +213,9 @@ static void flush_in_flight(embed_run *r, in_flight *f) {
     embed_queue_add(&r->queue, EQ_IMAGES, f->n);
     if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
     if (rc != WS_OK) {
-        LOG_ERROR("shard %s: %s", r->shards.shards[o->idx].name, ws_error_message());
+        write_failed(r, &r->shards.shards[o->idx], rc);
         o->write_failed = 1;
+        o->no_space = rc == WS_ERR_NOSPACE;
     }
     for (int i = 0; i < f->n; i++) {
         free(f->keys[i]);
@@ -231,8 +245,12 @@ static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
     if (h.stop) return SHARD_STOPPED;
     if (b->n == 0) return SHARD_DONE;
     const int slot = f->n ? 1 - f->slot : 0;
-    memcpy(r->pixels[slot], r->u8 ? (const void *)b->u8 : (const void *)b->pixels, (size_t)b->n * r->image_bytes);
-    group_submit(r, b->n, slot, t);
+    /* Host-memory backends (CPU) read the images in place and finish the pass inside submit, so
+     * the batch goes in as the pipeline made it; others stage it in r->pixels (pinned memory for
+     * the asynchronous upload), which outlives the pipeline's batch. */
+    void *px = r->u8 ? (void *)b->u8 : (void *)b->pixels;
+    if (!r->dev.be->host_memory) px = memcpy(r->pixels[slot], px, (size_t)b->n * r->image_bytes);
+    group_submit(r, b->n, slot, px, t);
     flush_in_flight(r, f);   /* b stays valid: only this shard's next batch replaces it */
     for (int i = 0; i < b->n; i++)
         if (!(f->keys[i] = strdup(b->keys[i] ? b->keys[i] : "")))
@@ -245,7 +263,8 @@ static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
 }
 
 /* Leader: close the shard that ended with `result`: rename its file when it is complete (a
- * damaged input fails it), else remove it. Returns the final result. */
+ * damaged input fails it), else remove it. Returns the final result (SHARD_LEFT for a write that
+ * failed on a full file system). */
 static int shard_close(embed_run *r, open_shard *o, int result) {
     const ws_shard *s = &r->shards.shards[o->idx];
     const char *why = NULL;
@@ -266,8 +285,9 @@ static int shard_close(embed_run *r, open_shard *o, int result) {
         int rc = h5_writer_finish(o->w);
         o->t.write += MPI_Wtime() - t1;
         if (rc != WS_OK) {
-            LOG_ERROR("shard %s: %s", s->name, ws_error_message());
+            write_failed(r, s, rc);
             result = SHARD_FAILED;
+            o->no_space = rc == WS_ERR_NOSPACE;
         } else if (o->retry_rows) {   /* written (its rows are of use), yet not finished */
             LOG_ERROR("shard %s (%s): %lld image(s) could not be read for a reason that may heal (status %d, %s); "
                       "written, and the next run redoes it", s->name, s->display, (long long)o->retry_rows,
@@ -277,7 +297,9 @@ static int shard_close(embed_run *r, open_shard *o, int result) {
     } else {
         h5_writer_abort(o->w);
     }
-    if (result != SHARD_STOPPED) embed_stats_write(r->stats_fd, r->topo.world_rank, "shard", s->name, &o->t);
+    if (result == SHARD_FAILED && o->no_space) result = SHARD_LEFT;   /* not the shard's fault */
+    if (result != SHARD_STOPPED && result != SHARD_LEFT)
+        embed_stats_write(r->stats_fd, r->topo.world_rank, "shard", s->name, &o->t);
     embed_times_add(&r->total, &o->t);
     return result;
 }
@@ -289,15 +311,16 @@ static void count_shard(embed_run *r, int64_t idx, int res) {
     show_progress(r, 0);
 }
 
-/* Leader: claim shards until one needs work and open it (1), or none is left / a stop is asked (0). */
+/* Leader: claim shards until one needs work and open it (1), or none is left / a stop is asked /
+ * the file system is full (0). */
 static int claim_shard(embed_run *r, open_shard *o) {
     for (;;) {
-        if (embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0) return 0;
+        if (embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0 || no_space(r)) return 0;
         int64_t idx = embed_queue_add(&r->queue, EQ_NEXT_SHARD, 1);
         if (idx >= r->num_shards) return 0;
         int res = shard_open(r, idx, o);
         if (res == SHARD_OPEN) return 1;
-        count_shard(r, idx, res);
+        if (res != SHARD_LEFT) count_shard(r, idx, res);
     }
 }
 
@@ -323,7 +346,7 @@ static void leader_loop(embed_run *r) {
     in_flight f = {.keys = calloc((size_t)r->B, sizeof(char *)), .status = malloc((size_t)r->B)};
     if (!f.keys || !f.status) ws_fatal(__FILE__, __LINE__, "out of memory for a batch's keys");
     int n = 0, more = 1, stopped = 0;
-    while (!stopped) {
+    while (!stopped && !no_space(r)) {
         while (more && n < r->opt.read_ahead)
             if (claim_shard(r, &open[n])) n++;
             else more = 0;
@@ -340,12 +363,13 @@ static void leader_loop(embed_run *r) {
         memmove(&open[k], &open[k + 1], (size_t)(n - k - 1) * sizeof *open);
         n--;
         if (res == SHARD_STOPPED) stopped = 1;
-        else count_shard(r, idx, res);
+        else if (res != SHARD_LEFT) count_shard(r, idx, res);
     }
     flush_in_flight(r, &f);
     free(f.keys);
     free(f.status);
-    for (int i = 0; i < n; i++) shard_close(r, &open[i], SHARD_STOPPED);   /* claimed, left for a rerun */
+    for (int i = 0; i < n; i++) shard_close(r, &open[i], SHARD_STOPPED);   /* claimed, left for a rerun (a
+                                                                             * stop, or no space) */
     if (stopped) {
         r->stopped = 1;
     } else {
@@ -370,7 +394,7 @@ static void peer_loop(embed_run *r) {
         }
         if (h.cmd == CMD_BATCH) {
             const int slot = pending >= 0 ? 1 - pending : 0;
-            group_submit(r, (int)h.n, slot, &r->total);
+            group_submit(r, (int)h.n, slot, r->pixels[slot], &r->total);
             if (pending >= 0) group_collect(r, pending, &r->total);
             pending = slot;
         }

@@ -2,6 +2,7 @@
 #include "driver/embed_options.h"
 #include "common/error.h"
 #include "data/input_spec.h"
+#include "data/wds_name.h"
 #include "io/h5_writer.h"
 #include "common/dtype.h"
 
@@ -27,5 +28,6 @@ void embed_options_default(embed_options *o) {
 int embed_options_check(const embed_options *o) {
     if (o->head && !(o->features & (WS_FEAT_HEAD | WS_FEAT_PROTO)))
         return ws_errorf(WS_ERR_ARG, "--head %s: only used with --features head or proto", o->head);
+    if (o->image_exts) return wds_ext_list_check(o->image_exts);
     return WS_OK;
 }

@@ -36,6 +36,7 @@ typedef struct {
     long long max_pixels;     /* --max-pixels N: refuse larger images (status "too large"); 0 = default */
     int exif_transpose;       /* --exif-transpose: apply the EXIF orientation before resizing */
     int fast_decode;          /* --fast-decode: JPEG DCT-domain downscaling (not pixel-exact) */
+    const char *image_exts;   /* --image-ext LIST: tar samples' image extensions, NULL = default */
     int read_ahead;           /* --read-ahead N shards read at once per TP group (1..WS_MAX_READ_AHEAD) */
     ws_stream_opts stream;    /* --retries, --retry-wait, --io-timeout, --max-shard-bytes, --min-rate: streamed
                                * (http(s)://, pipe:) shards */

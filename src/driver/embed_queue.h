@@ -17,6 +17,7 @@ typedef enum {
     EQ_SHARDS_FAILED,
     EQ_IMAGES,          /* images processed in this run (failed ones included) */
     EQ_IMAGES_FAILED,
+    EQ_NO_SPACE,        /* 1 when a shard file could not be written for a full file system */
     EQ_COUNT
 } embed_counter;
 

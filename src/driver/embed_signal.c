@@ -19,6 +19,7 @@ void embed_signal_install(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);   /* the terminal or the ssh session went away */
     signal(SIGXFSZ, SIG_IGN);
 }
 

@@ -1,4 +1,4 @@
-/* Stop requests for `embed`: SIGTERM, SIGUSR1 (Slurm's warning signal) and SIGINT set a flag
+/* Stop requests for `embed`: SIGTERM, SIGUSR1 (Slurm's warning signal), SIGINT and SIGHUP set a flag
  * that the driver polls at every batch boundary; the run then stops within one batch, removes
  * the partial shard's temporary file and exits with WS_EXIT_INTERRUPTED. SIGXFSZ is ignored so
  * that exceeding a file size limit is a write error naming the file, not a silent death. */

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "data/input_spec.h"
 #include "data/pipeline.h"
+#include "data/wds_name.h"
 #include "driver/embed.h"
 #include "driver/embed_signal.h"
 #include "io/h5_preprocess.h"
@@ -27,6 +28,11 @@ void preprocess_options_default(preprocess_options *o) {
 /* The pipeline's parameters from the options (and the architecture's preprocessing). */
 static int set_params(const preprocess_options *o, ws_pipeline_params *pp) {
     pipeline_params_default(pp);
+    if (o->image_exts) {
+        int rc = wds_ext_list_check(o->image_exts);
+        if (rc != WS_OK) return rc;
+        pp->image_exts = o->image_exts;
+    }
     if (o->arch) {
         ws_arch arch;
         int rc = arch_resolve(o->arch, &arch);

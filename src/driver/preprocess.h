@@ -19,6 +19,7 @@ typedef struct {
     long long max_pixels;     /* --max-pixels N: refuse larger images; 0 = no limit */
     int exif_transpose;       /* --exif-transpose */
     int fast_decode;          /* --fast-decode */
+    const char *image_exts;   /* --image-ext LIST: tar samples' image extensions (data/wds_name.h), NULL = default */
 } preprocess_options;
 
 /* Every option at its default: the pipeline's (data/pipeline.h) and WS_DEFAULT_SHARD_SIZE. */

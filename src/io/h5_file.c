@@ -24,11 +24,11 @@ int h5_file_create(const char *path, hid_t fcpl, hid_t fapl, hid_t *file, int *f
     h5_lib_init();
     const char *why = NULL;
     int f = ws_open_no_link(path, O_RDWR | O_CREAT | O_EXCL, 0644, NULL, &why);
-    if (f < 0) return ws_errorf(WS_ERR_IO, "cannot create %s: %s", path, why);
+    if (f < 0) return ws_errorf(ws_err_from_errno(errno), "cannot create %s: %s", path, why);
     char name[FD_NAME_LEN];
     hid_t h = H5Fcreate(fd_name(f, name), H5F_ACC_TRUNC, fcpl, fapl);
     if (h < 0) {
-        int rc = ws_errorf(WS_ERR_IO, "cannot create %s: %s%s", path, h5_error_text((char[256]){0}, 256),
+        int rc = ws_errorf(h5_error_code(), "cannot create %s: %s%s", path, h5_error_text((char[320]){0}, 320),
                            access("/proc/self/fd", X_OK) != 0 ? " (/proc is not mounted: it is needed to open "
                                                                 "files through checked descriptors)" : "");
         close(f);

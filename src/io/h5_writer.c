@@ -201,7 +201,7 @@ void h5_writer_abort(ws_h5_writer *w) {
 }
 
 static int io_error(const char *what, const char *path) {
-    return ws_errorf(WS_ERR_IO, "%s %s%s%s", what, path, errno ? ": " : "", errno ? strerror(errno) : "");
+    return ws_errorf(ws_err_from_errno(errno), "%s %s%s%s", what, path, errno ? ": " : "", errno ? strerror(errno) : "");
 }
 
 int h5_writer_open(const char *final_path, const char *tmp_path, const ws_h5_layout *layout,
@@ -351,7 +351,7 @@ int h5_writer_finish(ws_h5_writer *w) {
         return rc;
     }
     if (rename(w->tmp_path, w->final_path) != 0) {
-        rc = ws_errorf(WS_ERR_IO, "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
+        rc = ws_errorf(ws_err_from_errno(errno), "rename %s -> %s: %s", w->tmp_path, w->final_path, strerror(errno));
         h5_writer_abort(w);
         return rc;
     }

@@ -279,3 +279,53 @@ int run_dir_tmp_path(const char *dir, const char *name, const char *tag, char *b
         return ws_errorf(WS_ERR_ARG, "temporary path for shard %s is too long", name);
     return WS_OK;
 }
+
+#define SHARD_LIST_NAME "shards.txt"
+
+int run_dir_write_shard_list(const char *dir, const char *const *names, size_t n) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/" SHARD_LIST_NAME, dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL;
+    for (size_t i = 0; ok && i < n; i++) ok = fputs(names[i], f) >= 0 && fputc('\n', f) != EOF;
+    if (f) ok = (fflush(f) == 0 && fsync(fileno(f)) == 0) && ok, ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) return WS_OK;
+    int err = errno;
+    unlink(tmp);
+    return ws_errorf(ws_err_from_errno(err), "%s: cannot write: %s", path, strerror(err));
+}
+
+int run_dir_read_shard_list(const char *dir, char ***names, size_t *n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" SHARD_LIST_NAME, dir);
+    *names = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? WS_OK : ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, have = 0;
+    ssize_t len;
+    int rc = WS_OK;
+    while (rc == WS_OK && (len = getline(&line, &cap, f)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+        if (len == 0) continue;
+        if (*n == have) {
+            have = have ? 2 * have : 256;
+            char **p = realloc(*names, have * sizeof *p);
+            if (!p) { rc = ws_errorf(WS_ERR_NOMEM, "%s: out of memory", path); break; }
+            *names = p;
+        }
+        if (!((*names)[*n] = strdup(line))) rc = ws_errorf(WS_ERR_NOMEM, "%s: out of memory", path);
+        else (*n)++;
+    }
+    if (rc == WS_OK && ferror(f)) rc = ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int run_dir_is_run_file(const char *name) {
+    return !strcmp(name, ".lock") || !strcmp(name, "run.json") || !strcmp(name, SHARD_LIST_NAME) ||
+           !strcmp(name, RUN_DIR_INDEX_NAME ".h5");
+}

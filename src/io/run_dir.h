@@ -5,6 +5,8 @@
  *   DIR/.<shard>.h5.tmp.<job>.<rank> shard being written (never looks complete)
  *   DIR/run.json                     the run configuration (model, arch, features, dtypes,
  *                                    resolution, preprocessing, shard size)
+ *   DIR/shards.txt                   the names of the latest run's input shards, one a line
+ *                                    (what `webssl-dist index` expects to find)
  *   DIR/.lock                        flock'ed by world rank 0 for the whole run
  *   DIR/index.h5                     written by `webssl-dist index` (a shard may not be named so)
  *
@@ -47,6 +49,17 @@ int run_dir_check_config(const char *dir, const char *config_json, const char *i
  * (".index.h5.tmp.<pid>") left by crashed runs, and no other file. Call only while holding the lock. Returns the number removed, or WS_ERR_IO when
  * the directory cannot be read. */
 int run_dir_clean_temps(const char *dir);
+
+/* Write DIR/shards.txt: the n shard names, one a line (temporary file + rename). WS_OK, or
+ * WS_ERR_IO / WS_ERR_NOSPACE naming the file. */
+int run_dir_write_shard_list(const char *dir, const char *const *names, size_t n);
+/* Read DIR/shards.txt into *names (n strings, each and the array to be freed by the caller).
+ * WS_OK with *names NULL and *n 0 when the file is absent (a directory from before the list
+ * existed); WS_ERR_IO naming the file when it cannot be read. */
+int run_dir_read_shard_list(const char *dir, char ***names, size_t *n);
+/* The file names of a run directory that are not shard files and no shard may have: ".lock",
+ * "run.json", "shards.txt" and the index's. */
+int run_dir_is_run_file(const char *name);
 
 /* The base name of the index file (io/h5_index.h); no shard may have it. */
 #define RUN_DIR_INDEX_NAME "index"

@@ -22,6 +22,13 @@
 #include <unistd.h>
 
 #define JSON_FILE_MAX (64L * 1024 * 1024)
+/* The ranges config.json values must be in (sizes up to WS_MAX_RESOLUTION come from common/arch.h):
+ * far beyond any published ViT, small enough that every product of them fits the size types. */
+#define HF_MAX_WIDTH 65536           /* hidden_size */
+#define HF_MAX_FFN (1 << 18)         /* intermediate_size, and the SwiGLU width mlp_ratio gives */
+#define HF_MAX_COUNT 1024            /* layers, heads, register tokens */
+#define HF_MAX_MLP_RATIO 64.0
+#define HF_MAX_EPS 0.1               /* layer_norm_eps: in (0, 0.1] */
 
 /* Parse a small JSON file; *out is NULL (and WS_OK returned) when `optional` and absent. */
 static int json_load(const char *path, int optional, cJSON **out) {
@@ -64,27 +71,52 @@ static int json_load(const char *path, int optional, cJSON **out) {
     return WS_OK;
 }
 
-/* Integer field `key` (default `def` when absent). */
-static int get_int(const char *file, const cJSON *o, const char *key, int def, int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < 0)
-        return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a non-negative integer", file, key);
+/* Integer `v` of field `key` in [lo, hi] into *out; an error naming the file, key and value. */
+static int int_in_range(const char *file, const char *key, const cJSON *v, int lo, int hi, int *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(int)v->valuedouble) {
+        char *shown = cJSON_PrintUnformatted(v);
+        int rc = ws_errorf(WS_ERR_FORMAT, "%s: '%s' is %s: expected an integer in [%d, %d]", file, key,
+                           shown ? shown : "?", lo, hi);
+        cJSON_free(shown);
+        return rc;
+    }
     *out = (int)v->valuedouble;
     return WS_OK;
 }
 
-static int get_num(const char *file, const cJSON *o, const char *key, double def, double *out) {
+/* The field getters: *out is always set, to the field's value, or to `def` when the field is
+ * absent or out of range (then the error is returned), so no caller holds an unset value. */
+
+/* Integer field `key` in [lo, hi] (default `def` when absent). */
+static int get_int(const char *file, const cJSON *o, const char *key, int def, int lo, int hi, int *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
-    if (!cJSON_IsNumber(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be a number", file, key);
+    if (!v) return WS_OK;
+    return int_in_range(file, key, v, lo, hi, out);
+}
+
+/* Number field `key` in (lo, hi] (default `def` when absent). */
+static int get_num(const char *file, const cJSON *o, const char *key, double def, double lo, double hi,
+                   double *out) {
+    *out = def;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return WS_OK;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > lo && v->valuedouble <= hi)) {
+        char *shown = cJSON_PrintUnformatted(v);
+        int rc = ws_errorf(WS_ERR_FORMAT, "%s: '%s' is %s: expected a number in (%g, %g]", file, key,
+                           shown ? shown : "?", lo, hi);
+        cJSON_free(shown);
+        return rc;
+    }
     *out = v->valuedouble;
     return WS_OK;
 }
 
 static int get_bool(const char *file, const cJSON *o, const char *key, int def, int *out) {
+    *out = def;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) { *out = def; return WS_OK; }
+    if (!v) return WS_OK;
     if (!cJSON_IsBool(v)) return ws_errorf(WS_ERR_FORMAT, "%s: field '%s' must be true or false", file, key);
     *out = cJSON_IsTrue(v);
     return WS_OK;
@@ -102,19 +134,19 @@ static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
     if (!type) return ws_errorf(WS_ERR_FORMAT, "%s: no model_type (expected \"dinov2\", \"dinov2_with_registers\" or \"vit\")", file);
     int rc = 0, channels;
     double eps, ratio;
-    /* transformers class defaults where the key is absent */
-    rc = rc ? rc : get_int(file, cfg, "hidden_size", 768, &a->embed_dim);
-    rc = rc ? rc : get_int(file, cfg, "num_hidden_layers", 12, &a->depth);
-    rc = rc ? rc : get_int(file, cfg, "num_attention_heads", 12, &a->num_heads);
-    rc = rc ? rc : get_int(file, cfg, "patch_size", 16, &a->patch_size);
-    rc = rc ? rc : get_int(file, cfg, "image_size", 224, &a->img_size);
-    rc = rc ? rc : get_int(file, cfg, "num_channels", 3, &channels);
+    /* transformers class defaults where the key is absent; a value out of range is an error */
+    rc = rc ? rc : get_int(file, cfg, "hidden_size", 768, 1, HF_MAX_WIDTH, &a->embed_dim);
+    rc = rc ? rc : get_int(file, cfg, "num_hidden_layers", 12, 1, HF_MAX_COUNT, &a->depth);
+    rc = rc ? rc : get_int(file, cfg, "num_attention_heads", 12, 1, HF_MAX_COUNT, &a->num_heads);
+    rc = rc ? rc : get_int(file, cfg, "patch_size", 16, 1, WS_MAX_RESOLUTION, &a->patch_size);
+    rc = rc ? rc : get_int(file, cfg, "image_size", 224, 1, WS_MAX_RESOLUTION, &a->img_size);
+    rc = rc ? rc : get_int(file, cfg, "num_channels", 3, 1, 4, &channels);
     rc = rc ? rc : get_bool(file, cfg, "qkv_bias", 1, &a->qkv_bias);
-    rc = rc ? rc : get_int(file, cfg, "num_register_tokens", 0, &a->num_register_tokens);
-    rc = rc ? rc : get_num(file, cfg, "layer_norm_eps", -1, &eps);
+    rc = rc ? rc : get_int(file, cfg, "num_register_tokens", 0, 0, HF_MAX_COUNT, &a->num_register_tokens);
+    rc = rc ? rc : get_num(file, cfg, "layer_norm_eps", -1, 0, HF_MAX_EPS, &eps);
     if (rc) return rc;
     if (channels != 3) return ws_errorf(WS_ERR_UNSUPPORTED, "%s: num_channels %d (only RGB models, 3)", file, channels);
-    if (eps < 0) {
+    if (eps < 0) {   /* absent */
         LOG_WARN("%s: no layer_norm_eps; using 1e-6 (the Web-SSL value, not the transformers default)", file);
         eps = 1e-6;
     }
@@ -122,11 +154,11 @@ static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
     a->proj_bias = a->ffn_bias = 1;
     const char *act = get_str(cfg, "hidden_act");
     if (!strcmp(type, "dinov2") || !strcmp(type, "dinov2_with_registers")) {
-        int swiglu;
+        int swiglu = 0;
         double ls;
         rc = get_bool(file, cfg, "use_swiglu_ffn", 0, &swiglu);
-        rc = rc ? rc : get_num(file, cfg, "mlp_ratio", 4, &ratio);
-        rc = rc ? rc : get_num(file, cfg, "layerscale_value", 1.0, &ls);
+        rc = rc ? rc : get_num(file, cfg, "mlp_ratio", 4, 0, HF_MAX_MLP_RATIO, &ratio);
+        rc = rc ? rc : get_num(file, cfg, "layerscale_value", 1.0, -HUGE_VAL, HUGE_VAL, &ls);
         if (rc) return rc;
         if (!swiglu)
             return ws_errorf(WS_ERR_UNSUPPORTED, "%s: use_swiglu_ffn is not true; Web-DINO models use the SwiGLU "
@@ -134,15 +166,17 @@ static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
         a->family = WS_FAMILY_DINO;
         a->ffn = WS_FFN_SWIGLU;
         a->layerscale = 1;
-        if (!(ratio > 0)) return ws_errorf(WS_ERR_FORMAT, "%s: field 'mlp_ratio' must be positive", file);
         a->ffn_hidden = arch_default_ffn_hidden(WS_FAMILY_DINO, a->embed_dim, ratio);
+        if (a->ffn_hidden < 1 || a->ffn_hidden > HF_MAX_FFN)
+            return ws_errorf(WS_ERR_FORMAT, "%s: 'mlp_ratio' %g with 'hidden_size' %d gives an FFN width of %d: "
+                             "expected one in [1, %d]", file, ratio, a->embed_dim, a->ffn_hidden, HF_MAX_FFN);
     } else if (!strcmp(type, "vit")) {
         if (act && strcmp(act, "gelu"))
             return ws_errorf(WS_ERR_UNSUPPORTED, "%s: hidden_act '%s' (only \"gelu\", the erf form, is supported)",
                              file, act);
         a->family = WS_FAMILY_MAE;
         a->ffn = WS_FFN_MLP;
-        rc = get_int(file, cfg, "intermediate_size", 3072, &a->ffn_hidden);
+        rc = get_int(file, cfg, "intermediate_size", 3072, 1, HF_MAX_FFN, &a->ffn_hidden);
         if (rc) return rc;
     } else {
         return ws_errorf(WS_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (expected \"dinov2\", "
@@ -151,18 +185,37 @@ static int arch_from_config(const char *file, const cJSON *cfg, ws_arch *a) {
     return WS_OK;
 }
 
-static int size_side(const cJSON *size, int *side, int *shortest) {
+/* A preprocessor size field `key` (hi: its largest value): a number or {height: N, width: N} (a
+ * square side, into *side) or {shortest_edge: N} (into *shortest); the other is set to 0. An error
+ * naming the file, key and value for anything else. */
+static int size_side(const char *file, const char *key, const cJSON *size, int hi, int *side, int *shortest) {
+    char sub[64];
     *side = *shortest = 0;
-    if (cJSON_IsNumber(size)) { *side = (int)size->valuedouble; return 1; }
+    if (cJSON_IsNumber(size)) return int_in_range(file, key, size, 1, hi, side);
     const cJSON *se = cJSON_GetObjectItemCaseSensitive(size, "shortest_edge");
-    if (cJSON_IsNumber(se)) { *shortest = (int)se->valuedouble; return 1; }
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(size, "height");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(size, "width");
-    if (cJSON_IsNumber(h) && cJSON_IsNumber(w) && h->valuedouble == w->valuedouble) {
-        *side = (int)h->valuedouble;
-        return 1;
+    if (se) {
+        snprintf(sub, sizeof sub, "%s.shortest_edge", key);
+        return int_in_range(file, sub, se, 1, hi, shortest);
     }
-    return 0;
+    int hv = 0, wv = 0, rc = WS_ERR_FORMAT;
+    if (h && w) {
+        snprintf(sub, sizeof sub, "%s.height", key);
+        rc = int_in_range(file, sub, h, 1, hi, &hv);
+        snprintf(sub, sizeof sub, "%s.width", key);
+        if (rc == WS_OK) rc = int_in_range(file, sub, w, 1, hi, &wv);
+        if (rc != WS_OK) return rc;
+        if (hv == wv) {
+            *side = hv;
+            return WS_OK;
+        }
+    }
+    char *shown = cJSON_PrintUnformatted(size);
+    rc = ws_errorf(WS_ERR_FORMAT, "%s: '%s' is %s: expected a number, {\"shortest_edge\": N} or a square "
+                   "{\"height\": N, \"width\": N}", file, key, shown ? shown : "?");
+    cJSON_free(shown);
+    return rc;
 }
 
 static int read_triple(const char *file, const cJSON *o, const char *key, float out[3]) {
@@ -190,25 +243,38 @@ static int preprocess_from_config(const char *file, const cJSON *pp, ws_arch *a)
         if (!(p.std[c] > 0) || !isfinite(p.std[c]))
             return ws_errorf(WS_ERR_FORMAT, "%s: image_std [%g, %g, %g]: every value must be a positive number",
                              file, p.std[0], p.std[1], p.std[2]);
-    int crop, side, shortest, crop_side, crop_short;
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(p.mean[c]))
+            return ws_errorf(WS_ERR_FORMAT, "%s: image_mean [%g, %g, %g]: every value must be a finite number",
+                             file, p.mean[0], p.mean[1], p.mean[2]);
+    int crop = 0, side = 0, shortest = 0, crop_side = 0, crop_short = 0, resample = 3;
     rc = get_bool(file, pp, "do_center_crop", 0, &crop);
-    if (rc) return rc;
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(pp, "size");
-    const cJSON *crop_size = cJSON_GetObjectItemCaseSensitive(pp, "crop_size");
-    int resample = 3;
-    rc = get_int(file, pp, "resample", 3, &resample);
+    rc = rc ? rc : get_int(file, pp, "resample", 3, 0, 5, &resample);
     if (rc) return rc;
     if (resample != 3) LOG_WARN("%s: resample %d; the pipeline resizes with PIL bicubic (3)", file, resample);
-    if (size && crop && crop_size && size_side(size, &side, &shortest) && shortest > 0 &&
-        size_side(crop_size, &crop_side, &crop_short) && crop_side > 0) {
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(pp, "size");
+    const cJSON *crop_size = cJSON_GetObjectItemCaseSensitive(pp, "crop_size");
+    if (size) rc = size_side(file, "size", size, crop ? WS_MAX_RESIZE : WS_MAX_RESOLUTION, &side, &shortest);
+    if (rc == WS_OK && crop && crop_size)
+        rc = size_side(file, "crop_size", crop_size, WS_MAX_RESOLUTION, &crop_side, &crop_short);
+    if (rc) return rc;
+    if (size && crop && crop_size && shortest && crop_side) {
+        if (shortest < crop_side)
+            return ws_errorf(WS_ERR_FORMAT, "%s: 'size.shortest_edge' %d is smaller than 'crop_size' %d: the crop "
+                             "would leave the resized image", file, shortest, crop_side);
         p.mode = WS_PREPROCESS_CROP;
         p.resize = shortest;
         p.crop = crop_side;
-    } else if (size && !crop && size_side(size, &side, &shortest) && side > 0) {
+    } else if (size && !crop && side) {
         p.mode = WS_PREPROCESS_SQUARE;
         p.resize = p.crop = side;
-    } else {
-        LOG_WARN("%s: resize/crop settings not understood; using %s %d/%d", file,
+    } else if (size && (crop ? crop_size != NULL : 1)) {   /* present, but not a form the pipeline runs */
+        return ws_errorf(WS_ERR_FORMAT, "%s: %s is not supported: expected do_center_crop true with "
+                         "size.shortest_edge and a square crop_size, or do_center_crop false with a square size",
+                         file, crop ? "a crop with a square 'size' or a 'crop_size' {shortest_edge}"
+                                    : "a square resize to 'size' {shortest_edge}");
+    } else {   /* keys absent: the family's default */
+        LOG_WARN("%s: no %s; using %s %d/%d", file, size ? "crop_size" : "size",
                  p.mode == WS_PREPROCESS_CROP ? "crop" : "square", p.resize, p.crop);
     }
     a->preprocess = p;

@@ -7,7 +7,8 @@
  * a bf16 output may differ from the reference by one bf16 rounding. Prints the max abs and
  * relative error per case. Also: ops return WS_ERR_NOMEM with a message naming the op and shape,
  * never abort, when their scratch memory cannot be had (shapes whose scratch exceeds any
- * address space; the inputs are never read); and the activation dtype the backend chooses. */
+ * address space; the inputs are never read); the activation dtype the backend chooses; and more
+ * OpenMP threads than any fixed table would hold (300) give the same results as 2. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "backend/backend.h"
 #include "common/dtype.h"
 #include "common/error.h"
+#include "op_cases.h"
 #include "test_main.h"
 
 /* Under AddressSanitizer, an allocation it cannot serve returns NULL (as malloc does) instead of
@@ -276,8 +278,8 @@ END_TEST
  * softmax(q k^T / sqrt(hs)) v. Scores have a standard deviation of about 12; in the second image
  * token 0's key outscores every other by at least 150 (q = 6, k0 = 15, |k| <= 6), so every other
  * probability underflows to zero. */
-START_TEST(attention_against_reference) {
-    const int B = 2, NH = 3, hs = 8, Ns[] = {1, 5, 8, 37};
+static void attention_cases(const char *path) {
+    const int B = 2, NH = 3, hs = 8, Ns[] = {1, 5, 8, 37, 1200};   /* 1200: oneDNN's heads in groups */
     const int C = NH * hs;
     for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
         for (int mode = 0; mode < 4; mode++) {
@@ -285,8 +287,8 @@ START_TEST(attention_against_reference) {
             const ws_dtype dt = mode & 2 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
             const size_t nqkv = (size_t)B * N * 3 * C, nout = (size_t)B * N * C;
             float *x = malloc(sizeof(float) * nqkv);
-            double *ref = malloc(sizeof(double) * nout), *p = malloc(sizeof(double) * N);
-            ck_assert(x && ref && p);
+            double *ref = malloc(sizeof(double) * nout);
+            ck_assert(x && ref);
             for (size_t i = 0; i < nqkv; i++) x[i] = 6.0f * frand();
             for (int i = 0; i < N; i++)   /* image 1: every q is 6, k of token 0 is 15 */
                 for (int e = 0; e < C; e++) {
@@ -295,38 +297,31 @@ START_TEST(attention_against_reference) {
                 }
             void *qkv = buffer_of(x, nqkv, dt), *out = malloc(nout * ws_dtype_size(dt));
             ck_assert_ptr_nonnull(out);
-            if (round)
-                for (size_t i = 0; i < nqkv; i++) x[i] = round_bf16(x[i]);
-            for (int b = 0; b < B; b++)
-                for (int h = 0; h < NH; h++)
-                    for (int i = 0; i < N; i++) {
-                        const float *q = x + ((size_t)b * N + i) * 3 * C + (size_t)h * hs;
-                        double mx = -INFINITY, sum = 0;
-                        for (int j = 0; j < N; j++) {
-                            const float *k = x + ((size_t)b * N + j) * 3 * C + C + (size_t)h * hs;
-                            double d = 0;
-                            for (int e = 0; e < hs; e++) d += (double)q[e] * k[e];
-                            p[j] = d / sqrt((double)hs);
-                            mx = fmax(mx, p[j]);
-                        }
-                        for (int j = 0; j < N; j++) sum += p[j] = exp(p[j] - mx);
-                        for (int e = 0; e < hs; e++) {
-                            double acc = 0;
-                            for (int j = 0; j < N; j++) {
-                                const double pj = round ? round_bf16((float)(p[j] / sum)) : p[j] / sum;
-                                acc += pj * x[((size_t)b * N + j) * 3 * C + 2 * C + (size_t)h * hs + e];
-                            }
-                            ref[((size_t)b * N + i) * C + (size_t)h * hs + e] = acc;
-                        }
-                    }
+            op_reference_attention(x, B, N, NH, hs, round, ref);
             ck_assert_int_eq(be->ops->attention(be, out, qkv, dt, B, N, NH, hs, round), WS_OK);
             char name[96];
-            snprintf(name, sizeof name, "attention N=%d %s%s", N, ws_dtype_name(dt),
+            snprintf(name, sizeof name, "attention (gemm %s) N=%d %s%s", path, N, ws_dtype_name(dt),
                      round ? " rounded to bf16" : "");
             /* f32: measured at most 7.5e-7 of max |ref| (scores of spread 12 through expf) */
             check_close(name, out, dt, ref, nout, round ? 4e-3 : 1e-5);
-            free(x), free(ref), free(p), free(qkv), free(out);
+            free(x), free(ref), free(qkv), free(out);
         }
+}
+
+/* ... on each bf16 GEMM path: with oneDNN's, the rounded cases run both products in bf16 through
+ * it (attention_onednn.c); a path this build or CPU lacks is skipped with its reason. */
+START_TEST(attention_against_reference) {
+    const char *const paths[] = {"openblas", "onednn"};
+    char desc[320];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[i], 1), 0);
+        if (be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc) != WS_OK) {
+            printf("attention (gemm %s): skipped: %s\n", paths[i], ws_error_message());
+            continue;
+        }
+        attention_cases(paths[i]);
+    }
+    unsetenv("WEBSSL_GEMM");
 }
 END_TEST
 
@@ -387,6 +382,40 @@ START_TEST(scratch_out_of_memory_is_an_error) {
 }
 END_TEST
 
+/* The ops with per-thread scratch (attention; the widened bf16 GEMM) on 300 threads: the same
+ * attention bits as on 2 (one thread computes each image and head either way), the same GEMM to
+ * 1e-6 (OpenBLAS may block narrower column slices differently). */
+START_TEST(more_threads_than_a_fixed_table) {
+    enum { B = 3, N = 17, NH = 2, hs = 8, C = NH * hs, M = 9, NW = 600, K = 32 };
+    float qkv[B * N * 3 * C], in[M * K], w[NW * K], ref_att[B * N * C], ref_mm[M * NW];
+    static float att[B * N * C], mm[M * NW];
+    for (size_t i = 0; i < sizeof qkv / sizeof *qkv; i++) qkv[i] = frand();
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) in[i] = frand();
+    uint16_t wb[NW * K];
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++) w[i] = frand(), wb[i] = ws_f32_to_bf16(w[i]);
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", "openblas", 1), 0);
+    char desc[320];
+    for (int threads = 2; threads <= 300; threads += 298) {
+        ws_backend *b = NULL;
+        ck_assert_int_eq(backend_create("cpu", threads, 0, &b), WS_OK);
+        ck_assert_int_eq(b->ops->gemm_select(b, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+        float *oa = threads == 2 ? ref_att : att, *om = threads == 2 ? ref_mm : mm;
+        ck_assert_int_eq(b->ops->attention(b, oa, qkv, WS_DTYPE_F32, B, N, NH, hs, 0), WS_OK);
+        ck_assert_int_eq(b->ops->matmul(b, om, WS_DTYPE_F32, in, WS_DTYPE_F32, wb, WS_DTYPE_BF16, NULL,
+                                        WS_EPILOGUE_NONE, M, NW, K), WS_OK);
+        printf("%d threads: attention and bf16 matmul ran (%s)\n", b->threads, desc);
+        backend_free(b);
+    }
+    ck_assert_int_eq(memcmp(att, ref_att, sizeof att), 0);
+    double err = 0, scale = 0;
+    for (int i = 0; i < M * NW; i++) err = fmax(err, fabs(mm[i] - ref_mm[i])), scale = fmax(scale, fabs(ref_mm[i]));
+    printf("300 threads against 2: attention identical, bf16 matmul max abs err %.3e rel %.3e\n", err,
+           err / scale);
+    ck_assert(err <= 1e-6 * scale);
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cpu_ops");
     TCase *tc = tcase_create("core");
@@ -399,6 +428,7 @@ int main(void) {
     tcase_add_test(tc, attention_against_reference);
     tcase_add_test(tc, activation_dtype_choice);
     tcase_add_test(tc, scratch_out_of_memory_is_an_error);
+    tcase_add_test(tc, more_threads_than_a_fixed_table);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);
 }

@@ -3,7 +3,14 @@
  * (for bf16: the inputs and weights rounded to bf16 first, as torch.autocast does). Prints the max
  * abs and relative error per case; fails past 1e-5 of max |ref|. A path the CPU or build cannot
  * run must be refused by gemm_select with an error naming WEBSSL_GEMM (and is then skipped).
- * Also: an unknown WEBSSL_GEMM value is an error, and freed weights never leave a stale copy. */
+ * Also: an unknown WEBSSL_GEMM value is an error, freed weights never leave a stale copy, and a
+ * large oneDNN allocation that fails (the reordered copy of the weights) comes back as
+ * WS_ERR_NOMEM from the matmul (posix_memalign, which oneDNN allocates with, is wrapped here so
+ * that allocations from a size on can be made to fail; oneDNN itself does not survive every
+ * small one failing). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +22,20 @@
 
 static const char *const paths[] = {"openblas", "onednn"};
 static const int shapes[][3] = {{1, 1, 1}, {5, 3, 7}, {37, 40, 33}, {257, 48, 64}, {19, 130, 300}};
+
+/* posix_memalign of the whole process (oneDNN's allocations go through it): the real one, or
+ * ENOMEM for sizes of at least fail_aligned_from bytes (0: none fail). */
+static size_t fail_aligned_from;
+static int failed_aligned_allocs;
+int posix_memalign(void **p, size_t align, size_t size) {
+    static int (*real)(void **, size_t, size_t);
+    if (fail_aligned_from && size >= fail_aligned_from) {
+        __atomic_add_fetch(&failed_aligned_allocs, 1, __ATOMIC_RELAXED);
+        return ENOMEM;
+    }
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "posix_memalign");
+    return real(p, align, size);
+}
 
 static float frand(unsigned *s) {
     *s = *s * 1664525u + 1013904223u;
@@ -132,6 +153,49 @@ START_TEST(freed_weights_leave_no_stale_copy) {
 }
 END_TEST
 
+/* oneDNN out of memory (its allocations fail while the weights are reordered or the primitive is
+ * made): the matmul returns WS_ERR_NOMEM naming oneDNN, the program goes on, and the same call
+ * succeeds once memory is back. Skipped where the build has no oneDNN, or where oneDNN allocates
+ * nothing for this GEMM on this CPU. */
+START_TEST(onednn_out_of_memory_is_an_error) {
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", "onednn", 1), 0);
+    ws_backend *be = NULL;
+    ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
+    char desc[320];
+    if (be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc) != WS_OK) {
+        printf("onednn out of memory: skipped: %s\n", ws_error_message());
+        backend_free(be);
+        unsetenv("WEBSSL_GEMM");
+        return;
+    }
+    enum { M = 8, N = 512, K = 512 };
+    static float in[M * K], out[M * N];
+    float *w = be->ops->alloc(be, sizeof(float) * N * K);
+    ck_assert_ptr_nonnull(w);
+    for (int i = 0; i < M * K; i++) in[i] = 1.0f;
+    for (int i = 0; i < N * K; i++) w[i] = 0.5f;
+    fail_aligned_from = sizeof(float) * N * K;   /* the weights' size: a reordered copy fails */
+    int rc = be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL, WS_EPILOGUE_NONE,
+                             M, N, K);
+    fail_aligned_from = 0;
+    if (!failed_aligned_allocs) {
+        printf("onednn out of memory: skipped: oneDNN copies no weights for this GEMM (%s)\n", desc);
+        ck_assert_int_eq(rc, WS_OK);
+    } else {
+        printf("onednn out of memory (%d allocations refused): %s\n", failed_aligned_allocs, ws_error_message());
+        ck_assert_int_eq(rc, WS_ERR_NOMEM);
+        ck_assert_ptr_nonnull(strstr(ws_error_message(), "oneDNN"));
+        ck_assert_ptr_nonnull(strstr(ws_error_message(), "out of memory"));
+        ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL,
+                                         WS_EPILOGUE_NONE, M, N, K), WS_OK);
+    }
+    for (int i = 0; i < M * N; i++) ck_assert_float_eq(out[i], 0.5f * K);
+    be->ops->free(be, w);
+    backend_free(be);
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gemm_paths");
     TCase *tc = tcase_create("core");
@@ -139,6 +203,7 @@ int main(void) {
     tcase_add_test(tc, every_path_the_machine_runs);
     tcase_add_test(tc, unknown_path_is_an_error);
     tcase_add_test(tc, freed_weights_leave_no_stale_copy);
+    tcase_add_test(tc, onednn_out_of_memory_is_an_error);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);
 }

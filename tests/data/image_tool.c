@@ -5,13 +5,17 @@
  * --crop S R, the R*R*3 bytes of the crop-mode preprocessing (shorter side to S, centre crop R)
  * of a second decode limited to the region the crop reads.
  * On a decode failure it prints "status <code> <name>: <message>" and exits with 3.
- *   image_tool --bench S R [--fast] FILE...
+ *   image_tool --bench S R [--fast] [--fresh] FILE...
  * decodes and preprocesses (crop mode, ImageNet mean/std, float output) the files one after the
  * other on one thread, reading each inside the loop, and prints "images N cpu_seconds T
- * decode_seconds D" (D: the part spent in image_decode): the in-process twin of the Pillow + torchvision loop in tests/bench/bench_preprocess.py.
+ * decode_seconds D minor_faults F" (D: the part spent in decoding; F: page faults in the loop):
+ * the in-process twin of the Pillow + torchvision loop in tests/bench/bench_preprocess.py. The
+ * pixel buffer is reused and freed memory kept (pipeline_malloc_setup) as in the pipeline;
+ * --fresh allocates one per image with glibc's default settings (how it was before).
  *   image_tool --write-ycck IN OUT.jpg
  * encodes IN ("w h\n" + w*h*4 CMYK bytes) as an Adobe YCCK JPEG (Pillow cannot write one). */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <jpeglib.h>
@@ -21,6 +25,7 @@
 #include "common/error.h"
 #include "data/decode.h"
 #include "data/image_status.h"
+#include "data/pipeline.h"
 #include "data/preprocess.h"
 #include "data/resize_pil.h"
 
@@ -83,28 +88,38 @@ static int bench(int argc, char **argv) {
                          {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
     ws_decode_opts o = {.max_pixels = WS_DEFAULT_MAX_PIXELS, .region = preprocess_source_region,
                         .region_ctx = &pre};
-    int a = 4;
-    if (a < argc && !strcmp(argv[a], "--fast")) { o.fast_min_side = pre.resize; a++; }
+    int a = 4, fresh = 0;
+    for (; a < argc && !strncmp(argv[a], "--", 2); a++) {
+        if (!strcmp(argv[a], "--fast")) o.fast_min_side = pre.resize;
+        if (!strcmp(argv[a], "--fresh")) fresh = 1;   /* a new pixel buffer per image, glibc's defaults */
+    }
+    if (!fresh) pipeline_malloc_setup();   /* as the pipeline runs */
     float *chw = malloc((size_t)3 * pre.crop * pre.crop * sizeof *chw);
     if (!chw) return 1;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     double t0 = cpu_seconds(), t_decode = 0.0;
     int n = 0;
+    ws_image img = {0};   /* reused from image to image, as the pipeline's workers do */
     for (; a < argc; a++) {
         size_t len = 0;
         uint8_t *data = read_all(argv[a], &len);
-        ws_image img;
         double td = cpu_seconds();
-        int rc = data ? image_decode(data, len, &o, &img) : -1;
+        if (fresh) image_free(&img);
+        int rc = data ? image_decode_into(data, len, &o, &img) : -1;
         t_decode += cpu_seconds() - td;
         if (rc < 0 || preprocess_image(&img, &pre, NULL, chw) < 0) {
             fprintf(stderr, "%s: %s\n", argv[a], ws_error_message());
             return 1;
         }
-        image_free(&img);
         free(data);
         n++;
     }
-    printf("images %d cpu_seconds %.6f decode_seconds %.6f\n", n, cpu_seconds() - t0, t_decode);
+    double t = cpu_seconds() - t0;
+    getrusage(RUSAGE_SELF, &ru1);
+    printf("images %d cpu_seconds %.6f decode_seconds %.6f minor_faults %ld\n", n, t, t_decode,
+           ru1.ru_minflt - ru0.ru_minflt);
+    image_free(&img);
     free(chw);
     return 0;
 }

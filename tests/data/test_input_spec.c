@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "data/input_spec.h"
+#include "data/shard_list_pack.h"
 #include "test_main.h"
 
 static char root[256];
@@ -121,6 +122,48 @@ START_TEST(errors) {
 }
 END_TEST
 
+static void same_shards(const ws_shard_list *a, const ws_shard_list *b) {
+    ck_assert_uint_eq(a->count, b->count);
+    for (size_t i = 0; i < a->count; i++) {
+        const ws_shard *x = &a->shards[i], *y = &b->shards[i];
+        ck_assert_str_eq(x->name, y->name);
+        ck_assert_str_eq(x->path, y->path);
+        ck_assert_str_eq(x->display, y->display);
+        ck_assert_int_eq(x->kind, y->kind);
+        ck_assert_int_eq(x->from_dir, y->from_dir);
+        ck_assert_uint_eq(x->nfiles, y->nfiles);
+        ck_assert_int_eq(x->keys == NULL, y->keys == NULL);
+        for (size_t k = 0; k < x->nfiles; k++) {
+            ck_assert_str_eq(x->files[k], y->files[k]);
+            if (x->keys) ck_assert_str_eq(x->keys[k], y->keys[k]);
+        }
+    }
+}
+
+/* The list one rank expands and broadcasts: packed and unpacked it is the same list; a buffer
+ * cut anywhere or damaged is an error, never a crash or a shorter list. */
+START_TEST(pack_roundtrip) {
+    const char *specs[] = {"%s/tars/{00000..00011}.tar", "%s/imgs/", "@%s/list.txt"};
+    for (size_t t = 0; t < 3; t++) {
+        ws_shard_list l = expand_ok(specs[t], 2), u;
+        char *buf = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(shard_list_pack(&l, &buf, &len), WS_OK);
+        ck_assert_int_eq(shard_list_unpack(buf, len, &u), WS_OK);
+        same_shards(&l, &u);
+        shard_list_free(&u);
+        for (size_t cut = 0; cut < len; cut++) {
+            ck_assert_int_eq(shard_list_unpack(buf, cut, &u), WS_ERR_FORMAT);
+            ck_assert_uint_eq(u.count, 0);
+        }
+        buf[0] ^= 1;
+        ck_assert_int_eq(shard_list_unpack(buf, len, &u), WS_ERR_FORMAT);
+        free(buf);
+        shard_list_free(&l);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("input_spec");
     TCase *tc = tcase_create("spec");
@@ -130,6 +173,7 @@ int main(void) {
     tcase_add_test(tc, directory_split);
     tcase_add_test(tc, list_file);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, pack_roundtrip);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);
 }

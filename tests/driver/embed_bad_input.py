@@ -2,7 +2,8 @@
 1 (2 for failed shards) and a message naming the bad flag, file or rank, never hang:
 bad flags, --tp not dividing the world or above the head count, --device cuda without CUDA,
 an input spec matching nothing, an output path that cannot be a directory, a file size limit
-(full disk: shards fail naming the file, none looks complete), a tar shard that disappears
+(full disk: "No space left on device" naming the file, the rest left for a rerun, exit 2, none
+looks complete), a tar shard that disappears
 after the start, a second job on the same output directory, a changed configuration, --arch
 that does not match the checkpoint, and one rank failing to load the model.
 usage: embed_bad_input.py WORKDIR"""
@@ -73,9 +74,10 @@ else:
     named = [l for l in p.stderr.splitlines() if "error" in l and ".h5.tmp." in l]
     print(f"  exit {p.returncode}; " + (named[0] if named else "no error naming the file"))
     left = p.stdout.split()
-    ok = p.returncode == 2 and bool(named) and "failed shard" in p.stderr and not [n for n in left if ".tmp." in n]
+    ok = p.returncode == 2 and bool(named) and "No space left on device" in named[0] and \
+        "shards not written" in p.stderr and not [n for n in left if ".tmp." in n]
     print(f"  files left on the full disk: {left}")
-    print(f"  {'ok  ' if ok else 'FAIL'} the run reports failed shards with the file named, exit 2")
+    print(f"  {'ok  ' if ok else 'FAIL'} the run says No space left on device with the file named, exit 2")
     fails += 0 if ok else 1
 print("a tar shard that disappears mid-run")
 tars = os.path.join(work, "tars")

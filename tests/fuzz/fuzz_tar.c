@@ -13,7 +13,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tar_reader *t;
-    if (tar_reader_open_memory(data, size, &t) != 0) return 0;
+    if (tar_reader_open_memory(data, size, NULL, &t) != 0) return 0;
     ws_sample s;
     while (tar_reader_next(t, &s, "fuzz")) sample_free(&s);
     tar_reader_damaged(t, NULL);

@@ -374,6 +374,51 @@ START_TEST(hf_dirs) {
 }
 END_TEST
 
+/* config.json / preprocessor_config.json values out of range: an error at open naming the file,
+ * the key and the value, never a warning followed by defaults. */
+START_TEST(hf_config_out_of_range) {
+    static const struct { const char *field, *key, *value; } cfg[] = {
+        {"\"hidden_size\": 0", "'hidden_size'", "is 0"},
+        {"\"num_hidden_layers\": -2", "'num_hidden_layers'", "is -2"},
+        {"\"num_attention_heads\": 0", "'num_attention_heads'", "is 0"},
+        {"\"image_size\": 100000", "'image_size'", "is 100000"},
+        {"\"patch_size\": 0", "'patch_size'", "is 0"},
+        {"\"layer_norm_eps\": 0", "'layer_norm_eps'", "is 0"},
+        {"\"layer_norm_eps\": -1e-06", "'layer_norm_eps'", "is -1e-06"},
+        {"\"layer_norm_eps\": 1000", "'layer_norm_eps'", "is 1000"},
+        {"\"mlp_ratio\": 0", "'mlp_ratio'", "is 0"},
+        {"\"num_register_tokens\": -1", "'num_register_tokens'", "is -1"},
+    };
+    char text[1024], name[64];
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        snprintf(name, sizeof name, "cfg-range-%zu", i);
+        snprintf(text, sizeof text, "{%s, \"model_type\": \"dinov2\", \"use_swiglu_ffn\": true}", cfg[i].field);
+        char *dir = path_of("%s", name);
+        make_hf_dir(dir, text);
+        expect_fail(dir, "config.json", cfg[i].key, cfg[i].value, NULL);
+    }
+    static const struct { const char *json, *key, *value; } pre[] = {
+        {"{\"do_center_crop\": true, \"size\": {\"shortest_edge\": 0}, \"crop_size\": 224}", "'size.shortest_edge'", "is 0"},
+        {"{\"do_center_crop\": true, \"size\": {\"shortest_edge\": 256}, \"crop_size\": {\"height\": -4, \"width\": -4}}",
+         "'crop_size.height'", "is -4"},
+        {"{\"do_center_crop\": true, \"size\": {\"shortest_edge\": 256}, \"crop_size\": 9000}", "'crop_size'", "is 9000"},
+        {"{\"do_center_crop\": false, \"size\": {\"height\": 224, \"width\": 300}}", "'size'", "\"width\":300"},
+        {"{\"do_center_crop\": true, \"size\": {\"shortest_edge\": 200}, \"crop_size\": 224}", "'size.shortest_edge' 200", "224"},
+        {"{\"do_center_crop\": false, \"size\": 0}", "'size'", "is 0"},
+        {"{\"image_std\": [0.2, 0, 0.2]}", "image_std", "0.2, 0"},
+        {"{\"resample\": 99}", "'resample'", "is 99"},
+    };
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+        snprintf(name, sizeof name, "pre-range-%zu", i);
+        char *dir = path_of("%s", name), p[600];
+        make_hf_dir(dir, DINO_CONFIG);
+        snprintf(p, sizeof p, "%s/preprocessor_config.json", dir);
+        write_text(p, pre[i].json);
+        expect_fail(dir, "preprocessor_config.json", pre[i].key, pre[i].value, NULL);
+    }
+}
+END_TEST
+
 START_TEST(hf_shards) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s", path_of("sharded"));
@@ -517,6 +562,7 @@ int main(void) {
     tcase_add_test(tc, valid_corners);
     tcase_add_test(tc, strided_read);
     tcase_add_test(tc, hf_dirs);
+    tcase_add_test(tc, hf_config_out_of_range);
     tcase_add_test(tc, hf_shards);
     tcase_add_test(tc, layouts_and_matching);
     suite_add_tcase(s, tc);

@@ -70,7 +70,8 @@ for dtype, name in [(torch.float32, "f32"), (torch.float16, "f16"), (torch.bfloa
     save_file({k: v.float().contiguous() for k, v in conv.items()}, ref)
     compare(path, ref)
     rc, out, err = inspect(path)
-    check(rc == 0 and f"mat {name}" in " ".join(out.split()) and "tensors: 6" in out, f"inspect {path} lists {name} tensors")
+    shown = {"f32": "fp32", "f16": "fp16"}.get(name, name)   # the program's one spelling of a dtype
+    check(rc == 0 and f"mat {shown}" in " ".join(out.split()) and "tensors: 6" in out, f"inspect {path} lists {shown} tensors")
     check("architecture: none:" in out and "cls_token" in out, f"inspect {path}: no architecture, says why")
 
 # --- sharded HF directories ------------------------------------------------------------------------

@@ -23,6 +23,9 @@ import torch
 import torch.nn.functional as F
 from transformers import Dinov2Config, Dinov2Model, ViTConfig, ViTModel
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from webssl_test import randomise  # noqa: E402  (re-exported to parity_layouts)
+
 torch.set_num_threads(2)
 
 # fp32 tolerance, as max abs err / max |ref|. Measured against transformers (Intel Xeon with
@@ -43,25 +46,6 @@ FP32_TOL_CASE = {"dino300m": 6e-6}
 # first (its bf16 rounding checks) and the second (the f32 residual check). This bound catches
 # the coarse ones, such as a bf16 GEMM without f32 accumulation.
 BF16_MIN_COS = 0.9998
-
-
-def randomise(model, seed):
-    """Give every parameter a non-trivial random value so that each one matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("lambda1"):
-                p.copy_(torch.rand(p.shape, generator=g) * 0.9 + 0.1)
-            elif "norm" in name and name.endswith("weight"):
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
-            elif p.ndim >= 2 and "embeddings" not in name or "projection.weight" in name:
-                fan_in = p[0].numel()
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(fan_in))
-            elif name.endswith("bias"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            else:  # cls token, position embeddings, mask token
-                p.copy_(0.5 * torch.randn(p.shape, generator=g))
-    return model.eval()
 
 
 def dinov2(C=48, L=2, NH=3, img=56, patch=14, seed=0):

@@ -29,7 +29,9 @@ def fresh_dir(path):
 
 def randomise(model, seed):
     """Non-trivial random values for every parameter of a transformers model, so each one
-    matters (LayerScale in [0.1, 1), norm weights near 1, matrices scaled by 1/sqrt(fan-in))."""
+    matters: LayerScale in [0.1, 1), norm weights near 1, matrices (the patch projection included)
+    scaled by 1/sqrt(fan-in), biases small, and the CLS token, mask token and position embeddings
+    at 0.5 scale, so that position-embedding interpolation changes the output visibly."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -37,10 +39,12 @@ def randomise(model, seed):
                 p.copy_(torch.rand(p.shape, generator=g) * 0.9 + 0.1)
             elif "norm" in name and name.endswith("weight"):
                 p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
-            elif p.ndim >= 2:
+            elif p.ndim >= 2 and "embeddings" not in name or "projection.weight" in name:
                 p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p[0].numel()))
-            else:
+            elif name.endswith("bias"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            else:  # cls token, position embeddings, mask token
+                p.copy_(0.5 * torch.randn(p.shape, generator=g))
     return model.eval()
 
 
@@ -86,7 +90,7 @@ def tiny_model(family, path, C=64, L=2, NH=4, img=56, seed=0):
 
 
 def write_arch(path, name, family, P, img, C, L, NH, H):
-    """Architecture YAML (docs: DESIGN.md) of a Web-DINO (SwiGLU, LayerScale) or Web-MAE (MLP)
+    """Architecture YAML (docs/formats.md) of a Web-DINO (SwiGLU, LayerScale) or Web-MAE (MLP)
     model, square preprocessing at img px with the ImageNet mean/std; returns path."""
     dino = family == "dino"
     with open(path, "w") as f:

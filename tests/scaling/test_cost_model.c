@@ -1,6 +1,6 @@
 /* Cost model unit test (model/cost_model.h) against figures it does not compute itself:
  *   - parameter counts: the model's per-rank weight table (model/weights.h) at tp 1 against
- *     arch_param_count and the published DINO counts (MODELS.md: 303.7M ... 6.455B);
+ *     arch_param_count and the published DINO counts (the Web-SSL model cards: 303.7M ... 6.455B);
  *   - FLOPs: ViT-L/16 (webssl-mae300m) against the published 61.6 GMACs of the ViT paper / timm
  *     (2 FLOPs per multiply-add), and per-rank shares summing to the whole at every tp;
  *   - all-reduce bytes: 2 all-reduces per block of B*N*C f32 elements;

@@ -16,15 +16,10 @@
 CPU_HOT static void softmax_rows(float *S, int N, int round_bf16) {
     for (int i = 0; i < N; i++) {
         float *sr = S + (size_t)i * N;
-        float mx = -INFINITY, sum = 0.0f;
+        float mx = -INFINITY;
         #pragma omp simd reduction(max : mx)
         for (int j = 0; j < N; j++) mx = sr[j] > mx ? sr[j] : mx;
-        #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < N; j++) {
-            sr[j] = expf(sr[j] - mx);
-            sum += sr[j];
-        }
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / ws_exp_sum(sr, N, 1.0f, mx);
         if (round_bf16) {
             #pragma omp simd
             for (int j = 0; j < N; j++) sr[j] = ws_bf16_to_f32(ws_f32_to_bf16(sr[j] * inv));
@@ -39,6 +34,8 @@ size_t cpu_attention_thread_bytes(int N) { return (size_t)N * (size_t)N * sizeof
 
 int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
                   int hs, int round_bf16) {
+    const cpu_state *st = be->impl;
+    if (round_bf16 && st->attention_bf16) return st->attention_bf16(be, out, qkv, dt, B, N, NH, hs);
     const size_t Cl = (size_t)NH * hs, ld = 3 * Cl, BN = (size_t)B * N;
     const int bf16 = dt == WS_DTYPE_BF16, copy_in = bf16 || round_bf16;
     const size_t in_elems = copy_in ? BN * ld : 0, out_elems = bf16 ? BN * Cl : 0;
@@ -57,7 +54,8 @@ int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B
     }
     float *dst = bf16 ? scratch + in_elems : out;
     const float scale = 1.0f / sqrtf((float)hs);
-    int failed = 0;
+    int failed = cpu_thread_slots(be);
+    if (failed != WS_OK) return failed;
     #pragma omp parallel
     {
         float *S = cpu_thread_scratch(be, cpu_attention_thread_bytes(N));

@@ -1,7 +1,6 @@
 /* The CPU backend: memory helpers and the op table (ops live one per file in this directory). */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_memory.h"
-#include "common/check.h"
 #include "common/error.h"
 
 #include <cblas.h>
@@ -37,7 +36,9 @@ static void cpu_destroy(ws_backend *be) {
     cpu_gemm_free(be);
     free(st->scratch);
     free(st->io_scratch);
-    for (int t = 0; t < CPU_MAX_THREADS; t++) free(st->thread_scratch[t]);
+    for (int t = 0; t < st->nslots; t++) free(st->thread_scratch[t]);
+    free(st->thread_scratch);
+    free(st->thread_scratch_bytes);
     free(st);
     free(be);
 }
@@ -62,10 +63,24 @@ float *cpu_io_scratch(ws_backend *be, size_t bytes) {
     return grow(be, &st->io_scratch, &st->io_scratch_bytes, bytes);
 }
 
+int cpu_thread_slots(ws_backend *be) {
+    cpu_state *st = be->impl;
+    const int T = omp_get_max_threads();
+    if (T <= st->nslots) return WS_OK;
+    float **s = realloc(st->thread_scratch, (size_t)T * sizeof *s);
+    if (s) st->thread_scratch = s;
+    size_t *b = s ? realloc(st->thread_scratch_bytes, (size_t)T * sizeof *b) : NULL;
+    if (!b) return ws_errorf(WS_ERR_NOMEM, "cpu backend: out of memory for %d thread scratch slots", T);
+    st->thread_scratch_bytes = b;
+    for (int t = st->nslots; t < T; t++) s[t] = NULL, b[t] = 0;
+    st->nslots = T;
+    return WS_OK;
+}
+
 float *cpu_thread_scratch(ws_backend *be, size_t bytes) {
     cpu_state *st = be->impl;
     int t = omp_get_thread_num();
-    WS_ASSERT(t < CPU_MAX_THREADS);
+    if (t >= st->nslots) return NULL;   /* a region opened without cpu_thread_slots: a bug, reported as no memory */
     return grow(be, &st->thread_scratch[t], &st->thread_scratch_bytes[t], bytes);
 }
 

@@ -12,27 +12,38 @@
 #define CPU_HOT
 #endif
 
-enum { CPU_MAX_THREADS = 256 };
-
 /* One GEMM implementation for one weights dtype: out[M,N] = in[M,K] . w[N,K]^T + bias, f32 in and
  * out (cpu_matmul converts bf16 activations and applies the epilogue around it). WS_OK, or
  * WS_ERR_NOMEM naming the shape when scratch memory cannot be had. */
 typedef int (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
                            const float *bias, int M, int N, int K);
 
+/* A GEMM path that takes bf16 activations as they are (bf16 weights): no widening to f32 and
+ * rounding back around it. */
+typedef int (*cpu_gemm_bf16_in_fn)(ws_backend *be, float *out, const uint16_t *in, const void *w,
+                                   const float *bias, int M, int N, int K);
+
 typedef struct cpu_onednn cpu_onednn;
+typedef struct cpu_onednn_attention cpu_onednn_attention;
 
 typedef struct {
     cpu_gemm_fn gemm[2];   /* by weights dtype: [0] f32, [1] bf16; set by cpu_gemm_select */
+    cpu_gemm_bf16_in_fn gemm_bf16_in;  /* gemm[1] on bf16 input, where the path has one; else NULL */
     int bf16_activations;  /* bf16 compute keeps activations in bf16: gemm[1] multiplies bf16
                             * natively, or WEBSSL_ACTIVATIONS=bf16 (set by cpu_gemm_select) */
     cpu_onednn *onednn;    /* oneDNN engine, stream and packed weights; NULL until a oneDNN path is chosen */
+    /* attention rounded to bf16 on the native GEMM path (cpu_attention_onednn with the oneDNN bf16
+     * GEMM, set by cpu_gemm_select); NULL: cpu_attention's own sgemm path */
+    int (*attention_bf16)(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
+                          int hs);
+    cpu_onednn_attention *onednn_attention;  /* its engine and primitives; NULL until first used */
     float *scratch;        /* grows on demand; used by one op at a time (ops are not reentrant) */
     size_t scratch_bytes;
     float *io_scratch;     /* cpu_matmul's f32 copies of bf16 inputs and outputs */
     size_t io_scratch_bytes;
-    float *thread_scratch[CPU_MAX_THREADS];        /* one per OpenMP thread, kept between calls */
-    size_t thread_scratch_bytes[CPU_MAX_THREADS];
+    float **thread_scratch;       /* [nslots] one per OpenMP thread, kept between calls */
+    size_t *thread_scratch_bytes; /* [nslots] */
+    int nslots;                   /* grown by cpu_thread_slots to the OpenMP thread count */
 } cpu_state;
 
 /* The backend's scratch buffer of at least `bytes` (GEMM paths, attention); NULL when out of
@@ -41,9 +52,12 @@ float *cpu_scratch(ws_backend *be, size_t bytes);
 /* A second buffer, for cpu_matmul's dtype conversions around a GEMM path that itself uses
  * cpu_scratch; NULL when out of memory. */
 float *cpu_io_scratch(ws_backend *be, size_t bytes);
+/* One scratch slot per thread of the next parallel region (omp_get_max_threads(), however many):
+ * call outside the region, before any cpu_thread_scratch in it. WS_OK or WS_ERR_NOMEM. */
+int cpu_thread_slots(ws_backend *be);
 /* The calling OpenMP thread's own scratch buffer of at least `bytes` (call inside a parallel
- * region; each thread touches only its slot). Kept between calls, so hot loops do not fault in
- * fresh pages. NULL when out of memory. */
+ * region opened after cpu_thread_slots; each thread touches only its slot). Kept between calls,
+ * so hot loops do not fault in fresh pages. NULL when out of memory (or no slot). */
 float *cpu_thread_scratch(ws_backend *be, size_t bytes);
 
 /* GEMM paths (gemm_path.c picks one per weights dtype from WEBSSL_GEMM and the CPU's features;
@@ -70,8 +84,15 @@ int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void 
                         const float *bias, int M, int N, int K);
 int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
                          const float *bias, int M, int N, int K);
+int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
+                            const float *bias, int M, int N, int K);
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes);
 void cpu_onednn_free(ws_backend *be);
+/* The attention core with bf16 rounding through oneDNN's bf16 matmul (attention_onednn.c, built
+ * with oneDNN): as cpu_attention with round_bf16 set. */
+int cpu_attention_onednn(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
+                         int hs);
+void cpu_attention_onednn_free(ws_backend *be);
 
 /* Element i of a buffer of dtype dt (f32 or bf16) as f32, and v stored there. */
 static inline float cpu_load(const void *p, ws_dtype dt, size_t i) {

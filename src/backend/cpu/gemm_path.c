@@ -64,7 +64,11 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     }
     if (path == PATH_ONEDNN) {
         st->gemm[bf16] = bf16 ? cpu_gemm_onednn_bf16 : cpu_gemm_onednn_f32;
-        if (bf16) st->bf16_activations = act >= 0 ? act : cpu_onednn_native_bf16();
+        if (bf16) {
+            st->bf16_activations = act >= 0 ? act : cpu_onednn_native_bf16();
+            st->attention_bf16 = cpu_attention_onednn;
+            st->gemm_bf16_in = cpu_gemm_onednn_bf16_in;
+        }
         snprintf(desc, n, "gemm onednn %s%s (%s)%s; cpu %s", ws_dtype_name(wdt),
                  bf16 ? (cpu_onednn_native_bf16() ? " native" : " emulated") : "", impl,
                  bf16 && st->bf16_activations ? ", bf16 activations" : "", cpu);
@@ -76,7 +80,11 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
                          "(install libdnnl-dev and build again)");
 #endif
     st->gemm[bf16] = bf16 ? cpu_gemm_openblas_bf16 : cpu_gemm_openblas_f32;
-    if (bf16) st->bf16_activations = act > 0;
+    if (bf16) {
+        st->bf16_activations = act > 0;
+        st->attention_bf16 = NULL;
+        st->gemm_bf16_in = NULL;
+    }
     snprintf(desc, n, "gemm openblas %s%s; cpu %s", bf16 ? "bf16 widened to f32" : "f32",
              bf16 && st->bf16_activations ? ", bf16 activations" : "", cpu);
     return WS_OK;
@@ -95,6 +103,7 @@ void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes) {
 
 void cpu_gemm_free(ws_backend *be) {
 #ifdef WEBSSL_HAVE_DNNL
+    cpu_attention_onednn_free(be);
     cpu_onednn_free(be);
 #endif
 }

@@ -1,5 +1,6 @@
 /* CPU GEMM: the matmul op widens bf16 inputs to f32, runs the path gemm_path.c chose for the
  * weights dtype (f32 in, f32 out) and applies the epilogue (GELU, the store as bf16) after it.
+ * A path that multiplies bf16 natively (oneDNN's) takes bf16 inputs with bf16 weights unwidened.
  * A bf16 input with f32 weights runs the f32 path on the widened input (the product is in the
  * weights' dtype, as on CUDA; the model never asks for it). This file also holds the OpenBLAS
  * paths: out[M,N] = in[M,K] . w[N,K]^T + bias with sgemm.
@@ -71,7 +72,8 @@ int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const vo
     cpu_round_bf16(x, in, (size_t)M * K);
     size_t panel_rows = PANEL_BYTES / ((size_t)K * sizeof(float));
     if (panel_rows < ALIGN_COLS) panel_rows = ALIGN_COLS;
-    int failed = 0;
+    int failed = cpu_thread_slots(be);
+    if (failed != WS_OK) return failed;
     #pragma omp parallel reduction(|| : failed)
     {
         int c0, c1;
@@ -99,7 +101,10 @@ int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype
         return ws_errorf(WS_ERR_ARG, "cpu matmul (M=%d N=%d K=%d): dtypes in %s, weights %s, out %s "
                          "(expected fp32 or bf16)", M, N, K, ws_dtype_name(idt), ws_dtype_name(wdt),
                          ws_dtype_name(odt));
-    const size_t in_elems = idt == WS_DTYPE_BF16 ? (size_t)M * K : 0;
+    /* bf16 input on a path that takes it as it is: widening it here only for the path to round
+     * it back would cost two passes over it (and two parallel regions) */
+    const int bf16_in = idt == WS_DTYPE_BF16 && wdt == WS_DTYPE_BF16 && st->gemm_bf16_in;
+    const size_t in_elems = idt == WS_DTYPE_BF16 && !bf16_in ? (size_t)M * K : 0;
     const size_t out_elems = odt == WS_DTYPE_BF16 ? (size_t)M * N : 0;
     float *io = NULL;
     if (in_elems + out_elems) {
@@ -115,7 +120,8 @@ int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype
         x = io;
     }
     float *acc = out_elems ? io + in_elems : out;
-    int rc = st->gemm[wdt == WS_DTYPE_BF16](be, acc, x, w, bias, M, N, K);
+    int rc = bf16_in ? st->gemm_bf16_in(be, acc, in, w, bias, M, N, K)
+                     : st->gemm[wdt == WS_DTYPE_BF16](be, acc, x, w, bias, M, N, K);
     if (rc) return rc;
     if (out_elems || epi != WS_EPILOGUE_NONE) cpu_epilogue(out, odt, acc, epi, (size_t)M * N);
     return WS_OK;

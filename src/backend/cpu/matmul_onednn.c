@@ -11,19 +11,15 @@
  *   AVX512_BF16 or AMX, emulated by oneDNN on other AVX-512 CPUs, not offered on AVX2.
  * - Primitives are cached per (M, N, K, dtype, bias); threads: oneDNN runs on the same OpenMP pool. */
 #include "backend/cpu/cpu.h"
-#include "common/check.h"
 #include "common/error.h"
+#include "common/log.h"
+
+#include "backend/cpu/onednn_check.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DNNL_CHECK(call) \
-    do { dnnl_status_t dnnl_rc_ = (call); \
-         if (dnnl_rc_ != dnnl_success) \
-             ws_fatal(__FILE__, __LINE__, "%s failed (oneDNN status %d)", #call, (int)dnnl_rc_); \
-    } while (0)
 
 typedef struct {
     int M, N, K, bf16, bias;
@@ -67,155 +63,200 @@ int cpu_onednn_native_bf16(void) {
     return (isa & bf16) == bf16;
 }
 
-static cpu_onednn *state(ws_backend *be) {
+/* The backend's oneDNN engine and stream, made at the first use. */
+static int state(ws_backend *be, cpu_onednn **out) {
     cpu_state *st = be->impl;
+    int rc = WS_OK;
     if (!st->onednn) {
         cpu_onednn *d = calloc(1, sizeof *d);
-        WS_ASSERT(d != NULL);
-        DNNL_CHECK(dnnl_engine_create(&d->eng, dnnl_cpu, 0));
-        DNNL_CHECK(dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags));
+        if (!d) return ws_errorf(WS_ERR_NOMEM, "oneDNN: out of memory for the engine");
+        DNNL_TRY(rc, dnnl_engine_create(&d->eng, dnnl_cpu, 0));
+        DNNL_TRY(rc, dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags));
+        if (rc != WS_OK) {
+            if (d->eng) dnnl_release(dnnl_engine_destroy(d->eng), "the engine");
+            free(d);
+            return rc;
+        }
         st->onednn = d;
     }
-    return st->onednn;
+    *out = st->onednn;
+    return rc;
 }
 
-static void md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
+static int md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_dims_t dims = {rows, cols};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 2, dims, dt, tag));
+    int rc = WS_OK;
+    DNNL_TRY(rc, dnnl_memory_desc_init_by_tag(md, 2, dims, dt, tag));
+    return rc;
 }
 
-/* The primitive descriptor for one shape with weights layout `wtag`, or NULL when oneDNN has no
- * implementation for it. */
-static dnnl_primitive_desc_t make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias,
-                                     dnnl_format_tag_t wtag) {
+/* The primitive descriptor for one shape with weights layout `wtag` into *pd: NULL (and WS_OK)
+ * when oneDNN has no implementation for it. */
+static int make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias, dnnl_format_tag_t wtag,
+                   dnnl_primitive_desc_t *pd) {
     const dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bmd, dst;
-    md_2d(&src, M, K, dt, dnnl_ab);
-    md_2d(&wei, K, N, dt, wtag);
-    md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
-    md_2d(&dst, M, N, dnnl_f32, dnnl_ab);
     dnnl_matmul_desc_t desc;
-    DNNL_CHECK(dnnl_matmul_desc_init(&desc, &src, &wei, bias ? &bmd : NULL, &dst));
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t rc = dnnl_primitive_desc_create(&pd, &desc, NULL, d->eng, NULL);
-    if (rc == dnnl_unimplemented) return NULL;
-    DNNL_CHECK(rc);
-    return pd;
+    *pd = NULL;
+    int rc = md_2d(&src, M, K, dt, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&wei, K, N, dt, wtag);
+    if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&dst, M, N, dnnl_f32, dnnl_ab);
+    DNNL_TRY(rc, dnnl_matmul_desc_init(&desc, &src, &wei, bias ? &bmd : NULL, &dst));
+    if (rc != WS_OK) return rc;
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, &desc, NULL, d->eng, NULL);
+    if (st == dnnl_unimplemented) {
+        *pd = NULL;
+        return WS_OK;
+    }
+    DNNL_TRY(rc, st);
+    return rc;
 }
 
 int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n) {
-    cpu_onednn *d = state(be);
+    cpu_onednn *d = NULL;
+    int rc = state(be, &d);
     const int bf16 = wdt == WS_DTYPE_BF16;
     const dnnl_version_t *v = dnnl_version();
-    dnnl_primitive_desc_t pd = make_pd(d, 64, 64, 64, bf16, 1, dnnl_format_tag_any);
+    dnnl_primitive_desc_t pd = NULL;
+    if (rc == WS_OK) rc = make_pd(d, 64, 64, 64, bf16, 1, dnnl_format_tag_any, &pd);
+    if (rc != WS_OK) return rc;
     if (!pd)
         return ws_errorf(WS_ERR_UNSUPPORTED,
                          "oneDNN %d.%d.%d has no %s matmul on this CPU "
                          "(oneDNN ISA %s; bf16 needs at least AVX-512)",
                          v->major, v->minor, v->patch, ws_dtype_name(wdt), cpu_onednn_isa());
     const char *name = "?";
-    DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
-    snprintf(impl, n, "oneDNN %d.%d.%d %s, ISA %s", v->major, v->minor, v->patch, name, cpu_onednn_isa());
-    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-    return WS_OK;
+    DNNL_TRY(rc, dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
+    if (rc == WS_OK)
+        snprintf(impl, n, "oneDNN %d.%d.%d %s, ISA %s", v->major, v->minor, v->patch, name, cpu_onednn_isa());
+    DNNL_TRY(rc, dnnl_primitive_desc_destroy(pd));
+    return rc;
 }
 
-static const prim_entry *get_prim(cpu_onednn *d, int M, int N, int K, int bf16, int bias) {
+/* The cached primitive for one shape into *out, made at its first use. */
+static int get_prim(cpu_onednn *d, int M, int N, int K, int bf16, int bias, const prim_entry **out) {
     for (size_t i = 0; i < d->nprims; i++) {
         const prim_entry *p = &d->prims[i];
-        if (p->M == M && p->N == N && p->K == K && p->bf16 == bf16 && p->bias == bias) return p;
+        if (p->M == M && p->N == N && p->K == K && p->bf16 == bf16 && p->bias == bias) {
+            *out = p;
+            return WS_OK;
+        }
     }
-    dnnl_primitive_desc_t pd = make_pd(d, M, N, K, bf16, bias, dnnl_format_tag_any);
-    /* cpu_gemm_select probed this dtype; another shape without an implementation is a bug */
-    WS_ASSERT(pd != NULL);
+    dnnl_primitive_desc_t pd = NULL, plain = NULL;
+    int rc = make_pd(d, M, N, K, bf16, bias, dnnl_format_tag_any, &pd);
+    if (rc == WS_OK && !pd)   /* cpu_gemm_select probed this dtype; a shape without one is odd */
+        return ws_errorf(WS_ERR_UNSUPPORTED, "oneDNN has no %s matmul for M=%d N=%d K=%d", bf16 ? "bf16" : "f32",
+                         M, N, K);
     /* A plain preferred layout gains nothing from a copy: take the weights as they are. */
-    const dnnl_memory_desc_t *pref = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    if (pref->format_kind == dnnl_blocked && pref->format_desc.blocking.inner_nblks == 0) {
-        dnnl_primitive_desc_t plain = make_pd(d, M, N, K, bf16, bias, dnnl_ba);
-        if (plain) {
-            DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    const dnnl_memory_desc_t *pref = rc == WS_OK ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
+    if (pref && pref->format_kind == dnnl_blocked && pref->format_desc.blocking.inner_nblks == 0) {
+        rc = make_pd(d, M, N, K, bf16, bias, dnnl_ba, &plain);
+        if (rc == WS_OK && plain) {
+            dnnl_release(dnnl_primitive_desc_destroy(pd), "a primitive descriptor");
             pd = plain;
         }
     }
-    prim_entry *grown = realloc(d->prims, (d->nprims + 1) * sizeof *grown);
-    WS_ASSERT(grown != NULL);
-    d->prims = grown;
-    prim_entry *p = &d->prims[d->nprims++];
-    *p = (prim_entry){.M = M, .N = N, .K = K, .bf16 = bf16, .bias = bias};
-    p->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    DNNL_CHECK(dnnl_primitive_create(&p->prim, pd));
-    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-    return p;
+    prim_entry *grown = rc == WS_OK ? realloc(d->prims, (d->nprims + 1) * sizeof *grown) : NULL;
+    if (rc == WS_OK && !grown) rc = ws_errorf(WS_ERR_NOMEM, "oneDNN: out of memory for the primitive cache");
+    if (grown) d->prims = grown;
+    prim_entry p = {.M = M, .N = N, .K = K, .bf16 = bf16, .bias = bias};
+    if (rc == WS_OK) {
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (!wmd) rc = ws_errorf(WS_ERR_DEVICE, "oneDNN: the matmul primitive names no weights layout");
+        else p.wmd = *wmd;
+    }
+    DNNL_TRY(rc, dnnl_primitive_create(&p.prim, pd));
+    if (pd) dnnl_release(dnnl_primitive_desc_destroy(pd), "a primitive descriptor");
+    if (rc != WS_OK) return ws_error_context(rc, "oneDNN %s matmul M=%d N=%d K=%d", bf16 ? "bf16" : "f32", M, N, K);
+    d->prims[d->nprims] = p;
+    *out = &d->prims[d->nprims++];
+    return WS_OK;
 }
 
-/* The weights w[N,K] in layout `want`: reordered once and cached, or wrapped in place. */
-static dnnl_memory_t get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16,
-                                 const dnnl_memory_desc_t *want) {
-    weight_entry *e = NULL;
-    for (size_t i = 0; i < d->nweights && !e; i++)
-        if (d->weights[i].w == w) e = &d->weights[i];
-    if (e && dnnl_memory_desc_equal(&e->wmd, want)) return e->mem;
-    if (e) {
-        DNNL_CHECK(dnnl_memory_destroy(e->mem));
-    } else {
-        weight_entry *grown = realloc(d->weights, (d->nweights + 1) * sizeof *grown);
-        WS_ASSERT(grown != NULL);
-        d->weights = grown;
-        e = &d->weights[d->nweights++];
-        e->w = w;
+/* *mem: a copy of the weights w (layout `plain`) reordered into layout `want`, allocated here. */
+static int reorder_weights(cpu_onednn *d, const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *want,
+                           const void *w, dnnl_memory_t *mem) {
+    dnnl_memory_t from = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    int rc = WS_OK;
+    DNNL_TRY(rc, dnnl_memory_create(&from, plain, d->eng, (void *)w));
+    DNNL_TRY(rc, dnnl_memory_create(mem, want, d->eng, DNNL_MEMORY_ALLOCATE));
+    DNNL_TRY(rc, dnnl_reorder_primitive_desc_create(&rpd, plain, d->eng, want, d->eng, NULL));
+    DNNL_TRY(rc, dnnl_primitive_create(&reorder, rpd));
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, *mem}};
+    DNNL_TRY(rc, dnnl_primitive_execute(reorder, d->stream, 2, args));
+    DNNL_TRY(rc, dnnl_stream_wait(d->stream));
+    if (reorder) dnnl_release(dnnl_primitive_destroy(reorder), "the weights reorder");
+    if (rpd) dnnl_release(dnnl_primitive_desc_destroy(rpd), "the weights reorder descriptor");
+    if (from) dnnl_release(dnnl_memory_destroy(from), "the plain weights");
+    if (rc != WS_OK && *mem) {
+        dnnl_release(dnnl_memory_destroy(*mem), "the reordered weights");
+        *mem = NULL;
     }
-    e->wmd = *want;
+    return rc;
+}
+
+/* The weights w[N,K] in layout `want` into *out: reordered once and cached, or wrapped in place. */
+static int get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16, const dnnl_memory_desc_t *want,
+                       dnnl_memory_t *out) {
+    size_t i = 0;
+    while (i < d->nweights && d->weights[i].w != w) i++;
+    if (i < d->nweights && dnnl_memory_desc_equal(&d->weights[i].wmd, want)) {
+        *out = d->weights[i].mem;
+        return WS_OK;
+    }
     dnnl_memory_desc_t plain;
-    md_2d(&plain, K, N, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ba);
-    if (dnnl_memory_desc_equal(&plain, want)) {
-        DNNL_CHECK(dnnl_memory_create(&e->mem, want, d->eng, (void *)w));
-        return e->mem;
+    dnnl_memory_t mem = NULL;
+    int rc = md_2d(&plain, K, N, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ba);
+    if (rc == WS_OK && dnnl_memory_desc_equal(&plain, want)) DNNL_TRY(rc, dnnl_memory_create(&mem, want, d->eng, (void *)w));
+    else if (rc == WS_OK) rc = reorder_weights(d, &plain, want, w, &mem);
+    if (rc == WS_OK && i == d->nweights) {
+        weight_entry *grown = realloc(d->weights, (d->nweights + 1) * sizeof *grown);
+        if (grown) d->weights = grown, d->nweights++;
+        else rc = ws_errorf(WS_ERR_NOMEM, "oneDNN: out of memory for the weights cache");
+    } else if (rc == WS_OK) {
+        dnnl_release(dnnl_memory_destroy(d->weights[i].mem), "replaced weights");
     }
-    dnnl_memory_t from;
-    DNNL_CHECK(dnnl_memory_create(&from, &plain, d->eng, (void *)w));
-    DNNL_CHECK(dnnl_memory_create(&e->mem, want, d->eng, DNNL_MEMORY_ALLOCATE));
-    dnnl_primitive_desc_t rpd;
-    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, &plain, d->eng, want, d->eng, NULL));
-    dnnl_primitive_t reorder;
-    DNNL_CHECK(dnnl_primitive_create(&reorder, rpd));
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, e->mem}};
-    DNNL_CHECK(dnnl_primitive_execute(reorder, d->stream, 2, args));
-    DNNL_CHECK(dnnl_stream_wait(d->stream));
-    DNNL_CHECK(dnnl_primitive_destroy(reorder));
-    DNNL_CHECK(dnnl_primitive_desc_destroy(rpd));
-    DNNL_CHECK(dnnl_memory_destroy(from));
-    return e->mem;
+    if (rc != WS_OK) {
+        if (mem) dnnl_release(dnnl_memory_destroy(mem), "the weights");
+        return ws_error_context(rc, "oneDNN weights [%d, %d]", N, K);
+    }
+    d->weights[i] = (weight_entry){.w = w, .wmd = *want, .mem = mem};
+    *out = mem;
+    return WS_OK;
 }
 
-static void run(ws_backend *be, float *out, const void *src, const void *w, const float *bias,
-                int M, int N, int K, int bf16) {
-    cpu_onednn *d = state(be);
-    const prim_entry *p = get_prim(d, M, N, K, bf16, bias != NULL);
-    dnnl_memory_t wmem = get_weights(d, w, N, K, bf16, &p->wmd);
+static int run(ws_backend *be, float *out, const void *src, const void *w, const float *bias,
+               int M, int N, int K, int bf16) {
+    cpu_onednn *d = NULL;
+    const prim_entry *p = NULL;
+    dnnl_memory_t wmem = NULL, smem = NULL, dmem = NULL, bmem = NULL;
     dnnl_memory_desc_t smd, dmd, bmd;
-    md_2d(&smd, M, K, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
-    md_2d(&dmd, M, N, dnnl_f32, dnnl_ab);
-    md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
-    dnnl_memory_t smem, dmem, bmem = NULL;
-    DNNL_CHECK(dnnl_memory_create(&smem, &smd, d->eng, (void *)src));
-    DNNL_CHECK(dnnl_memory_create(&dmem, &dmd, d->eng, out));
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, smem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dmem}};
-    int nargs = 3;
-    if (bias) {
-        DNNL_CHECK(dnnl_memory_create(&bmem, &bmd, d->eng, (void *)bias));
-        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bmem};
-    }
-    DNNL_CHECK(dnnl_primitive_execute(p->prim, d->stream, nargs, args));
-    DNNL_CHECK(dnnl_stream_wait(d->stream));
-    DNNL_CHECK(dnnl_memory_destroy(smem));
-    DNNL_CHECK(dnnl_memory_destroy(dmem));
-    if (bmem) DNNL_CHECK(dnnl_memory_destroy(bmem));
+    int rc = state(be, &d);
+    if (rc == WS_OK) rc = get_prim(d, M, N, K, bf16, bias != NULL, &p);
+    if (rc == WS_OK) rc = get_weights(d, w, N, K, bf16, &p->wmd, &wmem);
+    if (rc == WS_OK) rc = md_2d(&smd, M, K, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&dmd, M, N, dnnl_f32, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
+    DNNL_TRY(rc, dnnl_memory_create(&smem, &smd, d->eng, (void *)src));
+    DNNL_TRY(rc, dnnl_memory_create(&dmem, &dmd, d->eng, out));
+    if (bias) DNNL_TRY(rc, dnnl_memory_create(&bmem, &bmd, d->eng, (void *)bias));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, smem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dmem},
+                               {DNNL_ARG_BIAS, bmem}};
+    DNNL_TRY(rc, dnnl_primitive_execute(p->prim, d->stream, bias ? 4 : 3, args));
+    DNNL_TRY(rc, dnnl_stream_wait(d->stream));
+    if (smem) dnnl_release(dnnl_memory_destroy(smem), "the input");
+    if (dmem) dnnl_release(dnnl_memory_destroy(dmem), "the output");
+    if (bmem) dnnl_release(dnnl_memory_destroy(bmem), "the bias");
+    if (rc != WS_OK) return ws_error_context(rc, "cpu matmul (onednn %s, M=%d N=%d K=%d)", bf16 ? "bf16" : "f32", M, N, K);
+    return WS_OK;
 }
 
 int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
                         const float *bias, int M, int N, int K) {
-    run(be, out, in, w, bias, M, N, K, 0);
-    return WS_OK;
+    return run(be, out, in, w, bias, M, N, K, 0);
 }
 
 int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
@@ -227,8 +268,12 @@ int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void
                          "bytes for the bf16 input", M, N, K, n * sizeof(uint16_t));
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) x[i] = ws_f32_to_bf16(in[i]);
-    run(be, out, x, w, bias, M, N, K, 1);
-    return WS_OK;
+    return run(be, out, x, w, bias, M, N, K, 1);
+}
+
+int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
+                            const float *bias, int M, int N, int K) {
+    return run(be, out, in, w, bias, M, N, K, 1);
 }
 
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes) {
@@ -238,7 +283,7 @@ void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes) {
     size_t kept = 0;
     for (size_t i = 0; i < d->nweights; i++) {
         const char *w = d->weights[i].w;
-        if (w >= lo && w < hi) DNNL_CHECK(dnnl_memory_destroy(d->weights[i].mem));
+        if (w >= lo && w < hi) dnnl_release(dnnl_memory_destroy(d->weights[i].mem), "freed weights");
         else d->weights[kept++] = d->weights[i];
     }
     d->nweights = kept;
@@ -248,12 +293,12 @@ void cpu_onednn_free(ws_backend *be) {
     cpu_state *st = be->impl;
     cpu_onednn *d = st->onednn;
     if (!d) return;
-    for (size_t i = 0; i < d->nprims; i++) DNNL_CHECK(dnnl_primitive_destroy(d->prims[i].prim));
-    for (size_t i = 0; i < d->nweights; i++) DNNL_CHECK(dnnl_memory_destroy(d->weights[i].mem));
+    for (size_t i = 0; i < d->nprims; i++) dnnl_release(dnnl_primitive_destroy(d->prims[i].prim), "a primitive");
+    for (size_t i = 0; i < d->nweights; i++) dnnl_release(dnnl_memory_destroy(d->weights[i].mem), "weights");
     free(d->prims);
     free(d->weights);
-    DNNL_CHECK(dnnl_stream_destroy(d->stream));
-    DNNL_CHECK(dnnl_engine_destroy(d->eng));
+    dnnl_release(dnnl_stream_destroy(d->stream), "the stream");
+    dnnl_release(dnnl_engine_destroy(d->eng), "the engine");
     free(d);
     st->onednn = NULL;
 }

@@ -1,0 +1,80 @@
+"""How `embed` throughput grows with --decode-threads on small images: a directory of N photo-like
+256-px JPEGs (bench_decode.make_corpus), a small random-weight ViT on the CPU backend (one compute
+thread; input 56 px by default, so that decoding, not the model, is most of the work), --decode-threads 1 and 2, binaries A and B (e.g. before and after a change) in
+interleaved rounds. Printed per binary and thread count: images/s over the run less its
+start-up (a run over one image), and from --stats the leader's seconds in decoding (summed over
+the decode threads), waiting for input, in the forward pass and in writing: the model's share.
+usage: bench_decode_threads.py --bin B [--base A] [--images 2000] [--rounds 3]"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from bench_decode import make_corpus  # noqa: E402
+from webssl_test import ENV, tiny_model  # noqa: E402
+
+
+def embed(binary, model, inp, out, threads, stats, res):
+    shutil.rmtree(out, ignore_errors=True)
+    if os.path.exists(stats):
+        os.unlink(stats)
+    cmd = [binary, "embed", "--model", model, "--input", inp, "--output", out, "--decode-threads", str(threads),
+           "--threads", "1", "--resolution", str(res), "--shard-size", "500", "--stats", stats]
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+    wall = time.monotonic() - t0
+    tot = [json.loads(l) for l in open(stats) if '"total"' in l][0]
+    return wall, tot
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--base", default=None)
+    ap.add_argument("--images", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--resolution", type=int, default=56, help="model input side (small: the model's share small)")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="bench_dthreads_")
+    model = os.path.join(work, "vit")
+    tiny_model("dino", model, C=48, L=2, NH=3, img=224)
+    inp = os.path.join(work, "imgs")
+    make_corpus(inp, a.images, [256])
+    one = os.path.join(work, "one")
+    make_corpus(one, 1, [256])
+    bins = {"B": a.bin} if not a.base else {"A": a.base, "B": a.bin}
+    res = {(b, t): [] for b in bins for t in (1, 2)}
+    for _ in range(a.rounds):
+        for b, path in bins.items():
+            start, _ = embed(path, model, one + "/", os.path.join(work, "out1"), 1, os.path.join(work, "s1.jsonl"),
+                             a.resolution)
+            for t in (1, 2):
+                wall, tot = embed(path, model, inp + "/", os.path.join(work, "out"), t, os.path.join(work, "s.jsonl"),
+                                  a.resolution)
+                res[b, t].append((tot["images"] / max(wall - start, 1e-3), tot))
+                print(f"{b} {t} thread(s): {res[b, t][-1][0]:.0f} images/s, {wall:.1f} s, start-up {start:.1f} s",
+                      flush=True)
+    print(f"{a.images} JPEGs of 256 px, model input {a.resolution} px, {a.rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    print("| binary | decode threads | images/s (median) | 2 threads / 1 (median of rounds) | decode s | input wait s | compute s | write s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for b in bins:
+        for t in (1, 2):
+            v = res[b, t]
+            med = lambda k: float(np.median([x[1][k] for x in v]))  # noqa: E731
+            ratio = float(np.median([x2[0] / x1[0] for x1, x2 in zip(res[b, 1], res[b, 2])]))
+            print(f"| {b} | {t} | {np.median([x[0] for x in v]):.0f} | {ratio:.2f}x | {med('decode'):.2f} | "
+                  f"{med('input_wait'):.2f} | {med('compute'):.2f} | {med('write'):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
