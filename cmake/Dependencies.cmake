@@ -1,7 +1,8 @@
 # Finds every dependency and prints one line per optional or required part:
 #   -- webssl: MPI      found (Open MPI 4.1)
 # Required parts (MPI, HDF5, BLAS, OpenMP and the small libraries) stop the configure step when
-# missing; CUDA and NCCL follow WEBSSL_CUDA / WEBSSL_NCCL (AUTO, ON, OFF).
+# missing; CUDA and NCCL follow WEBSSL_CUDA / WEBSSL_NCCL (AUTO, ON, OFF). pkg-config is the
+# build host's, or the one in the offline bundle (launch/bundle, launch/offline-env).
 find_package(PkgConfig REQUIRED)
 
 function(webssl_report part status)
@@ -113,16 +114,28 @@ endif()
 # --- NCCL -----------------------------------------------------------------
 set(WEBSSL_HAVE_NCCL OFF)
 if(NOT WEBSSL_NCCL STREQUAL "OFF" AND WEBSSL_HAVE_CUDA)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
-  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
-  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+  # The toolkit, the system, WEBSSL_NCCL_ROOT or a Python's nvidia-nccl wheel (cmake/NCCL.cmake).
+  include(${CMAKE_CURRENT_LIST_DIR}/NCCL.cmake)
+  webssl_find_nccl(${CUDAToolkit_INCLUDE_DIRS} ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT})
+  if(NCCL_LIBRARY)
     set(WEBSSL_HAVE_NCCL ON)
-    webssl_report("NCCL    " "found (${NCCL_LIBRARY})")
+    webssl_report("NCCL    " "found (${NCCL_VERSION}, ${NCCL_LIBRARY}, ${NCCL_SOURCE})")
   endif()
+endif()
+# The toolkit's and NCCL's library directories go into the programs' RUNPATH: a node whose loader
+# is not configured for them (no ld.so.conf entry, nothing in LD_LIBRARY_PATH) still runs them.
+# A link option, since CMake leaves the compiler's implicit directories (the toolkit's) out of
+# its own RPATH.
+if(WEBSSL_HAVE_CUDA)
+  add_link_options("LINKER:-rpath,${CUDAToolkit_LIBRARY_DIR}")
+endif()
+if(WEBSSL_HAVE_NCCL)
+  get_filename_component(_nccl_dir "${NCCL_LIBRARY}" DIRECTORY)
+  add_link_options("LINKER:-rpath,${_nccl_dir}")
 endif()
 if(NOT WEBSSL_HAVE_NCCL)
   if(WEBSSL_NCCL STREQUAL "ON")
-    message(FATAL_ERROR "webssl: NCCL asked for (WEBSSL_NCCL=ON) but not found (needs CUDA and libnccl-dev)")
+    message(FATAL_ERROR "webssl: NCCL asked for (WEBSSL_NCCL=ON) but not found (needs CUDA and NCCL: libnccl-dev, a Python's nvidia-nccl wheel, or WEBSSL_NCCL_ROOT)")
   elseif(WEBSSL_NCCL STREQUAL "OFF")
     webssl_report("NCCL    " "off (WEBSSL_NCCL=OFF)")
   else()

@@ -11,10 +11,14 @@ import shutil
 import subprocess
 import sys
 
-import torch
-from safetensors.torch import save_file
-from transformers import BitImageProcessor, Dinov2Config, Dinov2Model, ViTConfig, ViTImageProcessor, ViTModel
-from transformers.utils import logging as hf_logging
+try:
+    import torch
+    from safetensors.torch import save_file
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model, ViTConfig, ViTImageProcessor, ViTModel
+    from transformers.utils import logging as hf_logging
+except ImportError as e:  # a Python without the reference packages (a bare node): skip, never fail
+    print(f"SKIP: {e.name} is not installed in {sys.executable}")
+    sys.exit(77)
 
 hf_logging.set_verbosity_error()
 COMPARE, WORK = sys.argv[1], sys.argv[2]

@@ -11,7 +11,11 @@ import struct
 import subprocess
 import sys
 
-import torch
+try:
+    import torch
+except ImportError as e:  # a Python without the reference packages (a bare node): skip, never fail
+    print(f"SKIP: {e.name} is not installed in {sys.executable}")
+    sys.exit(77)
 
 import pthgen
 

@@ -9,8 +9,12 @@ import collections
 import os
 import sys
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # a Python without the reference packages (a bare node): skip, never fail
+    print(f"SKIP: {e.name} is not installed in {sys.executable}")
+    sys.exit(77)
 
 import pthgen
 
