@@ -22,10 +22,12 @@ static const flag_spec flags[] = {
 };
 
 static const flag_table table = FLAG_TABLE("index",
-    "Writes DIR/index.h5: virtual datasets key, status, cls, patch_mean, patch, head over every\n"
-    "complete shard file, plus shard_name and shard_start. Files left out (incomplete, unreadable,\n"
-    "temporary, not shard files) and shards of the run without a file (DIR/shards.txt) are named\n"
-    "on stderr.\n", flags);
+    "Writes DIR/index.h5: virtual datasets key, status and each feature dataset the shards hold\n"
+    "(cls, patch_mean, patch, head, proto_index, proto_score) over every complete shard file, plus\n"
+    "shard_name and shard_start; built in parts of 256 shards (DIR/index.parts/, mapped by\n"
+    "part_name and part_start). Rows it cannot read come back as status -1 and NaN, never zeros.\n"
+    "Files left out (damaged, incomplete, temporary, not shard files) and shards of the run\n"
+    "without a file (DIR/shards.txt) are named on stderr.\n", flags);
 
 int cmd_index(int argc, char **argv) {
     index_options o = {NULL, 0};

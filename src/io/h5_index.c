@@ -308,20 +308,23 @@ int h5_index_write(const char *dir, ws_index_info *info) {
         qsort(info->left_out, (size_t)info->skipped, sizeof *info->left_out, cmp_left_out);
     if (rc == WS_OK && kept == 0) rc = ws_errorf(WS_ERR_ARG, "%s: no complete shard file to index", dir);
     info->shards = (int64_t)kept;
+    const int writing = rc == WS_OK;   /* errors from here on are the writing's */
     char gen[64], pdir[4096];   /* this build's parts: a new folder, so the old index stays whole until replaced */
     snprintf(gen, sizeof gen, "%lld-%d", (long long)time(NULL), (int)getpid());
     snprintf(pdir, sizeof pdir, "%s/" H5_INDEX_PARTS_DIR, dir);
     int lock = -1;   /* two builds at once would remove each other's parts */
     if (rc == WS_OK && mkdir(pdir, 0777) != 0 && errno != EEXIST)
         rc = ws_errorf(WS_ERR_IO, "%s: cannot create the directory: %s", pdir, strerror(errno));
-    if (rc == WS_OK) rc = run_dir_lock(pdir, &lock);
-    if (rc == WS_OK) {
+    int locked = 0;
+    if (rc == WS_OK && (rc = run_dir_lock(pdir, &lock)) == WS_OK) locked = 1;
+    if (locked) {
         rc = write_parts(dir, gen, di, s, n, kept, &parts, &np);
         info->parts = (int64_t)np;
         if (rc == WS_OK) rc = write_top(dir, di, s, n, parts, np, info->rows);
         remove_generations(dir, gen, rc == WS_OK);   /* success: the older ones; failure: this one */
-        if (rc != WS_OK) rc = ws_error_context(rc, "%s/" RUN_DIR_INDEX_NAME ".h5: cannot write the index", dir);
     }
+    if (rc != WS_OK && writing)
+        rc = ws_error_context(rc, "%s/" RUN_DIR_INDEX_NAME ".h5: cannot write the index", dir);
     run_dir_unlock(lock);
     for (size_t i = 0; i < n; i++) free(s[i].name);
     for (size_t i = 0; i < np; i++) free(parts[i].name);

@@ -2,8 +2,8 @@
 prints the kernel set it loads ("Core: Haswell"); on a CPU with AVX2 and FMA the kernels webssl-dist
 runs with must have them too, whatever OpenBLAS chose first (a CPU newer than the library gets its
 SSE3 kernels, 'Prescott', and the program runs again with OPENBLAS_CORETYPE set). A value the user
-sets is kept. The decision itself, for CPUs this machine is not, is checked through the names
-OpenBLAS uses: every kernel set without AVX2 is replaced, every one with it kept.
+sets is kept. The decision itself, for CPUs this machine is not, is checked in
+test_gemm_paths.c (blas_core_choice).
 Guards: a fix that never runs (fp32 GEMMs 3-4x slower on new CPUs), one that overrides the user, or
 one that executes the program again and again."""
 import os

@@ -7,7 +7,8 @@
  * large oneDNN allocation that fails (the reordered copy of the weights) comes back as
  * WS_ERR_NOMEM from the matmul (posix_memalign, which oneDNN allocates with, is wrapped here so
  * that allocations from a size on can be made to fail; oneDNN itself does not survive every
- * small one failing). */
+ * small one failing), and OpenBLAS kernel sets without the AVX2 the CPU has are replaced
+ * (blas_core_choice). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -196,6 +197,25 @@ START_TEST(onednn_out_of_memory_is_an_error) {
 }
 END_TEST
 
+/* OpenBLAS's kernel sets without AVX2 are replaced on a CPU with AVX2 + FMA (by the AVX-512 set
+ * where the CPU has AVX-512), the sets with it are kept, and nothing changes on an older CPU
+ * (backend/cpu/blas_core.c; tests/backend/test_blas_core.py checks the program on this CPU). */
+START_TEST(blas_core_choice) {
+    const char *narrow[] = {"Prescott", "Nehalem", "Sandybridge", "Core2", "Barcelona"};
+    const char *wide[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "skylakex"};
+    for (size_t i = 0; i < sizeof narrow / sizeof narrow[0]; i++) {
+        ck_assert_str_eq(backend_cpu_blas_core_wanted(narrow[i], 1, 0), "Haswell");
+        ck_assert_str_eq(backend_cpu_blas_core_wanted(narrow[i], 1, 1), "SkylakeX");
+        ck_assert_ptr_null(backend_cpu_blas_core_wanted(narrow[i], 0, 0));
+    }
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
+        ck_assert_ptr_null(backend_cpu_blas_core_wanted(wide[i], 1, 0));
+        ck_assert_ptr_null(backend_cpu_blas_core_wanted(wide[i], 1, 1));
+    }
+    ck_assert_ptr_null(backend_cpu_blas_core_wanted(NULL, 1, 1));
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gemm_paths");
     TCase *tc = tcase_create("core");
@@ -204,6 +224,7 @@ int main(void) {
     tcase_add_test(tc, unknown_path_is_an_error);
     tcase_add_test(tc, freed_weights_leave_no_stale_copy);
     tcase_add_test(tc, onednn_out_of_memory_is_an_error);
+    tcase_add_test(tc, blas_core_choice);
     suite_add_tcase(s, tc);
     return test_run_suite(s, CK_NORMAL);
 }
