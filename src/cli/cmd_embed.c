@@ -3,11 +3,11 @@
  * rank 0), WS_EXIT_FAILED_SHARDS, WS_EXIT_INTERRUPTED. */
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/image_flags.h"
 #include "comm/launch_env.h"
 #include "comm/topology.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "data/wds_name.h"
 #include "driver/embed.h"
 #include "webssl.h"
 
@@ -19,7 +19,6 @@
 
 static const flag_choice devices[] = {{"cpu", 0}, {"cuda", 0}, {NULL, 0}};
 static const flag_choice modes[] = {{"crop", WS_PREPROCESS_CROP}, {"square", WS_PREPROCESS_SQUARE}, {NULL, 0}};
-static const flag_choice decodes[] = {{"exact", 0}, {"fast", 1}, {NULL, 0}};
 static const flag_choice posembeds[] = {
     {"original", WS_POSEMBED_ORIGINAL}, {"hf", WS_POSEMBED_HF}, {"hf-antialias", WS_POSEMBED_HF_ANTIALIAS}, {NULL, 0}};
 
@@ -52,11 +51,7 @@ static const flag_spec flags[] = {
     FLAG("--shard-size", "N", FLAG_INT, O(shard_size), "images per shard for directories and lists"),
     FLAG("--max-pixels", "N", FLAG_LONG, O(max_pixels), "refuse images with more pixels [89478485, as Pillow]"),
     FLAG("--exif-transpose", NULL, FLAG_SWITCH, O(exif_transpose), "apply the EXIF orientation (ignored by default, as Pillow)"),
-    FLAG("--decode", "exact|fast", FLAG_CHOICE, O(fast_decode), "fast: a JPEG at least twice the size the resize needs\n"
-     "is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (faster, not pixel-exact)", .choices = decodes),
-    FLAG("--fast-decode", NULL, FLAG_SWITCH, O(fast_decode), "the same as --decode fast"),
-    FLAG("--image-ext", "LIST", FLAG_STRING, O(image_exts), "tar samples: the image is the member with the first of these\n"
-     "extensions (everything after the first dot of its name) [" WDS_IMAGE_EXTS_DEFAULT "]"),
+    IMAGE_READ_FLAGS(O),
     FLAG("--threads", "T", FLAG_INT, O(threads), "compute threads per rank [OpenMP default]"),
     FLAG("--decode-threads", "D", FLAG_INT, O(decode_threads), "image decoding threads per shard being read"),
     FLAG("--read-ahead", "N", FLAG_INT, O(read_ahead), "shards read at once per TP group; batches come from whichever\n"

@@ -5,16 +5,15 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/image_flags.h"
 #include "common/arch.h"
 #include "common/error.h"
 #include "driver/embed.h"
-#include "data/wds_name.h"
 #include "driver/preprocess.h"
 
 #define O(field) offsetof(preprocess_options, field)
 
 static const flag_choice modes[] = {{"crop", WS_PREPROCESS_CROP}, {"square", WS_PREPROCESS_SQUARE}, {NULL, 0}};
-static const flag_choice decodes[] = {{"exact", 0}, {"fast", 1}, {NULL, 0}};
 
 static const flag_spec flags[] = {
     FLAG("--input", "SPEC", FLAG_STRING, O(input), "tar shards, a glob, a directory or @list.txt (as embed)",
@@ -30,11 +29,7 @@ static const flag_spec flags[] = {
     FLAG("--batch", "B", FLAG_INT, O(batch), "images per batch of the pipeline"),
     FLAG("--max-pixels", "N", FLAG_LONG, O(max_pixels), "refuse images with more pixels (0: no limit)"),
     FLAG("--exif-transpose", NULL, FLAG_SWITCH, O(exif_transpose), "apply the EXIF orientation (ignored by default, as Pillow)"),
-    FLAG("--decode", "exact|fast", FLAG_CHOICE, O(fast_decode), "fast: a JPEG at least twice the size the resize needs\n"
-     "is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (faster, not pixel-exact)", .choices = decodes),
-    FLAG("--fast-decode", NULL, FLAG_SWITCH, O(fast_decode), "the same as --decode fast"),
-    FLAG("--image-ext", "LIST", FLAG_STRING, O(image_exts), "tar samples: the image is the member with the first of these\n"
-     "extensions (everything after the first dot of its name) [" WDS_IMAGE_EXTS_DEFAULT "]"),
+    IMAGE_READ_FLAGS(O),
 };
 
 static const flag_table table = FLAG_TABLE("preprocess",

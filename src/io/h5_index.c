@@ -3,9 +3,9 @@
 #include "common/error.h"
 #include "io/h5_check.h"
 #include "io/h5_index_vds.h"
+#include "io/h5_writer.h"
 #include "io/h5_file.h"
 #include "io/run_dir.h"
-#include "io/shard_sum.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -66,26 +66,12 @@ static const char *not_shard_reason(const char *dir, const struct dirent *e) {
 
 /* Read a complete shard's row count and check its datasets against `info` (filled from the
  * first shard). Returns WS_OK, WS_ERR_FORMAT (incomplete or damaged: skip) or WS_ERR_ARG
- * (disagrees). Every byte is checked first (io/shard_sum.h). */
+ * (disagrees). Every byte and the rows of every dataset are checked first (h5_shard_verify). */
 static int inspect_shard(const char *path, ds_info info[NDS], int first, int64_t *rows) {
-    char why[512];
-    shard_state state = shard_sum_check(path, why, sizeof why);
-    if (state != SHARD_OK) return ws_errorf(WS_ERR_FORMAT, "%s: %s", path, why);
+    if (h5_shard_verify(path, rows) != WS_OK) return WS_ERR_FORMAT;   /* the message names the defect */
     hid_t f = -1;
     if (h5_file_open(path, &f) != WS_OK) return WS_ERR_FORMAT;
-    int64_t complete = 0;
     int rc = WS_OK;
-    if (H5Aexists(f, "complete") <= 0 || H5Aexists(f, "image_count") <= 0) {
-        rc = ws_errorf(WS_ERR_FORMAT, "%s: not marked complete", path);
-    } else {
-        hid_t a = H5Aopen(f, "complete", H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_INT64, &complete);
-        H5Aclose(a);
-        a = H5Aopen(f, "image_count", H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_INT64, rows);
-        H5Aclose(a);
-        if (complete != 1) rc = ws_errorf(WS_ERR_FORMAT, "%s: not marked complete", path);
-    }
     for (int i = 0; i < NDS && rc == WS_OK; i++) {
         int exists = H5Lexists(f, ds_names[i], H5P_DEFAULT) > 0;
         if (first) info[i].present = exists;
