@@ -25,21 +25,12 @@ import time
 import h5py
 import numpy as np
 
-from embed_common import make_images
+from embed_common import check, finish, make_images
 from webssl_test import BIN, ENV, MPIRUN, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
 
 work = os.path.abspath(fresh_dir(sys.argv[1]))
 model = os.path.join(work, "dino")
 tiny_model("dino", model, C=48, NH=3)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(f"  {'ok  ' if cond else 'FAIL'} {what}")
-    fails += 0 if cond else 1
-
-
 def run(args, code, what, cwd=None):
     p = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=120, cwd=cwd)
     if p.returncode != code:
@@ -246,5 +237,4 @@ with open(os.path.join(o, "run.json")) as f:
 check("2 shards written" in text and keys == ["p5_0", "p5_1"] and recorded == os.path.join(io_, "other/*.tar"),
       f"--overwrite redoes the colliding shards from the new inputs: {keys}, run.json input {recorded}")
 
-print("embed at rest:", "FAILED" if fails else "passed")
-sys.exit(1 if fails else 0)
+finish("embed at rest")

@@ -23,7 +23,7 @@ import time
 import h5py
 import numpy as np
 
-from embed_common import embed_cmd, make_images, read_shards, run_embed, temp_files
+from embed_common import check, embed_cmd, finish, make_images, read_shards, run_embed, temp_files
 from webssl_test import BIN, ENV, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
 
 work = fresh_dir(sys.argv[1])
@@ -31,15 +31,6 @@ imgs = os.path.join(work, "img")
 make_images(imgs, 40)
 model = os.path.join(work, "dino")
 tiny_model("dino", model, C=64, L=2, NH=4, img=56)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(f"  {'ok  ' if cond else 'FAIL'} {what}")
-    fails += 0 if cond else 1
-
-
 def args(out, *extra):
     return ["--model", model, "--input", imgs, "--output", out, "--batch", "2", "--shard-size", "2",
             "--preprocess", "square", "--resolution", "56", "--features", "cls,patch_mean,patch",
@@ -197,5 +188,4 @@ p = subprocess.run([BIN, "bench", "--arch", "tiny-dino", "--iters", "1", "--json
                    capture_output=True, text=True, timeout=120)
 check(p.returncode == 0 and json.load(open(good))["arch"] == "tiny-dino", f"a writable --json: exit {p.returncode}")
 
-print("embed messages:", "FAILED" if fails else "passed")
-sys.exit(1 if fails else 0)
+finish("embed messages")

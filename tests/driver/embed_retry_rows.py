@@ -17,7 +17,7 @@ import sys
 import h5py
 import numpy as np
 
-from embed_common import make_images, read_shards
+from embed_common import check, finish, make_images, read_shards
 from webssl_test import BIN, ENV, fresh_dir, tiny_model
 
 work = fresh_dir(sys.argv[1])
@@ -33,15 +33,6 @@ shutil.copy(os.path.join(imgs, "img0004.jpg"), os.path.join(imgs, "img0005_FAILS
 # img-00002 only good images and img-00003 the corrupt one.
 model = os.path.join(work, "dino")
 tiny_model("dino", model, C=64, L=2, NH=4, img=56)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(f"  {'ok  ' if cond else 'FAIL'} {what}")
-    fails += 0 if cond else 1
-
-
 def embed(out, preload=None, expect=0):
     env = dict(ENV)
     if preload:
@@ -104,5 +95,4 @@ check(os.stat(os.path.join(out, "img-00001.h5")).st_mtime_ns != mtime and
 p = embed(out)
 check("4 already done" in p.stderr, "a further rerun skips every shard")
 
-print("FAILED" if fails else "all ok")
-sys.exit(1 if fails else 0)
+finish("embed retry rows")
