@@ -5,7 +5,8 @@
  * exponentials libmvec's (vector_math.h). With round_bf16, q, k, v are first
  * rounded to bf16 (one pass over qkv into scratch) and so are the probabilities. bf16 qkv is
  * widened into that scratch (its values are bf16 already); a bf16 `out` is written through an f32
- * copy in scratch, rounded once at the end. */
+ * copy in scratch, rounded once at the end. All of it is one parallel region: the passes over qkv
+ * and out are worksharing loops, with a barrier between them and the heads. */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_memory.h"
 #include "backend/cpu/vector_math.h"
@@ -46,18 +47,15 @@ int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B
             return ws_errorf(WS_ERR_NOMEM, "cpu attention (B=%d N=%d NH=%d hs=%d %s): cannot allocate "
                              "%zu bytes of scratch", B, N, NH, hs, ws_dtype_name(dt), bytes);
     }
-    const float *src = qkv;
-    if (copy_in) {
-        if (bf16) cpu_widen(scratch, qkv, in_elems);
-        else cpu_round_bf16(scratch, qkv, in_elems);
-        src = scratch;
-    }
+    const float *src = copy_in ? scratch : qkv;
     float *dst = bf16 ? scratch + in_elems : out;
     const float scale = 1.0f / sqrtf((float)hs);
     int failed = cpu_thread_slots(be);
     if (failed != WS_OK) return failed;
     #pragma omp parallel
     {
+        if (bf16) cpu_widen(scratch, qkv, in_elems);
+        else if (copy_in) cpu_round_bf16(scratch, qkv, in_elems);
         float *S = cpu_thread_scratch(be, cpu_attention_thread_bytes(N));
         if (!S) {
             #pragma omp atomic write
@@ -74,10 +72,14 @@ int cpu_attention(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, hs, N, 1.0f, S, N, v, (int)ld,
                             0.0f, dst + (size_t)b * N * Cl + (size_t)h * hs, (int)Cl);
             }
+        if (bf16) {   /* after the heads loop's barrier: every row of dst is complete */
+            size_t r0, r1;
+            cpu_thread_rows(BN, &r0, &r1);
+            cpu_epilogue(out, WS_DTYPE_BF16, dst, WS_EPILOGUE_NONE, (int)r0, (int)r1, 0, (int)Cl, (int)Cl);
+        }
     }
     if (failed)
         return ws_errorf(WS_ERR_NOMEM, "cpu attention (B=%d N=%d NH=%d hs=%d): cannot allocate a %d x %d "
                          "score matrix per thread", B, N, NH, hs, N, N);
-    if (bf16) cpu_epilogue(out, WS_DTYPE_BF16, dst, WS_EPILOGUE_NONE, out_elems);
     return WS_OK;
 }

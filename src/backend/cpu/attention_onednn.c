@@ -11,7 +11,8 @@
  *   out[g] = P[g] v[g]        batched bf16 matmul written into the heads' columns of `out`, in
  *                             its dtype (a bf16 `out` is rounded once, by oneDNN)
  * f32 qkv is rounded to bf16 once, into scratch; bf16 qkv is read as it is. Primitives are cached
- * per shape (images and heads per group, N, hs, leading dimensions, output dtype). */
+ * per shape (images and heads per group, N, hs, leading dimensions, output dtype); they run on the
+ * backend's one oneDNN engine and stream (cpu_onednn_engine). */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/onednn_check.h"
 #include "backend/cpu/vector_math.h"
@@ -29,7 +30,7 @@ typedef struct {
 } attn_prim;
 
 struct cpu_onednn_attention {
-    dnnl_engine_t eng;
+    dnnl_engine_t eng;        /* the backend's (cpu_onednn_engine) */
     dnnl_stream_t stream;
     attn_prim *prims;
     size_t nprims;
@@ -53,7 +54,7 @@ static int make_matmul(struct cpu_onednn_attention *d, const dnnl_memory_desc_t 
     DNNL_TRY(rc, dnnl_matmul_desc_init(&desc, src, wei, NULL, dst));
     DNNL_TRY(rc, dnnl_primitive_desc_create(&pd, &desc, NULL, d->eng, NULL));
     DNNL_TRY(rc, dnnl_primitive_create(out, pd));
-    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (pd) dnnl_release(dnnl_primitive_desc_destroy(pd), "a primitive descriptor");
     return rc;
 }
 
@@ -83,7 +84,7 @@ static int get_prims(struct cpu_onednn_attention *d, int I, int G, int N, int hs
     if (rc == WS_OK) rc = make_matmul(d, &q, &kt, &s, &p.qk);
     if (rc == WS_OK) rc = make_matmul(d, &pr, &v, &o, &p.pv);
     if (rc != WS_OK) {
-        if (p.qk) dnnl_primitive_destroy(p.qk);
+        if (p.qk) dnnl_release(dnnl_primitive_destroy(p.qk), "a primitive");
         return ws_error_context(rc, "%d images of %d heads of size %d, N=%d", I, G, hs, N);
     }
     d->prims[d->nprims] = p;
@@ -96,11 +97,8 @@ static int state(ws_backend *be, struct cpu_onednn_attention **out) {
     int rc = WS_OK;
     if (!st->onednn_attention) {
         struct cpu_onednn_attention *d = calloc(1, sizeof *d);
-        if (!d) return ws_errorf(WS_ERR_NOMEM, "cpu attention (oneDNN): out of memory for the engine");
-        DNNL_TRY(rc, dnnl_engine_create(&d->eng, dnnl_cpu, 0));
-        DNNL_TRY(rc, dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags));
-        if (rc != WS_OK) {
-            if (d->eng) dnnl_engine_destroy(d->eng);
+        if (!d) return ws_errorf(WS_ERR_NOMEM, "cpu attention (oneDNN): out of memory for its state");
+        if ((rc = cpu_onednn_engine(be, &d->eng, &d->stream)) != WS_OK) {
             free(d);
             return rc;
         }
@@ -128,7 +126,7 @@ static int exec(struct cpu_onednn_attention *d, dnnl_primitive_t p, const void *
     DNNL_TRY(rc, dnnl_primitive_execute(p, d->stream, 3, args));
     DNNL_TRY(rc, dnnl_stream_wait(d->stream));
     for (int i = 0; i < 3; i++)
-        if (mem[i]) dnnl_memory_destroy(mem[i]);
+        if (mem[i]) dnnl_release(dnnl_memory_destroy(mem[i]), "a memory object");
     return rc;
 }
 
@@ -171,9 +169,8 @@ int cpu_attention_onednn(ws_backend *be, void *out, const void *qkv, ws_dtype dt
     uint16_t *P = (uint16_t *)(S + GNN), *x = (uint16_t *)qkv;
     if (in_elems) {
         x = P + GNN;
-        const float *f = qkv;
-        #pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < in_elems; i++) x[i] = ws_f32_to_bf16(f[i]);
+        #pragma omp parallel
+        cpu_to_bf16(x, qkv, in_elems);
     }
     const int obf16 = dt == WS_DTYPE_BF16;
     const size_t osize = obf16 ? sizeof(uint16_t) : sizeof(float);
@@ -197,12 +194,10 @@ void cpu_attention_onednn_free(ws_backend *be) {
     struct cpu_onednn_attention *d = st->onednn_attention;
     if (!d) return;
     for (size_t i = 0; i < d->nprims; i++) {
-        dnnl_primitive_destroy(d->prims[i].qk);
-        dnnl_primitive_destroy(d->prims[i].pv);
+        dnnl_release(dnnl_primitive_destroy(d->prims[i].qk), "a primitive");
+        dnnl_release(dnnl_primitive_destroy(d->prims[i].pv), "a primitive");
     }
     free(d->prims);
-    dnnl_stream_destroy(d->stream);
-    dnnl_engine_destroy(d->eng);
     free(d);
     st->onednn_attention = NULL;
 }

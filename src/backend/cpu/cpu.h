@@ -12,34 +12,39 @@
 #define CPU_HOT
 #endif
 
-/* One GEMM implementation for one weights dtype: out[M,N] = in[M,K] . w[N,K]^T + bias, f32 in and
- * out (cpu_matmul converts bf16 activations and applies the epilogue around it). WS_OK, or
- * WS_ERR_NOMEM naming the shape when scratch memory cannot be had. */
-typedef int (*cpu_gemm_fn)(ws_backend *be, float *out, const float *in, const void *w,
-                           const float *bias, int M, int N, int K);
+/* One matmul call: out[M,N] = epi(in[M,K] . w[N,K]^T + bias) stored as odt, in of dtype idt (f32 or
+ * bf16 each), w of the path's weights dtype, bias NULL or [N]. */
+typedef struct {
+    void *out;
+    ws_dtype odt, idt;
+    ws_epilogue epi;
+    const void *in, *w;
+    const float *bias;
+    int M, N, K;
+} cpu_gemm_call;
 
-/* A GEMM path that takes bf16 activations as they are (bf16 weights): no widening to f32 and
- * rounding back around it. */
-typedef int (*cpu_gemm_bf16_in_fn)(ws_backend *be, float *out, const uint16_t *in, const void *w,
-                                   const float *bias, int M, int N, int K);
+/* One GEMM implementation for one weights dtype: the whole call, the dtype conversions and the
+ * epilogue in the same parallel region or primitive as the product (one fork-join per matmul).
+ * WS_OK, or an error naming the shape (WS_ERR_NOMEM when scratch memory cannot be had). */
+typedef int (*cpu_gemm_fn)(ws_backend *be, const cpu_gemm_call *g);
 
 typedef struct cpu_onednn cpu_onednn;
 typedef struct cpu_onednn_attention cpu_onednn_attention;
 
 typedef struct {
     cpu_gemm_fn gemm[2];   /* by weights dtype: [0] f32, [1] bf16; set by cpu_gemm_select */
-    cpu_gemm_bf16_in_fn gemm_bf16_in;  /* gemm[1] on bf16 input, where the path has one; else NULL */
     int bf16_activations;  /* bf16 compute keeps activations in bf16: gemm[1] multiplies bf16
                             * natively, or WEBSSL_ACTIVATIONS=bf16 (set by cpu_gemm_select) */
-    cpu_onednn *onednn;    /* oneDNN engine, stream and packed weights; NULL until a oneDNN path is chosen */
+    cpu_onednn *onednn;    /* oneDNN engine and stream (shared by every oneDNN call), GEMM primitives and
+                            * packed weights; NULL until oneDNN is first used */
     /* attention rounded to bf16 on the native GEMM path (cpu_attention_onednn with the oneDNN bf16
      * GEMM, set by cpu_gemm_select); NULL: cpu_attention's own sgemm path */
     int (*attention_bf16)(ws_backend *be, void *out, const void *qkv, ws_dtype dt, int B, int N, int NH,
                           int hs);
-    cpu_onednn_attention *onednn_attention;  /* its engine and primitives; NULL until first used */
+    cpu_onednn_attention *onednn_attention;  /* its primitives; NULL until first used */
     float *scratch;        /* grows on demand; used by one op at a time (ops are not reentrant) */
     size_t scratch_bytes;
-    float *io_scratch;     /* cpu_matmul's f32 copies of bf16 inputs and outputs */
+    float *io_scratch;     /* the GEMM paths' converted inputs and f32 products of bf16 outputs */
     size_t io_scratch_bytes;
     float **thread_scratch;       /* [nslots] one per OpenMP thread, kept between calls */
     size_t *thread_scratch_bytes; /* [nslots] */
@@ -71,21 +76,16 @@ void cpu_features_describe(char *buf, size_t n);
 
 /* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per thread slice (panels of
  * at most 32 MiB per thread), then sgemm. */
-int cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
-                          const float *bias, int M, int N, int K);
-int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                           const float *bias, int M, int N, int K);
+int cpu_gemm_openblas_f32(ws_backend *be, const cpu_gemm_call *g);
+int cpu_gemm_openblas_bf16(ws_backend *be, const cpu_gemm_call *g);
 /* oneDNN paths (matmul_onednn.c, built when oneDNN is found): the matmul primitive on weights
- * reordered once, at first use, into the layout the primitive prefers. */
+ * reordered once, at first use, into the layout the primitive prefers; GELU and a bf16 output
+ * are the primitive's. */
 int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n);
 int cpu_onednn_native_bf16(void);
 const char *cpu_onednn_isa(void);
-int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
-                        const float *bias, int M, int N, int K);
-int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                         const float *bias, int M, int N, int K);
-int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
-                            const float *bias, int M, int N, int K);
+int cpu_gemm_onednn_f32(ws_backend *be, const cpu_gemm_call *g);
+int cpu_gemm_onednn_bf16(ws_backend *be, const cpu_gemm_call *g);
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes);
 void cpu_onednn_free(ws_backend *be);
 /* The attention core with bf16 rounding through oneDNN's bf16 matmul (attention_onednn.c, built
@@ -103,17 +103,24 @@ static inline void cpu_store(void *p, ws_dtype dt, size_t i, float v) {
     else ((float *)p)[i] = v;
 }
 
-/* The matmul epilogue (epilogue.c): out[i] = epi(acc[i]) stored as odt, n elements; out is
- * acc (in place) when odt is f32. GELU is the exact erf form, as nn.GELU() computes. */
-void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue epi, size_t n);
+/* The matmul epilogue (epilogue.c): out = epi(acc) stored as odt for rows [m0, m1) and columns
+ * [c0, c1) of row-major matrices with leading dimension ld (out and acc alike); out may be acc
+ * when odt is f32. Serial: each thread of a region calls it on its own part. GELU is the exact
+ * erf form, as nn.GELU() computes. */
+void cpu_epilogue(void *out, ws_dtype odt, const float *acc, ws_epilogue epi, int m0, int m1, int c0, int c1,
+                  int ld);
+/* The calling thread's share [*r0, *r1) of n rows (call inside a parallel region). */
+void cpu_thread_rows(size_t n, size_t *r0, size_t *r1);
 /* One row of LayerNorm (layernorm.c): out[C] = (x - mean) / sqrt(var + eps) * w + b as odt, f32
  * statistics (two passes, as torch); out may be x when odt is f32. */
 void cpu_layernorm_row(void *out, ws_dtype odt, const float *x, const float *w, const float *b, int C,
                        float eps);
-/* dst[i] = src[i] widened from bf16, n elements (epilogue.c). */
+/* dst[i] = src[i] widened from bf16, rounded to bf16 and kept as f32, or stored as bf16, n
+ * elements (epilogue.c). Worksharing loops (`omp for`, with its barrier): every thread of a
+ * region calls them. */
 void cpu_widen(float *dst, const uint16_t *src, size_t n);
-/* dst[i] = src[i] rounded to bf16 and kept as f32, n elements (epilogue.c); OpenMP-parallel. */
 void cpu_round_bf16(float *dst, const float *src, size_t n);
+void cpu_to_bf16(uint16_t *dst, const float *src, size_t n);
 
 /* The ops of the table (backend.h), one per file. */
 int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt, const void *w,

@@ -67,7 +67,6 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
         if (bf16) {
             st->bf16_activations = act >= 0 ? act : cpu_onednn_native_bf16();
             st->attention_bf16 = cpu_attention_onednn;
-            st->gemm_bf16_in = cpu_gemm_onednn_bf16_in;
         }
         snprintf(desc, n, "gemm onednn %s%s (%s)%s; cpu %s", ws_dtype_name(wdt),
                  bf16 ? (cpu_onednn_native_bf16() ? " native" : " emulated") : "", impl,
@@ -83,7 +82,6 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     if (bf16) {
         st->bf16_activations = act > 0;
         st->attention_bf16 = NULL;
-        st->gemm_bf16_in = NULL;
     }
     snprintf(desc, n, "gemm openblas %s%s; cpu %s", bf16 ? "bf16 widened to f32" : "f32",
              bf16 && st->bf16_activations ? ", bf16 activations" : "", cpu);

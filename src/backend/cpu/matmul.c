@@ -1,19 +1,19 @@
-/* CPU GEMM: the matmul op widens bf16 inputs to f32, runs the path gemm_path.c chose for the
- * weights dtype (f32 in, f32 out) and applies the epilogue (GELU, the store as bf16) after it.
- * A path that multiplies bf16 natively (oneDNN's) takes bf16 inputs with bf16 weights unwidened.
- * A bf16 input with f32 weights runs the f32 path on the widened input (the product is in the
- * weights' dtype, as on CUDA; the model never asks for it). This file also holds the OpenBLAS
- * paths: out[M,N] = in[M,K] . w[N,K]^T + bias with sgemm.
+/* CPU GEMM: the matmul op hands the whole call (dtypes, bias, epilogue) to the path gemm_path.c
+ * chose for the weights dtype. This file holds the OpenBLAS paths: out[M,N] = epi(in[M,K] .
+ * w[N,K]^T + bias) with sgemm, in one parallel region per call (the input's conversion, the
+ * product and the epilogue: GELU, the store as bf16). A bf16 input is widened to f32 (exact); with
+ * f32 weights the product is in the weights' dtype, as on CUDA (the model never asks for it).
  * Threading: OpenBLAS runs single-threaded (backend_cpu.c) and the OpenMP threads split the output
  * columns, one sgemm per thread on its own slice of w. One thread pool for the whole forward pass:
  * a second pool (OpenBLAS's) spinning between GEMMs would steal the cores from the OpenMP ops.
  * f32 weights: bias pre-filled into `out`, then sgemm with beta = 1.
  * bf16 weights (torch autocast semantics, on any x86-64): the input is rounded to bf16 once (a
- * vectorised pass), then each thread widens its slice of the weights to f32 in its own scratch
- * buffer and calls sgemm on it. The slice is widened whole when it fits in PANEL_BYTES, else in
+ * vectorised worksharing loop; a bf16 input is only widened), then each thread widens its slice
+ * of the weights to f32 in its own scratch buffer and calls sgemm on it. The slice is widened whole when it fits in PANEL_BYTES, else in
  * panels of that size: each sgemm call packs the whole input again, so small panels (256 rows:
  * 0.82x to 0.89x of f32 on the dino300m GEMMs, tests/bench/bench_gemm) pay that packing many
- * times. Widening costs O(N*K) against the product's O(M*N*K). */
+ * times. Widening costs O(N*K) against the product's O(M*N*K).
+ * The epilogue runs on each thread's own columns right after its sgemm: no second region. */
 #include "backend/cpu/cpu.h"
 #include "common/error.h"
 
@@ -49,48 +49,63 @@ static void thread_cols(int N, int *c0, int *c1) {
     *c1 = u1 * ALIGN_COLS < N ? u1 * ALIGN_COLS : N;
 }
 
-int cpu_gemm_openblas_f32(ws_backend *be, float *out, const float *in, const void *w,
-                          const float *bias, int M, int N, int K) {
-    #pragma omp parallel
-    {
-        int c0, c1;
-        thread_cols(N, &c0, &c1);
-        if (c1 > c0)
-            gemm_cols(out + c0, in, (const float *)w + (size_t)c0 * K, bias ? bias + c0 : NULL, M,
-                      c1 - c0, K, N);
-    }
-    return WS_OK;
+/* The f32 input the sgemm reads: in itself, or bf16 input widened (exact: for bf16 weights that is
+ * already the rounded input), or f32 input rounded for bf16 weights; into x (M*K floats). */
+static void gemm_input(float *x, const cpu_gemm_call *g, int bf16w) {
+    const size_t n = (size_t)g->M * g->K;
+    if (g->idt == WS_DTYPE_BF16) cpu_widen(x, g->in, n);
+    else if (bf16w) cpu_round_bf16(x, g->in, n);
 }
 
-int cpu_gemm_openblas_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                           const float *bias, int M, int N, int K) {
-    const size_t in_bytes = (size_t)M * K * sizeof(float);
-    float *x = cpu_scratch(be, in_bytes);
-    if (!x)
-        return ws_errorf(WS_ERR_NOMEM, "cpu matmul (openblas bf16, M=%d N=%d K=%d): cannot allocate "
-                         "the %zu bytes of the rounded input", M, N, K, in_bytes);
-    cpu_round_bf16(x, in, (size_t)M * K);
+/* Both OpenBLAS paths, one parallel region: the input converted (worksharing loop, then a
+ * barrier), each thread's columns multiplied (bf16 weights widened per panel into the thread's
+ * scratch), then the epilogue on the thread's own columns. */
+static int openblas_gemm(ws_backend *be, const cpu_gemm_call *g, int bf16w, const char *path) {
+    const int M = g->M, N = g->N, K = g->K;
+    const size_t in_elems = g->idt == WS_DTYPE_BF16 || bf16w ? (size_t)M * K : 0;
+    const size_t out_elems = g->odt == WS_DTYPE_BF16 ? (size_t)M * N : 0;
+    float *io = NULL;
+    if (in_elems + out_elems) {
+        const size_t bytes = (in_elems + out_elems) * sizeof(float);
+        if (!(io = cpu_io_scratch(be, bytes)))
+            return ws_errorf(WS_ERR_NOMEM, "cpu matmul (%s, M=%d N=%d K=%d, in %s, out %s): cannot allocate "
+                             "%zu bytes for f32 copies", path, M, N, K, ws_dtype_name(g->idt),
+                             ws_dtype_name(g->odt), bytes);
+    }
+    const float *x = in_elems ? io : g->in;
+    float *acc = out_elems ? io + in_elems : g->out;
     size_t panel_rows = PANEL_BYTES / ((size_t)K * sizeof(float));
     if (panel_rows < ALIGN_COLS) panel_rows = ALIGN_COLS;
-    int failed = cpu_thread_slots(be);
+    int failed = bf16w ? cpu_thread_slots(be) : WS_OK;
     if (failed != WS_OK) return failed;
     #pragma omp parallel reduction(|| : failed)
     {
+        if (in_elems) gemm_input(io, g, bf16w);
         int c0, c1;
         thread_cols(N, &c0, &c1);
+        if (!bf16w && c1 > c0)
+            gemm_cols(acc + c0, x, (const float *)g->w + (size_t)c0 * K, g->bias ? g->bias + c0 : NULL, M,
+                      c1 - c0, K, N);
         const int rows = (size_t)(c1 - c0) < panel_rows ? c1 - c0 : (int)panel_rows;
-        float *panel = c1 > c0 ? cpu_thread_scratch(be, (size_t)rows * K * sizeof(float)) : NULL;
-        failed = c1 > c0 && !panel;
+        float *panel = bf16w && c1 > c0 ? cpu_thread_scratch(be, (size_t)rows * K * sizeof(float)) : NULL;
+        failed = bf16w && c1 > c0 && !panel;
         for (int n0 = c0; n0 < c1 && panel; n0 += rows) {
             const int nb = c1 - n0 < rows ? c1 - n0 : rows;
-            widen_bf16(panel, (const uint16_t *)w + (size_t)n0 * K, (size_t)nb * K);
-            gemm_cols(out + n0, x, panel, bias ? bias + n0 : NULL, M, nb, K, N);
+            widen_bf16(panel, (const uint16_t *)g->w + (size_t)n0 * K, (size_t)nb * K);
+            gemm_cols(acc + n0, x, panel, g->bias ? g->bias + n0 : NULL, M, nb, K, N);
         }
+        if (!failed) cpu_epilogue(g->out, g->odt, acc, g->epi, 0, M, c0, c1, N);
     }
     if (failed)
-        return ws_errorf(WS_ERR_NOMEM, "cpu matmul (openblas bf16, M=%d N=%d K=%d): cannot allocate "
-                         "a thread's %zu-row panel of widened weights", M, N, K, panel_rows);
+        return ws_errorf(WS_ERR_NOMEM, "cpu matmul (%s, M=%d N=%d K=%d): cannot allocate a thread's "
+                         "%zu-row panel of widened weights", path, M, N, K, panel_rows);
     return WS_OK;
+}
+
+int cpu_gemm_openblas_f32(ws_backend *be, const cpu_gemm_call *g) { return openblas_gemm(be, g, 0, "openblas f32"); }
+
+int cpu_gemm_openblas_bf16(ws_backend *be, const cpu_gemm_call *g) {
+    return openblas_gemm(be, g, 1, "openblas bf16");
 }
 
 int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype idt, const void *w,
@@ -101,28 +116,7 @@ int cpu_matmul(ws_backend *be, void *out, ws_dtype odt, const void *in, ws_dtype
         return ws_errorf(WS_ERR_ARG, "cpu matmul (M=%d N=%d K=%d): dtypes in %s, weights %s, out %s "
                          "(expected fp32 or bf16)", M, N, K, ws_dtype_name(idt), ws_dtype_name(wdt),
                          ws_dtype_name(odt));
-    /* bf16 input on a path that takes it as it is: widening it here only for the path to round
-     * it back would cost two passes over it (and two parallel regions) */
-    const int bf16_in = idt == WS_DTYPE_BF16 && wdt == WS_DTYPE_BF16 && st->gemm_bf16_in;
-    const size_t in_elems = idt == WS_DTYPE_BF16 && !bf16_in ? (size_t)M * K : 0;
-    const size_t out_elems = odt == WS_DTYPE_BF16 ? (size_t)M * N : 0;
-    float *io = NULL;
-    if (in_elems + out_elems) {
-        const size_t bytes = (in_elems + out_elems) * sizeof(float);
-        if (!(io = cpu_io_scratch(be, bytes)))
-            return ws_errorf(WS_ERR_NOMEM, "cpu matmul (M=%d N=%d K=%d, in %s, out %s): cannot allocate "
-                             "%zu bytes for f32 copies", M, N, K, ws_dtype_name(idt), ws_dtype_name(odt),
-                             bytes);
-    }
-    const float *x = in;
-    if (in_elems) {
-        cpu_widen(io, in, in_elems);
-        x = io;
-    }
-    float *acc = out_elems ? io + in_elems : out;
-    int rc = bf16_in ? st->gemm_bf16_in(be, acc, in, w, bias, M, N, K)
-                     : st->gemm[wdt == WS_DTYPE_BF16](be, acc, x, w, bias, M, N, K);
-    if (rc) return rc;
-    if (out_elems || epi != WS_EPILOGUE_NONE) cpu_epilogue(out, odt, acc, epi, (size_t)M * N);
-    return WS_OK;
+    const cpu_gemm_call g = {.out = out, .odt = odt, .idt = idt, .epi = epi, .in = in, .w = w, .bias = bias,
+                             .M = M, .N = N, .K = K};
+    return st->gemm[wdt == WS_DTYPE_BF16](be, &g);
 }

@@ -6,10 +6,17 @@
  *   pointer, dropped when the backend frees that memory): the weights are then held twice. A
  *   plain preferred layout (the AVX2 gemm kernels) gains nothing from a copy, so the primitive is
  *   made for "ba" and the weights are used in place.
- * - bf16 weights: the input is rounded to bf16 (round to nearest even, as torch.autocast) and the
- *   primitive multiplies bf16 x bf16 with f32 accumulation and f32 output: native on CPUs with
- *   AVX512_BF16 or AMX, emulated by oneDNN on other AVX-512 CPUs, not offered on AVX2.
- * - Primitives are cached per (M, N, K, dtype, bias); threads: oneDNN runs on the same OpenMP pool. */
+ * - bf16 weights: an f32 input is rounded to bf16 (round to nearest even, as torch.autocast), a
+ *   bf16 input is taken as it is, and the primitive multiplies bf16 x bf16 with f32 accumulation:
+ *   native on CPUs with AVX512_BF16 or AMX, emulated by oneDNN on other AVX-512 CPUs, not offered
+ *   on AVX2. Its output is in the call's dtype (a bf16 output rounded once, by oneDNN).
+ * - f32 weights: a bf16 input is widened to f32; the output is f32 (stored as bf16 after the
+ *   product when the call asks for bf16; the model never does).
+ * - The epilogue is the primitive's: the bias through its bias argument, GELU as its eltwise
+ *   gelu_erf post-op (the exact erf form), so a matmul is one oneDNN call and one parallel region.
+ * - Primitives are cached per (M, N, K, dtype, bias, output dtype, GELU); threads: oneDNN runs on
+ *   the same OpenMP pool. This file also holds the backend's one oneDNN engine and stream, which
+ *   the attention (attention_onednn.c) shares. */
 #include "backend/cpu/cpu.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -22,7 +29,7 @@
 #include <string.h>
 
 typedef struct {
-    int M, N, K, bf16, bias;
+    int M, N, K, bf16, bias, obf16, gelu;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t wmd;   /* the weights layout the primitive wants */
 } prim_entry;
@@ -63,7 +70,7 @@ int cpu_onednn_native_bf16(void) {
     return (isa & bf16) == bf16;
 }
 
-/* The backend's oneDNN engine and stream, made at the first use. */
+/* The backend's oneDNN state (engine, stream, caches), made at the first use. */
 static int state(ws_backend *be, cpu_onednn **out) {
     cpu_state *st = be->impl;
     int rc = WS_OK;
@@ -83,6 +90,15 @@ static int state(ws_backend *be, cpu_onednn **out) {
     return rc;
 }
 
+int cpu_onednn_engine(ws_backend *be, dnnl_engine_t *eng, dnnl_stream_t *stream) {
+    cpu_onednn *d = NULL;
+    int rc = state(be, &d);
+    if (rc != WS_OK) return rc;
+    *eng = d->eng;
+    *stream = d->stream;
+    return WS_OK;
+}
+
 static int md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_dims_t dims = {rows, cols};
     int rc = WS_OK;
@@ -90,21 +106,42 @@ static int md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt
     return rc;
 }
 
-/* The primitive descriptor for one shape with weights layout `wtag` into *pd: NULL (and WS_OK)
- * when oneDNN has no implementation for it. */
-static int make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias, dnnl_format_tag_t wtag,
-                   dnnl_primitive_desc_t *pd) {
+/* Attributes with GELU (gelu_erf) as the post-op into *attr (NULL without GELU). */
+static int gelu_attr(int gelu, dnnl_primitive_attr_t *attr) {
+    dnnl_post_ops_t po = NULL;
+    int rc = WS_OK;
+    *attr = NULL;
+    if (!gelu) return WS_OK;
+    DNNL_TRY(rc, dnnl_post_ops_create(&po));
+    DNNL_TRY(rc, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f));
+    DNNL_TRY(rc, dnnl_primitive_attr_create(attr));
+    DNNL_TRY(rc, dnnl_primitive_attr_set_post_ops(*attr, po));
+    if (po) dnnl_release(dnnl_post_ops_destroy(po), "the post-ops");
+    if (rc != WS_OK && *attr) {
+        dnnl_release(dnnl_primitive_attr_destroy(*attr), "the attributes");
+        *attr = NULL;
+    }
+    return rc;
+}
+
+/* The primitive descriptor for one shape with weights layout `wtag`, output bf16 or f32 and GELU
+ * or not into *pd: NULL (and WS_OK) when oneDNN has no implementation for it. */
+static int make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias, int obf16, int gelu,
+                   dnnl_format_tag_t wtag, dnnl_primitive_desc_t *pd) {
     const dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bmd, dst;
     dnnl_matmul_desc_t desc;
+    dnnl_primitive_attr_t attr = NULL;
     *pd = NULL;
     int rc = md_2d(&src, M, K, dt, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&wei, K, N, dt, wtag);
     if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
-    if (rc == WS_OK) rc = md_2d(&dst, M, N, dnnl_f32, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&dst, M, N, obf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     DNNL_TRY(rc, dnnl_matmul_desc_init(&desc, &src, &wei, bias ? &bmd : NULL, &dst));
+    if (rc == WS_OK) rc = gelu_attr(gelu, &attr);
     if (rc != WS_OK) return rc;
-    dnnl_status_t st = dnnl_primitive_desc_create(pd, &desc, NULL, d->eng, NULL);
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, &desc, attr, d->eng, NULL);
+    if (attr) dnnl_release(dnnl_primitive_attr_destroy(attr), "the attributes");
     if (st == dnnl_unimplemented) {
         *pd = NULL;
         return WS_OK;
@@ -119,7 +156,7 @@ int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n) {
     const int bf16 = wdt == WS_DTYPE_BF16;
     const dnnl_version_t *v = dnnl_version();
     dnnl_primitive_desc_t pd = NULL;
-    if (rc == WS_OK) rc = make_pd(d, 64, 64, 64, bf16, 1, dnnl_format_tag_any, &pd);
+    if (rc == WS_OK) rc = make_pd(d, 64, 64, 64, bf16, 1, 0, 0, dnnl_format_tag_any, &pd);
     if (rc != WS_OK) return rc;
     if (!pd)
         return ws_errorf(WS_ERR_UNSUPPORTED,
@@ -134,24 +171,26 @@ int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n) {
     return rc;
 }
 
-/* The cached primitive for one shape into *out, made at its first use. */
-static int get_prim(cpu_onednn *d, int M, int N, int K, int bf16, int bias, const prim_entry **out) {
+/* The cached primitive for one shape (key: M..gelu, as prim_entry) into *out, made at its first use. */
+static int get_prim(cpu_onednn *d, prim_entry key, const prim_entry **out) {
+    const int M = key.M, N = key.N, K = key.K, bf16 = key.bf16, bias = key.bias;
     for (size_t i = 0; i < d->nprims; i++) {
         const prim_entry *p = &d->prims[i];
-        if (p->M == M && p->N == N && p->K == K && p->bf16 == bf16 && p->bias == bias) {
+        if (p->M == M && p->N == N && p->K == K && p->bf16 == bf16 && p->bias == bias && p->obf16 == key.obf16 &&
+            p->gelu == key.gelu) {
             *out = p;
             return WS_OK;
         }
     }
     dnnl_primitive_desc_t pd = NULL, plain = NULL;
-    int rc = make_pd(d, M, N, K, bf16, bias, dnnl_format_tag_any, &pd);
+    int rc = make_pd(d, M, N, K, bf16, bias, key.obf16, key.gelu, dnnl_format_tag_any, &pd);
     if (rc == WS_OK && !pd)   /* cpu_gemm_select probed this dtype; a shape without one is odd */
         return ws_errorf(WS_ERR_UNSUPPORTED, "oneDNN has no %s matmul for M=%d N=%d K=%d", bf16 ? "bf16" : "f32",
                          M, N, K);
     /* A plain preferred layout gains nothing from a copy: take the weights as they are. */
     const dnnl_memory_desc_t *pref = rc == WS_OK ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     if (pref && pref->format_kind == dnnl_blocked && pref->format_desc.blocking.inner_nblks == 0) {
-        rc = make_pd(d, M, N, K, bf16, bias, dnnl_ba, &plain);
+        rc = make_pd(d, M, N, K, bf16, bias, key.obf16, key.gelu, dnnl_ba, &plain);
         if (rc == WS_OK && plain) {
             dnnl_release(dnnl_primitive_desc_destroy(pd), "a primitive descriptor");
             pd = plain;
@@ -160,7 +199,7 @@ static int get_prim(cpu_onednn *d, int M, int N, int K, int bf16, int bias, cons
     prim_entry *grown = rc == WS_OK ? realloc(d->prims, (d->nprims + 1) * sizeof *grown) : NULL;
     if (rc == WS_OK && !grown) rc = ws_errorf(WS_ERR_NOMEM, "oneDNN: out of memory for the primitive cache");
     if (grown) d->prims = grown;
-    prim_entry p = {.M = M, .N = N, .K = K, .bf16 = bf16, .bias = bias};
+    prim_entry p = key;
     if (rc == WS_OK) {
         const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         if (!wmd) rc = ws_errorf(WS_ERR_DEVICE, "oneDNN: the matmul primitive names no weights layout");
@@ -228,53 +267,70 @@ static int get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16, con
     return WS_OK;
 }
 
-static int run(ws_backend *be, float *out, const void *src, const void *w, const float *bias,
-               int M, int N, int K, int bf16) {
+/* out = epi(src . w^T + bias) by the primitive: src in the weights' dtype, out bf16 or f32 (obf16). */
+static int run(ws_backend *be, void *out, const void *src, const cpu_gemm_call *g, int bf16, int obf16) {
     cpu_onednn *d = NULL;
     const prim_entry *p = NULL;
+    const int M = g->M, N = g->N, K = g->K;
+    const prim_entry key = {.M = M, .N = N, .K = K, .bf16 = bf16, .bias = g->bias != NULL, .obf16 = obf16,
+                            .gelu = g->epi == WS_EPILOGUE_GELU};
     dnnl_memory_t wmem = NULL, smem = NULL, dmem = NULL, bmem = NULL;
     dnnl_memory_desc_t smd, dmd, bmd;
     int rc = state(be, &d);
-    if (rc == WS_OK) rc = get_prim(d, M, N, K, bf16, bias != NULL, &p);
-    if (rc == WS_OK) rc = get_weights(d, w, N, K, bf16, &p->wmd, &wmem);
+    if (rc == WS_OK) rc = get_prim(d, key, &p);
+    if (rc == WS_OK) rc = get_weights(d, g->w, N, K, bf16, &p->wmd, &wmem);
     if (rc == WS_OK) rc = md_2d(&smd, M, K, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
-    if (rc == WS_OK) rc = md_2d(&dmd, M, N, dnnl_f32, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&dmd, M, N, obf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
     DNNL_TRY(rc, dnnl_memory_create(&smem, &smd, d->eng, (void *)src));
     DNNL_TRY(rc, dnnl_memory_create(&dmem, &dmd, d->eng, out));
-    if (bias) DNNL_TRY(rc, dnnl_memory_create(&bmem, &bmd, d->eng, (void *)bias));
+    if (g->bias) DNNL_TRY(rc, dnnl_memory_create(&bmem, &bmd, d->eng, (void *)g->bias));
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, smem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dmem},
                                {DNNL_ARG_BIAS, bmem}};
-    DNNL_TRY(rc, dnnl_primitive_execute(p->prim, d->stream, bias ? 4 : 3, args));
+    DNNL_TRY(rc, dnnl_primitive_execute(p->prim, d->stream, g->bias ? 4 : 3, args));
     DNNL_TRY(rc, dnnl_stream_wait(d->stream));
     if (smem) dnnl_release(dnnl_memory_destroy(smem), "the input");
     if (dmem) dnnl_release(dnnl_memory_destroy(dmem), "the output");
     if (bmem) dnnl_release(dnnl_memory_destroy(bmem), "the bias");
-    if (rc != WS_OK) return ws_error_context(rc, "cpu matmul (onednn %s, M=%d N=%d K=%d)", bf16 ? "bf16" : "f32", M, N, K);
+    return rc;
+}
+
+/* The call on weights of dtype bf16 (bf16w) or f32: the input converted to the weights' dtype when
+ * it is not in it, the product and its epilogue by the primitive, a bf16 output of f32 weights
+ * stored from an f32 product. */
+static int onednn_gemm(ws_backend *be, const cpu_gemm_call *g, int bf16w) {
+    const int M = g->M, N = g->N, K = g->K;
+    const int convert = g->idt != (bf16w ? WS_DTYPE_BF16 : WS_DTYPE_F32);
+    const int obf16 = bf16w && g->odt == WS_DTYPE_BF16, store = g->odt == WS_DTYPE_BF16 && !obf16;
+    const size_t nin = (size_t)M * K, in_bytes = convert ? (nin * (bf16w ? 2 : 4) + 63) / 64 * 64 : 0;
+    const size_t bytes = in_bytes + (store ? (size_t)M * N * sizeof(float) : 0);
+    char *io = bytes ? (char *)cpu_io_scratch(be, bytes) : NULL;
+    int rc = bytes && !io ? ws_errorf(WS_ERR_NOMEM, "cannot allocate %zu bytes for converted copies", bytes) : WS_OK;
+    if (rc == WS_OK && convert) {
+        #pragma omp parallel
+        {
+            if (bf16w) cpu_to_bf16((uint16_t *)io, g->in, nin);
+            else cpu_widen((float *)io, g->in, nin);
+        }
+    }
+    float *acc = store ? (float *)(io + in_bytes) : NULL;
+    if (rc == WS_OK) rc = run(be, store ? acc : g->out, convert ? io : g->in, g, bf16w, obf16);
+    if (rc == WS_OK && store) {
+        #pragma omp parallel
+        {
+            size_t r0, r1;
+            cpu_thread_rows((size_t)M, &r0, &r1);
+            cpu_epilogue(g->out, WS_DTYPE_BF16, acc, WS_EPILOGUE_NONE, (int)r0, (int)r1, 0, N, N);
+        }
+    }
+    if (rc != WS_OK)
+        return ws_error_context(rc, "cpu matmul (onednn %s, M=%d N=%d K=%d)", bf16w ? "bf16" : "f32", M, N, K);
     return WS_OK;
 }
 
-int cpu_gemm_onednn_f32(ws_backend *be, float *out, const float *in, const void *w,
-                        const float *bias, int M, int N, int K) {
-    return run(be, out, in, w, bias, M, N, K, 0);
-}
+int cpu_gemm_onednn_f32(ws_backend *be, const cpu_gemm_call *g) { return onednn_gemm(be, g, 0); }
 
-int cpu_gemm_onednn_bf16(ws_backend *be, float *out, const float *in, const void *w,
-                         const float *bias, int M, int N, int K) {
-    const size_t n = (size_t)M * K;
-    uint16_t *x = (uint16_t *)cpu_scratch(be, n * sizeof(uint16_t));
-    if (!x)
-        return ws_errorf(WS_ERR_NOMEM, "cpu matmul (onednn bf16, M=%d N=%d K=%d): cannot allocate %zu "
-                         "bytes for the bf16 input", M, N, K, n * sizeof(uint16_t));
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = ws_f32_to_bf16(in[i]);
-    return run(be, out, x, w, bias, M, N, K, 1);
-}
-
-int cpu_gemm_onednn_bf16_in(ws_backend *be, float *out, const uint16_t *in, const void *w,
-                            const float *bias, int M, int N, int K) {
-    return run(be, out, in, w, bias, M, N, K, 1);
-}
+int cpu_gemm_onednn_bf16(ws_backend *be, const cpu_gemm_call *g) { return onednn_gemm(be, g, 1); }
 
 void cpu_onednn_forget(ws_backend *be, const void *p, size_t bytes) {
     cpu_onednn *d = ((cpu_state *)be->impl)->onednn;
