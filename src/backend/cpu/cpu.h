@@ -23,9 +23,11 @@ typedef struct {
     int M, N, K;
 } cpu_gemm_call;
 
-/* One GEMM implementation for one weights dtype: the whole call, the dtype conversions and the
- * epilogue in the same parallel region or primitive as the product (one fork-join per matmul).
- * WS_OK, or an error naming the shape (WS_ERR_NOMEM when scratch memory cannot be had). */
+/* One GEMM implementation for one weights dtype: the whole call, its dtype conversions and
+ * epilogue included, in the product's parallel region or primitive where the path can (OpenBLAS:
+ * always; oneDNN: bias, GELU and the output of bf16 weights; an input in the other dtype is
+ * converted first). WS_OK, or an error naming the shape (WS_ERR_NOMEM when scratch memory cannot
+ * be had). */
 typedef int (*cpu_gemm_fn)(ws_backend *be, const cpu_gemm_call *g);
 
 typedef struct cpu_onednn cpu_onednn;
