@@ -186,6 +186,25 @@ def read_levels(cl, levels):
     return out
 
 
+def compare(cl, ks, levels, steps=10, r_flag=None, iters=50):
+    """The level files of run `cl` against the NumPy reference from its level-1 centroids."""
+    with h5py.File(os.path.join(cl, "centroids.h5")) as f:
+        pts = f["centroids"][:].astype(np.float64)
+    for lv, got in enumerate(levels, start=2):
+        k_prev, k = ks[lv - 2], ks[lv - 1]
+        r = r_flag or -(-k_prev // (2 * k))
+        c, a = level_reference(pts, k, lv, r, steps, iters)
+        if not np.array_equal(a, got["parent"]):
+            bad = int((a != got["parent"]).sum())
+            raise SystemExit(f"FAIL: level {lv}: {bad} of {len(a)} parents differ from the NumPy reference")
+        err = float(np.abs(c.astype(np.float32) - got["centroids"]).max())
+        print(f"level {lv} ({steps} steps of r = {r}, {iters} Lloyd steps): {k_prev} -> {k} clusters, the same "
+              f"parents as the reference, centroids within {err:.2e}; sizes {np.sort(got['counts'])[::-1].tolist()}")
+        if err > 1e-6:
+            raise SystemExit(f"FAIL: level {lv} centroids differ by {err:.3g} (tolerance 1e-6)")
+        pts = c
+
+
 def planted(rng):
     """3 concepts of 1500 near-copies each, 60 concepts of 20 rows; unit-norm rows, dimension 16."""
     d, big, small = 16, 3, 60
@@ -224,23 +243,16 @@ def main():
     print("1, 2 and 4 ranks: identical level files (centroids, parent, distance, counts)")
 
     cl = os.path.join(work, "cl1")
-    with h5py.File(os.path.join(cl, "centroids.h5")) as f:
-        pts = f["centroids"][:].astype(np.float64)
-    worst = 0.0
-    for lv, got in enumerate(runs[1], start=2):
-        k_prev, k = ks[lv - 2], ks[lv - 1]
-        r = -(-k_prev // (2 * k))
-        c, a = level_reference(pts, k, lv, r)
-        if not np.array_equal(a, got["parent"]):
-            bad = int((a != got["parent"]).sum())
-            raise SystemExit(f"FAIL: level {lv}: {bad} of {len(a)} parents differ from the NumPy reference")
-        err = float(np.abs(c.astype(np.float32) - got["centroids"]).max())
-        worst = max(worst, err)
-        print(f"level {lv}: {k_prev} -> {k} clusters (r = {r}): the same parents as the reference, "
-              f"centroids within {err:.2e}; sizes {np.sort(got['counts'])[::-1].tolist()}")
-        if err > 1e-6:
-            raise SystemExit(f"FAIL: level {lv} centroids differ by {err:.3g} (tolerance 1e-6)")
-        pts = c
+    compare(cl, ks, runs[1])
+    # the flags: other steps, points per cluster and Lloyd steps; no resampling at all
+    for extra, steps, r, iters in ((["--resample-steps", "3", "--resample-rows", "3", "--level-iters", "20"], 3, 3, 20),
+                                   (["--resample-steps", "0"], 0, None, 50)):
+        out = os.path.join(work, "cl_" + "_".join(extra[1::2]))
+        cd.run(args + ["--output", out] + extra, ranks=2)
+        got = read_levels(out, len(ks))
+        compare(out, ks, got, steps, r, iters)
+        if all(np.array_equal(g["parent"], d["parent"]) for g, d in zip(got, runs[1])):
+            raise SystemExit(f"FAIL: {' '.join(extra)} gave the default run's tree: the flags changed nothing")
 
     asg = cd.read_assign(cl)
     assert list(asg["key"]) == list(keys)
