@@ -10,7 +10,9 @@
  *   - the draws come from km_rand (curate/kmeans.h) seeded by the caller, so a seed gives one
  *     result on any rank count.
  * The points are few (at most the level-1 k), so they are held whole, in double, on every rank.
- * The assignment is OpenBLAS's dgemm in blocks of LK_BLOCK points dealt round-robin to the ranks
+ * Float64 is the reference's precision (its configurations run every level in float64) and what
+ * makes the tree equal to a float64 implementation of the paper; the backend op table's GEMMs are
+ * f32 / bf16, hence a direct cblas call here. The assignment is OpenBLAS's dgemm in blocks of LK_BLOCK points dealt round-robin to the ranks
  * of `comm`: every block has the same shape whatever the rank count, and the results are
  * combined by exact all-reduces (each value comes from one rank, the others add 0), so 1, 2 or 4
  * ranks give the same bits. k-means++ runs on every rank alike (sums in index order). */
