@@ -15,7 +15,7 @@ Also: 1, 2 and 4 ranks write the same level files bit for bit, and on a planted 
 is measurably more balanced than a uniform random sample of the same size: the normalised
 entropy of its concept histogram (H / ln 63, 1 = every concept equally often) is higher by at
 least 0.2 and the 3 large concepts' share is at most half of theirs in the uniform sample.
-The released code needs torch and GPUs, absent here: it is not run.
+The released code needs PyTorch, absent here: it is not run.
 Usage: test_hierarchy.py WORKDIR."""
 import math
 import os
