@@ -19,6 +19,7 @@ typedef struct {
 #define O(f) offsetof(cluster_cli, f)
 static const flag_choice metrics[] = {{"cosine", KM_COSINE}, {"l2", KM_L2}, {NULL, 0}};
 static const flag_choice features[] = {{"cls", 0}, {"patch_mean", 0}, {NULL, 0}};
+static const flag_choice resample_from[] = {{"closest", 0}, {"random", 1}, {NULL, 0}};
 static const flag_choice devices[] = {{"cpu", 0}, {"cuda", 0}, {NULL, 0}};
 static const flag_spec flags[] = {
     FLAG("--input", "DIR", FLAG_STRING, O(c.input), "embed output directory (its shard files)", .attrs = FLAG_REQUIRED),
@@ -35,6 +36,8 @@ static const flag_spec flags[] = {
     FLAG("--resample-steps", "N", FLAG_INT, O(c.resample_steps), "hierarchical: resampling steps per level"),
     FLAG("--resample-rows", "R|auto", FLAG_INT_AUTO, O(c.resample_rows), "hierarchical: points per cluster per step\n"
          "[auto: half the mean cluster size of the level]"),
+    FLAG("--resample-from", NULL, FLAG_CHOICE, O(c.resample_random), "hierarchical: the points of a cluster a step\n"
+         "takes: nearest its centroid, or at random", .choices = resample_from),
     FLAG("--level-iters", "N", FLAG_INT, O(c.level_iters), "hierarchical: Lloyd steps of each k-means at levels >= 2"),
     FLAG("--device", NULL, FLAG_WORD, O(c.device), "where the assignment GEMMs run", .choices = devices),
     FLAG("--threads", "T", FLAG_INT, O(c.threads), "CPU threads per rank [OpenMP default]"),

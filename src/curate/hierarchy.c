@@ -4,11 +4,14 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "curate/cfile.h"
+#include "curate/kmeans.h"
 #include "curate/level_kmeans.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { RESAMPLE_SALT = 0x7273 };
 
 int hierarchy_resample_rows(const cluster_options *o, int l) {
     if (o->resample_rows > 0) return o->resample_rows;
@@ -24,13 +27,14 @@ typedef struct {
     double *dist;      /* its squared L2 distance to that centroid */
     int64_t *order;
     double *S;         /* resampled points */
+    int by_dist;       /* resampling order within a cluster: 1 nearest first, 0 position */
 } level_work;
 
 static int cmp_by_cluster_dist(const void *a, const void *b, void *ctx) {
     const level_work *w = ctx;
     const int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
     if (w->idx[i] != w->idx[j]) return w->idx[i] < w->idx[j] ? -1 : 1;
-    if (w->dist[i] != w->dist[j]) return w->dist[i] < w->dist[j] ? -1 : 1;
+    if (w->by_dist && w->dist[i] != w->dist[j]) return w->dist[i] < w->dist[j] ? -1 : 1;
     return i < j ? -1 : i > j;
 }
 
@@ -39,16 +43,23 @@ static int cmp_i64(const void *a, const void *b) {
     return i < j ? -1 : i > j;
 }
 
-/* The `r` points of each cluster closest to its centroid (ties by position), packed into w->S in
- * position order; returns their count. */
-static int64_t resample(const double *X, int64_t n, int D, int r, level_work *w) {
+/* `r` points of each cluster, packed into w->S in position order; returns their count. Closest:
+ * those nearest its centroid (ties by position); random (`st` non-NULL): a uniform draw without
+ * replacement (partial Fisher-Yates over the cluster's points in position order, clusters in
+ * index order). */
+static int64_t resample(const double *X, int64_t n, int D, int r, uint64_t *st, level_work *w) {
     for (int64_t i = 0; i < n; i++) w->order[i] = i;
+    w->by_dist = st == NULL;
     qsort_r(w->order, (size_t)n, sizeof *w->order, cmp_by_cluster_dist, w);
     int64_t m = 0;
-    for (int64_t j = 0, taken = 0; j < n; j++) {
-        const int64_t i = w->order[j];
-        taken = j > 0 && w->idx[w->order[j - 1]] == w->idx[i] ? taken + 1 : 0;
-        if (taken < r) w->order[m++] = i;
+    for (int64_t j0 = 0, j1; j0 < n; j0 = j1) {
+        for (j1 = j0; j1 < n && w->idx[w->order[j1]] == w->idx[w->order[j0]];) j1++;
+        const int64_t size = j1 - j0, take = size < r ? size : r;
+        for (int64_t a = 0; st && a < take; a++) {
+            const int64_t b = a + (int64_t)(km_rand(st) % (uint64_t)(size - a)), t = w->order[j0 + a];
+            w->order[j0 + a] = w->order[j0 + b], w->order[j0 + b] = t;
+        }
+        for (int64_t a = 0; a < take; a++) w->order[m++] = w->order[j0 + a];
     }
     qsort(w->order, (size_t)m, sizeof *w->order, cmp_i64);
     for (int64_t j = 0; j < m; j++) memcpy(w->S + (size_t)j * D, X + (size_t)w->order[j] * D, (size_t)D * sizeof(double));
@@ -91,7 +102,8 @@ static int cluster_level(const cluster_options *o, const ws_topology *t, int l, 
     *steps_run = 0;
     /* one point per cluster would make each its own centroid: the reference skips r <= 1 too */
     for (int step = 1; rc == WS_OK && r > 1 && step <= o->resample_steps; step++) {
-        const int64_t m = resample(X, n, D, r, w);
+        uint64_t st = hierarchy_seed(o->seed, l + 1, step) ^ RESAMPLE_SALT;
+        const int64_t m = resample(X, n, D, r, o->resample_random ? &st : NULL, w);
         if (m < k) break;   /* fewer points than clusters (many empty clusters): keep the last centroids */
         rc = lk_train(t->world, w->S, m, k, D, o->level_iters, hierarchy_seed(o->seed, l + 1, step), C);
         if (rc == WS_OK) rc = lk_assign(t->world, X, n, C, k, D, w->idx, w->dist);
@@ -114,8 +126,9 @@ int hierarchy_run(const cluster_options *o, const ws_topology *t, const float *C
         rc = cluster_level(o, t, l, X, n, D, C, &w, &steps);
         char params[512];
         snprintf(params, sizeof params, "level=%d k=%d from=%lld metric=l2 init=kmeans++ level_iters=%d "
-                 "resample_steps=%d resample_rows=%d steps_run=%d seed=%llu", l + 1, k, (long long)n, o->level_iters,
-                 o->resample_steps, hierarchy_resample_rows(o, l), steps, (unsigned long long)o->seed);
+                 "resample_steps=%d resample_rows=%d resample_from=%s steps_run=%d seed=%llu", l + 1, k, (long long)n,
+                 o->level_iters, o->resample_steps, hierarchy_resample_rows(o, l),
+                 o->resample_random ? "random" : "closest", steps, (unsigned long long)o->seed);
         if (rc == WS_OK && t->world_rank == 0) rc = write_level(o, l + 1, params, C, k, D, n, &w);
         rc = topology_agree(t->world, rc);
         if (rc == WS_OK && o->verbose && t->world_rank == 0)

@@ -5,7 +5,8 @@
  *   1. runs Euclidean k-means on them into k_L clusters: k-means++ start, `level_iters` Lloyd
  *      steps (curate/level_kmeans.h), then assigns every point;
  *   2. `resample_steps` times: takes from each cluster the `r` points closest to its centroid
- *      (ties by position; their union in position order), runs a fresh k-means (k-means++ start,
+ *      (ties by position), or `r` drawn at random with `resample_random` (their union in position
+ *      order), runs a fresh k-means (k-means++ start,
  *      `level_iters` steps) on that union alone, and reassigns every point of the level to the new
  *      centroids. r is `resample_rows`, or by default ceil(k_(L-1) / (2 k_L)), half the mean
  *      cluster size, the rule of the reference's configurations; with r <= 1 there is no

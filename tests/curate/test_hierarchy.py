@@ -6,8 +6,9 @@ initialisation:
   - levels >= 2: Euclidean k-means with a k-means++ start (greedy, 2 + floor(ln k) candidates),
     50 Lloyd steps (an empty cluster keeps its centroid), then 10 resampling steps: the r points
     of each cluster closest to its centroid, a fresh k-means on their union, every point
-    reassigned; r = ceil(k_(L-1) / (2 k_L)). Checked: the same parent of every node at every
-    level, centroids within 1e-6 (they are stored as f32; both sides compute in float64);
+    reassigned; r = ceil(k_(L-1) / (2 k_L)); also other steps, r and Lloyd steps, r points
+    drawn at random (--resample-from random) and no resampling. Checked: the same parent of every
+    node at every level, centroids within 1e-6 (stored as f32; both sides compute in float64);
   - sampling: the target split as evenly as the sizes allow at the top, then recursively inside
     each cluster, random or closest rows in the level-1 clusters. Checked: the same selected keys.
 Also: 1, 2 and 4 ranks write the same level files bit for bit, and on a planted imbalanced set
@@ -96,14 +97,23 @@ def kmeans(x, k, iters, rng):
     return c
 
 
-def level_reference(x, k, level, r, steps=10, iters=50):
+def level_reference(x, k, level, r, steps=10, iters=50, random=False):
+    """One level: k-means, then `steps` times k-means on the r closest (or random) points of each
+    cluster; the random draws: a partial Fisher-Yates per cluster, clusters in index order."""
     c = kmeans(x, k, iters, Rng(level_seed(level, 0)))
     a, d = assign(x, c)
     for step in range(1, steps + 1 if r > 1 else 1):
-        keep = []
+        keep, rng = [], Rng(level_seed(level, step) ^ 0x7273)
         for j in range(k):
             m = np.where(a == j)[0]
-            keep += list(m[np.lexsort((m, d[m]))][:r])
+            if random:
+                m = list(m)
+                for i in range(min(r, len(m))):
+                    t = i + rng.next() % (len(m) - i)
+                    m[i], m[t] = m[t], m[i]
+                keep += m[:r]
+            else:
+                keep += list(m[np.lexsort((m, d[m]))][:r])
         keep = np.sort(np.array(keep, int))
         if len(keep) < k:
             break
@@ -186,19 +196,19 @@ def read_levels(cl, levels):
     return out
 
 
-def compare(cl, ks, levels, steps=10, r_flag=None, iters=50):
+def compare(cl, ks, levels, steps=10, r_flag=None, iters=50, random=False):
     """The level files of run `cl` against the NumPy reference from its level-1 centroids."""
     with h5py.File(os.path.join(cl, "centroids.h5")) as f:
         pts = f["centroids"][:].astype(np.float64)
     for lv, got in enumerate(levels, start=2):
         k_prev, k = ks[lv - 2], ks[lv - 1]
         r = r_flag or -(-k_prev // (2 * k))
-        c, a = level_reference(pts, k, lv, r, steps, iters)
+        c, a = level_reference(pts, k, lv, r, steps, iters, random)
         if not np.array_equal(a, got["parent"]):
             bad = int((a != got["parent"]).sum())
             raise SystemExit(f"FAIL: level {lv}: {bad} of {len(a)} parents differ from the NumPy reference")
         err = float(np.abs(c.astype(np.float32) - got["centroids"]).max())
-        print(f"level {lv} ({steps} steps of r = {r}, {iters} Lloyd steps): {k_prev} -> {k} clusters, the same "
+        print(f"level {lv} ({steps} steps of r = {r}{' random' if random else ''}, {iters} Lloyd steps): {k_prev} -> {k} clusters, the same "
               f"parents as the reference, centroids within {err:.2e}; sizes {np.sort(got['counts'])[::-1].tolist()}")
         if err > 1e-6:
             raise SystemExit(f"FAIL: level {lv} centroids differ by {err:.3g} (tolerance 1e-6)")
@@ -245,12 +255,14 @@ def main():
     cl = os.path.join(work, "cl1")
     compare(cl, ks, runs[1])
     # the flags: other steps, points per cluster and Lloyd steps; no resampling at all
-    for extra, steps, r, iters in ((["--resample-steps", "3", "--resample-rows", "3", "--level-iters", "20"], 3, 3, 20),
-                                   (["--resample-steps", "0"], 0, None, 50)):
+    variants = ((["--resample-steps", "3", "--resample-rows", "3", "--level-iters", "20"], 3, 3, 20, False),
+                (["--resample-from", "random", "--resample-rows", "4"], 10, 4, 50, True),
+                (["--resample-steps", "0"], 0, None, 50, False))
+    for extra, steps, r, iters, random in variants:
         out = os.path.join(work, "cl_" + "_".join(extra[1::2]))
         cd.run(args + ["--output", out] + extra, ranks=2)
         got = read_levels(out, len(ks))
-        compare(out, ks, got, steps, r, iters)
+        compare(out, ks, got, steps, r, iters, random)
         if all(np.array_equal(g["parent"], d["parent"]) for g, d in zip(got, runs[1])):
             raise SystemExit(f"FAIL: {' '.join(extra)} gave the default run's tree: the flags changed nothing")
 
