@@ -62,7 +62,8 @@ static int64_t resample(const double *X, int64_t n, int D, int r, uint64_t *st, 
         for (int64_t a = 0; a < take; a++) w->order[m++] = w->order[j0 + a];
     }
     qsort(w->order, (size_t)m, sizeof *w->order, cmp_i64);
-    for (int64_t j = 0; j < m; j++) memcpy(w->S + (size_t)j * D, X + (size_t)w->order[j] * D, (size_t)D * sizeof(double));
+    for (int64_t j = 0; j < m; j++)
+        memcpy(w->S + (size_t)j * D, X + (size_t)w->order[j] * D, (size_t)D * sizeof(double));
     return m;
 }
 
@@ -75,7 +76,8 @@ static int write_level(const cluster_options *o, int level, const char *params, 
     cfile *f = NULL;
     int rc = Cf && df && counts ? WS_OK : ws_errorf(WS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == WS_OK && i < (size_t)k * D; i++) Cf[i] = (float)C[i];
-    for (int64_t i = 0; rc == WS_OK && i < n; i++) df[i] = (float)(w->dist[i] > 0.0 ? w->dist[i] : 0.0), counts[w->idx[i]]++;
+    for (int64_t i = 0; rc == WS_OK && i < n; i++)
+        df[i] = (float)(w->dist[i] > 0.0 ? w->dist[i] : 0.0), counts[w->idx[i]]++;
     if (rc == WS_OK) rc = cfile_create(path, &f);
     const int64_t cd[2] = {k, D}, nd[1] = {n};
     if (rc == WS_OK) rc = cfile_write(f, "centroids", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, cd, Cf);

@@ -208,7 +208,8 @@ def compare(cl, ks, levels, steps=10, r_flag=None, iters=50, random=False):
             bad = int((a != got["parent"]).sum())
             raise SystemExit(f"FAIL: level {lv}: {bad} of {len(a)} parents differ from the NumPy reference")
         err = float(np.abs(c.astype(np.float32) - got["centroids"]).max())
-        print(f"level {lv} ({steps} steps of r = {r}{' random' if random else ''}, {iters} Lloyd steps): {k_prev} -> {k} clusters, the same "
+        how = f"{steps} steps of r = {r}{' random' if random else ''}, {iters} Lloyd steps"
+        print(f"level {lv} ({how}): {k_prev} -> {k} clusters, the same "
               f"parents as the reference, centroids within {err:.2e}; sizes {np.sort(got['counts'])[::-1].tolist()}")
         if err > 1e-6:
             raise SystemExit(f"FAIL: level {lv} centroids differ by {err:.3g} (tolerance 1e-6)")
