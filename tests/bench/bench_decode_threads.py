@@ -55,8 +55,12 @@ def main():
     ap.add_argument("--resolution", type=int, default=56, help="model input side (small: the model's share small)")
     ap.add_argument("--pipeline", default=None, help="bench_pipeline binary [next to --bin's build]")
     a = ap.parse_args()
-    if not a.pipeline:
-        a.pipeline = os.path.join(os.path.dirname(os.path.abspath(a.bin)), "tests", "bench", "bench_pipeline")
+    if not a.pipeline:   # the build tree of --bin (BUILD/src/webssl-dist): BUILD/tests/bench/bench_pipeline
+        here = os.path.dirname(os.path.abspath(a.bin))
+        a.pipeline = next((p for p in (os.path.join(d, "tests", "bench", "bench_pipeline") for d in
+                                       (here, os.path.dirname(here))) if os.path.exists(p)), None)
+        if not a.pipeline:
+            ap.error("bench_pipeline not found next to --bin: give --pipeline")
     work = tempfile.mkdtemp(prefix="bench_dthreads_")
     model = os.path.join(work, "vit")
     tiny_model("dino", model, C=48, L=2, NH=3, img=224)
