@@ -103,6 +103,7 @@ def main():
             ratio = float(np.median([x2[0] / x1[0] for x1, x2 in zip(res[b, 1], res[b, 2])]))
             print(f"| {b} | {t} | {np.median([x[0] for x in v]):.0f} | {ratio:.2f}x | {med('decode'):.2f} | "
                   f"{med('input_wait'):.2f} | {med('compute'):.2f} | {med('write'):.2f} |")
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
