@@ -1,7 +1,7 @@
 /* The whole model on the GPU against the CPU backend (same random weights, same pixels), for both
  * families, the head sizes 64, 80 and 128, the native and a non-native resolution, both position
  * embedding rules, f32 and bf16 compute. Prints the error per output tensor; fails past the
- * tolerances of model_compare.h. Skips (exit 77) without a CUDA device. */
+ * tolerances of model_compare.h (f32: GPU_F32_TOL). Skips (exit 77) without a CUDA device. */
 #include <check.h>
 #include <string.h>
 
