@@ -3,7 +3,7 @@ the reference DINOv2 modules (tests/pth/dinov2_ref.py: backbone + DINO head + iB
 with --features cls,head,proto at tp 1 and tp 2, and a flat backbone .pth with a heads-only file
 (--head) at tp 2, at a non-native resolution so that the .pth default position-embedding rule
 (the original code's) is exercised. Compared with PyTorch on the same Pillow-preprocessed images:
-cls and head max abs error <= 2e-6 x max |ref| (fp32, TOL), proto_index equal to torch.argmax,
+cls and head max abs error <= 3e-6 x max |ref| (fp32, TOL), proto_index equal to torch.argmax,
 proto_score within the same tolerance. Also: --posembed hf changes the outputs, and
 --features head on a checkpoint without a head fails before the output directory is created.
 usage: embed_head.py WORKDIR"""
@@ -22,8 +22,10 @@ from webssl_test import compare, fresh_dir, randomise_original, ssl_teacher_stat
 
 # cls, head and proto_score against PyTorch, as max abs err / max |ref|. Measured (Intel Xeon with
 # AVX-512; weight and image seeds 0 to 3, the three runs each): cls 2.7e-7 to 4.2e-7, head up to
-# 2.8e-7, proto_score up to 3.3e-7; 2e-6 leaves about 5x. The former 1e-4 was 240 times the worst.
-TOL = 2e-6
+# 2.8e-7, proto_score up to 3.3e-7; in the sanitizer build (LayerNorms summed one value at a time)
+# up to 6.8e-7. 3e-6, the fp32 bound of tests/model/parity_hf.py, leaves about 4x; the former 1e-4
+# was 150 times the worst.
+TOL = 3e-6
 
 work = fresh_dir(sys.argv[1])
 torch.manual_seed(0)
