@@ -43,9 +43,12 @@ static const struct {
     {"--max-per-centroid", 1, 1 << 20}, /* curation (cluster, dedup, sample) */
     {"--resample-steps", 0, 100},
     {"--resample-rows", 1, 1 << 20},
+    {"--level-iters", 1, 10000},
     {"--seed", 0, 1LL << 53},
     {"--block", 16, 1 << 15},
     {"--target", 1, 1LL << 50},
+    {"--level", 0, 9},                  /* deflate level (export) */
+    {"--range", 0, 1LL << 62},          /* each end of export's a:b */
 };
 
 static void find_bounds(const char *flag, double *lo, double *hi) {
