@@ -43,7 +43,7 @@ static int assign_points(ws_backend *be, km_metric metric, const float *C, int k
                          level_work *w) {
     nearest *nn;
     int rc = nearest_create(be, metric, C, k, D, 0, &nn);
-    if (rc == WS_OK) rc = nearest_run(nn, X, n, w->idx, w->dist);
+    if (rc == WS_OK) rc = nearest_run(nn, X, NULL, n, w->idx, w->dist);
     nearest_free(nn);
     memset(w->counts, 0, (size_t)k * sizeof *w->counts);
     for (int64_t i = 0; rc == WS_OK && i < n; i++) w->counts[w->idx[i]]++;

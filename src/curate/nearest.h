@@ -22,9 +22,13 @@ typedef struct nearest nearest;
 int nearest_create(ws_backend *be, km_metric metric, const float *C, int k, int D, int block_rows, nearest **out);
 /* Replace the centroids (same k and D). */
 int nearest_set_centroids(nearest *nn, const float *C);
-/* For rows X[n, D] (host f32): idx[n] (nearest centroid) and dist[n] (see above). Rows that are
- * not to be assigned may hold anything; the caller ignores their results. */
-int nearest_run(nearest *nn, const float *X, int64_t n, int32_t *idx, float *dist);
+/* For rows X[n, D] (host f32): idx[n] (nearest centroid) and dist[n] (see above). sqnorm[n] (L2
+ * only; may be NULL: computed here) holds |x|^2 of each row, for callers that assign the same rows
+ * again and again. Rows that are not to be assigned may hold anything; the caller ignores their
+ * results. */
+int nearest_run(nearest *nn, const float *X, const double *sqnorm, int64_t n, int32_t *idx, float *dist);
+/* The rows of one block (n up to this runs as one GEMM and one arg-max). */
+int nearest_block(const nearest *nn);
 void nearest_free(nearest *nn);
 
 #endif
