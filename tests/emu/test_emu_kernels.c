@@ -309,7 +309,8 @@ START_TEST(test_patch_tokens) {
 END_TEST
 
 /* The k-means arg-max: random scores with planted ties (the lower column must win), a NaN among
- * numbers (never wins), a row of NaNs (-1), N below, at and above the warp width; exact. */
+ * numbers (never wins), a row of NaNs (-1), a row of NaNs and -inf (its first -inf), N below, at
+ * and above the warp width; exact. */
 START_TEST(test_row_argmax) {
     const int Ns[] = {1, 7, 32, 100, 1000}, M = 37;
     for (size_t t = 0; t < sizeof Ns / sizeof Ns[0]; t++) {
@@ -318,11 +319,13 @@ START_TEST(test_row_argmax) {
         for (int m = 0; m < M; m += 3) sc[(size_t)m * N + (m % N)] = 5.0f, sc[(size_t)m * N + N - 1] = 5.0f;
         sc[(size_t)1 * N] = NAN;
         for (int n = 0; n < N; n++) sc[(size_t)2 * N + n] = NAN;
+        for (int n = 0; n < N; n++) sc[(size_t)4 * N + n] = n % 2 ? -INFINITY : NAN;   /* the first -inf */
         int32_t ri[M], gi[M];
         float rv[M], gv[M];
         twin_ok("row_argmax", cpu->ops->row_argmax(cpu, ri, rv, sc, M, N));
         ck_assert_int_eq(ri[2], -1);
         ck_assert_int_eq(ri[0], 0);
+        ck_assert_int_eq(ri[4], N > 1 ? 1 : -1);
         EMU_FOR_EACH_SCHEDULE(s) {
             emu_check_launch("row_argmax", cuda_row_argmax(gi, gv, sc, M, N, NULL));
             for (int m = 0; m < M; m++)
