@@ -16,7 +16,7 @@ typedef enum { KM_COSINE = 0, KM_L2 = 1 } km_metric;
 typedef struct nearest nearest;
 
 /* Prepare for centroids C[k, D] (host f32, copied to the backend) and blocks of up to
- * `block_rows` rows (0: a block whose score matrix takes about 1 MiB, so that the arg-max reads
+ * `block_rows` rows (0: a block whose score matrix takes about 512 KiB, so that the arg-max reads
  * it from cache; 256 rows at least). WS_OK, or an error naming the GEMM path or the memory it
  * could not get. */
 int nearest_create(ws_backend *be, km_metric metric, const float *C, int k, int D, int block_rows, nearest **out);
