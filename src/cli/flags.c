@@ -46,6 +46,8 @@ static const struct {
     {"--seed", 0, 1LL << 53},
     {"--block", 16, 1 << 15},
     {"--target", 1, 1LL << 50},
+    {"--level", 0, 9},                  /* deflate level (export) */
+    {"--range", 0, 1LL << 62},          /* each end of export's a:b */
 };
 
 static void find_bounds(const char *flag, double *lo, double *hi) {

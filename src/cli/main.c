@@ -12,6 +12,7 @@ static const ws_command commands[] = {
     {"cost", cmd_cost, "FLOPs, memory, communication and expected throughput per tp (cost model)"},
     {"embed", cmd_embed, "embed images with tensor x data parallelism (mpirun/srun); resumable"},
     {"index", cmd_index, "DIR/index.h5: one virtual table over every shard file"},
+    {"export", cmd_export, "one consolidated, chunked, compressed HDF5 file from DIR's shards"},
     {"verify", cmd_verify, "check every byte of every shard file of DIR against its checksum"},
     {"bench", cmd_bench, "forward-pass throughput of an architecture with random weights"},
     {"preprocess", cmd_preprocess, "the exact model inputs (uint8 images, normalised tensors) to HDF5"},

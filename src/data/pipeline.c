@@ -20,6 +20,7 @@ typedef struct {
     ws_batch b;
     ws_sample *raw;      /* [B] samples as read, consumed by the workers */
     int busy;            /* taken by the reader (until handed back by the consumer) */
+    int held;            /* handed to the consumer, not yet given back */
     int filled;          /* the reader added its last sample */
     int done;            /* items processed */
 } slot;
@@ -35,7 +36,8 @@ struct ws_pipeline {
     int *queue;                    /* ring of item ids (slot * B + index), capacity depth * B */
     size_t q_head, q_count;
     size_t n_filled, head;         /* slots filled by the reader so far; next slot to hand out */
-    slot *held;                    /* slot held by the consumer */
+    slot *held;                    /* without hold: the slot the consumer has, given back at its
+                                    * next call */
     int stop, reader_done, damaged;
     const char *why;
     size_t images, failures;
@@ -61,6 +63,47 @@ static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void pipeline_notify_init(ws_pipeline_notify *n) {
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    n->seq = 0;
+}
+
+void pipeline_notify_destroy(ws_pipeline_notify *n) {
+    pthread_mutex_destroy(&n->mu);
+    pthread_cond_destroy(&n->cv);
+}
+
+unsigned long pipeline_notify_seq(ws_pipeline_notify *n) {
+    pthread_mutex_lock(&n->mu);
+    unsigned long v = n->seq;
+    pthread_mutex_unlock(&n->mu);
+    return v;
+}
+
+void pipeline_notify_wait(ws_pipeline_notify *n, unsigned long seq, double seconds) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = until.tv_nsec + (long)(seconds * 1e9);
+    until.tv_sec += ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&n->mu);
+    while (n->seq == seq && pthread_cond_timedwait(&n->cv, &n->mu, &until) == 0) {}
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* A batch or the end is ready (called under p->mu): the consumer waiting in next_batch, and the
+ * one waiting on several pipelines, are woken. */
+static void signal_ready(ws_pipeline *p) {
+    pthread_cond_broadcast(&p->cv_ready);
+    ws_pipeline_notify *n = p->prm.notify;
+    if (!n) return;
+    pthread_mutex_lock(&n->mu);
+    n->seq++;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
 }
 
 static void push_item(ws_pipeline *p, int id) {
@@ -105,7 +148,7 @@ static void *reader_main(void *arg) {
                          p->shard->name, first, p->why);
             pthread_cond_broadcast(&p->cv_work);
         }
-        pthread_cond_broadcast(&p->cv_ready);
+        signal_ready(p);
         int stop = p->stop;
         pthread_mutex_unlock(&p->mu);
         if (eof || stop) break;
@@ -113,7 +156,7 @@ static void *reader_main(void *arg) {
     pthread_mutex_lock(&p->mu);
     p->reader_done = 1;
     pthread_cond_broadcast(&p->cv_work);
-    pthread_cond_broadcast(&p->cv_ready);
+    signal_ready(p);
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -163,15 +206,37 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&p->mu);
         p->decode_seconds += t1 - t0;
         s->done++;
-        if (s->filled && s->done == s->b.n) pthread_cond_broadcast(&p->cv_ready);
+        if (s->filled && s->done == s->b.n) signal_ready(p);
     }
     pthread_mutex_unlock(&p->mu);
     image_free(&img);
     return NULL;
 }
 
-static void slot_release(slot *s) {
+/* Give slot s back to the reader (under p->mu). */
+static void slot_release(ws_pipeline *p, slot *s) {
     for (int i = 0; i < s->b.n; i++) { free(s->b.keys[i]); s->b.keys[i] = NULL; }
+    s->held = 0;
+    s->busy = 0;
+    pthread_cond_broadcast(&p->cv_space);
+}
+
+void pipeline_release(ws_pipeline *p, const ws_batch *b) {
+    if (!p || !b || b == &p->end) return;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->depth; i++)
+        if (&p->slots[i].b == b && p->slots[i].held) slot_release(p, &p->slots[i]);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *buf_alloc(const ws_pipeline_params *prm, size_t bytes) {
+    return prm->buf_alloc ? prm->buf_alloc(prm->buf_ctx, bytes) : malloc(bytes);
+}
+
+static void buf_free(const ws_pipeline_params *prm, void *ptr) {
+    if (!ptr) return;
+    if (prm->buf_free) prm->buf_free(prm->buf_ctx, ptr);
+    else free(ptr);
 }
 
 static void keep_freed_memory(void) {
@@ -202,7 +267,7 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
     p->pre = pre;
     p->R = pre.crop;
     p->B = prm->batch;
-    p->depth = prm->depth > 0 ? prm->depth : 2;
+    p->depth = (prm->depth > 0 ? prm->depth : 2) + (prm->hold ? 1 : 0);
     p->nthreads = prm->threads;
     p->plane = (size_t)3 * p->R * p->R;
     p->prm.decode.fast_min_side = prm->fast_decode ? (pre.mode == WS_PREPROCESS_CROP ? pre.resize : p->R) : 0;
@@ -226,8 +291,8 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
         s->b.keys = calloc((size_t)p->B, sizeof *s->b.keys);
         s->b.status = calloc((size_t)p->B, 1);
         const int want_u8 = prm->keep_u8 || prm->u8_only;
-        if (!prm->u8_only) s->b.pixels = malloc((size_t)p->B * p->plane * sizeof(float));
-        if (want_u8) s->b.u8 = malloc((size_t)p->B * p->plane);
+        if (!prm->u8_only) s->b.pixels = buf_alloc(prm, (size_t)p->B * p->plane * sizeof(float));
+        if (want_u8) s->b.u8 = buf_alloc(prm, (size_t)p->B * p->plane);
         ok = s->raw && s->b.keys && s->b.status && (prm->u8_only || s->b.pixels) && (!want_u8 || s->b.u8);
     }
     if (!ok) { pipeline_close(p); return ws_errorf(WS_ERR_NOMEM, "out of memory for the batches of %s", shard->name); }
@@ -247,17 +312,16 @@ int pipeline_open(const ws_shard *shard, const ws_pipeline_params *prm, ws_pipel
 const ws_batch *pipeline_next_batch(ws_pipeline *p) {
     pthread_mutex_lock(&p->mu);
     if (p->held) {
-        slot_release(p->held);
-        p->held->busy = 0;
+        slot_release(p, p->held);
         p->held = NULL;
-        pthread_cond_broadcast(&p->cv_space);
     }
     for (;;) {
         slot *s = &p->slots[p->head % p->depth];
         if (p->head < p->n_filled && s->done == s->b.n) {
             p->head++;
             if (s->b.n == 0) { s->busy = 0; break; }   /* empty last slot: the end */
-            p->held = s;
+            s->held = 1;
+            if (!p->prm.hold) p->held = s;
             p->images += (size_t)s->b.n;
             for (int i = 0; i < s->b.n; i++) p->failures += s->b.status[i] != WS_IMG_OK;
             pthread_mutex_unlock(&p->mu);
@@ -333,7 +397,9 @@ void pipeline_close(ws_pipeline *p) {
         slot *s = &p->slots[i];
         for (int k = 0; s->raw && k < p->B; k++) sample_free(&s->raw[k]);
         if (s->b.keys) for (int k = 0; k < p->B; k++) free(s->b.keys[k]);
-        free(s->raw); free(s->b.keys); free(s->b.status); free(s->b.pixels); free(s->b.u8);
+        free(s->raw); free(s->b.keys); free(s->b.status);
+        buf_free(&p->prm, s->b.pixels);
+        buf_free(&p->prm, s->b.u8);
     }
     shard_reader_close(p->reader);
     free(p->slots); free(p->queue); free(p->workers);

@@ -235,6 +235,11 @@ static int load_model(embed_run *r) {
     return WS_OK;
 }
 
+/* The pipeline's batch buffers on a device backend: its pinned host memory, uploaded from as the
+ * decoding threads left them. */
+static void *pinned_alloc(void *be, size_t bytes) { return ((ws_backend *)be)->ops->host_alloc(be, bytes); }
+static void pinned_free(void *be, void *ptr) { ((ws_backend *)be)->ops->host_free(be, ptr); }
+
 static int alloc_buffers(embed_run *r) {
     int g = r->R / r->arch.patch_size;
     size_t B = (size_t)r->B, D = (size_t)r->arch.embed_dim, P = (size_t)g * (size_t)g;
@@ -243,11 +248,17 @@ static int alloc_buffers(embed_run *r) {
     r->u8 = ws_model_input_u8(r->model);
     r->pp.u8_only = r->u8;   /* the pipeline's float work is left to the device */
     r->image_bytes = 3 * (size_t)r->R * (size_t)r->R * (r->u8 ? 1 : sizeof(float));
-    for (int s = 0; s < 2; s++) r->pixels[s] = r->dev.be->ops->host_alloc(r->dev.be, B * r->image_bytes);
+    if (!r->dev.be->host_memory) {
+        r->pp.buf_alloc = pinned_alloc;
+        r->pp.buf_free = pinned_free;
+        r->pp.buf_ctx = r->dev.be;
+    }
+    int peer = !r->topo.is_leader;   /* a leader's batches are the pipeline's */
+    for (int s = 0; s < 2 && peer; s++) r->pixels[s] = r->dev.be->ops->host_alloc(r->dev.be, B * r->image_bytes);
     r->cls = calloc(B * D, sizeof(float));
     r->patch_mean = calloc(B * D, sizeof(float));
     if (r->layout.features & WS_FEAT_PATCH) r->patch = calloc(B * P * D, sizeof(float));
-    int nomem = !r->pixels[0] || !r->pixels[1] || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
+    int nomem = (peer && (!r->pixels[0] || !r->pixels[1])) || !r->cls || !r->patch_mean || ((r->layout.features & WS_FEAT_PATCH) && !r->patch);
     if (r->has_head) {
         r->z = calloc(B * (size_t)head_bottleneck(&r->head), sizeof(float));
         r->proto_index = calloc(B, sizeof *r->proto_index);

@@ -120,13 +120,13 @@ typedef struct {
     int64_t retry_rows; /* rows of status WS_IMG_RETRY: the file is written, the shard counts as failed */
 } open_shard;
 
-/* Leader: the batch whose pass is submitted and not yet collected, with what its rows need once
- * the pipeline has moved on (keys and statuses copied). */
+/* Leader: the batch whose pass is submitted and not yet collected. The pipeline's batch itself
+ * (pipelines run with params.hold): the device reads its pixels, the rows are written with its
+ * keys and statuses, and it goes back to the pipeline once written. */
 typedef struct {
     open_shard *o;      /* its shard (open until the batch is written: flushed before any close) */
-    int n, slot;        /* n = 0: none */
-    char **keys;        /* [B] owned copies */
-    int8_t *status;     /* [B] */
+    const ws_batch *b;  /* NULL: none */
+    int slot;
 } in_flight;
 
 enum { SHARD_OPEN = SHARD_LEFT + 1, SHARD_RUNNING };
@@ -194,41 +194,41 @@ static int shard_open(embed_run *r, int64_t idx, open_shard *o) {
 /* Leader: collect the batch in flight (if any), run the head on it and append its rows to its
  * shard's file (a failure marks that shard failed); then nothing is in flight. */
 static void flush_in_flight(embed_run *r, in_flight *f) {
-    if (!f->n) return;
+    const ws_batch *b = f->b;
+    if (!b) return;
     open_shard *o = f->o;
     embed_times *t = &o->t;
     group_collect(r, f->slot, t);
-    leader_head(r, f->n, t);
-    zero_failed_rows(r, f->n, f->status);
+    leader_head(r, b->n, t);
+    zero_failed_rows(r, b->n, b->status);
     double t1 = MPI_Wtime();
-    ws_h5_rows rows = {(const char *const *)f->keys, f->status, r->cls, r->patch_mean, r->patch, r->z,
+    ws_h5_rows rows = {(const char *const *)b->keys, b->status, r->cls, r->patch_mean, r->patch, r->z,
                        r->proto_index, r->proto_score};
-    int rc = o->write_failed ? WS_OK : h5_writer_append(o->w, f->n, &rows);
+    int rc = o->write_failed ? WS_OK : h5_writer_append(o->w, b->n, &rows);
     t->write += MPI_Wtime() - t1;
     int failed_images = 0;
-    for (int i = 0; i < f->n; i++) {
-        failed_images += f->status[i] != 0;
-        o->retry_rows += f->status[i] == WS_IMG_RETRY;
+    for (int i = 0; i < b->n; i++) {
+        failed_images += b->status[i] != 0;
+        o->retry_rows += b->status[i] == WS_IMG_RETRY;
     }
-    embed_queue_add(&r->queue, EQ_IMAGES, f->n);
+    embed_queue_add(&r->queue, EQ_IMAGES, b->n);
     if (failed_images) embed_queue_add(&r->queue, EQ_IMAGES_FAILED, failed_images);
     if (rc != WS_OK) {
         write_failed(r, &r->shards.shards[o->idx], rc);
         o->write_failed = 1;
         o->no_space = rc == WS_ERR_NOSPACE;
     }
-    for (int i = 0; i < f->n; i++) {
-        free(f->keys[i]);
-        f->keys[i] = NULL;
-    }
-    f->n = 0;
+    pipeline_release(o->p, b);
+    f->b = NULL;
     show_progress(r, 0);
 }
 
 /* Leader: the shard's next batch through the TP group: its pass submitted on the next input
- * slot, then the batch before it (maybe another shard's) collected and written while this one
- * runs. SHARD_RUNNING, or how the shard ends: SHARD_DONE (its last batch), SHARD_FAILED or
- * SHARD_STOPPED; the caller flushes the batch in flight before it closes a shard. */
+ * slot, straight from the pipeline's batch (on device backends the pipeline's buffers are the
+ * backend's pinned host memory: nothing is copied), then the batch before it (maybe another
+ * shard's) collected, written and given back while this one runs. SHARD_RUNNING, or how the
+ * shard ends: SHARD_DONE (its last batch), SHARD_FAILED or SHARD_STOPPED; the caller flushes
+ * the batch in flight before it closes a shard. */
 static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
     const ws_shard *s = &r->shards.shards[o->idx];
     embed_times *t = &o->t;
@@ -244,20 +244,11 @@ static int shard_step(embed_run *r, open_shard *o, in_flight *f) {
     tp_agree(r, &h);
     if (h.stop) return SHARD_STOPPED;
     if (b->n == 0) return SHARD_DONE;
-    const int slot = f->n ? 1 - f->slot : 0;
-    /* Host-memory backends (CPU) read the images in place and finish the pass inside submit, so
-     * the batch goes in as the pipeline made it; others stage it in r->pixels (pinned memory for
-     * the asynchronous upload), which outlives the pipeline's batch. */
-    void *px = r->u8 ? (void *)b->u8 : (void *)b->pixels;
-    if (!r->dev.be->host_memory) px = memcpy(r->pixels[slot], px, (size_t)b->n * r->image_bytes);
-    group_submit(r, b->n, slot, px, t);
-    flush_in_flight(r, f);   /* b stays valid: only this shard's next batch replaces it */
-    for (int i = 0; i < b->n; i++)
-        if (!(f->keys[i] = strdup(b->keys[i] ? b->keys[i] : "")))
-            ws_fatal(__FILE__, __LINE__, "out of memory keeping the keys of a batch");
-    memcpy(f->status, b->status, (size_t)b->n);
+    const int slot = f->b ? 1 - f->slot : 0;
+    group_submit(r, b->n, slot, r->u8 ? (void *)b->u8 : (void *)b->pixels, t);
+    flush_in_flight(r, f);
     f->o = o;
-    f->n = b->n;
+    f->b = b;
     f->slot = slot;
     return SHARD_RUNNING;
 }
@@ -324,16 +315,17 @@ static int claim_shard(embed_run *r, open_shard *o) {
     }
 }
 
-/* The open shard to step next: the oldest with a batch (or its end) ready; while none is, wait.
- * So a shard whose source stalls (a slow server) does not hold the batches of the others, and a
- * stop is seen while waiting (-1). */
+/* The open shard to step next: the oldest with a batch (or its end) ready; while none is, sleep
+ * until a pipeline signals one (the decoding threads keep the cores), looking for a stop every
+ * 50 ms. So a shard whose source stalls (a slow server) does not hold the batches of the others,
+ * and a stop is seen while waiting (-1). */
 static int pick_ready(embed_run *r, open_shard *open, int n) {
     for (;;) {
+        unsigned long seq = pipeline_notify_seq(r->pp.notify);
         for (int i = 0; i < n; i++)
             if (pipeline_batch_ready(open[i].p)) return i;
         if (embed_signal_pending() || embed_queue_get(&r->queue, EQ_STOP) > 0) return -1;
-        struct timespec ts = {0, 500000};
-        nanosleep(&ts, NULL);
+        pipeline_notify_wait(r->pp.notify, seq, 0.05);
     }
 }
 
@@ -342,9 +334,12 @@ static int pick_ready(embed_run *r, open_shard *open, int n) {
 static void leader_loop(embed_run *r) {
     r->pp.stop_requested = embed_signal_pending;   /* a reader blocked in I/O does not hold up a stop */
     r->pp.stream.stop_requested = embed_signal_pending;   /* nor a HEAD request of a manifest */
+    ws_pipeline_notify ready;   /* any open shard's pipeline has a batch */
+    pipeline_notify_init(&ready);
+    r->pp.notify = &ready;
+    r->pp.hold = 1;             /* a batch is the caller's until its rows are written */
     open_shard open[WS_MAX_READ_AHEAD];
-    in_flight f = {.keys = calloc((size_t)r->B, sizeof(char *)), .status = malloc((size_t)r->B)};
-    if (!f.keys || !f.status) ws_fatal(__FILE__, __LINE__, "out of memory for a batch's keys");
+    in_flight f = {NULL, NULL, 0};
     int n = 0, more = 1, stopped = 0;
     while (!stopped && !no_space(r)) {
         while (more && n < r->opt.read_ahead)
@@ -366,8 +361,6 @@ static void leader_loop(embed_run *r) {
         else if (res != SHARD_LEFT) count_shard(r, idx, res);
     }
     flush_in_flight(r, &f);
-    free(f.keys);
-    free(f.status);
     for (int i = 0; i < n; i++) shard_close(r, &open[i], SHARD_STOPPED);   /* claimed, left for a rerun (a
                                                                              * stop, or no space) */
     if (stopped) {
@@ -378,6 +371,8 @@ static void leader_loop(embed_run *r) {
         r->stopped = (int)h.stop;
     }
     if (r->stopped) embed_queue_add(&r->queue, EQ_STOP, 1);  /* stop the other groups too */
+    r->pp.notify = NULL;
+    pipeline_notify_destroy(&ready);
 }
 
 /* A peer follows the leader's commands: each batch's pass submitted on the next slot, the one

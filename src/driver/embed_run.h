@@ -53,8 +53,10 @@ typedef struct {
     int u8;                    /* 1: images travel as uint8 and the backend normalises them
                                 * (ws_model_input_u8), 0: as the pipeline's floats */
     size_t image_bytes;        /* one image in `pixels`: 3*R*R bytes or floats */
-    void *pixels[2];           /* per input slot: [B, R, R, 3] uint8 or [B, 3, R, R] f32 (backend
-                                * host_alloc: pinned on GPUs, so the upload is asynchronous) */
+    void *pixels[2];           /* TP peers, per input slot: [B, R, R, 3] uint8 or [B, 3, R, R] f32
+                                * received from the leader (backend host_alloc: pinned on GPUs, so
+                                * the upload is asynchronous); leaders submit the pipeline's
+                                * batches, allocated so too (pp.buf_alloc) */
     float *cls, *patch_mean, *patch;  /* outputs [B, D], [B, D], [B, P, D] */
     ws_dino_head head;         /* leaders, with --features head/proto: the DINO head */
     int has_head;

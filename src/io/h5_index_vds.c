@@ -81,8 +81,7 @@ int h5_index_vds_file(const char *path, const h5_index_ds *ds, int nds, const ch
     return rc;
 }
 
-/* A one-dimensional dataset `name` of n elements of file type `ft` from `v` (memory type `mt`). */
-static int write_1d(hid_t f, const char *name, hid_t ft, hid_t mt, hsize_t n, const void *v) {
+int h5_index_write_1d(hid_t f, const char *name, hid_t ft, hid_t mt, hsize_t n, const void *v) {
     int rc = WS_OK;
     hid_t sp = -1, d = -1;
     H5_TRY(rc, sp = H5Screate_simple(1, &n, NULL));
@@ -108,8 +107,8 @@ int h5_index_table(hid_t f, const char *names_ds, const char *start_ds, const h5
     H5_TRY(rc, str = H5Tcopy(H5T_C_S1));
     H5_TRY(rc, H5Tset_size(str, H5T_VARIABLE));
     H5_TRY(rc, H5Tset_cset(str, H5T_CSET_UTF8));
-    if (rc == WS_OK) rc = write_1d(f, names_ds, str, str, (hsize_t)kept, names);
-    if (rc == WS_OK) rc = write_1d(f, start_ds, H5T_STD_I64LE, H5T_NATIVE_INT64, (hsize_t)kept + 1, start);
+    if (rc == WS_OK) rc = h5_index_write_1d(f, names_ds, str, str, (hsize_t)kept, names);
+    if (rc == WS_OK) rc = h5_index_write_1d(f, start_ds, H5T_STD_I64LE, H5T_NATIVE_INT64, (hsize_t)kept + 1, start);
     if (str >= 0) H5Tclose(str);
     free(names);
     free(start);

@@ -36,4 +36,7 @@ int h5_index_vds_file(const char *path, const h5_index_ds *ds, int nds, const ch
  * K sources of src[0..n) with rows >= 0. */
 int h5_index_table(hid_t f, const char *names_ds, const char *start_ds, const h5_index_src *src, size_t n);
 
+/* A one-dimensional dataset `name` of n elements of file type `ft` from `v` (memory type `mt`). */
+int h5_index_write_1d(hid_t f, const char *name, hid_t ft, hid_t mt, hsize_t n, const void *v);
+
 #endif

@@ -1,11 +1,15 @@
 /* The pipeline's u8_only mode (data/pipeline.h) against keep_u8 on the same directory of images
  * (BMP files written here, one of them corrupt): the same uint8 crops and statuses, no float
  * buffer, and those uint8 crops normalised (preprocess_normalize) give the keep_u8 run's floats
- * bit for bit (max abs error 0), so a backend that normalises uint8 embeds the same numbers. */
+ * bit for bit (max abs error 0), so a backend that normalises uint8 embeds the same numbers.
+ * The hold mode (as embed runs it): each batch kept while the next is taken, its rows untouched
+ * until given back, the same crops as without, the buffers from the caller's allocator (all
+ * freed), and readiness signalled through a ws_pipeline_notify. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -68,6 +72,49 @@ static size_t run(const ws_shard *sh, int u8_only, uint8_t *u8, int8_t *status, 
     return n;
 }
 
+static int frees;
+static void *count_alloc(void *ctx, size_t bytes) { (*(int *)ctx)++; return malloc(bytes); }
+static void count_free(void *ctx, void *ptr) { (void)ctx; frees++; free(ptr); }
+
+/* u8_only with params.hold: each batch released only after the next one is taken (and checked
+ * unchanged then). Returns the rows; *allocs the buffers allocated, *signals the notify count. */
+static size_t run_hold(const ws_shard *sh, uint8_t *u8, int8_t *status, size_t plane, int *allocs,
+                       unsigned long *signals) {
+    ws_pipeline_params p;
+    pipeline_params_default(&p);
+    p.resolution = 32;
+    p.pre.resize = 40;
+    p.batch = 2;
+    p.u8_only = 1;
+    p.hold = 1;
+    p.buf_alloc = count_alloc, p.buf_free = count_free, p.buf_ctx = allocs;
+    ws_pipeline_notify nt;
+    pipeline_notify_init(&nt);
+    p.notify = &nt;
+    ws_pipeline *pl;
+    ck_assert_int_eq(pipeline_open(sh, &p, &pl), WS_OK);
+    size_t n = 0;
+    const ws_batch *prev = NULL;
+    for (;;) {
+        const ws_batch *b = pipeline_next_batch(pl);
+        ck_assert_ptr_nonnull(b);
+        if (prev) {   /* still the caller's: its rows as they were handed out */
+            ck_assert_ptr_ne(prev, b);
+            ck_assert_int_eq(memcmp(prev->u8, u8 + (n - (size_t)prev->n) * plane, (size_t)prev->n * plane), 0);
+        }
+        pipeline_release(pl, prev);
+        if (!b->n) break;
+        memcpy(u8 + n * plane, b->u8, (size_t)b->n * plane);
+        memcpy(status + n, b->status, (size_t)b->n);
+        n += (size_t)b->n;
+        prev = b;
+    }
+    *signals = pipeline_notify_seq(&nt);
+    pipeline_close(pl);
+    pipeline_notify_destroy(&nt);
+    return n;
+}
+
 START_TEST(test_u8_only) {
     char dir[512], path[600];
     test_tmpdir_create(dir, sizeof dir, "pipeline_u8");
@@ -109,6 +156,17 @@ START_TEST(test_u8_only) {
     printf("u8_only crops normalised vs keep_u8 floats: max abs err %.3e, %zu values differ in their bits\n",
            max_abs, bad);
     ck_assert_int_eq((int)bad, 0);
+    static uint8_t u8c[N * PLANE];
+    static int8_t sc[N];
+    int allocs = 0;
+    unsigned long signals = 0;
+    ck_assert_int_eq((int)run_hold(&list.shards[0], u8c, sc, PLANE, &allocs, &signals), N);
+    printf("hold: %d buffers allocated, %d freed, %lu ready signals\n", allocs, frees, signals);
+    ck_assert_int_eq(memcmp(sb, sc, N), 0);
+    ck_assert_int_eq(memcmp(u8b, u8c, sizeof u8b), 0);
+    ck_assert_int_eq(allocs, 3);   /* depth 2, one more slot held: one u8 buffer each */
+    ck_assert_int_eq(frees, allocs);
+    ck_assert_uint_ge(signals, 3);
     shard_list_free(&list);
     test_tmpdir_remove(dir);
 }

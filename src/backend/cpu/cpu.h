@@ -65,6 +65,7 @@ void cpu_gemm_free(ws_backend *be);
 ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt);
 /* The CPU's SIMD features that the GEMM paths care about, e.g. "avx2 fma" (cpu_features.c). */
 void cpu_features_describe(char *buf, size_t n);
+int cpu_vendor_amd(void);   /* 1 on an AMD CPU (cpu_features.c) */
 
 /* OpenBLAS paths (matmul.c): f32 sgemm; bf16 weights widened to f32 per thread slice (panels of
  * at most 32 MiB per thread), then sgemm. */

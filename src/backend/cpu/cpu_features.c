@@ -1,5 +1,5 @@
 /* The CPU's SIMD features that decide the GEMM paths, as one printable line for bench, the embed
- * summary and the logs. The compiler's runtime (libgcc / compiler-rt) reads CPUID and checks that
+ * summary and the logs, and its vendor where the paths' speeds differ by it. The compiler's runtime (libgcc / compiler-rt) reads CPUID and checks that
  * the OS saves the vector state, so a feature listed here is usable, not just reported. */
 #include "backend/cpu/cpu.h"
 
@@ -22,5 +22,14 @@ void cpu_features_describe(char *buf, size_t n) {
     if (!used) snprintf(buf, n, "baseline x86-64 (no avx2 fma avx512f avx512bf16)");
 #else
     snprintf(buf, n, "not x86-64");
+#endif
+}
+
+int cpu_vendor_amd(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+#else
+    return 0;
 #endif
 }

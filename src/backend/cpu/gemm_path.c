@@ -4,7 +4,10 @@
  *   onednn    oneDNN matmul for both dtypes. bf16 is native on CPUs with AVX512_BF16 or AMX,
  *             emulated by oneDNN on other AVX-512 CPUs, and an error where oneDNN offers none.
  *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat on the CPUs measured
- *             (docs/performance.md); bf16: oneDNN where the CPU has native bf16, else widened.
+ *             (docs/performance.md); bf16: oneDNN where its native bf16 beats f32 (AMX, or
+ *             AVX512_BF16 on AMD), else widened: on Intel CPUs with AVX512_BF16 but no AMX the
+ *             bf16 dot product runs at half the rate of their two f32 FMA ports, and every system
+ *             measured there ran bf16 at about half its f32 speed (docs/performance.md).
  * A path the build or the CPU cannot run is an error naming the path and what is missing, never
  * a silent fallback. The activation dtype of bf16 compute follows from the choice: bf16 only on a
  * native bf16 path. WEBSSL_ACTIVATIONS=bf16 forces bf16 activations on any path (slower without
@@ -41,6 +44,14 @@ static int forced_activations(int *out) {
     return WS_OK;
 }
 
+#ifdef WEBSSL_HAVE_DNNL
+/* Whether oneDNN's native bf16 matmul is faster here than sgemm on weights widened to f32. */
+static int native_bf16_pays(void) {
+    if (!cpu_onednn_native_bf16()) return 0;
+    return !strcmp(cpu_onednn_isa(), "avx512_core_amx") || cpu_vendor_amd();
+}
+#endif
+
 int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     cpu_state *st = be->impl;
     const int bf16 = wdt == WS_DTYPE_BF16;
@@ -54,7 +65,7 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     cpu_features_describe(cpu, sizeof cpu);
 #ifdef WEBSSL_HAVE_DNNL
     char impl[160] = "";
-    if (path == PATH_AUTO && bf16 && cpu_onednn_native_bf16()) {
+    if (path == PATH_AUTO && bf16 && native_bf16_pays()) {
         if (cpu_onednn_probe(be, wdt, impl, sizeof impl) == WS_OK) path = PATH_ONEDNN;
         else LOG_WARN("cpu GEMM: native bf16 reported, but %s; using bf16 widened to f32", ws_error_message());
     } else if (path == PATH_ONEDNN && cpu_onednn_probe(be, wdt, impl, sizeof impl)) {
@@ -85,7 +96,12 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
         st->attention_bf16 = NULL;
         st->gemm_bf16_in = NULL;
     }
-    snprintf(desc, n, "gemm openblas %s%s; cpu %s", bf16 ? "bf16 widened to f32" : "f32",
+    int native_unused = 0;
+#ifdef WEBSSL_HAVE_DNNL
+    native_unused = bf16 && path == PATH_AUTO && cpu_onednn_native_bf16() && !native_bf16_pays();
+#endif
+    snprintf(desc, n, "gemm openblas %s%s%s; cpu %s", bf16 ? "bf16 widened to f32" : "f32",
+             native_unused ? " (faster than native bf16 without AMX; WEBSSL_GEMM=onednn forces it)" : "",
              bf16 && st->bf16_activations ? ", bf16 activations" : "", cpu);
     return WS_OK;
 }
