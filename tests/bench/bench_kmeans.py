@@ -115,10 +115,12 @@ def versus_faiss(a, x, emb, work):
     assign, rss = [], 0
     for t in a.threads:
         vs_faiss, vs_base = [], []
-        for r in range(a.rounds):
-            o = ours(a, cd.BIN, emb, os.path.join(work, "o1"), t, 1, extra)[0]
-            f = faiss_iter(xn, a.k, a.iters, t)
-            b = ours(a, a.base, emb, os.path.join(work, "ob"), t, 1, extra)[0] if a.base else None
+        for r in range(a.rounds):   # the order of the sides alternates by round
+            run = {"ours": lambda: ours(a, cd.BIN, emb, os.path.join(work, "o1"), t, 1, extra)[0],
+                   "faiss": lambda: faiss_iter(xn, a.k, a.iters, t),
+                   "base": lambda: ours(a, a.base, emb, os.path.join(work, "ob"), t, 1, extra)[0] if a.base else None}
+            got = {side: run[side]() for side in (run if r % 2 == 0 else reversed(list(run)))}
+            o, f, b = got["ours"], got["faiss"], got["base"]
             vs_faiss.append(f / o)
             if b:
                 vs_base.append(b / o)
