@@ -19,6 +19,7 @@ typedef struct {
 #define O(f) offsetof(cluster_cli, f)
 static const flag_choice metrics[] = {{"cosine", KM_COSINE}, {"l2", KM_L2}, {NULL, 0}};
 static const flag_choice features[] = {{"cls", 0}, {"patch_mean", 0}, {NULL, 0}};
+static const flag_choice resample_from[] = {{"closest", 0}, {"random", 1}, {NULL, 0}};
 static const flag_choice devices[] = {{"cpu", 0}, {"cuda", 0}, {NULL, 0}};
 static const flag_spec flags[] = {
     FLAG("--input", "DIR", FLAG_STRING, O(c.input), "embed output directory (its shard files)", .attrs = FLAG_REQUIRED),
@@ -33,7 +34,11 @@ static const flag_spec flags[] = {
     FLAG("--seed", "S", FLAG_LONG, O(seed), "training rows, initial centroids, splits"),
     FLAG("--init", "FILE.h5", FLAG_STRING, O(c.init), "start from its dataset centroids (k x D) [k rows drawn]"),
     FLAG("--resample-steps", "N", FLAG_INT, O(c.resample_steps), "hierarchical: resampling steps per level"),
-    FLAG("--resample-rows", "R", FLAG_INT, O(c.resample_rows), "hierarchical: points per cluster per step"),
+    FLAG("--resample-rows", "R|auto", FLAG_INT_AUTO, O(c.resample_rows), "hierarchical: points per cluster per step\n"
+         "[auto: half the mean cluster size of the level]"),
+    FLAG("--resample-from", NULL, FLAG_CHOICE, O(c.resample_random), "hierarchical: the points of a cluster a step\n"
+         "takes: nearest its centroid, or at random", .choices = resample_from),
+    FLAG("--level-iters", "N", FLAG_INT, O(c.level_iters), "hierarchical: Lloyd steps of each k-means at levels >= 2"),
     FLAG("--device", NULL, FLAG_WORD, O(c.device), "where the assignment GEMMs run", .choices = devices),
     FLAG("--threads", "T", FLAG_INT, O(c.threads), "CPU threads per rank [OpenMP default]"),
     FLAG("--quiet", NULL, FLAG_SWITCH, O(quiet), "no per-iteration log"),
@@ -85,7 +90,8 @@ static int run(const void *opts, const ws_topology *t) {
 
 int cmd_cluster(int argc, char **argv) {
     cluster_cli c = {.c = {.feature = "cls", .device = "cpu", .metric = KM_COSINE, .iters = 20,
-                           .max_per_centroid = 256, .resample_steps = 2, .resample_rows = 10},
+                           .max_per_centroid = 256, .resample_steps = 10, .resample_rows = 0,
+                           .level_iters = 50},
                      .seed = 1234};
     const curate_command cmd = {"cluster", parse, run};
     return curate_command_main(&cmd, argc, argv, &c);

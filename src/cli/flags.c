@@ -43,6 +43,7 @@ static const struct {
     {"--max-per-centroid", 1, 1 << 20}, /* curation (cluster, dedup, sample) */
     {"--resample-steps", 0, 100},
     {"--resample-rows", 1, 1 << 20},
+    {"--level-iters", 1, 10000},
     {"--seed", 0, 1LL << 53},
     {"--block", 16, 1 << 15},
     {"--target", 1, 1LL << 50},

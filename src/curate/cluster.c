@@ -163,7 +163,7 @@ int cluster_run(const cluster_options *o, const ws_topology *t, cluster_summary 
     if (rc == WS_OK) rc = assign_run(&set, be, o->metric, C, o->k[0], params, dir, t->world, &as);
     sum->assign_seconds = MPI_Wtime() - t0;
     sum->written_shards = as.written_shards, sum->skipped_shards = as.skipped_shards, sum->assigned = as.assigned;
-    if (rc == WS_OK && o->levels > 1) rc = hierarchy_run(o, t, be, C, set.D);
+    if (rc == WS_OK && o->levels > 1) rc = hierarchy_run(o, t, C, set.D);
     backend_free(be);
     free(C);
     emb_set_free(&set);

@@ -30,8 +30,11 @@ typedef struct {
     int iters;                /* k-means iterations (default 20, as faiss) */
     int max_per_centroid;     /* training rows per centroid (default 256, as faiss) */
     int threads;              /* CPU threads (0: OpenMP default) */
-    int resample_steps;       /* hierarchical: resampling steps per level (Vo et al. 2024) */
-    int resample_rows;        /* hierarchical: points per cluster kept per resampling step */
+    int resample_steps;       /* hierarchical: resampling steps per level (Vo et al. 2024; curate/hierarchy.h) */
+    int resample_rows;        /* hierarchical: points per cluster per resampling step (0: half the mean
+                               * cluster size of the level, the reference's rule) */
+    int resample_random;      /* hierarchical: 1 resample points at random, 0 the closest (default) */
+    int level_iters;          /* hierarchical: Lloyd steps of each k-means at levels >= 2 (default 50) */
     uint64_t seed;
     const char *init;         /* initial level-1 centroids (dataset `centroids` [k, D]); NULL: k rows
                                * drawn by the seed, as faiss does */

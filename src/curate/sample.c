@@ -164,33 +164,63 @@ static int read_tree(const char *cdir, const assignments *a, cluster_tree *t) {
     return rc;
 }
 
-/* Targets of every level-1 cluster, top level first: out[k[0]]. */
+/* The children of every node, in index order: kids[l] lists the level l-1 nodes under the nodes
+ * of level l (l >= 1), those of node c at kids[l][at[l][c] .. at[l][c + 1]); sz and tg are
+ * scratch for one split per level. */
+typedef struct {
+    const cluster_tree *t;
+    int32_t *kids[16];
+    int64_t *at[16], *sz[16], *tg[16];
+    uint64_t *state;
+    int64_t *leaf;       /* out: the target of every level-1 cluster */
+} splitter;
+
+static void splitter_free(splitter *s) {
+    for (int l = 0; l < 16; l++) free(s->kids[l]), free(s->at[l]), free(s->sz[l]), free(s->tg[l]);
+}
+
+static int splitter_init(splitter *s, const cluster_tree *t) {
+    for (int l = 1; l < t->levels; l++) {
+        const int kc = t->k[l - 1];
+        s->kids[l] = malloc((size_t)kc * sizeof *s->kids[l]);
+        s->at[l] = calloc((size_t)t->k[l] + 2, sizeof *s->at[l]);
+        s->sz[l] = malloc((size_t)kc * sizeof *s->sz[l]);
+        s->tg[l] = malloc((size_t)kc * sizeof *s->tg[l]);
+        if (!s->kids[l] || !s->at[l] || !s->sz[l] || !s->tg[l]) return ws_errorf(WS_ERR_NOMEM, "out of memory");
+        for (int j = 0; j < kc; j++) s->at[l][t->parent[l - 1][j] + 2]++;
+        for (int c = 0; c < t->k[l]; c++) s->at[l][c + 2] += s->at[l][c + 1];
+        for (int j = 0; j < kc; j++) s->kids[l][s->at[l][t->parent[l - 1][j] + 1]++] = j;
+    }
+    return WS_OK;
+}
+
+/* Split `target` rows of node c of level l over its children, then down each child in turn
+ * (depth first, the reference's order). */
+static void split_node(splitter *s, int l, int c, int64_t target) {
+    if (l == 0) {
+        s->leaf[c] = target;
+        return;
+    }
+    const int64_t a = s->at[l][c], m = s->at[l][c + 1] - a;
+    for (int64_t i = 0; i < m; i++) s->sz[l][i] = s->t->size[l - 1][s->kids[l][a + i]];
+    sample_split(s->sz[l], (int)m, target, s->state, s->tg[l]);
+    for (int64_t i = 0; i < m; i++) split_node(s, l - 1, s->kids[l][a + i], s->tg[l][i]);
+}
+
+/* Targets of every level-1 cluster: the top level split first, then each top cluster down in
+ * index order. out[k[0]]. */
 static int split_tree(const cluster_tree *t, int64_t target, uint64_t *state, int64_t *out) {
     const int L = t->levels;
-    int64_t *tg = malloc((size_t)t->k[L - 1] * sizeof *tg);
-    if (!tg) return ws_errorf(WS_ERR_NOMEM, "out of memory");
-    sample_split(t->size[L - 1], t->k[L - 1], target, state, tg);
-    for (int l = L - 1; l > 0; l--) {
-        const int kc = t->k[l - 1];
-        int64_t *child = malloc((size_t)kc * sizeof *child), *sz = malloc((size_t)kc * sizeof *sz);
-        int64_t *ct = malloc((size_t)kc * sizeof *ct), *next = malloc((size_t)kc * sizeof *next);
-        if (!child || !sz || !ct || !next) {
-            free(child), free(sz), free(ct), free(next), free(tg);
-            return ws_errorf(WS_ERR_NOMEM, "out of memory");
-        }
-        for (int c = 0; c < t->k[l]; c++) {   /* children of node c in index order */
-            int m = 0;
-            for (int j = 0; j < kc; j++)
-                if (t->parent[l - 1][j] == c) child[m] = j, sz[m++] = t->size[l - 1][j];
-            sample_split(sz, m, tg[c], state, ct);
-            for (int a = 0; a < m; a++) next[child[a]] = ct[a];
-        }
-        free(child), free(sz), free(ct), free(tg);
-        tg = next;
+    splitter s = {.t = t, .state = state, .leaf = out};
+    int64_t *top = malloc((size_t)t->k[L - 1] * sizeof *top);
+    int rc = top ? splitter_init(&s, t) : ws_errorf(WS_ERR_NOMEM, "out of memory");
+    if (rc == WS_OK) {
+        sample_split(t->size[L - 1], t->k[L - 1], target, state, top);
+        for (int c = 0; c < t->k[L - 1]; c++) split_node(&s, L - 1, c, top[c]);
     }
-    memcpy(out, tg, (size_t)t->k[0] * sizeof *out);
-    free(tg);
-    return WS_OK;
+    free(top);
+    splitter_free(&s);
+    return rc;
 }
 
 static int cmp_dist(const void *a, const void *b, void *p) {

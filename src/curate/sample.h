@@ -2,9 +2,11 @@
  * 2024, section 4, as their ssl-data-curation code runs it with one copy per row): the target is
  * split over the top-level clusters as evenly as their sizes allow (every cluster gets the same
  * share x, capped at its size, x the largest that fits; the few rows left over go one each to
- * clusters larger than x, drawn by the seed), then within each cluster over its children the same
+ * clusters larger than x, drawn by the seed), then, depth first (each top cluster in index order,
+ * down to its level-1 clusters before the next), within each cluster over its children the same
  * way, down to the level-1 clusters, from which the rows are drawn at random (seeded) or nearest
- * to the centroid first (--strategy closest). Rows that were not assigned are never drawn.
+ * to the centroid first (--strategy closest), the two selections the reference defines. Rows
+ * that were not assigned are never drawn.
  * Reads CDIR/assign/<shard>.h5 and CDIR/level<L>.h5; writes FILE (.h5: key, shard, row, cluster, in
  * shard order) and the same keys one per line in FILE with .txt for .h5. Rank 0 does the work
  * (it holds one int32 and one float per row). */
