@@ -313,11 +313,13 @@ static int make_inputs(const op_case *c, buf *in) {
         for (size_t i = 0; i < in[0].n; i++) in[0].v[i] = i < 256 ? (float)i : floorf((in[0].v[i] + 1.0f) * 127.99f);
         return 1;
     }
-    case OP_ROW_ARGMAX: {   /* ties (the lower column must win), a NaN among numbers, a row of NaNs */
+    case OP_ROW_ARGMAX: {   /* ties (the lower column must win), a NaN among numbers, a row of NaNs,
+                             * a row of NaNs and -inf (its first -inf wins) */
         in[0] = make(M * N, 1.0f, 0, F);
         float *s = in[0].v;
         for (size_t m = 0; m < M; m += 3) s[m * N + m % N] = 5.0f, s[m * N + N - 1] = 5.0f;
         for (size_t j = 0; M > 2 && j < N; j++) s[N] = NAN, s[2 * N + j] = NAN;
+        for (size_t j = 0; M > 4 && j < N; j++) s[4 * N + j] = j % 2 ? -INFINITY : NAN;
         return 1;
     }
     }
