@@ -29,7 +29,7 @@ static int assign_shard(const emb_set *set, const emb_shard *s, nearest *nn, km_
         if (rc) return rc;
         for (int64_t i = 0; i < m; i++)
             r->status[r0 + i] = (int8_t)emb_row_prepare(x + (size_t)i * D, D, est[i], metric == KM_COSINE);
-        if ((rc = nearest_run(nn, x, m, r->cluster + r0, r->dist + r0))) return rc;
+        if ((rc = nearest_run(nn, x, NULL, m, r->cluster + r0, r->dist + r0))) return rc;
         for (int64_t i = r0; i < r0 + m; i++) {
             if (r->status[i] == EMB_ROW_OK) {
                 (*assigned)++;

@@ -109,11 +109,17 @@ void cfile_abort(cfile *f) {
     cfile_free(f);
 }
 
-int cfile_commit(cfile *f) {
+int cfile_close(cfile *f) {
     int rc = cfile_attr_i64(f, "complete", 1);
     if (rc == WS_OK && H5Fclose(f->f) < 0) rc = ws_errorf(WS_ERR_IO, "%s: close failed", f->tmp);
     f->f = -1;
-    if (rc == WS_OK && fsync(f->fd) != 0) rc = ws_errorf(WS_ERR_IO, "%s: fsync: %s", f->tmp, strerror(errno));
+    if (rc) cfile_abort(f);
+    return rc;
+}
+
+int cfile_sync(cfile *f) {
+    int rc = WS_OK;
+    if (fsync(f->fd) != 0) rc = ws_errorf(WS_ERR_IO, "%s: fsync: %s", f->tmp, strerror(errno));
     close(f->fd);
     f->fd = -1;
     if (rc == WS_OK && rename(f->tmp, f->final) != 0)
@@ -124,6 +130,11 @@ int cfile_commit(cfile *f) {
     }
     cfile_free(f);
     return WS_OK;
+}
+
+int cfile_commit(cfile *f) {
+    const int rc = cfile_close(f);
+    return rc ? rc : cfile_sync(f);
 }
 
 int cfile_open_any(const char *path, hid_t *file) {

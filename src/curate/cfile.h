@@ -23,6 +23,11 @@ int cfile_attr_str(cfile *f, const char *name, const char *v);
 /* Mark complete, close, fsync, rename onto the final path; frees f (on failure too, removing the
  * temporary file). */
 int cfile_commit(cfile *f);
+/* cfile_commit in its two steps, for a caller that overlaps the fsync with other work:
+ * cfile_close marks the file complete and closes it (the HDF5 calls: on the thread that wrote it;
+ * frees f on failure), cfile_sync fsyncs and renames it (no HDF5 call: any thread) and frees f. */
+int cfile_close(cfile *f);
+int cfile_sync(cfile *f);
 void cfile_abort(cfile *f);
 
 /* Open a complete file for reading. WS_OK, or WS_ERR_IO / WS_ERR_FORMAT naming it. */

@@ -25,6 +25,13 @@ static inline int32_t exact_sum_fixed(float v, float scale) {
     return (int32_t)(t + (t < 0.0f ? -0.5f : 0.5f));
 }
 
+/* Add each of m rows X[m, D] in fixed point to the sums of its cluster: sums[idx[i] * D + d] +=
+ * exact_sum_fixed(X[i * D + d], scale); rows with idx < 0 are skipped. The dimensions are split
+ * over the OpenMP threads (each owns the same columns of every cluster's sums: no per-thread
+ * copies, no two threads on one cache line), so it runs while the rows are still in cache from
+ * the GEMM that assigned them. */
+void exact_sum_rows(int64_t *sums, const float *X, const int32_t *idx, int64_t m, int D, float scale);
+
 /* In-place sum over `comm` of n int64 values (in pieces of at most INT_MAX). WS_OK or WS_ERR_COMM. */
 int exact_sum_allreduce(MPI_Comm comm, int64_t *buf, size_t n);
 /* In-place max over `comm` of one double; sum of n doubles (statistics only, not bit-stable). */

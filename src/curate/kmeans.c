@@ -8,6 +8,8 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,30 +44,6 @@ int km_init_rows(MPI_Comm comm, const float *X, int64_t first, int64_t n, int64_
     if (MPI_Allreduce(MPI_IN_PLACE, C, (int)((size_t)k * D), MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
         return ws_errorf(WS_ERR_COMM, "k-means: broadcast of the initial centroids failed");
     return WS_OK;
-}
-
-/* Fixed-point sums of the rows of each cluster (order-free), counts, and the objective. */
-static void accumulate(const float *X, int64_t n, int D, const int32_t *idx, const float *dist, int k, float scale,
-                       int64_t *order, int64_t *start, int64_t *sums, int64_t *counts, double *obj) {
-    memset(counts, 0, (size_t)k * sizeof *counts);
-    double o = 0.0;
-    for (int64_t i = 0; i < n; i++) counts[idx[i]]++, o += dist[i];
-    *obj = o;
-    start[0] = 0;
-    for (int c = 0; c < k; c++) start[c + 1] = start[c] + counts[c];
-    int64_t *fill = start + k + 1;
-    memcpy(fill, start, (size_t)k * sizeof *fill);
-    for (int64_t i = 0; i < n; i++) order[fill[idx[i]]++] = i;
-    #pragma omp parallel for schedule(dynamic, 16)
-    for (int c = 0; c < k; c++) {
-        int64_t *s = sums + (size_t)c * D;
-        memset(s, 0, (size_t)D * sizeof *s);
-        for (int64_t j = start[c]; j < start[c + 1]; j++) {
-            const float *x = X + (size_t)order[j] * D;
-            #pragma omp simd
-            for (int d = 0; d < D; d++) s[d] += exact_sum_fixed(x[d], scale);
-        }
-    }
 }
 
 /* Refill empty clusters by splitting large ones (faiss's rule, see kmeans.h). Returns the number refilled. */
@@ -103,17 +81,50 @@ static void normalise_rows(float *C, int k, int D) {
     }
 }
 
-static int write_checkpoint(const km_config *cfg, const float *C, int iter, double obj) {
+/* The checkpoint's fsync and rename run on a thread of their own while the next iteration
+ * computes (an fsync waits on the disk, on a busy one longer than an iteration of a small set
+ * takes); the next checkpoint waits for it first (both use the same temporary name), and so does
+ * the end of training. A kill meanwhile leaves the previous checkpoint, one iteration older: the
+ * rerun computes that iteration again, to the same bits. */
+typedef struct {
+    pthread_t thread;
+    int running, rc;
     cfile *f;
-    int rc = cfile_create(cfg->checkpoint, &f);
+    char msg[1024];   /* the thread's error message (messages are per thread) */
+} ckpt_sync;
+
+static void *sync_main(void *arg) {
+    ckpt_sync *s = arg;
+    s->rc = cfile_sync(s->f);
+    if (s->rc) snprintf(s->msg, sizeof s->msg, "%s", ws_error_message());
+    return NULL;
+}
+
+static int sync_wait(ckpt_sync *s) {
+    if (!s->running) return WS_OK;
+    pthread_join(s->thread, NULL);
+    s->running = 0;
+    return s->rc ? ws_errorf(s->rc, "%s", s->msg) : WS_OK;
+}
+
+static int write_checkpoint(const km_config *cfg, const float *C, int iter, double obj, ckpt_sync *s) {
+    cfile *f;
+    int rc = sync_wait(s);
+    if (rc || (rc = cfile_create(cfg->checkpoint, &f))) return rc;
     const int64_t dims[2] = {cfg->k, cfg->D};
-    if (rc == WS_OK) rc = cfile_write(f, "centroids", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dims, C);
+    rc = cfile_write(f, "centroids", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dims, C);
     if (rc == WS_OK) rc = cfile_attr_i64(f, "iteration", iter);
     if (rc == WS_OK) rc = cfile_attr_f64(f, "objective", obj);
     if (rc == WS_OK) rc = cfile_attr_str(f, "params", cfg->params ? cfg->params : "");
-    if (rc == WS_OK) return cfile_commit(f);
-    cfile_abort(f);
-    return rc;
+    if (rc) {
+        cfile_abort(f);
+        return rc;
+    }
+    if ((rc = cfile_close(f))) return rc;
+    s->f = f;
+    if (pthread_create(&s->thread, NULL, sync_main, s) != 0) return cfile_sync(f);   /* no thread: in line */
+    s->running = 1;
+    return WS_OK;
 }
 
 /* Rank 0 reads the checkpoint if there is one; *iter = 0 when none. */
@@ -150,37 +161,62 @@ static int resume(const km_config *cfg, MPI_Comm comm, float *C, int *iter) {
 }
 
 typedef struct {
-    int32_t *idx;
-    float *dist;
-    int64_t *order, *start, *sums, *counts;
+    int32_t *idx;            /* [block] */
+    float *dist;             /* [block] */
+    double *sqnorm;          /* [n] |x|^2 (L2), computed once */
+    int64_t *sums, *counts;  /* [k * D + k] (the counts travel at the tail), [k] */
 } km_work;
 
 static void work_free(km_work *w) {
-    free(w->idx), free(w->dist), free(w->order), free(w->start), free(w->sums), free(w->counts);
+    free(w->idx), free(w->dist), free(w->sqnorm), free(w->sums), free(w->counts);
 }
 
-static int work_alloc(km_work *w, int64_t n, int k, int D) {
+static int work_alloc(km_work *w, const float *X, int64_t n, int k, int D, int block, km_metric metric) {
     memset(w, 0, sizeof *w);
-    const size_t rows = (size_t)(n ? n : 1);
-    w->idx = malloc(rows * sizeof *w->idx);
-    w->dist = malloc(rows * sizeof *w->dist);
-    w->order = malloc(rows * sizeof *w->order);
-    w->start = malloc((2 * (size_t)k + 1) * sizeof *w->start);
-    w->sums = malloc(((size_t)k * D + k + 2) * sizeof *w->sums);
+    w->idx = malloc((size_t)block * sizeof *w->idx);
+    w->dist = malloc((size_t)block * sizeof *w->dist);
+    w->sqnorm = metric == KM_L2 ? malloc((size_t)(n ? n : 1) * sizeof *w->sqnorm) : NULL;
+    w->sums = malloc(((size_t)k * D + k) * sizeof *w->sums);
     w->counts = malloc((size_t)k * sizeof *w->counts);
-    if (w->idx && w->dist && w->order && w->start && w->sums && w->counts) return WS_OK;
-    work_free(w);
-    return ws_errorf(WS_ERR_NOMEM, "k-means: out of memory for %lld rows and %d x %d sums", (long long)n, k, D);
+    if (!w->idx || !w->dist || (metric == KM_L2 && !w->sqnorm) || !w->sums || !w->counts) {
+        work_free(w);
+        return ws_errorf(WS_ERR_NOMEM, "k-means: out of memory for %lld rows and %d x %d sums", (long long)n, k, D);
+    }
+    for (int64_t i = 0; w->sqnorm && i < n; i++) {
+        double s = 0.0;
+        for (int d = 0; d < D; d++) s += (double)X[(size_t)i * D + d] * X[(size_t)i * D + d];
+        w->sqnorm[i] = s;
+    }
+    return WS_OK;
+}
+
+/* Assign this rank's rows block by block and add each block into the fixed-point sums (order-free)
+ * while its rows are still in cache from the GEMM; counts and the objective too. */
+static int assign_sum(nearest *nn, const float *X, int64_t n, int k, int D, float scale, km_work *w, double *obj) {
+    memset(w->sums, 0, (size_t)k * D * sizeof *w->sums);
+    memset(w->counts, 0, (size_t)k * sizeof *w->counts);
+    double o = 0.0;
+    const int B = nearest_block(nn);
+    for (int64_t r0 = 0; r0 < n; r0 += B) {
+        const int64_t m = n - r0 < B ? n - r0 : B;
+        const float *x = X + (size_t)r0 * D;
+        const int rc = nearest_run(nn, x, w->sqnorm ? w->sqnorm + r0 : NULL, m, w->idx, w->dist);
+        if (rc) return rc;
+        exact_sum_rows(w->sums, x, w->idx, m, D, scale);
+        for (int64_t i = 0; i < m; i++)
+            if (w->idx[i] >= 0) w->counts[w->idx[i]]++, o += w->dist[i];
+    }
+    *obj = o;
+    return WS_OK;
 }
 
 /* One iteration: assign, reduce, update C. *obj receives the objective of this assignment. */
 static int iterate(const km_config *cfg, nearest *nn, MPI_Comm comm, const float *X, int64_t n, int64_t n_total,
                    float scale, int iter, km_work *w, float *C, double *obj, int *splits, int64_t *counts_out) {
     const int k = cfg->k, D = cfg->D;
-    int rc = topology_agree(comm, nearest_run(nn, X, n, w->idx, w->dist));
-    if (rc) return rc;
     double o;
-    accumulate(X, n, D, w->idx, w->dist, k, scale, w->order, w->start, w->sums, w->counts, &o);
+    int rc = topology_agree(comm, assign_sum(nn, X, n, k, D, scale, w, &o));
+    if (rc) return rc;
     int64_t *tail = w->sums + (size_t)k * D;   /* counts travel with the sums: one all-reduce */
     memcpy(tail, w->counts, (size_t)k * sizeof *tail);
     if ((rc = exact_sum_allreduce(comm, w->sums, (size_t)k * D + k))) return rc;
@@ -213,27 +249,29 @@ int km_train(const km_config *cfg, ws_backend *be, MPI_Comm comm, const float *X
         return rc ? rc : ws_errorf(WS_ERR_COMM, "k-means: all-reduce of the row count failed");
     const int e = exact_sum_exponent(maxabs, n_total);
     const float scale = ldexpf(1.0f, e);
-    km_work w;
+    km_work w = {0};
     nearest *nn = NULL;
-    if ((rc = work_alloc(&w, n, k, D))) return rc;
     rc = nearest_create(be, cfg->metric, C, k, D, 0, &nn);
+    if (rc == WS_OK) rc = work_alloc(&w, X, n, k, D, nearest_block(nn), cfg->metric);
     rc = topology_agree(comm, rc);
+    ckpt_sync sync = {0};
     const double t0 = MPI_Wtime();
     for (int it = res->start_iter; rc == WS_OK && it < cfg->iters; it++) {
         rc = iterate(cfg, nn, comm, X, n, n_total, scale, it, &w, C, &res->objective, &res->splits, counts);
         if (rc == WS_OK && cfg->verbose && rank == 0)
             ws_log(WS_LOG_INFO, "k-means iteration %d/%d: objective %.6g, %.3f s", it + 1, cfg->iters,
                    res->objective, MPI_Wtime() - t0);
-        if (rc == WS_OK && cfg->checkpoint) rc = topology_agree(comm, rank == 0 ? write_checkpoint(cfg, C, it + 1, res->objective) : WS_OK);
+        if (rc == WS_OK && cfg->checkpoint)
+            rc = topology_agree(comm, rank == 0 ? write_checkpoint(cfg, C, it + 1, res->objective, &sync) : WS_OK);
     }
+    const int synced = sync_wait(&sync);   /* on every path: no thread outlives the training */
+    if (rc == WS_OK) rc = topology_agree(comm, synced);
     /* counts and objective come from the last iteration's assignment (as faiss reports them); a run
      * resumed after its last iteration makes that assignment once */
     const int ran = res->start_iter < cfg->iters;
-    if (rc == WS_OK && !ran) rc = topology_agree(comm, nearest_run(nn, X, n, w.idx, w.dist));
+    double o = 0.0;
+    if (rc == WS_OK && !ran) rc = topology_agree(comm, assign_sum(nn, X, n, k, D, scale, &w, &o));
     if (rc == WS_OK && !ran) {
-        double o = 0.0;
-        memset(w.counts, 0, (size_t)k * sizeof *w.counts);
-        for (int64_t i = 0; i < n; i++) w.counts[w.idx[i]]++, o += w.dist[i];
         rc = exact_sum_allreduce(comm, w.counts, (size_t)k);
         if (rc == WS_OK) rc = exact_sum_doubles(comm, &o, 1);
         if (counts) memcpy(counts, w.counts, (size_t)k * sizeof *counts);

@@ -3,14 +3,17 @@
  * assigns the rows to their nearest centroid (curate/nearest.h: the backend's GEMM + arg-max),
  * all-reduces the per-cluster sums and counts as exact integers (curate/exact_sum.h), so 1, 2 or 4
  * ranks compute the same centroids bit for bit, and moves each centroid to the mean of its rows.
+ * The rows go through in blocks (nearest.h's): each block's GEMM, arg-max and fixed-point sums
+ * run one after the other, while its rows and scores are in cache.
  *   - cosine (spherical k-means): rows are unit length and centroids are normalised after each
  *     update; L2: plain means.
  *   - An empty cluster takes half of a large one (faiss's rule: a cluster chosen with probability
  *     proportional to its size minus one, its centroid copied and both copies moved apart by a
  *     relative 1/1024, alternating signs over the dimensions), drawn from a generator seeded by
  *     the run's seed and the iteration, so every rank and every resumed run draws the same.
- *   - After each iteration rank 0 rewrites the checkpoint (curate/cfile.h), so a killed run
- *     resumes at the last finished iteration and ends with the same centroids. */
+ *   - After each iteration rank 0 rewrites the checkpoint (curate/cfile.h; its fsync overlaps the
+ *     next iteration), so a killed run resumes at the last checkpointed iteration and ends with
+ *     the same centroids. */
 #ifndef WEBSSL_CURATE_KMEANS_H
 #define WEBSSL_CURATE_KMEANS_H
 

@@ -43,8 +43,10 @@ int nearest_create(ws_backend *be, km_metric metric, const float *C, int k, int 
     nearest *nn = calloc(1, sizeof *nn);
     if (!nn) return ws_errorf(WS_ERR_NOMEM, "out of memory");
     nn->be = be, nn->metric = metric, nn->k = k, nn->D = D;
-    /* default: a score block of about 4 MiB (stays in cache between the GEMM and the arg-max) */
-    nn->block = block_rows > 0 ? block_rows : (int)(((size_t)4 << 20) / ((size_t)k * sizeof(float)));
+    /* default: a score block of about 512 KiB, so that it and the block's rows stay in a core's L2
+     * (2 MiB on current Xeons) between the GEMM, the arg-max and k-means' sums (at k 256, D 256:
+     * 1.53 profile samples per GEMM-kernel sample, against 1.71 with 4 MiB blocks) */
+    nn->block = block_rows > 0 ? block_rows : (int)(((size_t)512 << 10) / ((size_t)k * sizeof(float)));
     if (nn->block < 256) nn->block = 256;
     if (nn->block > 65536) nn->block = 65536;
     const size_t B = (size_t)nn->block;
@@ -66,7 +68,9 @@ int nearest_create(ws_backend *be, km_metric metric, const float *C, int k, int 
     return WS_OK;
 }
 
-int nearest_run(nearest *nn, const float *X, int64_t n, int32_t *idx, float *dist) {
+int nearest_block(const nearest *nn) { return nn->block; }
+
+int nearest_run(nearest *nn, const float *X, const double *sqnorm, int64_t n, int32_t *idx, float *dist) {
     ws_backend *be = nn->be;
     const int D = nn->D;
     for (int64_t r0 = 0; r0 < n; r0 += nn->block) {
@@ -88,7 +92,9 @@ int nearest_run(nearest *nn, const float *X, int64_t n, int32_t *idx, float *dis
                 continue;
             }
             double xx = 0.0;
-            for (int d = 0; d < D; d++) xx += (double)x[(size_t)i * D + d] * x[(size_t)i * D + d];
+            if (sqnorm) xx = sqnorm[r0 + i];
+            else
+                for (int d = 0; d < D; d++) xx += (double)x[(size_t)i * D + d] * x[(size_t)i * D + d];
             const double v = xx - 2.0 * nn->val[i];
             dist[r0 + i] = v > 0.0 ? (float)v : 0.0f;
         }

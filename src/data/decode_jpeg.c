@@ -1,6 +1,9 @@
 /* JPEG decoding with the libjpeg API, set up as Pillow 9.4 does it: default DCT method and fancy
  * upsampling; 4-component files (CMYK, YCCK) read as CMYK, taken as Adobe-inverted and converted
- * like Pillow's CMYK -> RGB. Running out of data is an error (Pillow: "image file is truncated").
+ * like Pillow's CMYK -> RGB. The verdict on damaged data is Pillow's: running out of data before
+ * the last row is an error ("image file is truncated"), and so is every libjpeg error up to the
+ * end of the image, the markers after the scan included (jpeg_finish_decompress, as Pillow);
+ * libjpeg's warnings (corrupt data, a bad Huffman code, extraneous bytes) are not, as in Pillow.
  * Optional DCT-domain downscaling (fast decode), EXIF orientation, and decoding of only the
  * region the caller reads (columns cropped and rows skipped in libjpeg, with a margin). */
 #include <setjmp.h>
@@ -19,7 +22,7 @@ typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     char msg[JMSG_LENGTH_MAX];
-    int truncated;
+    int rows_done;   /* every row is out: the data may end before EOI (Pillow stops there too) */
 } jerr_mgr;
 
 static void jerr_exit(j_common_ptr cinfo) {
@@ -28,11 +31,11 @@ static void jerr_exit(j_common_ptr cinfo) {
     longjmp(e->jump, 1);
 }
 
-/* Warnings are ignored as Pillow ignores them, except the data running out. */
+/* Warnings are ignored as Pillow ignores them, except the data running out before the last row
+ * (jpeg_mem_src then pads with an EOI; Pillow's suspending source reports the truncation). */
 static void jerr_emit(j_common_ptr cinfo, int level) {
     jerr_mgr *e = (jerr_mgr *)cinfo->err;
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-        e->truncated = 1;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF && !e->rows_done) {
         snprintf(e->msg, sizeof e->msg, "image file is truncated");
         longjmp(e->jump, 1);
     }
@@ -150,7 +153,11 @@ int decode_jpeg(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws
                 orientation = exif_orientation(m->data + 6, m->data_length - 6);
                 break;
             }
-    /* No jpeg_finish_decompress: every pixel is in; a missing EOI after them is no error. */
+    /* The rest of the data up to EOI, as Pillow reads it: a marker there that libjpeg refuses (a
+     * second SOF, a bad table: scan data overwritten) is an error; a missing EOI is not. This
+     * frees the saved markers, hence after the orientation. */
+    jerr.rows_done = 1;
+    jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
     row = NULL;

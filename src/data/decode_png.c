@@ -1,7 +1,9 @@
 /* PNG decoding with libpng, giving Pillow 9.4's convert("RGB") pixels: palettes expanded (tRNS
  * dropped), 1/2/4-bit grey scaled by bit replication, 16-bit samples reduced to their high byte
  * except 16-bit grey without alpha, which Pillow holds as mode "I" and saturates at 255; alpha
- * dropped; no gamma or colour-profile correction. */
+ * dropped; no gamma or colour-profile correction. Damaged data as Pillow judges it: a chunk
+ * before the image data with a bad CRC is an error, ancillary ones included (libpng would only
+ * warn); chunks after the image data are not read. Unlike Pillow, libpng also checks IDAT's CRC. */
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -49,6 +51,7 @@ int decode_png(const uint8_t *data, size_t size, const ws_decode_opts *opts, ws_
         return ws_errorf(WS_ERR_FORMAT, "PNG: %s", src.msg);
     }
     png_set_read_fn(png, &src, png_read_mem);
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int depth = png_get_bit_depth(png, info), ctype = png_get_color_type(png, info);

@@ -86,7 +86,7 @@ static char *config_json(const embed_run *r) {
     cJSON_AddStringToObject(o, "features", feats);
     cJSON_AddStringToObject(o, "out_dtype", run_json_dtype(r->layout.out_dtype));
     cJSON_AddStringToObject(o, "dtype", run_json_dtype(r->opt.dtype));
-    if (r->opt.allreduce != WS_DTYPE_F32) cJSON_AddStringToObject(o, "allreduce", run_json_dtype(r->opt.allreduce));
+    cJSON_AddStringToObject(o, "allreduce", run_json_dtype(r->opt.allreduce));
     if (r->has_head) cJSON_AddStringToObject(o, "head", r->opt.head ? r->opt.head : r->opt.model);
     if (r->has_head && r->head_weights) cJSON_AddItemToObject(o, "head_weights", cJSON_Parse(r->head_weights));
     cJSON_AddStringToObject(o, "posembed", r->opt.posembed == WS_POSEMBED_ORIGINAL ? "original"
@@ -100,12 +100,15 @@ static char *config_json(const embed_run *r) {
     cJSON_AddNumberToObject(o, "max_pixels", (double)r->pp.decode.max_pixels);
     cJSON_AddBoolToObject(o, "exif_transpose", r->opt.exif_transpose);
     cJSON_AddBoolToObject(o, "fast_decode", r->opt.fast_decode);
-    if (r->opt.image_exts && strcmp(r->opt.image_exts, WDS_IMAGE_EXTS_DEFAULT))   /* absent: the default */
-        cJSON_AddStringToObject(o, "image_ext", r->opt.image_exts);
+    cJSON_AddStringToObject(o, "image_ext", r->opt.image_exts ? r->opt.image_exts : WDS_IMAGE_EXTS_DEFAULT);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
 }
+
+/* The value of each field of config_json that an earlier version wrote only when it was not the
+ * default: what its absence from a run.json stands for. */
+static const char config_defaults[] = "{\"allreduce\": \"f32\", \"image_ext\": \"" WDS_IMAGE_EXTS_DEFAULT "\"}";
 
 /* Preprocessing and resolution from the architecture and the flags. */
 static void set_preprocess(embed_run *r) {
@@ -133,7 +136,7 @@ static int prepare_output(embed_run *r) {
     if (rc == WS_OK) rc = run_dir_lock(r->opt.output, &r->lock_fd);
     if (rc != WS_OK) return rc;
     char *cfg = config_json(r);
-    rc = cfg ? run_dir_check_config(r->opt.output, cfg, "input", r->opt.overwrite)
+    rc = cfg ? run_dir_check_config(r->opt.output, cfg, config_defaults, "input", r->opt.overwrite)
              : ws_errorf(WS_ERR_NOMEM, "run configuration");
     cJSON_free(cfg);
     if (rc != WS_OK) return rc;

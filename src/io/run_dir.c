@@ -163,7 +163,40 @@ static int check_inputs(cJSON *old, const cJSON *now, const char *field, int ove
     return rc;
 }
 
-int run_dir_check_config(const char *dir, const char *config_json, const char *inputs, int overwrite) {
+/* Each field of `defaults` that `o` lacks, added to it. */
+static int fill_defaults(cJSON *o, const cJSON *defaults) {
+    const cJSON *d;
+    cJSON_ArrayForEach(d, defaults) {
+        if (cJSON_GetObjectItemCaseSensitive(o, d->string)) continue;
+        cJSON *copy = cJSON_Duplicate(d, 1);
+        if (!copy || !cJSON_AddItemToObject(o, d->string, copy)) return cJSON_Delete(copy), WS_ERR_NOMEM;
+    }
+    return WS_OK;
+}
+
+/* WS_OK when `old` and `now` record the same fields with the same values, else WS_ERR_ARG naming
+ * the first difference: a field of `now` that `old` lacks or holds otherwise, then one that only
+ * `old` holds. */
+static int compare_config(const cJSON *old, const cJSON *now, const char *path, const char *dir) {
+    char name[512] = "";
+    const cJSON *was = NULL, *is = first_change(old, now, name, sizeof name, &was);
+    if (!is) {   /* the other way round: a field only the earlier run recorded */
+        const cJSON *only = first_change(now, old, name, sizeof name, &is);
+        if (!only) return WS_OK;
+        was = only;
+    }
+    char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = is ? cJSON_PrintUnformatted(is) : NULL;
+    int rc = ws_errorf(WS_ERR_ARG,
+                       "%s: this run's %s is %s but the earlier run into %s used %s; use the same "
+                       "settings to resume, or another --output",
+                       path, name, b ? b : "(not set)", dir, a ? a : "(not set)");
+    free(a);
+    free(b);
+    return rc;
+}
+
+int run_dir_check_config(const char *dir, const char *config_json, const char *defaults_json, const char *inputs,
+                         int overwrite) {
     char path[4096];
     const char *why = NULL;
     snprintf(path, sizeof path, "%s/run.json", dir);
@@ -173,28 +206,23 @@ int run_dir_check_config(const char *dir, const char *config_json, const char *i
     char *old_text = read_text(fd);
     if (!old_text) return ws_errorf(WS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     cJSON *old = cJSON_Parse(old_text), *now = cJSON_Parse(config_json);
+    cJSON *defaults = defaults_json ? cJSON_Parse(defaults_json) : cJSON_CreateObject();
     free(old_text);
     int rc = WS_OK, rewrite = 0;
-    if (!now) {
+    if (!now || !defaults) {
         rc = ws_errorf(WS_ERR_ARG, "run configuration is not valid JSON");
     } else if (!old || !cJSON_IsObject(old)) {
         rc = ws_errorf(WS_ERR_ARG, "%s: not a JSON object; remove it or use another --output", path);
     } else if ((rc = check_inputs(old, now, inputs, overwrite, path, dir, &rewrite)) == WS_OK) {
-        char name[512] = "";
-        const cJSON *was = NULL, *item = first_change(old, now, name, sizeof name, &was);
-        if (item) {
-            char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = cJSON_PrintUnformatted(item);
-            rc = ws_errorf(WS_ERR_ARG,
-                           "%s: this run's %s is %s but the earlier run into %s used %s; use the same "
-                           "settings to resume, or another --output",
-                           path, name, b ? b : "?", dir, a ? a : "(not set)");
-            free(a);
-            free(b);
-        }
+        if (fill_defaults(old, defaults) != WS_OK || fill_defaults(now, defaults) != WS_OK)
+            rc = ws_errorf(WS_ERR_NOMEM, "run configuration");
+        else
+            rc = compare_config(old, now, path, dir);
     }
     if (rc == WS_OK && rewrite) rc = write_config(path, config_json);
     cJSON_Delete(old);
     cJSON_Delete(now);
+    cJSON_Delete(defaults);
     return rc;
 }
 

@@ -39,11 +39,15 @@ void run_dir_unlock(int fd);
 /* Compare `config_json` (a JSON object, unformatted) with DIR/run.json: when absent, write it
  * (temporary file + rename); when present and equal field by field, WS_OK; when different,
  * WS_ERR_ARG naming the first differing field with both values (inside an object field, the
- * inner field: "weights.model.safetensors"). The field named `inputs` (the run's inputs) may
+ * inner field: "weights.model.safetensors"). Every field either side records is compared: one
+ * that only run.json holds is a difference too. `defaults_json` (a JSON object, or NULL) gives
+ * the value a field stands for where a run.json lacks it (one written by an older version), on
+ * both sides before the comparison. The field named `inputs` (the run's inputs) may
  * differ only with `overwrite`: then run.json is rewritten with the new value (logged); without,
  * WS_ERR_ARG naming both values and --overwrite. An earlier run.json without that field (an
  * older version) gets it. run.json that is not a regular file, or a link: WS_ERR_IO. */
-int run_dir_check_config(const char *dir, const char *config_json, const char *inputs, int overwrite);
+int run_dir_check_config(const char *dir, const char *config_json, const char *defaults_json, const char *inputs,
+                         int overwrite);
 
 /* Remove the temporary shard files (".<shard>.h5.tmp.<job>.<rank>") and index files
  * (".index.h5.tmp.<pid>") left by crashed runs, and no other file. Call only while holding the lock. Returns the number removed, or WS_ERR_IO when

@@ -37,7 +37,7 @@ static void check_metric(ws_backend *be, km_metric metric) {
     float *dist = malloc((size_t)n * sizeof(float));
     nearest *nn;
     ck_assert_msg(nearest_create(be, metric, C, k, D, 128, &nn) == WS_OK, "%s", ws_error_message());
-    ck_assert_msg(nearest_run(nn, X, n, idx, dist) == WS_OK, "%s", ws_error_message());
+    ck_assert_msg(nearest_run(nn, X, NULL, n, idx, dist) == WS_OK, "%s", ws_error_message());
     double max_err = 0;
     int checked = 0;
     for (int i = 0; i < n; i++) {

@@ -3,7 +3,7 @@ the reference DINOv2 modules (tests/pth/dinov2_ref.py: backbone + DINO head + iB
 with --features cls,head,proto at tp 1 and tp 2, and a flat backbone .pth with a heads-only file
 (--head) at tp 2, at a non-native resolution so that the .pth default position-embedding rule
 (the original code's) is exercised. Compared with PyTorch on the same Pillow-preprocessed images:
-cls and head max abs error <= 1e-4 x max |ref| (fp32), proto_index equal to torch.argmax,
+cls and head max abs error <= 3e-6 x max |ref| (fp32, TOL), proto_index equal to torch.argmax,
 proto_score within the same tolerance. Also: --posembed hf changes the outputs, and
 --features head on a checkpoint without a head fails before the output directory is created.
 usage: embed_head.py WORKDIR"""
@@ -19,6 +19,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import dinov2_ref  # noqa: E402
 from embed_common import MEAN, STD, make_images, read_shards, run_embed  # noqa: E402
 from webssl_test import compare, fresh_dir, randomise_original, ssl_teacher_state, write_arch  # noqa: E402
+
+# cls, head and proto_score against PyTorch, as max abs err / max |ref|. Measured (Intel Xeon with
+# AVX-512; weight and image seeds 0 to 3, the three runs each): cls 2.7e-7 to 4.2e-7, head up to
+# 2.8e-7, proto_score up to 3.3e-7; in the sanitizer build (LayerNorms summed one value at a time)
+# up to 6.8e-7. 3e-6, the fp32 bound of tests/model/parity_hf.py, leaves about 4x; the former 1e-4
+# was 150 times the worst.
+TOL = 3e-6
 
 work = fresh_dir(sys.argv[1])
 torch.manual_seed(0)
@@ -69,9 +76,9 @@ for label, model, extra, tp in runs:
         ref = reference([keys[i] for i in good])
     print(f"{label}: {len(keys)} rows; head {got['head'].shape} {got['head'].dtype}, "
           f"proto_index {got['proto_index'].dtype}, proto_score {got['proto_score'].dtype}")
-    fails += compare(f"{label} cls", got["cls"][good], ref[0], 1e-4)
-    fails += compare(f"{label} head", got["head"][good], ref[1], 1e-4)
-    fails += compare(f"{label} proto_score", got["proto_score"][good], ref[3], 1e-4)
+    fails += compare(f"{label} cls", got["cls"][good], ref[0], TOL)
+    fails += compare(f"{label} head", got["head"][good], ref[1], TOL)
+    fails += compare(f"{label} proto_score", got["proto_score"][good], ref[3], TOL)
     idx = got["proto_index"][good]
     ok = np.array_equal(idx, ref[2]) and got["proto_index"].dtype == np.int32
     print(f"  proto_index {idx.tolist()} vs torch {ref[2].tolist()} {'ok' if ok else 'FAIL'}")

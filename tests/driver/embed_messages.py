@@ -10,7 +10,10 @@
     features as 1 thread;
   - config.json values out of range stop the setup with exit 1 naming the file, key and value;
   - `bench --json PATH` refuses an unwritable PATH before it runs (exit 1);
-  - a rerun with another --image-ext is refused (run.json).
+  - a rerun with another --image-ext is refused (run.json), and so is a rerun with the default
+    after a run with another (every field run.json records is compared, not only those this run
+    sets); the default spelt out, or a run.json of an older version that left default fields out,
+    resumes.
 usage: embed_messages.py WORKDIR"""
 import json
 import os
@@ -57,6 +60,24 @@ ref_data, ref_names = read_shards(ref)
 check(len(ref_names) == 20, f"{len(ref_names)} shards of 2 images")
 p = run_embed(1, args(ref, "--image-ext", "png;jpg"), expect=1)
 check("image_ext" in line(p.stderr, "run.json"), f"another --image-ext is refused on resume: {line(p.stderr, 'run.json')}")
+p = run_embed(1, args(ref, "--image-ext", "jpg;jpeg;png;webp;bmp;gif"))
+check("0 shards written, 20 already done" in p.stderr, "the default --image-ext spelt out resumes")
+ext = os.path.join(work, "ext")
+run_embed(1, args(ext, "--image-ext", "jpg"))
+p = run_embed(1, args(ext), expect=1)
+msg = line(p.stderr, "run.json")
+check("image_ext is \"jpg;jpeg;png;webp;bmp;gif\"" in msg and "used \"jpg\"" in msg,
+      f"the default --image-ext after --image-ext jpg is refused, naming both: {msg}")
+with open(os.path.join(ext, "run.json")) as f:   # as an older version wrote it: defaults left out
+    old = {k: v for k, v in json.load(f).items() if k not in ("image_ext", "allreduce")}
+with open(os.path.join(ext, "run.json"), "w") as f:
+    json.dump(old, f)
+p = run_embed(1, args(ext))
+check("0 shards written, 20 already done" in p.stderr, "a run.json without the default fields resumes with the defaults")
+p = run_embed(1, args(ext, "--image-ext", "jpg"), expect=1)
+msg = line(p.stderr, "run.json")
+check("image_ext is \"jpg\"" in msg and "used \"jpg;jpeg;png;webp;bmp;gif\"" in msg,
+      f"... and refuses another --image-ext, naming the default it stands for: {msg}")
 
 print("full file system")
 disk = os.path.join(work, "disk")

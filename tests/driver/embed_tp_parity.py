@@ -1,6 +1,7 @@
 """Tensor-parallel parity of `webssl-dist embed` on tiny transformers models of both families:
 tp = 1, 2, 3, 4 (4 heads: 3 is an uneven split) give the same outputs (fp32, max abs error <=
-1e-5 x max |output|), and tp = 1 matches transformers on the same images (<= 1e-4 x max |ref|).
+1e-5 x max |output|), and tp = 1 matches transformers on the same images (<= 3e-6 x max |ref|,
+REF_TOL).
 A corrupt image gets a non-zero status and zero features. usage: embed_tp_parity.py WORKDIR"""
 import os
 import sys
@@ -9,6 +10,12 @@ import numpy as np
 
 from embed_common import make_images, read_shards, reference, run_embed
 from webssl_test import compare, fresh_dir, tiny_model  # tests/python, put on sys.path by embed_common
+
+# tp = 1 against transformers, as max abs err / max |ref| (the fp32 bound of tests/model/parity_hf.py).
+# Measured (Intel Xeon with AVX-512; model and image seeds 0 to 3): 3.0e-7 to 9.0e-7, the worst a
+# DINO patch tensor; in the sanitizer build up to 9.7e-7. 3e-6 leaves about 3x. The former 1e-4
+# was 100 times the worst error seen.
+REF_TOL = 3e-6
 
 work = fresh_dir(sys.argv[1])
 imgs = os.path.join(work, "img")
@@ -34,7 +41,7 @@ for family, R in (("dino", 56), ("mae", 64)):
         print("  FAIL: failed image has non-zero features"); fails += 1
     ref = reference(model, [os.path.join(imgs, keys[i]) for i in good], R)
     for ds in ("cls", "patch_mean", "patch"):
-        fails += compare(f"tp1 vs transformers {ds}", outs[1][ds][good], ref[ds], 1e-4)
+        fails += compare(f"tp1 vs transformers {ds}", outs[1][ds][good], ref[ds], REF_TOL)
     for tp in (2, 3, 4):
         for ds in ("cls", "patch_mean", "patch"):
             fails += compare(f"tp{tp} vs tp1 {ds}", outs[tp][ds], outs[1][ds], 1e-5)

@@ -5,7 +5,8 @@ non-native resolutions, both position-embedding rules, fp32 and bf16.
 The models are the random transformers models of tests/model/parity_hf.py, at widths whose head
 sizes take the GPU attention kernels' tensor-core paths. transformers runs on cuda with SDPA
 attention: fp32 with TF32 off, bf16 under torch.autocast("cuda"). Tolerances, as on the CPU:
-  fp32: max abs err <= 1e-4 * max |ref|;   bf16: cosine >= 0.999 for every token.
+  fp32: max abs err <= FP32_TOL (3e-6) * max |ref|, parity_hf.py's bound on the CPU (not yet measured
+  on a GPU);   bf16: cosine >= BF16_MIN_COS for every token.
 Exits 77 (skipped) when torch has no CUDA device.
 
 usage: parity_hf_gpu.py --tool PATH/model_forward

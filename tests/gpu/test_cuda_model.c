@@ -1,7 +1,7 @@
 /* The whole model on the GPU against the CPU backend (same random weights, same pixels), for both
  * families, the head sizes 64, 80 and 128, the native and a non-native resolution, both position
  * embedding rules, f32 and bf16 compute. Prints the error per output tensor; fails past the
- * tolerances of model_compare.h. Skips (exit 77) without a CUDA device. */
+ * tolerances of model_compare.h (f32: GPU_F32_TOL). Skips (exit 77) without a CUDA device. */
 #include <check.h>
 #include <string.h>
 
@@ -9,6 +9,11 @@
 #include "model_compare.h"
 #include "webssl.h"
 #include "test_main.h"
+
+/* f32 tolerance, as max abs err / max |ref|: not measured yet (no GPU has run this test), so it
+ * stays at 1e-4 until tests/gpu/device-check prints the errors; then set it to 3-5 times the
+ * worst, as tests/emu/test_emu_cuda_model.c is (5e-6, measured 1.2e-6 on the emulated backend). */
+#define GPU_F32_TOL 1e-4
 
 typedef struct {
     const char *base;      /* built-in tiny architecture to start from */
@@ -44,7 +49,7 @@ static void run_case(const model_case *mc, ws_dtype dt) {
     char label[96];
     snprintf(label, sizeof label, "%s hs=%d R=%d %s", a.family == WS_FAMILY_DINO ? "dino" : "mae", C / mc->NH, R,
              mc->rule == WS_POSEMBED_HF ? "hf" : "original");
-    model_compare_outputs(label, dt, out, B, g * g, C);
+    model_compare_outputs(label, dt, GPU_F32_TOL, out, B, g * g, C);
     free(pix);
 }
 

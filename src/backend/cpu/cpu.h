@@ -5,12 +5,9 @@
 #define WEBSSL_BACKEND_CPU_CPU_H
 
 #include "backend/backend.h"
+#include "common/hot.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CPU_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CPU_HOT
-#endif
+#define CPU_HOT WS_HOT
 
 /* One matmul call: out[M,N] = epi(in[M,K] . w[N,K]^T + bias) stored as odt, in of dtype idt (f32 or
  * bf16 each), w of the path's weights dtype, bias NULL or [N]. */
