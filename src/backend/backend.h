@@ -40,6 +40,9 @@
 
 typedef struct ws_backend ws_backend;
 
+/* What a matmul's weights are, for gemm_select: a model's, or data rewritten between calls. */
+typedef enum { WS_GEMM_MODEL, WS_GEMM_DATA } ws_gemm_use;
+
 typedef struct {
     const char *name;
     /* Memory: 64-byte aligned, NULL when out of memory. upload/download copy host <-> backend. */
@@ -71,11 +74,14 @@ typedef struct {
      * 0, its attention is tiled). */
     size_t (*scratch_bytes)(ws_backend *be, int N);
 
-    /* Choose how matmul multiplies weights of dtype `wdt`; called once by the model at load,
-     * before any matmul with such weights. Writes a one-line description (the GEMM path and, on
-     * CPU, the CPU features it relies on) into desc[n]. WS_OK, or an error naming the path and
-     * what is missing (e.g. a forced GEMM path this CPU or build cannot run). */
-    int (*gemm_select)(ws_backend *be, ws_dtype wdt, char *desc, size_t n);
+    /* Choose how matmul multiplies weights of dtype `wdt`; called once by the model at load (or
+     * by a curation step before its GEMMs), before any matmul with such weights. `use` says what
+     * the weights are: a model's (large, written once) or data (small, rewritten between calls:
+     * k-means centroids, a cluster's rows), which may take another path. Writes a one-line
+     * description (the GEMM path and, on CPU, the CPU features it relies on) into desc[n]. WS_OK,
+     * or an error naming the path and what is missing (e.g. a forced GEMM path this CPU or build
+     * cannot run). */
+    int (*gemm_select)(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char *desc, size_t n);
     /* The dtype of the activations between ops for weights of dtype `wdt` (see the conventions
      * above); asked once by the model at load, after gemm_select. CUDA: bf16 when wdt is bf16,
      * else f32. CPU: bf16 only when the chosen bf16 GEMM path multiplies bf16 natively (oneDNN on

@@ -327,7 +327,7 @@ int dedup_run(const dedup_options *o, const ws_topology *t, dedup_summary *sum) 
     if (rc == WS_OK) rc = deal_clusters(counts, k, size, owner);
     if (rc == WS_OK) rc = curate_backend(o->device, o->threads, t, &be);
     char desc[256];
-    if (rc == WS_OK) rc = be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc);
+    if (rc == WS_OK) rc = be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_DATA, desc, sizeof desc);
     rc = topology_agree(comm, rc);
     if (rc == WS_OK) rc = topology_agree(comm, send_rows(comm, size, set.D, &l, owner, &in, &perm, sc, rcv));
     if (rc == WS_OK) rc = topology_agree(comm, dedup_clusters(o, be, set.D, &in, &sum->largest));

@@ -38,7 +38,7 @@ int nearest_set_centroids(nearest *nn, const float *C) {
 int nearest_create(ws_backend *be, km_metric metric, const float *C, int k, int D, int block_rows, nearest **out) {
     *out = NULL;
     char desc[256];
-    int rc = be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc);
+    int rc = be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_DATA, desc, sizeof desc);
     if (rc) return rc;
     nearest *nn = calloc(1, sizeof *nn);
     if (!nn) return ws_errorf(WS_ERR_NOMEM, "out of memory");

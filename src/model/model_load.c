@@ -51,7 +51,7 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
         if ((rc = backend_create(o->device ? o->device : "cpu", o->threads, o->device_index, &m->be))) goto fail;
         m->own_be = 1;
     }
-    if ((rc = m->be->ops->gemm_select(m->be, o->compute, m->gemm_info, sizeof m->gemm_info))) goto fail;
+    if ((rc = m->be->ops->gemm_select(m->be, o->compute, WS_GEMM_MODEL, m->gemm_info, sizeof m->gemm_info))) goto fail;
     m->adt = m->be->ops->activation_dtype(m->be, o->compute);
     m->bdt = o->tp_size > 1 ? o->allreduce : WS_DTYPE_F32;   /* one rank: nothing is summed, keep f32 */
     m->comm = o->comm;

@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     char desc[320];
-    for (int w = 0; w < 2; w++) be->ops->gemm_select(be, w ? WS_DTYPE_BF16 : WS_DTYPE_F32, desc, sizeof desc);
+    for (int w = 0; w < 2; w++) be->ops->gemm_select(be, w ? WS_DTYPE_BF16 : WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc);
     printf("backend %s: %s\n", backend, desc);
     for (size_t i = 0; i < n; i++) {
         char name[200], why[400];

@@ -76,7 +76,7 @@ START_TEST(matmul_dtypes_and_epilogue) {
     for (int wi = 0; wi < 2; wi++) {
         const ws_dtype wdt = dts[wi];
         char desc[320];
-        ck_assert_int_eq(be->ops->gemm_select(be, wdt, desc, sizeof desc), WS_OK);
+        ck_assert_int_eq(be->ops->gemm_select(be, wdt, WS_GEMM_MODEL, desc, sizeof desc), WS_OK);
         for (int ii = 0; ii < 2; ii++)
             for (int oi = 0; oi < 2; oi++)
                 for (int epi = 0; epi < 2; epi++)
@@ -315,7 +315,7 @@ START_TEST(attention_against_reference) {
     char desc[320];
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[i], 1), 0);
-        if (be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc) != WS_OK) {
+        if (be->ops->gemm_select(be, WS_DTYPE_BF16, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
             printf("attention (gemm %s): skipped: %s\n", paths[i], ws_error_message());
             continue;
         }
@@ -335,14 +335,14 @@ START_TEST(activation_dtype_choice) {
     for (int i = 0; i < 3; i++) {
         if (forced[i]) ck_assert_int_eq(setenv("WEBSSL_ACTIVATIONS", forced[i], 1), 0);
         else unsetenv("WEBSSL_ACTIVATIONS");
-        ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc), WS_OK);
-        ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+        ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc), WS_OK);
+        ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, WS_GEMM_MODEL, desc, sizeof desc), WS_OK);
         printf("WEBSSL_ACTIVATIONS=%s: %s\n", forced[i] ? forced[i] : "(unset)", desc);
         ck_assert_int_eq(be->ops->activation_dtype(be, WS_DTYPE_BF16), want[i]);
         ck_assert_int_eq(be->ops->activation_dtype(be, WS_DTYPE_F32), WS_DTYPE_F32);
     }
     ck_assert_int_eq(setenv("WEBSSL_ACTIVATIONS", "f16", 1), 0);
-    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc), WS_ERR_ARG);
+    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, WS_GEMM_MODEL, desc, sizeof desc), WS_ERR_ARG);
     printf("bad value: %s\n", ws_error_message());
     ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_ACTIVATIONS='f16'"));
     unsetenv("WEBSSL_ACTIVATIONS");
@@ -366,7 +366,7 @@ START_TEST(scratch_out_of_memory_is_an_error) {
                 "cpu attention");
     /* bf16 weights (widened path) round the input into scratch: M*K floats, 2^48 bytes */
     char desc[320];
-    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_BF16, WS_GEMM_MODEL, desc, sizeof desc), WS_OK);
     check_nomem(be->ops->matmul(be, dummy, WS_DTYPE_F32, dummy, WS_DTYPE_F32, dummy, WS_DTYPE_BF16, NULL,
                                 WS_EPILOGUE_NONE, 1 << 25, 1, 1 << 21),
                 "cpu matmul");
@@ -398,7 +398,7 @@ START_TEST(more_threads_than_a_fixed_table) {
     for (int threads = 2; threads <= 300; threads += 298) {
         ws_backend *b = NULL;
         ck_assert_int_eq(backend_create("cpu", threads, 0, &b), WS_OK);
-        ck_assert_int_eq(b->ops->gemm_select(b, WS_DTYPE_BF16, desc, sizeof desc), WS_OK);
+        ck_assert_int_eq(b->ops->gemm_select(b, WS_DTYPE_BF16, WS_GEMM_MODEL, desc, sizeof desc), WS_OK);
         float *oa = threads == 2 ? ref_att : att, *om = threads == 2 ? ref_mm : mm;
         ck_assert_int_eq(b->ops->attention(b, oa, qkv, WS_DTYPE_F32, B, N, NH, hs, 0), WS_OK);
         ck_assert_int_eq(b->ops->matmul(b, om, WS_DTYPE_F32, in, WS_DTYPE_F32, wb, WS_DTYPE_BF16, NULL,

@@ -49,7 +49,7 @@ static int check_path(const char *path, ws_dtype wdt) {
     ws_backend *be = NULL;
     ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
     char desc[320];
-    int rc = be->ops->gemm_select(be, wdt, desc, sizeof desc);
+    int rc = be->ops->gemm_select(be, wdt, WS_GEMM_MODEL, desc, sizeof desc);
     if (rc == WS_ERR_UNSUPPORTED) {
         printf("gemm %-8s %s: skipped: %s\n", path, ws_dtype_name(wdt), ws_error_message());
         ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_GEMM="));
@@ -116,7 +116,7 @@ START_TEST(unknown_path_is_an_error) {
     ws_backend *be = NULL;
     ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
     char desc[320];
-    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc), WS_ERR_ARG);
+    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc), WS_ERR_ARG);
     printf("unknown path: %s\n", ws_error_message());
     ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_GEMM='mkl'"));
     backend_free(be);
@@ -132,7 +132,7 @@ START_TEST(freed_weights_leave_no_stale_copy) {
         ws_backend *be = NULL;
         ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
         char desc[320];
-        if (be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc) != WS_OK) {
+        if (be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
             backend_free(be);
             continue;
         }
@@ -163,7 +163,7 @@ START_TEST(onednn_out_of_memory_is_an_error) {
     ws_backend *be = NULL;
     ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
     char desc[320];
-    if (be->ops->gemm_select(be, WS_DTYPE_F32, desc, sizeof desc) != WS_OK) {
+    if (be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
         printf("onednn out of memory: skipped: %s\n", ws_error_message());
         backend_free(be);
         unsetenv("WEBSSL_GEMM");

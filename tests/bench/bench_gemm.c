@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     }
     char desc[2][320];
     for (int d = 0; d < 2; d++)
-        if (be->ops->gemm_select(be, d ? WS_DTYPE_BF16 : WS_DTYPE_F32, desc[d], sizeof desc[d])) {
+        if (be->ops->gemm_select(be, d ? WS_DTYPE_BF16 : WS_DTYPE_F32, WS_GEMM_MODEL, desc[d], sizeof desc[d])) {
             fprintf(stderr, "bench_gemm: %s\n", ws_error_message());
             return 1;
         }

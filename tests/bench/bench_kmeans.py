@@ -47,7 +47,8 @@ def default_coretype():
 def launch(a, ranks, threads):
     if a.launcher == "srun":
         return ["srun", "--mpi=pmix", "-n", str(ranks), "--cpus-per-task", str(threads), "--cpu-bind=cores"]
-    return [cd.MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-n", str(ranks)]
+    # --bind-to none: mpirun binds each of up to 2 ranks to one core, its T threads with it
+    return [cd.MPIEXEC, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-n", str(ranks)]
 
 
 def ours(a, binary, emb, out, threads, ranks, extra=()):

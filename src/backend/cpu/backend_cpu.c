@@ -1,11 +1,14 @@
 /* The CPU backend: memory helpers and the op table (ops live one per file in this directory). */
+#define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_memory.h"
 #include "common/error.h"
+#include "common/log.h"
 
 #include <cblas.h>
 #include <malloc.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +24,13 @@ static void cpu_free(ws_backend *be, void *p) {
 
 static void cpu_copy(ws_backend *be, void *dst, const void *src, size_t bytes) {
     if (bytes) memcpy(dst, src, bytes);
+}
+
+/* An upload may overwrite weights a GEMM path keeps a copy of (k-means' centroids, rewritten
+ * every iteration): the copy goes with it. */
+static void cpu_upload(ws_backend *be, void *dst, const void *src, size_t bytes) {
+    cpu_gemm_forget(be, dst, bytes);
+    cpu_copy(be, dst, src, bytes);
 }
 
 static void cpu_sync(ws_backend *be) {}
@@ -92,13 +102,13 @@ static const ws_backend_ops cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc,
     .free = cpu_free,
-    .upload = cpu_copy,
+    .upload = cpu_upload,
     .download = cpu_copy,
     .sync = cpu_sync,
     .destroy = cpu_destroy,
     .host_alloc = cpu_alloc,
     .host_free = cpu_free,
-    .upload_async = cpu_copy,
+    .upload_async = cpu_upload,
     .upload_wait = cpu_upload_wait,
     .device_uuid = cpu_device_uuid,
     .stream = cpu_stream,
@@ -128,6 +138,17 @@ static const ws_backend_ops cpu_ops = {
     .graph_free = cpu_graph_free,
 };
 
+/* More compute threads than CPUs the process may run on share them (each at a fraction of its
+ * speed, and every barrier waits for the slowest): say so. mpirun binds each rank to one core when
+ * it starts at most two ranks, unless told --bind-to none or --map-by ...:PE=N. */
+static void warn_if_oversubscribed(int threads) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && threads > CPU_COUNT(&set))
+        LOG_WARN("cpu: %d compute threads on the %d CPU(s) this process may run on (its affinity mask); "
+                 "under mpirun give each rank its cores (--bind-to none, or --map-by slot:PE=%d)",
+                 threads, CPU_COUNT(&set), threads);
+}
+
 int backend_cpu_create(int threads, ws_backend **out) {
     ws_backend *be = calloc(1, sizeof *be);
     cpu_state *st = calloc(1, sizeof *st);
@@ -137,7 +158,7 @@ int backend_cpu_create(int threads, ws_backend **out) {
         return ws_errorf(WS_ERR_NOMEM, "cpu backend: out of memory");
     }
     /* One thread pool: OpenMP. BLAS calls run single-threaded inside OpenMP regions (matmul.c). */
-    if (threads > 0) omp_set_num_threads(threads);
+    if (threads > 0) omp_set_num_threads(threads), warn_if_oversubscribed(threads);
     openblas_set_num_threads(1);
     st->gemm[0] = cpu_gemm_openblas_f32;   /* until the model calls gemm_select */
     st->gemm[1] = cpu_gemm_openblas_bf16;

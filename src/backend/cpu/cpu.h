@@ -66,7 +66,7 @@ float *cpu_thread_scratch(ws_backend *be, size_t bytes);
 
 /* GEMM paths (gemm_path.c picks one per weights dtype from WEBSSL_GEMM and the CPU's features;
  * the only file that knows whether oneDNN is built in). */
-int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n);
+int cpu_gemm_select(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char *desc, size_t n);
 void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes);  /* memory [p, p+bytes) is freed */
 void cpu_gemm_free(ws_backend *be);
 ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt);
@@ -83,6 +83,7 @@ int cpu_gemm_openblas_bf16(ws_backend *be, const cpu_gemm_call *g);
  * are the primitive's. */
 int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n);
 int cpu_onednn_native_bf16(void);
+int cpu_onednn_avx512(void);   /* oneDNN's effective ISA includes AVX-512 (avx512_core) */
 const char *cpu_onednn_isa(void);
 int cpu_gemm_onednn_f32(ws_backend *be, const cpu_gemm_call *g);
 int cpu_gemm_onednn_bf16(ws_backend *be, const cpu_gemm_call *g);

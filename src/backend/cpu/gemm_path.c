@@ -3,8 +3,12 @@
  *   openblas  f32: OpenBLAS sgemm. bf16: weights widened to f32 per panel, then sgemm (any CPU).
  *   onednn    oneDNN matmul for both dtypes. bf16 is native on CPUs with AVX512_BF16 or AMX,
  *             emulated by oneDNN on other AVX-512 CPUs, and an error where oneDNN offers none.
- *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat on the CPUs measured
- *             (docs/performance.md); bf16: oneDNN where its native bf16 beats f32 (AMX, or
+ *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat by enough on the CPUs
+ *             measured to pay for its second copy of a model's weights (docs/performance.md); for
+ *             data operands (WS_GEMM_DATA: k-means centroids, a cluster's rows, small) oneDNN on
+ *             AVX-512 CPUs, where its kernels beat OpenBLAS's on those small products (a k-means
+ *             iteration 1.08x / 1.31x faiss on 1 / 2 threads against 0.98x / 0.88x, docs/curation.md);
+ *             bf16: oneDNN where its native bf16 beats f32 (AMX, or
  *             AVX512_BF16 on AMD), else widened: on Intel CPUs with AVX512_BF16 but no AMX the
  *             bf16 dot product runs at half the rate of their two f32 FMA ports, and every system
  *             measured there ran bf16 at about half its f32 speed (docs/performance.md).
@@ -52,7 +56,7 @@ static int native_bf16_pays(void) {
 }
 #endif
 
-int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
+int cpu_gemm_select(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char *desc, size_t n) {
     cpu_state *st = be->impl;
     const int bf16 = wdt == WS_DTYPE_BF16;
     if (wdt != WS_DTYPE_F32 && !bf16)
@@ -65,7 +69,10 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
     cpu_features_describe(cpu, sizeof cpu);
 #ifdef WEBSSL_HAVE_DNNL
     char impl[160] = "";
-    if (path == PATH_AUTO && bf16 && native_bf16_pays()) {
+    if (path == PATH_AUTO && !bf16 && use == WS_GEMM_DATA && cpu_onednn_avx512()) {
+        if (cpu_onednn_probe(be, wdt, impl, sizeof impl) == WS_OK) path = PATH_ONEDNN;
+        else LOG_WARN("cpu GEMM: oneDNN f32 for data operands: %s; using OpenBLAS", ws_error_message());
+    } else if (path == PATH_AUTO && bf16 && native_bf16_pays()) {
         if (cpu_onednn_probe(be, wdt, impl, sizeof impl) == WS_OK) path = PATH_ONEDNN;
         else LOG_WARN("cpu GEMM: native bf16 reported, but %s; using bf16 widened to f32", ws_error_message());
     } else if (path == PATH_ONEDNN && cpu_onednn_probe(be, wdt, impl, sizeof impl)) {

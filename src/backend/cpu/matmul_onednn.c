@@ -70,6 +70,11 @@ int cpu_onednn_native_bf16(void) {
     return (isa & bf16) == bf16;
 }
 
+int cpu_onednn_avx512(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), avx512 = dnnl_cpu_isa_avx512_core;
+    return (isa & avx512) == avx512;
+}
+
 /* The backend's oneDNN state (engine, stream, caches), made at the first use. */
 static int state(ws_backend *be, cpu_onednn **out) {
     cpu_state *st = be->impl;

@@ -222,7 +222,7 @@ static size_t cuda_scratch_bytes(ws_backend *be, int N) {
     return 0;
 }
 
-static int cuda_gemm_select(ws_backend *be, ws_dtype wdt, char *desc, size_t n) {
+static int cuda_gemm_select(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char *desc, size_t n) {
     snprintf(desc, n, "gemm cublasLt %s", ws_dtype_name(wdt));
     return WS_OK;
 }
