@@ -16,6 +16,7 @@
 #include "op_cases.h"
 
 int main(int argc, char **argv) {
+    backend_cpu_blas_fix(argv);   /* OpenBLAS's kernels as webssl-dist runs them (backend/cpu/blas_core.c) */
     const char *backend = "cpu", *filter = NULL;
     int perf = 0, list = 0;
     double seconds = 0.2;

@@ -33,6 +33,7 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
+    backend_cpu_blas_fix(argv);   /* OpenBLAS's kernels as webssl-dist runs them (backend/cpu/blas_core.c) */
     const int M = argc > 1 ? atoi(argv[1]) : 8 * 257, C = argc > 2 ? atoi(argv[2]) : 1024;
     const int H = argc > 3 ? atoi(argv[3]) : 2736, threads = argc > 4 ? atoi(argv[4]) : 2;
     const int rounds = argc > 5 ? atoi(argv[5]) : 5;
