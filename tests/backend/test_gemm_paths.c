@@ -3,7 +3,8 @@
  * (for bf16: the inputs and weights rounded to bf16 first, as torch.autocast does). Prints the max
  * abs and relative error per case; fails past 1e-5 of max |ref|. A path the CPU or build cannot
  * run must be refused by gemm_select with an error naming WEBSSL_GEMM (and is then skipped).
- * Also: an unknown WEBSSL_GEMM value is an error, freed weights never leave a stale copy, and a
+ * Also: an unknown WEBSSL_GEMM value is an error, freed weights never leave a stale copy, a model's
+ * weights reordered by oneDNN are held once (the plain pages given back), and a
  * large oneDNN allocation that fails (the reordered copy of the weights) comes back as
  * WS_ERR_NOMEM from the matmul (posix_memalign, which oneDNN allocates with, is wrapped here so
  * that allocations from a size on can be made to fail; oneDNN itself does not survive every
@@ -154,6 +155,78 @@ START_TEST(freed_weights_leave_no_stale_copy) {
 }
 END_TEST
 
+/* out[m, n] = sum_k in[m, k] * w[n, k] in double, compared with `out`: the max abs error. */
+static double product_err(const float *out, const float *in, const float *w, int M, int N, int K) {
+    double err = 0;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double ref = 0;
+            for (int k = 0; k < K; k++) ref += (double)in[(size_t)m * K + k] * w[(size_t)n * K + k];
+            err = fmax(err, fabs(ref - out[(size_t)m * N + n]));
+        }
+    return err;
+}
+
+/* The oneDNN path holds a model's weights once: after the first matmul reorders them, the pages of
+ * the plain copy are given back (they read as zeros), every later call (other M, other layouts)
+ * multiplies the reordered copy, the same memory used as another shape without being written again
+ * is an error naming both shapes, and an upload brings plain weights back. Data operands keep
+ * their plain copy. Skipped where oneDNN is not built or keeps the weights plain (AVX2). */
+START_TEST(onednn_model_weights_held_once) {
+    ck_assert_int_eq(setenv("WEBSSL_GEMM", "onednn", 1), 0);
+    enum { N = 256, K = 64, MMAX = 300 };
+    static float in[MMAX * K], out[MMAX * N], wf[N * K];
+    unsigned seed = 99;
+    for (int i = 0; i < MMAX * K; i++) in[i] = frand(&seed);
+    for (int i = 0; i < N * K; i++) wf[i] = frand(&seed);
+    for (int use = 0; use < 2; use++) {
+        ws_backend *be = NULL;
+        ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
+        char desc[320];
+        if (be->ops->gemm_select(be, WS_DTYPE_F32, use ? WS_GEMM_DATA : WS_GEMM_MODEL, desc, sizeof desc)) {
+            printf("onednn weights held once: skipped: %s\n", ws_error_message());
+            backend_free(be);
+            break;
+        }
+        float *w = be->ops->alloc(be, sizeof wf);
+        ck_assert_ptr_nonnull(w);
+        be->ops->upload(be, w, wf, sizeof wf);
+        const int Ms[] = {8, 1, 300, 8};
+        for (size_t i = 0; i < sizeof Ms / sizeof Ms[0]; i++) {
+            ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL,
+                                             WS_EPILOGUE_NONE, Ms[i], N, K), WS_OK);
+            const double err = product_err(out, in, wf, Ms[i], N, K);
+            printf("onednn %s weights, M=%d: max abs err %.3e\n", use ? "data" : "model", Ms[i], err);
+            ck_assert_msg(err <= 1e-4, "M=%d: error %g", Ms[i], err);
+        }
+        size_t zeros = 0;
+        for (int i = 0; i < N * K; i++) zeros += w[i] == 0.0f && wf[i] != 0.0f;
+        printf("onednn %s weights: %zu of %d plain values read as zero\n", use ? "data" : "model", zeros, N * K);
+        if (use) {
+            ck_assert_uint_eq(zeros, 0);
+        } else if (zeros) {
+            ck_assert_uint_ge(zeros, (size_t)N * K / 2);   /* the whole pages of 64 KiB of weights */
+            ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL,
+                                             WS_EPILOGUE_NONE, 8, K, N), WS_ERR_ARG);
+            printf("as another shape: %s\n", ws_error_message());
+            ck_assert_ptr_nonnull(strstr(ws_error_message(), "[256, 64] f32"));
+            ck_assert_ptr_nonnull(strstr(ws_error_message(), "[64, 256] f32"));
+            for (int i = 0; i < N * K; i++) wf[i] = -wf[i];
+            be->ops->upload(be, w, wf, sizeof wf);
+            ck_assert_int_eq(be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL,
+                                             WS_EPILOGUE_NONE, 8, N, K), WS_OK);
+            ck_assert_msg(product_err(out, in, wf, 8, N, K) <= 1e-4, "after an upload");
+            for (int i = 0; i < N * K; i++) wf[i] = -wf[i];
+        } else {
+            printf("onednn model weights: kept plain here (%s)\n", desc);
+        }
+        be->ops->free(be, w);
+        backend_free(be);
+    }
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
 /* oneDNN out of memory (its allocations fail while the weights are reordered or the primitive is
  * made): the matmul returns WS_ERR_NOMEM naming oneDNN, the program goes on, and the same call
  * succeeds once memory is back. Skipped where the build has no oneDNN, or where oneDNN allocates
@@ -223,6 +296,7 @@ int main(void) {
     tcase_add_test(tc, every_path_the_machine_runs);
     tcase_add_test(tc, unknown_path_is_an_error);
     tcase_add_test(tc, freed_weights_leave_no_stale_copy);
+    tcase_add_test(tc, onednn_model_weights_held_once);
     tcase_add_test(tc, onednn_out_of_memory_is_an_error);
     tcase_add_test(tc, blas_core_choice);
     suite_add_tcase(s, tc);

@@ -34,6 +34,9 @@ typedef struct {
     cpu_gemm_fn gemm[2];   /* by weights dtype: [0] f32, [1] bf16; set by cpu_gemm_select */
     int bf16_activations;  /* bf16 compute keeps activations in bf16: gemm[1] multiplies bf16
                             * natively, or WEBSSL_ACTIVATIONS=bf16 (set by cpu_gemm_select) */
+    int gemm_drop_plain;   /* a GEMM path that keeps weights reordered may give the pages of the
+                            * plain weights back: the model's, read by nothing but matmuls (set by
+                            * cpu_gemm_select) */
     cpu_onednn *onednn;    /* oneDNN engine and stream (shared by every oneDNN call), GEMM primitives and
                             * packed weights; NULL until oneDNN is first used */
     /* attention rounded to bf16 on the native GEMM path (cpu_attention_onednn with the oneDNN bf16

@@ -3,11 +3,12 @@
  *   openblas  f32: OpenBLAS sgemm. bf16: weights widened to f32 per panel, then sgemm (any CPU).
  *   onednn    oneDNN matmul for both dtypes. bf16 is native on CPUs with AVX512_BF16 or AMX,
  *             emulated by oneDNN on other AVX-512 CPUs, and an error where oneDNN offers none.
- *   auto      (default, or unset) f32: OpenBLAS, which oneDNN does not beat by enough on the CPUs
- *             measured to pay for its second copy of a model's weights (docs/performance.md); for
- *             data operands (WS_GEMM_DATA: k-means centroids, a cluster's rows, small) oneDNN on
- *             AVX-512 CPUs, where its kernels beat OpenBLAS's on those small products (a k-means
- *             iteration 1.08x / 1.31x faiss on 1 / 2 threads against 0.98x / 0.88x, docs/curation.md);
+ *   auto      (default, or unset) f32: oneDNN on AVX-512 CPUs, where its blocked kernels beat
+ *             OpenBLAS on the model's GEMMs and on small data operands (k-means centroids, a
+ *             cluster's rows: an iteration 1.08x / 1.31x faiss on 1 / 2 threads against 0.98x /
+ *             0.88x); a model's weights are held once even so (matmul_onednn.c gives the plain
+ *             pages back). OpenBLAS on AVX2 CPUs, where oneDNN offers only its plain-layout
+ *             gemm kernels (docs/performance.md);
  *             bf16: oneDNN where its native bf16 beats f32 (AMX, or
  *             AVX512_BF16 on AMD), else widened: on Intel CPUs with AVX512_BF16 but no AMX the
  *             bf16 dot product runs at half the rate of their two f32 FMA ports, and every system
@@ -65,13 +66,14 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char *desc, s
     gemm_path path;
     int rc = forced_path(&path), act;
     if (rc || (rc = forced_activations(&act))) return rc;
+    st->gemm_drop_plain = use == WS_GEMM_MODEL;
     char cpu[128];
     cpu_features_describe(cpu, sizeof cpu);
 #ifdef WEBSSL_HAVE_DNNL
     char impl[160] = "";
-    if (path == PATH_AUTO && !bf16 && use == WS_GEMM_DATA && cpu_onednn_avx512()) {
+    if (path == PATH_AUTO && !bf16 && cpu_onednn_avx512()) {
         if (cpu_onednn_probe(be, wdt, impl, sizeof impl) == WS_OK) path = PATH_ONEDNN;
-        else LOG_WARN("cpu GEMM: oneDNN f32 for data operands: %s; using OpenBLAS", ws_error_message());
+        else LOG_WARN("cpu GEMM: oneDNN f32 on an AVX-512 CPU: %s; using OpenBLAS", ws_error_message());
     } else if (path == PATH_AUTO && bf16 && native_bf16_pays()) {
         if (cpu_onednn_probe(be, wdt, impl, sizeof impl) == WS_OK) path = PATH_ONEDNN;
         else LOG_WARN("cpu GEMM: native bf16 reported, but %s; using bf16 widened to f32", ws_error_message());

@@ -3,9 +3,13 @@
  * - Weights: w[N,K] row-major is the [K,N] matrix in oneDNN's "ba" layout. The primitive is asked
  *   for the weights layout it prefers (format "any"). A blocked layout (the AVX-512 / AMX kernels)
  *   gets a copy of the weights, reordered once at their first use and kept (keyed by the weights
- *   pointer, dropped when the backend frees that memory): the weights are then held twice. A
- *   plain preferred layout (the AVX2 gemm kernels) gains nothing from a copy, so the primitive is
- *   made for "ba" and the weights are used in place.
+ *   pointer, dropped when the backend frees or overwrites that memory). A model's weights
+ *   (cpu_state.gemm_drop_plain: read by nothing but matmuls) are then held once: the whole pages
+ *   of the plain copy go back to the OS (madvise MADV_DONTNEED; they read as zeros afterwards),
+ *   and a later call wanting another layout reorders from the copy. Data operands (k-means
+ *   centroids, read by other code too) keep both. A plain preferred layout (the AVX2 gemm
+ *   kernels) gains nothing from a copy, so the primitive is made for "ba" and the weights are used
+ *   in place.
  * - bf16 weights: an f32 input is rounded to bf16 (round to nearest even, as torch.autocast), a
  *   bf16 input is taken as it is, and the primitive multiplies bf16 x bf16 with f32 accumulation:
  *   native on CPUs with AVX512_BF16 or AMX, emulated by oneDNN on other AVX-512 CPUs, not offered
@@ -23,10 +27,14 @@
 
 #include "backend/cpu/onednn_check.h"
 
+#include <errno.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef struct {
     int M, N, K, bf16, bias, obf16, gelu;
@@ -36,8 +44,10 @@ typedef struct {
 
 typedef struct {
     const void *w;            /* the caller's weights [N, K] */
+    int N, K, bf16;           /* their shape and dtype */
+    int dropped;              /* the pages of the plain weights at w were given back to the OS */
     dnnl_memory_desc_t wmd;   /* the layout held in mem */
-    dnnl_memory_t mem;        /* reordered copy, or the caller's weights in place */
+    dnnl_memory_t mem;        /* a reordered copy, or the plain weights at w */
 } weight_entry;
 
 struct cpu_onednn {
@@ -218,23 +228,23 @@ static int get_prim(cpu_onednn *d, prim_entry key, const prim_entry **out) {
     return WS_OK;
 }
 
-/* *mem: a copy of the weights w (layout `plain`) reordered into layout `want`, allocated here. */
-static int reorder_weights(cpu_onednn *d, const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *want,
-                           const void *w, dnnl_memory_t *mem) {
-    dnnl_memory_t from = NULL;
+/* *mem: the weights `from` (layout `have`) reordered into layout `want`, in memory allocated here. */
+static int reorder_weights(cpu_onednn *d, const dnnl_memory_desc_t *have, const dnnl_memory_desc_t *want,
+                           void *from, dnnl_memory_t *mem) {
+    dnnl_memory_t src = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     int rc = WS_OK;
-    DNNL_TRY(rc, dnnl_memory_create(&from, plain, d->eng, (void *)w));
+    DNNL_TRY(rc, dnnl_memory_create(&src, have, d->eng, from));
     DNNL_TRY(rc, dnnl_memory_create(mem, want, d->eng, DNNL_MEMORY_ALLOCATE));
-    DNNL_TRY(rc, dnnl_reorder_primitive_desc_create(&rpd, plain, d->eng, want, d->eng, NULL));
+    DNNL_TRY(rc, dnnl_reorder_primitive_desc_create(&rpd, have, d->eng, want, d->eng, NULL));
     DNNL_TRY(rc, dnnl_primitive_create(&reorder, rpd));
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, *mem}};
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, *mem}};
     DNNL_TRY(rc, dnnl_primitive_execute(reorder, d->stream, 2, args));
     DNNL_TRY(rc, dnnl_stream_wait(d->stream));
     if (reorder) dnnl_release(dnnl_primitive_destroy(reorder), "the weights reorder");
     if (rpd) dnnl_release(dnnl_primitive_desc_destroy(rpd), "the weights reorder descriptor");
-    if (from) dnnl_release(dnnl_memory_destroy(from), "the plain weights");
+    if (src) dnnl_release(dnnl_memory_destroy(src), "the weights before the reorder");
     if (rc != WS_OK && *mem) {
         dnnl_release(dnnl_memory_destroy(*mem), "the reordered weights");
         *mem = NULL;
@@ -242,32 +252,58 @@ static int reorder_weights(cpu_onednn *d, const dnnl_memory_desc_t *plain, const
     return rc;
 }
 
-/* The weights w[N,K] in layout `want` into *out: reordered once and cached, or wrapped in place. */
-static int get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16, const dnnl_memory_desc_t *want,
-                       dnnl_memory_t *out) {
+/* The whole pages of w[0, bytes) given back to the OS (they read as zeros from now on). */
+static void drop_pages(const void *w, size_t bytes) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)w + page - 1) / page * page,
+                    hi = ((uintptr_t)w + bytes) / page * page;
+    if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED))
+        LOG_WARN("oneDNN weights: cannot give back the pages of the plain copy: %s", strerror(errno));
+}
+
+/* The weights w[N,K] in layout `want` into *out: wrapped as they are, or reordered once and cached
+ * (the plain pages dropped when `drop_plain` allows); a later layout is reordered from the one
+ * held. */
+static int get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16, int drop_plain,
+                       const dnnl_memory_desc_t *want, dnnl_memory_t *out) {
     size_t i = 0;
     while (i < d->nweights && d->weights[i].w != w) i++;
-    if (i < d->nweights && dnnl_memory_desc_equal(&d->weights[i].wmd, want)) {
-        *out = d->weights[i].mem;
+    weight_entry *held = i < d->nweights ? &d->weights[i] : NULL;
+    const int same = held && held->N == N && held->K == K && held->bf16 == bf16;
+    if (same && dnnl_memory_desc_equal(&held->wmd, want)) {
+        *out = held->mem;
         return WS_OK;
     }
+    if (held && !same && held->dropped)
+        return ws_errorf(WS_ERR_ARG, "oneDNN: the weights at %p were reordered as [%d, %d] %s and their "
+                         "plain copy dropped, then used as [%d, %d] %s without being written again", w,
+                         held->N, held->K, held->bf16 ? "bf16" : "f32", N, K, bf16 ? "bf16" : "f32");
     dnnl_memory_desc_t plain;
     dnnl_memory_t mem = NULL;
+    void *from = (void *)w;
     int rc = md_2d(&plain, K, N, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ba);
-    if (rc == WS_OK && dnnl_memory_desc_equal(&plain, want)) DNNL_TRY(rc, dnnl_memory_create(&mem, want, d->eng, (void *)w));
-    else if (rc == WS_OK) rc = reorder_weights(d, &plain, want, w, &mem);
-    if (rc == WS_OK && i == d->nweights) {
+    /* The layout held now: the entry's when it is of this shape, else the caller's plain bytes. */
+    const dnnl_memory_desc_t *have = same ? &held->wmd : &plain;
+    if (rc == WS_OK && same) DNNL_TRY(rc, dnnl_memory_get_data_handle(held->mem, &from));
+    if (rc == WS_OK && dnnl_memory_desc_equal(have, want))
+        DNNL_TRY(rc, dnnl_memory_create(&mem, want, d->eng, from));
+    else if (rc == WS_OK)
+        rc = reorder_weights(d, have, want, from, &mem);
+    if (rc == WS_OK && !held) {
         weight_entry *grown = realloc(d->weights, (d->nweights + 1) * sizeof *grown);
         if (grown) d->weights = grown, d->nweights++;
         else rc = ws_errorf(WS_ERR_NOMEM, "oneDNN: out of memory for the weights cache");
-    } else if (rc == WS_OK) {
-        dnnl_release(dnnl_memory_destroy(d->weights[i].mem), "replaced weights");
     }
     if (rc != WS_OK) {
         if (mem) dnnl_release(dnnl_memory_destroy(mem), "the weights");
         return ws_error_context(rc, "oneDNN weights [%d, %d]", N, K);
     }
-    d->weights[i] = (weight_entry){.w = w, .wmd = *want, .mem = mem};
+    void *data = NULL;
+    dnnl_memory_get_data_handle(mem, &data);
+    const int dropped = (same && held->dropped) || (drop_plain && data != w);
+    if (dropped && !(same && held->dropped)) drop_pages(w, (size_t)N * K * (bf16 ? 2 : 4));
+    if (held) dnnl_release(dnnl_memory_destroy(held->mem), "replaced weights");
+    d->weights[i] = (weight_entry){.w = w, .N = N, .K = K, .bf16 = bf16, .dropped = dropped, .wmd = *want,
+                                   .mem = mem};
     *out = mem;
     return WS_OK;
 }
@@ -283,7 +319,8 @@ static int run(ws_backend *be, void *out, const void *src, const cpu_gemm_call *
     dnnl_memory_desc_t smd, dmd, bmd;
     int rc = state(be, &d);
     if (rc == WS_OK) rc = get_prim(d, key, &p);
-    if (rc == WS_OK) rc = get_weights(d, g->w, N, K, bf16, &p->wmd, &wmem);
+    const int drop_plain = ((const cpu_state *)be->impl)->gemm_drop_plain;
+    if (rc == WS_OK) rc = get_weights(d, g->w, N, K, bf16, drop_plain, &p->wmd, &wmem);
     if (rc == WS_OK) rc = md_2d(&smd, M, K, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&dmd, M, N, obf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
