@@ -10,15 +10,11 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from checks import check, finish  # noqa: E402
+
 BIN = os.environ["WEBSSL_BIN"]
 WIDE = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"}
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what)
-    failed += not ok
 
 
 def cores(extra_env):
@@ -50,4 +46,4 @@ check(len(seen) <= 2, f"executed again at most once ({len(seen)} loads)")
 check(len(seen) == 1 or seen[0] not in WIDE, "executed again only when the first choice lacked AVX2")
 user = cores({"OPENBLAS_CORETYPE": "Prescott"})
 check(user == ["Prescott"], f"OPENBLAS_CORETYPE=Prescott kept, one load ({user})")
-sys.exit(1 if failed else 0)
+sys.exit(finish())

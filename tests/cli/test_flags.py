@@ -8,20 +8,16 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from checks import check, finish  # noqa: E402
+
 BIN = os.environ["WEBSSL_BIN"]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1")
-failures = []
 
 
 def run(*args):
     p = subprocess.run([BIN, *args], capture_output=True, text=True, env=ENV, timeout=60)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def refused(args, *needles):
@@ -116,7 +112,4 @@ _, out, _ = run("embed", "--help")
 check("--batch B" in out and "[32]" in out and "[64G]" in out and "[cls,patch_mean]" in out,
       "embed --help shows the defaults from the options")
 
-if failures:
-    print(f"{len(failures)} failure(s)")
-    sys.exit(1)
-print("all flags checked")
+sys.exit(finish())

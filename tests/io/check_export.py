@@ -16,26 +16,15 @@ import shutil
 import subprocess
 import sys
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:  # a Python without the reference packages (a bare node): skip, never fail
-    print(f"SKIP: {e.name} is not installed in {sys.executable}")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from checks import check, finish, require  # noqa: E402
+
+h5py, np = require("h5py", "numpy")
 from shard_seal import seal  # noqa: E402
 
 BIN = os.environ["WEBSSL_BIN"]
 WORK = os.path.abspath(sys.argv[1])
 SHARDS, D, P = 60, 6, 4
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failures += not ok
 
 
 def rows_of(i):
@@ -154,8 +143,7 @@ def main():
 
     p = subprocess.run([BIN, "export", "--help"], capture_output=True, text=True)
     check(p.returncode == 0 and "--range" in p.stdout and "--overwrite" in p.stdout, "--help from the flag table")
-    print(f"{failures} failure(s)")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -17,26 +17,15 @@ import shutil
 import subprocess
 import sys
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:  # a Python without the reference packages (a bare node): skip, never fail
-    print(f"SKIP: {e.name} is not installed in {sys.executable}")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from checks import check, finish, require  # noqa: E402
+
+h5py, np = require("h5py", "numpy")
 from shard_seal import seal  # noqa: E402
 
 BIN = os.environ["WEBSSL_BIN"]
 WORK = sys.argv[1]
 SHARDS, ROWS, D, LIMIT = 700, 3, 4, 128
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failures += not ok
 
 
 def shard_name(i):
@@ -121,7 +110,7 @@ def low_limit_child(d, limit):
               f"cls rows 100..1900, shard by shard, under ulimit -n {limit}")
     else:
         check(np.array_equal(read_by_parts(d, "cls"), ref_cls), f"cls part by part under ulimit -n {limit}")
-    sys.exit(1 if failures else 0)
+    sys.exit(finish())
 
 
 if len(sys.argv) > 3 and sys.argv[2] == "--child":
@@ -171,5 +160,4 @@ with open(os.path.join(d, "index.parts", ".lock"), "a") as lk:
     fcntl.flock(lk, fcntl.LOCK_EX)
     p = subprocess.run([BIN, "index", d], capture_output=True, text=True)
     check(p.returncode != 0 and "another job" in p.stderr, f"a second build at once is refused: {p.stderr.strip()}")
-print("failures:", failures)
-sys.exit(1 if failures else 0)
+sys.exit(finish())
