@@ -88,6 +88,11 @@ typedef struct {
      * AVX512_BF16 / AMX), else f32 (sgemm needs f32 inputs: widening stored bf16 activations
      * would cost more than it saves; WEBSSL_ACTIVATIONS forces it, backend/cpu/gemm_path.c). */
     ws_dtype (*activation_dtype)(ws_backend *be, ws_dtype wdt);
+    /* 1 when matmul takes WS_EPILOGUE_SWIGLU for weights of dtype `wdt` (the gate and its product
+     * in one pass), else 0: the model then runs the product and the swiglu op apart. Asked once by
+     * the model at load, after gemm_select. CPU: on the oneDNN paths (two products, the second
+     * with oneDNN's swish and multiply post-ops); CUDA: 0. */
+    int (*fuses_swiglu)(ws_backend *be, ws_dtype wdt);
     /* out[M,N] = epi(in[M,K] . w[N,K]^T + bias[N]); bias may be NULL. GELU: the exact erf form
      * on CPU and on CUDA with f32 out; CUDA with bf16 out uses cuBLASLt's GELU_BIAS epilogue, the
      * tanh approximation (a documented difference: at most 4.7e-4 absolute from the erf form). */

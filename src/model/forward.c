@@ -106,13 +106,18 @@ static int forward_enqueue(ws_model *m, const model_slot *sl, const float *pos, 
                                   w->ls1 ? w->ls1 + lc : NULL, m->xn, adt, w->ln2_w + lc, w->ln2_b + lc,
                                   M, C, eps));
         /* FFN branch: columns [ffn0, ffn0 + Hl) on this rank */
-        const ws_epilogue fc1_epi = a->ffn == WS_FFN_SWIGLU ? WS_EPILOGUE_NONE : WS_EPILOGUE_GELU;
-        OP(op->matmul(be, m->ffn, adt, m->xn, adt, (const char *)w->fc1_w + fc1_w * el, wdt,
-                      w->fc1_b ? w->fc1_b + (size_t)l * F * Hl : NULL, fc1_epi, M, F * Hl, C));
+        const void *fc1 = (const char *)w->fc1_w + fc1_w * el;
+        const float *fc1_b = w->fc1_b ? w->fc1_b + (size_t)l * F * Hl : NULL;
         void *hid = m->ffn;
-        if (a->ffn == WS_FFN_SWIGLU) {
+        if (m->fused_swiglu) {   /* gate and product in one pass, straight into hid */
+            OP(op->matmul(be, m->hid, adt, m->xn, adt, fc1, wdt, fc1_b, WS_EPILOGUE_SWIGLU, M, Hl, C));
+            hid = m->hid;
+        } else if (a->ffn == WS_FFN_SWIGLU) {
+            OP(op->matmul(be, m->ffn, adt, m->xn, adt, fc1, wdt, fc1_b, WS_EPILOGUE_NONE, M, F * Hl, C));
             OP(op->swiglu(be, m->hid, m->ffn, adt, M, Hl));
             hid = m->hid;
+        } else {
+            OP(op->matmul(be, m->ffn, adt, m->xn, adt, fc1, wdt, fc1_b, WS_EPILOGUE_GELU, M, F * Hl, C));
         }
         OP(op->matmul(be, m->branch, bdt, hid, adt, (const char *)w->fc2_w + fc2_w * el, wdt, NULL,
                       WS_EPILOGUE_NONE, M, C, Hl));

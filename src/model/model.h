@@ -45,6 +45,7 @@ struct ws_model {
     void *wmem;             /* the one weight allocation (backend memory) */
     size_t wbytes;
     ws_dtype adt;           /* activations between ops (the backend's activation_dtype, at load) */
+    int fused_swiglu;       /* SwiGLU runs as fc1's epilogue (the backend's fuses_swiglu, at load) */
     ws_dtype bdt;           /* the all-reduce buffer `branch`: f32, or bf16 with --allreduce bf16 at tp > 1 */
     /* activations (model/activations.h), backend memory, sized for act_tokens = B*N rows and
      * cols_bytes of im2col (grown on demand); by name or as act[ACT_*] */

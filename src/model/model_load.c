@@ -53,6 +53,7 @@ int model_alloc(const ws_arch *a, const ws_model_options *o, ws_model **out) {
     }
     if ((rc = m->be->ops->gemm_select(m->be, o->compute, WS_GEMM_MODEL, m->gemm_info, sizeof m->gemm_info))) goto fail;
     m->adt = m->be->ops->activation_dtype(m->be, o->compute);
+    m->fused_swiglu = a->ffn == WS_FFN_SWIGLU && m->be->ops->fuses_swiglu(m->be, o->compute);
     m->bdt = o->tp_size > 1 ? o->allreduce : WS_DTYPE_F32;   /* one rank: nothing is summed, keep f32 */
     m->comm = o->comm;
     if (!m->comm) {

@@ -3,6 +3,7 @@
  * (for bf16: the inputs and weights rounded to bf16 first, as torch.autocast does). Prints the max
  * abs and relative error per case; fails past 1e-5 of max |ref|. A path the CPU or build cannot
  * run must be refused by gemm_select with an error naming WEBSSL_GEMM (and is then skipped).
+ * The SwiGLU epilogue on the paths that fuse it, against the same reference, and refused elsewhere.
  * Also: an unknown WEBSSL_GEMM value is an error, freed weights never leave a stale copy, a model's
  * weights reordered by oneDNN are held once (the plain pages given back), and a
  * large oneDNN allocation that fails (the reordered copy of the weights) comes back as
@@ -167,6 +168,83 @@ static double product_err(const float *out, const float *in, const float *w, int
     return err;
 }
 
+/* The SwiGLU epilogue on every path that says it fuses it (fuses_swiglu), f32 and bf16 weights, with
+ * and without bias, odd shapes: out = silu(gate) * linear from a double-precision product (bf16:
+ * operands rounded first); fails past 1e-5 of max |ref|. A path that does not fuse refuses the
+ * epilogue with WS_ERR_UNSUPPORTED. */
+START_TEST(swiglu_epilogue) {
+    static const int sw[][3] = {{1, 1, 1}, {5, 3, 7}, {37, 40, 33}, {257, 68, 64}};
+    int fused = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
+        for (int bf16 = 0; bf16 < 2; bf16++) {
+            const ws_dtype wdt = bf16 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
+            ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[p], 1), 0);
+            ws_backend *be = NULL;
+            ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
+            char desc[320];
+            if (be->ops->gemm_select(be, wdt, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
+                backend_free(be);
+                continue;
+            }
+            const int fuses = be->ops->fuses_swiglu(be, wdt);
+            for (size_t s = 0; s < sizeof sw / sizeof sw[0]; s++) {
+                const int M = sw[s][0], N = sw[s][1], K = sw[s][2];
+                unsigned seed = 777u + (unsigned)s;
+                float *in = malloc(sizeof(float) * M * K), *bias = malloc(sizeof(float) * 2 * N);
+                float *out = malloc(sizeof(float) * M * N), *wf = malloc(sizeof(float) * 2 * N * K);
+                void *w = be->ops->alloc(be, (size_t)2 * N * K * ws_dtype_size(wdt));
+                ck_assert(in && bias && out && wf && w);
+                for (int i = 0; i < M * K; i++) in[i] = frand(&seed);
+                for (int i = 0; i < 2 * N; i++) bias[i] = frand(&seed);
+                for (int i = 0; i < 2 * N * K; i++) wf[i] = frand(&seed) * 2.0f;
+                ws_convert_from_f32(w, wdt, wf, (size_t)2 * N * K);
+                for (int with_bias = 0; with_bias < 2; with_bias++) {
+                    const float *b = with_bias ? bias : NULL;
+                    const int rc = be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, wdt, b,
+                                                   WS_EPILOGUE_SWIGLU, M, N, K);
+                    if (!fuses) {
+                        ck_assert_int_eq(rc, WS_ERR_UNSUPPORTED);
+                        ck_assert_ptr_nonnull(strstr(ws_error_message(), "SwiGLU"));
+                        continue;
+                    }
+                    ck_assert_int_eq(rc, WS_OK);
+                    double err = 0, scale = 0;
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            double gl[2];
+                            for (int half = 0; half < 2; half++) {
+                                const int row = half * N + n;
+                                gl[half] = b ? b[row] : 0.0;
+                                for (int k = 0; k < K; k++) {
+                                    float x = in[(size_t)m * K + k], y = wf[(size_t)row * K + k];
+                                    if (bf16) {
+                                        x = ws_bf16_to_f32(ws_f32_to_bf16(x));
+                                        y = ws_bf16_to_f32(ws_f32_to_bf16(y));
+                                    }
+                                    gl[half] += (double)x * y;
+                                }
+                            }
+                            const double ref = gl[0] / (1.0 + exp(-gl[0])) * gl[1];
+                            err = fmax(err, fabs(ref - out[(size_t)m * N + n]));
+                            scale = fmax(scale, fabs(ref));
+                        }
+                    printf("swiglu %-8s %s M=%d N=%d K=%d bias=%d: max abs err %.3e  rel %.3e\n", paths[p],
+                           ws_dtype_name(wdt), M, N, K, with_bias, err, err / scale);
+                    ck_assert_msg(err <= 1e-5 * scale, "%s %s: error %g past 1e-5 of %g", paths[p],
+                                  ws_dtype_name(wdt), err, scale);
+                }
+                be->ops->free(be, w);
+                free(in); free(bias); free(out); free(wf);
+            }
+            printf("swiglu %-8s %s: %s (%s)\n", paths[p], ws_dtype_name(wdt), fuses ? "fused" : "refused", desc);
+            fused += fuses;
+            backend_free(be);
+        }
+    if (!fused) printf("swiglu epilogue: no path fuses it on this machine or build (refusals checked)\n");
+    unsetenv("WEBSSL_GEMM");
+}
+END_TEST
+
 /* The oneDNN path holds a model's weights once: after the first matmul reorders them, the pages of
  * the plain copy are given back (they read as zeros), every later call (other M, other layouts)
  * multiplies the reordered copy, the same memory used as another shape without being written again
@@ -296,6 +374,7 @@ int main(void) {
     tcase_add_test(tc, every_path_the_machine_runs);
     tcase_add_test(tc, unknown_path_is_an_error);
     tcase_add_test(tc, freed_weights_leave_no_stale_copy);
+    tcase_add_test(tc, swiglu_epilogue);
     tcase_add_test(tc, onednn_model_weights_held_once);
     tcase_add_test(tc, onednn_out_of_memory_is_an_error);
     tcase_add_test(tc, blas_core_choice);

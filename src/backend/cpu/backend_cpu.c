@@ -115,6 +115,7 @@ static const ws_backend_ops cpu_ops = {
     .scratch_bytes = cpu_scratch_bytes,
     .gemm_select = cpu_gemm_select,
     .activation_dtype = cpu_activation_dtype,
+    .fuses_swiglu = cpu_fuses_swiglu,
     .matmul = cpu_matmul,
     .layernorm = cpu_layernorm,
     .residual_layernorm = cpu_residual_layernorm,

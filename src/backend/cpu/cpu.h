@@ -73,6 +73,7 @@ int cpu_gemm_select(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char *desc, s
 void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes);  /* memory [p, p+bytes) is freed */
 void cpu_gemm_free(ws_backend *be);
 ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt);
+int cpu_fuses_swiglu(ws_backend *be, ws_dtype wdt);   /* the chosen path takes WS_EPILOGUE_SWIGLU */
 /* The CPU's SIMD features that the GEMM paths care about, e.g. "avx2 fma" (cpu_features.c). */
 void cpu_features_describe(char *buf, size_t n);
 int cpu_vendor_amd(void);   /* 1 on an AMD CPU (cpu_features.c) */

@@ -118,6 +118,15 @@ ws_dtype cpu_activation_dtype(ws_backend *be, ws_dtype wdt) {
     return wdt == WS_DTYPE_BF16 && st->bf16_activations ? WS_DTYPE_BF16 : WS_DTYPE_F32;
 }
 
+int cpu_fuses_swiglu(ws_backend *be, ws_dtype wdt) {
+#ifdef WEBSSL_HAVE_DNNL
+    const cpu_gemm_fn f = ((const cpu_state *)be->impl)->gemm[wdt == WS_DTYPE_BF16];
+    return f == cpu_gemm_onednn_f32 || f == cpu_gemm_onednn_bf16;
+#else
+    return 0;
+#endif
+}
+
 void cpu_gemm_forget(ws_backend *be, const void *p, size_t bytes) {
 #ifdef WEBSSL_HAVE_DNNL
     cpu_onednn_forget(be, p, bytes);

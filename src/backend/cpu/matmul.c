@@ -62,6 +62,9 @@ static void gemm_input(float *x, const cpu_gemm_call *g, int bf16w) {
  * scratch), then the epilogue on the thread's own columns. */
 static int openblas_gemm(ws_backend *be, const cpu_gemm_call *g, int bf16w, const char *path) {
     const int M = g->M, N = g->N, K = g->K;
+    if (g->epi == WS_EPILOGUE_SWIGLU)   /* cpu_fuses_swiglu says 0 here: the model never asks */
+        return ws_errorf(WS_ERR_UNSUPPORTED, "cpu matmul (%s, M=%d N=%d K=%d): no SwiGLU epilogue on this "
+                         "path (the swiglu op runs apart)", path, M, N, K);
     const size_t in_elems = g->idt == WS_DTYPE_BF16 || bf16w ? (size_t)M * K : 0;
     const size_t out_elems = g->odt == WS_DTYPE_BF16 ? (size_t)M * N : 0;
     float *io = NULL;

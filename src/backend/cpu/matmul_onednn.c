@@ -17,8 +17,9 @@
  * - f32 weights: a bf16 input is widened to f32; the output is f32 (stored as bf16 after the
  *   product when the call asks for bf16; the model never does).
  * - The epilogue is the primitive's: the bias through its bias argument, GELU as its eltwise
- *   gelu_erf post-op (the exact erf form), so a matmul is one oneDNN call and one parallel region.
- * - Primitives are cached per (M, N, K, dtype, bias, output dtype, GELU); threads: oneDNN runs on
+ *   gelu_erf post-op (the exact erf form), so a matmul is one oneDNN call and one parallel region;
+ *   a SwiGLU is two calls (onednn_gemm), the gate's with swish and a multiply as post-ops.
+ * - Primitives are cached per (M, N, K, dtype, bias, output dtype, post-ops); threads: oneDNN runs on
  *   the same OpenMP pool. This file also holds the backend's one oneDNN engine and stream, which
  *   the attention (attention_onednn.c) shares. */
 #include "backend/cpu/cpu.h"
@@ -37,7 +38,7 @@
 #include <unistd.h>
 
 typedef struct {
-    int M, N, K, bf16, bias, obf16, gelu;
+    int M, N, K, bf16, bias, obf16, gelu, swiglu;   /* swiglu: the gate's product (see onednn_gemm) */
     dnnl_primitive_t prim;
     dnnl_memory_desc_t wmd;   /* the weights layout the primitive wants */
 } prim_entry;
@@ -121,14 +122,21 @@ static int md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt
     return rc;
 }
 
-/* Attributes with GELU (gelu_erf) as the post-op into *attr (NULL without GELU). */
-static int gelu_attr(int gelu, dnnl_primitive_attr_t *attr) {
+/* Attributes with the post-ops into *attr (NULL without any): GELU (gelu_erf), or for the gate
+ * of a SwiGLU swish (x * sigmoid(x)) and a multiply by an f32 [M, N] operand, the linear half. */
+static int post_ops_attr(int gelu, int swiglu, int M, int N, dnnl_primitive_attr_t *attr) {
     dnnl_post_ops_t po = NULL;
+    dnnl_memory_desc_t lin;
     int rc = WS_OK;
     *attr = NULL;
-    if (!gelu) return WS_OK;
+    if (!gelu && !swiglu) return WS_OK;
+    if (swiglu && (rc = md_2d(&lin, M, N, dnnl_f32, dnnl_ab)) != WS_OK) return rc;
     DNNL_TRY(rc, dnnl_post_ops_create(&po));
-    DNNL_TRY(rc, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f));
+    if (gelu) DNNL_TRY(rc, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f));
+    if (swiglu) {
+        DNNL_TRY(rc, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f));
+        DNNL_TRY(rc, dnnl_post_ops_append_binary(po, dnnl_binary_mul, &lin));
+    }
     DNNL_TRY(rc, dnnl_primitive_attr_create(attr));
     DNNL_TRY(rc, dnnl_primitive_attr_set_post_ops(*attr, po));
     if (po) dnnl_release(dnnl_post_ops_destroy(po), "the post-ops");
@@ -139,9 +147,9 @@ static int gelu_attr(int gelu, dnnl_primitive_attr_t *attr) {
     return rc;
 }
 
-/* The primitive descriptor for one shape with weights layout `wtag`, output bf16 or f32 and GELU
- * or not into *pd: NULL (and WS_OK) when oneDNN has no implementation for it. */
-static int make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias, int obf16, int gelu,
+/* The primitive descriptor for one shape with weights layout `wtag`, output bf16 or f32 and the
+ * post-ops of post_ops_attr into *pd: NULL (and WS_OK) when oneDNN has no implementation for it. */
+static int make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias, int obf16, int gelu, int swiglu,
                    dnnl_format_tag_t wtag, dnnl_primitive_desc_t *pd) {
     const dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bmd, dst;
@@ -153,7 +161,7 @@ static int make_pd(cpu_onednn *d, int M, int N, int K, int bf16, int bias, int o
     if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&dst, M, N, obf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     DNNL_TRY(rc, dnnl_matmul_desc_init(&desc, &src, &wei, bias ? &bmd : NULL, &dst));
-    if (rc == WS_OK) rc = gelu_attr(gelu, &attr);
+    if (rc == WS_OK) rc = post_ops_attr(gelu, swiglu, M, N, &attr);
     if (rc != WS_OK) return rc;
     dnnl_status_t st = dnnl_primitive_desc_create(pd, &desc, attr, d->eng, NULL);
     if (attr) dnnl_release(dnnl_primitive_attr_destroy(attr), "the attributes");
@@ -171,7 +179,7 @@ int cpu_onednn_probe(ws_backend *be, ws_dtype wdt, char *impl, size_t n) {
     const int bf16 = wdt == WS_DTYPE_BF16;
     const dnnl_version_t *v = dnnl_version();
     dnnl_primitive_desc_t pd = NULL;
-    if (rc == WS_OK) rc = make_pd(d, 64, 64, 64, bf16, 1, 0, 0, dnnl_format_tag_any, &pd);
+    if (rc == WS_OK) rc = make_pd(d, 64, 64, 64, bf16, 1, 0, 0, 0, dnnl_format_tag_any, &pd);
     if (rc != WS_OK) return rc;
     if (!pd)
         return ws_errorf(WS_ERR_UNSUPPORTED,
@@ -192,20 +200,20 @@ static int get_prim(cpu_onednn *d, prim_entry key, const prim_entry **out) {
     for (size_t i = 0; i < d->nprims; i++) {
         const prim_entry *p = &d->prims[i];
         if (p->M == M && p->N == N && p->K == K && p->bf16 == bf16 && p->bias == bias && p->obf16 == key.obf16 &&
-            p->gelu == key.gelu) {
+            p->gelu == key.gelu && p->swiglu == key.swiglu) {
             *out = p;
             return WS_OK;
         }
     }
     dnnl_primitive_desc_t pd = NULL, plain = NULL;
-    int rc = make_pd(d, M, N, K, bf16, bias, key.obf16, key.gelu, dnnl_format_tag_any, &pd);
+    int rc = make_pd(d, M, N, K, bf16, bias, key.obf16, key.gelu, key.swiglu, dnnl_format_tag_any, &pd);
     if (rc == WS_OK && !pd)   /* cpu_gemm_select probed this dtype; a shape without one is odd */
         return ws_errorf(WS_ERR_UNSUPPORTED, "oneDNN has no %s matmul for M=%d N=%d K=%d", bf16 ? "bf16" : "f32",
                          M, N, K);
     /* A plain preferred layout gains nothing from a copy: take the weights as they are. */
     const dnnl_memory_desc_t *pref = rc == WS_OK ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     if (pref && pref->format_kind == dnnl_blocked && pref->format_desc.blocking.inner_nblks == 0) {
-        rc = make_pd(d, M, N, K, bf16, bias, key.obf16, key.gelu, dnnl_ba, &plain);
+        rc = make_pd(d, M, N, K, bf16, bias, key.obf16, key.gelu, key.swiglu, dnnl_ba, &plain);
         if (rc == WS_OK && plain) {
             dnnl_release(dnnl_primitive_desc_destroy(pd), "a primitive descriptor");
             pd = plain;
@@ -308,15 +316,17 @@ static int get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16, int
     return WS_OK;
 }
 
-/* out = epi(src . w^T + bias) by the primitive: src in the weights' dtype, out bf16 or f32 (obf16). */
-static int run(ws_backend *be, void *out, const void *src, const cpu_gemm_call *g, int bf16, int obf16) {
+/* out = epi(src . w^T + bias) by the primitive: src in the weights' dtype, out bf16 or f32 (obf16);
+ * for the gate of a SwiGLU (g->epi), `lin` is the linear half [M, N] f32 its post-op multiplies by. */
+static int run(ws_backend *be, void *out, const void *src, const cpu_gemm_call *g, int bf16, int obf16,
+               const float *lin) {
     cpu_onednn *d = NULL;
     const prim_entry *p = NULL;
-    const int M = g->M, N = g->N, K = g->K;
+    const int M = g->M, N = g->N, K = g->K, swiglu = g->epi == WS_EPILOGUE_SWIGLU;
     const prim_entry key = {.M = M, .N = N, .K = K, .bf16 = bf16, .bias = g->bias != NULL, .obf16 = obf16,
-                            .gelu = g->epi == WS_EPILOGUE_GELU};
-    dnnl_memory_t wmem = NULL, smem = NULL, dmem = NULL, bmem = NULL;
-    dnnl_memory_desc_t smd, dmd, bmd;
+                            .gelu = g->epi == WS_EPILOGUE_GELU, .swiglu = swiglu};
+    dnnl_memory_t wmem = NULL, smem = NULL, dmem = NULL, bmem = NULL, lmem = NULL;
+    dnnl_memory_desc_t smd, dmd, bmd, lmd;
     int rc = state(be, &d);
     if (rc == WS_OK) rc = get_prim(d, key, &p);
     const int drop_plain = ((const cpu_state *)be->impl)->gemm_drop_plain;
@@ -324,28 +334,37 @@ static int run(ws_backend *be, void *out, const void *src, const cpu_gemm_call *
     if (rc == WS_OK) rc = md_2d(&smd, M, K, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&dmd, M, N, obf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab);
     if (rc == WS_OK) rc = md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
+    if (rc == WS_OK) rc = md_2d(&lmd, M, N, dnnl_f32, dnnl_ab);
     DNNL_TRY(rc, dnnl_memory_create(&smem, &smd, d->eng, (void *)src));
     DNNL_TRY(rc, dnnl_memory_create(&dmem, &dmd, d->eng, out));
     if (g->bias) DNNL_TRY(rc, dnnl_memory_create(&bmem, &bmd, d->eng, (void *)g->bias));
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, smem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dmem},
-                               {DNNL_ARG_BIAS, bmem}};
-    DNNL_TRY(rc, dnnl_primitive_execute(p->prim, d->stream, g->bias ? 4 : 3, args));
+    if (swiglu) DNNL_TRY(rc, dnnl_memory_create(&lmem, &lmd, d->eng, (void *)lin));
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, smem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dmem}};
+    int nargs = 3;
+    if (g->bias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bmem};
+    if (swiglu) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, lmem};
+    DNNL_TRY(rc, dnnl_primitive_execute(p->prim, d->stream, nargs, args));
     DNNL_TRY(rc, dnnl_stream_wait(d->stream));
     if (smem) dnnl_release(dnnl_memory_destroy(smem), "the input");
     if (dmem) dnnl_release(dnnl_memory_destroy(dmem), "the output");
     if (bmem) dnnl_release(dnnl_memory_destroy(bmem), "the bias");
+    if (lmem) dnnl_release(dnnl_memory_destroy(lmem), "the linear half");
     return rc;
 }
 
 /* The call on weights of dtype bf16 (bf16w) or f32: the input converted to the weights' dtype when
  * it is not in it, the product and its epilogue by the primitive, a bf16 output of f32 weights
- * stored from an f32 product. */
+ * stored from an f32 product. A SwiGLU is two products of the same input: the linear half (rows
+ * [N, 2N) of w and of the bias) into f32 scratch, then the gate's (rows [0, N)) with swish and
+ * the multiply by that scratch as its post-ops, so the gate is applied while the product's tile is
+ * in cache and the [M, 2N] product is never stored. */
 static int onednn_gemm(ws_backend *be, const cpu_gemm_call *g, int bf16w) {
-    const int M = g->M, N = g->N, K = g->K;
+    const int M = g->M, N = g->N, K = g->K, swiglu = g->epi == WS_EPILOGUE_SWIGLU;
     const int convert = g->idt != (bf16w ? WS_DTYPE_BF16 : WS_DTYPE_F32);
     const int obf16 = bf16w && g->odt == WS_DTYPE_BF16, store = g->odt == WS_DTYPE_BF16 && !obf16;
     const size_t nin = (size_t)M * K, in_bytes = convert ? (nin * (bf16w ? 2 : 4) + 63) / 64 * 64 : 0;
-    const size_t bytes = in_bytes + (store ? (size_t)M * N * sizeof(float) : 0);
+    const size_t mn_bytes = (size_t)M * N * sizeof(float);
+    const size_t bytes = in_bytes + (swiglu ? mn_bytes : 0) + (store ? mn_bytes : 0);
     char *io = bytes ? (char *)cpu_io_scratch(be, bytes) : NULL;
     int rc = bytes && !io ? ws_errorf(WS_ERR_NOMEM, "cannot allocate %zu bytes for converted copies", bytes) : WS_OK;
     if (rc == WS_OK && convert) {
@@ -355,8 +374,17 @@ static int onednn_gemm(ws_backend *be, const cpu_gemm_call *g, int bf16w) {
             else cpu_widen((float *)io, g->in, nin);
         }
     }
-    float *acc = store ? (float *)(io + in_bytes) : NULL;
-    if (rc == WS_OK) rc = run(be, store ? acc : g->out, convert ? io : g->in, g, bf16w, obf16);
+    const void *src = convert ? io : g->in;
+    float *lin = swiglu ? (float *)(io + in_bytes) : NULL;
+    float *acc = store ? (float *)(io + in_bytes + (swiglu ? mn_bytes : 0)) : NULL;
+    if (rc == WS_OK && swiglu) {
+        cpu_gemm_call half = *g;
+        half.w = (const char *)g->w + (size_t)N * K * (bf16w ? 2 : 4);
+        half.bias = g->bias ? g->bias + N : NULL;
+        half.epi = WS_EPILOGUE_NONE;
+        rc = run(be, lin, src, &half, bf16w, 0, NULL);
+    }
+    if (rc == WS_OK) rc = run(be, store ? acc : g->out, src, g, bf16w, obf16, lin);
     if (rc == WS_OK && store) {
         #pragma omp parallel
         {
@@ -366,7 +394,8 @@ static int onednn_gemm(ws_backend *be, const cpu_gemm_call *g, int bf16w) {
         }
     }
     if (rc != WS_OK)
-        return ws_error_context(rc, "cpu matmul (onednn %s, M=%d N=%d K=%d)", bf16w ? "bf16" : "f32", M, N, K);
+        return ws_error_context(rc, "cpu matmul (onednn %s, M=%d N=%d K=%d%s)", bf16w ? "bf16" : "f32", M, N, K,
+                                swiglu ? ", SwiGLU" : "");
     return WS_OK;
 }
 

@@ -228,6 +228,9 @@ static int cuda_gemm_select(ws_backend *be, ws_dtype wdt, ws_gemm_use use, char 
 }
 
 /* bf16 activations between ops for bf16 weights: the GEMMs read and write them directly. */
+/* No SwiGLU epilogue: cuBLASLt has none, and the swiglu kernel runs as an op of its own. */
+static int cuda_fuses_swiglu(ws_backend *be, ws_dtype wdt) { return 0; }
+
 static ws_dtype cuda_activation_dtype(ws_backend *be, ws_dtype wdt) {
     (void)be;
     return wdt == WS_DTYPE_BF16 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
@@ -250,6 +253,7 @@ static const ws_backend_ops cuda_ops = {
     .scratch_bytes = cuda_scratch_bytes,
     .gemm_select = cuda_gemm_select,
     .activation_dtype = cuda_activation_dtype,
+    .fuses_swiglu = cuda_fuses_swiglu,
     .matmul = cuda_op_matmul,
     .layernorm = cuda_op_layernorm,
     .residual_layernorm = cuda_op_residual_layernorm,

@@ -178,6 +178,9 @@ int cuda_gemm_run(cuda_gemm *g, void *out, ws_dtype odt, const void *in, const v
     if ((wdt != WS_DTYPE_BF16 && wdt != WS_DTYPE_F32) || (odt != WS_DTYPE_BF16 && odt != WS_DTYPE_F32))
         return ws_errorf(WS_ERR_ARG, "cuda gemm M=%d N=%d K=%d: weights %s -> %s not supported (fp32 or bf16)", M, N,
                          K, ws_dtype_name(wdt), ws_dtype_name(odt));
+    if (epi == WS_EPILOGUE_SWIGLU)   /* cuda_fuses_swiglu says 0: the model never asks */
+        return ws_errorf(WS_ERR_UNSUPPORTED, "cuda gemm M=%d N=%d K=%d: no SwiGLU epilogue (the swiglu op runs "
+                         "apart)", M, N, K);
     if (M <= 0 || N <= 0) return WS_OK;
     /* GELU after the GEMM with f32 out (the exact form), in the epilogue with bf16 out. */
     const int gelu_after = epi == WS_EPILOGUE_GELU && odt == WS_DTYPE_F32;
