@@ -19,7 +19,9 @@ typedef enum {
     ACT_QKV,      /* [B*N, 3*Cl]   adt  this rank's q, k, v */
     ACT_ATT,      /* [B*N, Cl]     adt  attention output */
     ACT_BRANCH,   /* [B*N, C]      bdt  row-parallel output: the all-reduce buffer */
-    ACT_FFN,      /* [B*N, F*Hl]   adt  fc1 / w12 output (after GELU for the MLP) */
+    ACT_FFN,      /* [B*N, F*Hl]   adt  fc1 / w12 output (after GELU for the MLP); never written
+                   *                    where fc1 fuses SwiGLU (the CPU's oneDNN paths: host
+                   *                    pages never touched take no memory) */
     ACT_HID,      /* [B*N, Hl]     adt  after SwiGLU */
     ACT_COLS,     /* [B*g2, K]     adt  im2col of the pixels */
     ACT_PATCHES,  /* [B*g2, C]     f32  patch embeddings */

@@ -45,20 +45,40 @@ static float frand(unsigned *s) {
     return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-/* 1 when the path ran (and matched), 0 when gemm_select refused it as unsupported. */
-static int check_path(const char *path, ws_dtype wdt) {
+/* A CPU backend on GEMM path `path` (WEBSSL_GEMM) with `threads` threads, selected for weights of
+ * dtype wdt and use `use` (its description in desc); NULL, the backend freed and gemm_select's
+ * status in *rc, when the path is refused. */
+static ws_backend *backend_on(const char *path, int threads, ws_dtype wdt, ws_gemm_use use, char *desc,
+                              size_t n, int *rc) {
     ck_assert_int_eq(setenv("WEBSSL_GEMM", path, 1), 0);
     ws_backend *be = NULL;
-    ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
+    ck_assert_int_eq(backend_create("cpu", threads, 0, &be), WS_OK);
+    *rc = be->ops->gemm_select(be, wdt, use, desc, n);
+    if (*rc == WS_OK) return be;
+    backend_free(be);
+    return NULL;
+}
+
+/* sum_k x[k] * y[k] in double; with bf16 both operands rounded to bf16 first (torch.autocast). */
+static double ref_dot(const float *x, const float *y, int K, int bf16) {
+    double sum = 0;
+    for (int k = 0; k < K; k++)
+        sum += bf16 ? (double)ws_bf16_to_f32(ws_f32_to_bf16(x[k])) * ws_bf16_to_f32(ws_f32_to_bf16(y[k]))
+                    : (double)x[k] * y[k];
+    return sum;
+}
+
+/* 1 when the path ran (and matched), 0 when gemm_select refused it as unsupported. */
+static int check_path(const char *path, ws_dtype wdt) {
     char desc[320];
-    int rc = be->ops->gemm_select(be, wdt, WS_GEMM_MODEL, desc, sizeof desc);
-    if (rc == WS_ERR_UNSUPPORTED) {
+    int rc;
+    ws_backend *be = backend_on(path, 2, wdt, WS_GEMM_MODEL, desc, sizeof desc, &rc);
+    if (!be) {
         printf("gemm %-8s %s: skipped: %s\n", path, ws_dtype_name(wdt), ws_error_message());
+        ck_assert_int_eq(rc, WS_ERR_UNSUPPORTED);
         ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_GEMM="));
-        backend_free(be);
         return 0;
     }
-    ck_assert_int_eq(rc, WS_OK);
     const int bf16 = wdt == WS_DTYPE_BF16;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -78,15 +98,7 @@ static int check_path(const char *path, ws_dtype wdt) {
             double err = 0, scale = 0;
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
-                    double ref = b ? b[n] : 0.0;
-                    for (int k = 0; k < K; k++) {
-                        float x = in[(size_t)m * K + k], y = wf[(size_t)n * K + k];
-                        if (bf16) {
-                            x = ws_bf16_to_f32(ws_f32_to_bf16(x));
-                            y = ws_bf16_to_f32(ws_f32_to_bf16(y));
-                        }
-                        ref += (double)x * y;
-                    }
+                    const double ref = (b ? b[n] : 0.0) + ref_dot(in + (size_t)m * K, wf + (size_t)n * K, K, bf16);
                     err = fmax(err, fabs(ref - out[(size_t)m * N + n]));
                     scale = fmax(scale, fabs(ref));
                 }
@@ -114,14 +126,12 @@ START_TEST(every_path_the_machine_runs) {
 END_TEST
 
 START_TEST(unknown_path_is_an_error) {
-    ck_assert_int_eq(setenv("WEBSSL_GEMM", "mkl", 1), 0);
-    ws_backend *be = NULL;
-    ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
     char desc[320];
-    ck_assert_int_eq(be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc), WS_ERR_ARG);
+    int rc;
+    ck_assert_ptr_null(backend_on("mkl", 1, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc, &rc));
+    ck_assert_int_eq(rc, WS_ERR_ARG);
     printf("unknown path: %s\n", ws_error_message());
     ck_assert_ptr_nonnull(strstr(ws_error_message(), "WEBSSL_GEMM='mkl'"));
-    backend_free(be);
     unsetenv("WEBSSL_GEMM");
 }
 END_TEST
@@ -130,14 +140,10 @@ END_TEST
  * reordered copy must not use the old one. */
 START_TEST(freed_weights_leave_no_stale_copy) {
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
-        ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[p], 1), 0);
-        ws_backend *be = NULL;
-        ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
         char desc[320];
-        if (be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
-            backend_free(be);
-            continue;
-        }
+        int rc;
+        ws_backend *be = backend_on(paths[p], 1, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc, &rc);
+        if (!be) continue;
         enum { M = 4, N = 32, K = 16 };
         float in[M * K], out[M * N];
         for (int i = 0; i < M * K; i++) in[i] = 1.0f;
@@ -160,11 +166,8 @@ END_TEST
 static double product_err(const float *out, const float *in, const float *w, int M, int N, int K) {
     double err = 0;
     for (int m = 0; m < M; m++)
-        for (int n = 0; n < N; n++) {
-            double ref = 0;
-            for (int k = 0; k < K; k++) ref += (double)in[(size_t)m * K + k] * w[(size_t)n * K + k];
-            err = fmax(err, fabs(ref - out[(size_t)m * N + n]));
-        }
+        for (int n = 0; n < N; n++)
+            err = fmax(err, fabs(ref_dot(in + (size_t)m * K, w + (size_t)n * K, K, 0) - out[(size_t)m * N + n]));
     return err;
 }
 
@@ -178,14 +181,10 @@ START_TEST(swiglu_epilogue) {
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
         for (int bf16 = 0; bf16 < 2; bf16++) {
             const ws_dtype wdt = bf16 ? WS_DTYPE_BF16 : WS_DTYPE_F32;
-            ck_assert_int_eq(setenv("WEBSSL_GEMM", paths[p], 1), 0);
-            ws_backend *be = NULL;
-            ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
             char desc[320];
-            if (be->ops->gemm_select(be, wdt, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
-                backend_free(be);
-                continue;
-            }
+            int rc;
+            ws_backend *be = backend_on(paths[p], 2, wdt, WS_GEMM_MODEL, desc, sizeof desc, &rc);
+            if (!be) continue;
             const int fuses = be->ops->fuses_swiglu(be, wdt);
             for (size_t s = 0; s < sizeof sw / sizeof sw[0]; s++) {
                 const int M = sw[s][0], N = sw[s][1], K = sw[s][2];
@@ -200,8 +199,8 @@ START_TEST(swiglu_epilogue) {
                 ws_convert_from_f32(w, wdt, wf, (size_t)2 * N * K);
                 for (int with_bias = 0; with_bias < 2; with_bias++) {
                     const float *b = with_bias ? bias : NULL;
-                    const int rc = be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, wdt, b,
-                                                   WS_EPILOGUE_SWIGLU, M, N, K);
+                    rc = be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, wdt, b, WS_EPILOGUE_SWIGLU,
+                                         M, N, K);
                     if (!fuses) {
                         ck_assert_int_eq(rc, WS_ERR_UNSUPPORTED);
                         ck_assert_ptr_nonnull(strstr(ws_error_message(), "SwiGLU"));
@@ -211,18 +210,11 @@ START_TEST(swiglu_epilogue) {
                     double err = 0, scale = 0;
                     for (int m = 0; m < M; m++)
                         for (int n = 0; n < N; n++) {
-                            double gl[2];
+                            double gl[2];   /* the gate's and the linear half's products */
                             for (int half = 0; half < 2; half++) {
                                 const int row = half * N + n;
-                                gl[half] = b ? b[row] : 0.0;
-                                for (int k = 0; k < K; k++) {
-                                    float x = in[(size_t)m * K + k], y = wf[(size_t)row * K + k];
-                                    if (bf16) {
-                                        x = ws_bf16_to_f32(ws_f32_to_bf16(x));
-                                        y = ws_bf16_to_f32(ws_f32_to_bf16(y));
-                                    }
-                                    gl[half] += (double)x * y;
-                                }
+                                gl[half] = (b ? b[row] : 0.0) +
+                                           ref_dot(in + (size_t)m * K, wf + (size_t)row * K, K, bf16);
                             }
                             const double ref = gl[0] / (1.0 + exp(-gl[0])) * gl[1];
                             err = fmax(err, fabs(ref - out[(size_t)m * N + n]));
@@ -251,19 +243,18 @@ END_TEST
  * is an error naming both shapes, and an upload brings plain weights back. Data operands keep
  * their plain copy. Skipped where oneDNN is not built or keeps the weights plain (AVX2). */
 START_TEST(onednn_model_weights_held_once) {
-    ck_assert_int_eq(setenv("WEBSSL_GEMM", "onednn", 1), 0);
     enum { N = 256, K = 64, MMAX = 300 };
     static float in[MMAX * K], out[MMAX * N], wf[N * K];
     unsigned seed = 99;
     for (int i = 0; i < MMAX * K; i++) in[i] = frand(&seed);
     for (int i = 0; i < N * K; i++) wf[i] = frand(&seed);
     for (int use = 0; use < 2; use++) {
-        ws_backend *be = NULL;
-        ck_assert_int_eq(backend_create("cpu", 2, 0, &be), WS_OK);
         char desc[320];
-        if (be->ops->gemm_select(be, WS_DTYPE_F32, use ? WS_GEMM_DATA : WS_GEMM_MODEL, desc, sizeof desc)) {
+        int rc;
+        ws_backend *be = backend_on("onednn", 2, WS_DTYPE_F32, use ? WS_GEMM_DATA : WS_GEMM_MODEL, desc,
+                                    sizeof desc, &rc);
+        if (!be) {
             printf("onednn weights held once: skipped: %s\n", ws_error_message());
-            backend_free(be);
             break;
         }
         float *w = be->ops->alloc(be, sizeof wf);
@@ -310,13 +301,11 @@ END_TEST
  * succeeds once memory is back. Skipped where the build has no oneDNN, or where oneDNN allocates
  * nothing for this GEMM on this CPU. */
 START_TEST(onednn_out_of_memory_is_an_error) {
-    ck_assert_int_eq(setenv("WEBSSL_GEMM", "onednn", 1), 0);
-    ws_backend *be = NULL;
-    ck_assert_int_eq(backend_create("cpu", 1, 0, &be), WS_OK);
     char desc[320];
-    if (be->ops->gemm_select(be, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc) != WS_OK) {
+    int rc;
+    ws_backend *be = backend_on("onednn", 1, WS_DTYPE_F32, WS_GEMM_MODEL, desc, sizeof desc, &rc);
+    if (!be) {
         printf("onednn out of memory: skipped: %s\n", ws_error_message());
-        backend_free(be);
         unsetenv("WEBSSL_GEMM");
         return;
     }
@@ -327,8 +316,7 @@ START_TEST(onednn_out_of_memory_is_an_error) {
     for (int i = 0; i < M * K; i++) in[i] = 1.0f;
     for (int i = 0; i < N * K; i++) w[i] = 0.5f;
     fail_aligned_from = sizeof(float) * N * K;   /* the weights' size: a reordered copy fails */
-    int rc = be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL, WS_EPILOGUE_NONE,
-                             M, N, K);
+    rc = be->ops->matmul(be, out, WS_DTYPE_F32, in, WS_DTYPE_F32, w, WS_DTYPE_F32, NULL, WS_EPILOGUE_NONE, M, N, K);
     fail_aligned_from = 0;
     if (!failed_aligned_allocs) {
         printf("onednn out of memory: skipped: oneDNN copies no weights for this GEMM (%s)\n", desc);

@@ -307,8 +307,8 @@ static int get_weights(cpu_onednn *d, const void *w, int N, int K, int bf16, int
     }
     void *data = NULL;
     dnnl_memory_get_data_handle(mem, &data);
-    const int dropped = (same && held->dropped) || (drop_plain && data != w);
-    if (dropped && !(same && held->dropped)) drop_pages(w, (size_t)N * K * (bf16 ? 2 : 4));
+    const int was_dropped = same && held->dropped, dropped = was_dropped || (drop_plain && data != w);
+    if (dropped && !was_dropped) drop_pages(w, (size_t)N * K * (bf16 ? 2 : 4));
     if (held) dnnl_release(dnnl_memory_destroy(held->mem), "replaced weights");
     d->weights[i] = (weight_entry){.w = w, .N = N, .K = K, .bf16 = bf16, .dropped = dropped, .wmd = *want,
                                    .mem = mem};
